@@ -1,0 +1,123 @@
+//! The REST API (axum), wire-compatible with Ritual's node (reference ritual-node §2).
+mod body;
+pub mod client;
+mod error;
+mod job_routes;
+mod node_routes;
+mod openapi;
+pub mod ratelimit;
+mod request;
+
+pub use error::ApiError;
+
+use crate::compute::StateTable;
+use crate::jobs::JobService;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use ipnet::IpNet;
+use ratelimit::RateLimiter;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub jobs: JobService,
+    pub states: StateTable,
+    pub http: reqwest::Client,
+    /// (container id, base URL) for `/resources`, in config order.
+    pub resource_bases: Arc<Vec<(String, String)>>,
+    pub limiter: Arc<RateLimiter>,
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+    pub max_body: usize,
+    pub chain_enabled: bool,
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/health", get(node_routes::health))
+        .route("/info", get(node_routes::info))
+        .route("/resources", get(node_routes::resources))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/api/jobs", post(job_routes::create).get(job_routes::fetch))
+        .route("/api/jobs/batch", post(job_routes::create_batch))
+        .route("/api/jobs/stream", post(job_routes::create_stream))
+        .route("/api/status", put(job_routes::put_status))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(axum::http::StatusCode::NOT_FOUND, "Not found")
+        .with_params(json!({"method": method.as_str(), "path": uri.path()}))
+}
+
+fn route_key(method: &Method, path: &str) -> &'static str {
+    match (method.as_str(), path) {
+        ("GET", "/health") => "GET /health",
+        ("GET", "/info") => "GET /info",
+        ("GET", "/resources") => "GET /resources",
+        ("GET", "/openapi.json") => "GET /openapi.json",
+        ("POST", "/api/jobs") => "POST /api/jobs",
+        ("GET", "/api/jobs") => "GET /api/jobs",
+        ("POST", "/api/jobs/batch") => "POST /api/jobs/batch",
+        ("POST", "/api/jobs/stream") => "POST /api/jobs/stream",
+        _ => "other",
+    }
+}
+
+/// Resolves the client address once, then applies the rate limit (all routes but
+/// `PUT /api/status`), adding `RateLimit-*` headers to every limited response.
+async fn admit(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = client::resolve(peer, xff, &st.trusted_proxies);
+    req.extensions_mut().insert(client::ClientIp(ip));
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    if req.method() == Method::PUT && path == "/api/status" {
+        return next.run(req).await;
+    }
+    let d = st.limiter.check(ip, route_key(req.method(), &path));
+    let headers = [
+        ("ratelimit-limit", d.limit.to_string()),
+        ("ratelimit-remaining", d.remaining.to_string()),
+        ("ratelimit-reset", d.reset.to_string()),
+    ];
+    let mut resp = if d.allowed {
+        next.run(req).await
+    } else {
+        tracing::debug!(client = %ip, route = %path, "rate limited");
+        let mut r = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+        )
+        .with_params(json!({"retry_after": d.retry_after}))
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&d.retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    };
+    for (k, v) in headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}

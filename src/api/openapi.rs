@@ -1,0 +1,103 @@
+//! `GET /openapi.json`: exactly the routes and shapes this node serves.
+use axum::Json;
+use serde_json::{Value, json};
+
+pub async fn serve() -> Json<Value> {
+    Json(spec())
+}
+
+fn err_ref() -> Value {
+    json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn json_of(schema: Value) -> Value {
+    json!({"content": {"application/json": {"schema": schema}}})
+}
+
+pub fn spec() -> Value {
+    let e = err_ref();
+    json!({
+      "openapi": "3.0.3",
+      "info": {
+        "title": "infernet node REST API",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Wire-compatible with Ritual's Infernet Node 1.4 REST API. Every limited route answers with RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset headers; 429 adds Retry-After."
+      },
+      "paths": {
+        "/health": {"get": {"summary": "Liveness", "responses": {
+          "200": json_of(json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["healthy"]}}})),
+          "429": e}}},
+        "/info": {"get": {"summary": "Version, running containers, pending jobs, chain", "responses": {
+          "200": json_of(json!({"$ref": "#/components/schemas/Info"})), "429": e}}},
+        "/resources": {"get": {"summary": "Each container's /service-resources (failures omitted)",
+          "parameters": [{"name": "model_id", "in": "query", "required": false, "schema": {"type": "string"}}],
+          "responses": {"200": json_of(json!({"type": "object", "additionalProperties": {}})), "429": e}}},
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": json_of(json!({"type": "object"}))}}},
+        "/api/jobs": {
+          "post": {"summary": "Create an off-chain job",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
+            "responses": {
+              "200": json_of(json!({"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}}, "required": ["id"]})),
+              "400": e, "403": e, "413": e, "429": e, "503": e}},
+          "get": {"summary": "List this client's job ids, or fetch results by id (scoped to the caller)",
+            "parameters": [
+              {"name": "id", "in": "query", "required": false, "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+              {"name": "intermediate", "in": "query", "required": false, "schema": {"type": "string", "enum": ["true", "false"]}},
+              {"name": "pending", "in": "query", "required": false, "schema": {"type": "string", "enum": ["true", "false"]}}
+            ],
+            "responses": {
+              "200": json_of(json!({"oneOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "array", "items": {"$ref": "#/components/schemas/JobResult"}}]})),
+              "429": e}}
+        },
+        "/api/jobs/batch": {"post": {"summary": "Create several jobs; each element succeeds or fails on its own",
+          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/JobRequest"}}}}},
+          "responses": {
+            "200": json_of(json!({"type": "array", "items": {"oneOf": [
+              {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+              {"$ref": "#/components/schemas/Error"}]}})),
+            "400": e, "413": e, "429": e}}},
+        "/api/jobs/stream": {"post": {"summary": "Streaming job: first line is the job id, then the last container's bytes as they arrive",
+          "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
+          "responses": {
+            "200": {"description": "job id line, then raw bytes", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            "400": e, "403": e, "413": e, "429": e, "503": e}}},
+        "/api/status": {"put": {"summary": "Job status reported by an independent container (loopback and server.status_allowed_ips only; not rate limited)",
+          "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobStatusReport"}}}},
+          "responses": {"200": json_of(json!({"type": "object"})), "400": e, "403": e, "413": e}}}
+      },
+      "components": {"schemas": {
+        "Error": {"type": "object", "properties": {"error": {"type": "string"}, "params": {"type": "object"}}, "required": ["error", "params"]},
+        "JobRequest": {"type": "object", "required": ["containers", "data"], "properties": {
+          "containers": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+          "data": {"type": "object"},
+          "requires_proof": {"type": "boolean", "default": false}}},
+        "ContainerResult": {"oneOf": [
+          {"type": "object", "properties": {"container": {"type": "string"}, "output": {}}, "required": ["container", "output"]},
+          {"type": "object", "properties": {"container": {"type": "string"}, "error": {"type": "string"}}, "required": ["container", "error"]}]},
+        "JobResult": {"type": "object", "required": ["id", "status", "result"], "properties": {
+          "id": {"type": "string"},
+          "status": {"type": "string", "enum": ["running", "success", "failed"]},
+          "result": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/ContainerResult"}]},
+          "intermediate_results": {"type": "array", "items": {"$ref": "#/components/schemas/ContainerResult"}}}},
+        "JobStatusReport": {"type": "object", "required": ["id", "status", "containers"], "properties": {
+          "id": {"type": "string"},
+          "status": {"type": "string", "enum": ["running", "success", "failed"]},
+          "containers": {"type": "array", "items": {"type": "string"}},
+          "data": {}}},
+        "Info": {"type": "object", "properties": {
+          "version": {"type": "string"},
+          "containers": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "description": {"type": "string"}, "external": {"type": "boolean"}, "image": {"type": "string"}}}},
+          "pending": {"type": "object", "properties": {"offchain": {"type": "integer"}, "onchain": {"type": "integer"}}},
+          "chain": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "address": {"type": "string"}}},
+          "container_status": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"},
+            "state": {"type": "string", "enum": ["starting", "ready", "restarting", "unavailable", "stopped"]},
+            "reason": {"type": "string", "nullable": true},
+            "image": {"type": "string"}, "port": {"type": "integer"}, "managed": {"type": "boolean"},
+            "restarts": {"type": "integer"}, "description": {"type": "string"}, "external": {"type": "boolean"}}}}}}
+      }}
+    })
+}

@@ -1,0 +1,91 @@
+//! Chained containers: container i's JSON output is container i+1's `data`.
+use super::{ContainerError, Endpoint, HttpContainers};
+use serde_json::{Value, json};
+
+/// Ritual's `JobLocation`: where a job's input comes from and its output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobLocation {
+    Onchain = 0,
+    Offchain = 1,
+    Stream = 2,
+}
+
+/// What a chain produced: intermediate results (all but the last) and the final one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainOutcome {
+    pub intermediate: Vec<Value>,
+    pub result: Value,
+    pub ok: bool,
+}
+
+pub fn output_result(container: &str, output: Value) -> Value {
+    json!({"container": container, "output": output})
+}
+
+pub fn error_result(container: &str, error: &str) -> Value {
+    json!({"container": container, "error": error})
+}
+
+/// The body of one hop (reference §4). Streams omit `requires_proof`, as Ritual does.
+pub fn hop_body(
+    source: JobLocation,
+    destination: JobLocation,
+    data: Value,
+    requires_proof: bool,
+) -> Value {
+    if destination == JobLocation::Stream {
+        json!({"source": source as u8, "destination": destination as u8, "data": data})
+    } else {
+        json!({"source": source as u8, "destination": destination as u8, "data": data,
+               "requires_proof": requires_proof})
+    }
+}
+
+/// Runs every container in order; stops at the first failure.
+pub async fn run_chain(
+    http: &HttpContainers,
+    endpoints: &[Endpoint],
+    source: JobLocation,
+    destination: JobLocation,
+    data: Value,
+    requires_proof: bool,
+) -> ChainOutcome {
+    let mut results: Vec<Value> = Vec::with_capacity(endpoints.len());
+    let mut data = data;
+    let n = endpoints.len();
+    for (i, ep) in endpoints.iter().enumerate() {
+        let src = if i == 0 {
+            source
+        } else {
+            JobLocation::Offchain
+        };
+        let dst = if i + 1 == n {
+            destination
+        } else {
+            JobLocation::Offchain
+        };
+        let body = hop_body(src, dst, data, requires_proof);
+        match http.call(ep, &body).await {
+            Ok(out) => {
+                data = out.clone();
+                results.push(output_result(&ep.id, out));
+            }
+            Err(ContainerError { container, reason }) => {
+                tracing::warn!(container = %container, reason = %reason, "container call failed");
+                results.push(error_result(&container, &reason));
+                let result = results.pop().unwrap_or(Value::Null);
+                return ChainOutcome {
+                    intermediate: results,
+                    result,
+                    ok: false,
+                };
+            }
+        }
+    }
+    let result = results.pop().unwrap_or(Value::Null);
+    ChainOutcome {
+        intermediate: results,
+        result,
+        ok: true,
+    }
+}

@@ -1,0 +1,42 @@
+//! The effective config for display, with every secret replaced.
+use super::Config;
+
+const HIDDEN: &str = "<redacted>";
+
+fn secretish(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "BEARER",
+        "CREDENTIAL",
+        "AUTH",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+}
+
+/// JSON of the config with private keys, passwords, bearers and secret-looking env values hidden.
+pub fn redacted(c: &Config) -> serde_json::Value {
+    let mut c = c.clone();
+    if c.chain.wallet.private_key.is_some() {
+        c.chain.wallet.private_key = Some(HIDDEN.into());
+    }
+    if let Some(d) = c.docker.as_mut() {
+        d.password = HIDDEN.into();
+    }
+    for ct in &mut c.containers {
+        if !ct.bearer.is_empty() {
+            ct.bearer = HIDDEN.into();
+        }
+        for (k, v) in ct.env.iter_mut() {
+            if secretish(k) {
+                *v = HIDDEN.into();
+            }
+        }
+    }
+    serde_json::to_value(&c).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,321 @@
+//! `config.json`: Ritual's schema (same keys, meanings and defaults) plus our own sections.
+use super::lenient;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    pub containers: Vec<ContainerConfig>,
+    pub chain: ChainConfig,
+    /// Registry credentials for image pulls; both fields required when present.
+    pub docker: Option<DockerCredentialsConfig>,
+    /// Ritual telemetry switch. Accepted for compatibility; infernet sends no telemetry.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub forward_stats: bool,
+    pub log: LogConfig,
+    /// Pre-1.1 name of `log.path`; honoured when `log.path` is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_path: Option<String>,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub manage_containers: bool,
+    /// Ritual's job store. Accepted for compatibility; infernet stores jobs in SQLite (`store.path`).
+    pub redis: RedisConfig,
+    pub server: ServerConfig,
+    /// Seconds to wait for managed containers to answer after starting them.
+    #[serde(deserialize_with = "lenient::f64")]
+    pub startup_wait: f64,
+    /// Pre-1.0 top-level location of `chain.snapshot_sync`; accepted and ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_sync: Option<serde_json::Value>,
+    // --- infernet's own sections ---
+    pub jobs: JobsConfig,
+    pub store: StoreConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            containers: Vec::new(),
+            chain: ChainConfig::default(),
+            docker: None,
+            forward_stats: true,
+            log: LogConfig::default(),
+            log_path: None,
+            manage_containers: true,
+            redis: RedisConfig::default(),
+            server: ServerConfig::default(),
+            startup_wait: 5.0,
+            snapshot_sync: None,
+            jobs: JobsConfig::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub image: String,
+    pub url: String,
+    pub bearer: String,
+    #[serde(deserialize_with = "lenient::u16")]
+    pub port: u16,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub external: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub gpu: bool,
+    /// token address -> minimum amount (uint256, decimal digits).
+    #[serde(deserialize_with = "lenient::uint256_map")]
+    pub accepted_payments: BTreeMap<String, String>,
+    pub allowed_ips: Vec<String>,
+    pub allowed_addresses: Vec<String>,
+    pub allowed_delegate_addresses: Vec<String>,
+    pub description: String,
+    pub command: String,
+    pub env: BTreeMap<String, String>,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub generates_proofs: bool,
+    pub volumes: Vec<String>,
+    // --- infernet extensions ---
+    /// Host address the container port is published on (managed containers).
+    pub host_ip: String,
+    /// Per-container override of `jobs.container_timeout` (seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            image: String::new(),
+            url: String::new(),
+            bearer: String::new(),
+            port: 3000,
+            external: true,
+            gpu: false,
+            accepted_payments: BTreeMap::new(),
+            allowed_ips: Vec::new(),
+            allowed_addresses: Vec::new(),
+            allowed_delegate_addresses: Vec::new(),
+            description: String::new(),
+            command: String::new(),
+            env: BTreeMap::new(),
+            generates_proofs: false,
+            volumes: Vec::new(),
+            host_ip: "127.0.0.1".into(),
+            timeout: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ChainConfig {
+    #[serde(deserialize_with = "lenient::bool")]
+    pub enabled: bool,
+    pub rpc_url: Option<String>,
+    #[serde(deserialize_with = "lenient::u64")]
+    pub trail_head_blocks: u64,
+    pub registry_address: Option<String>,
+    /// Pre-1.0 key, replaced by `registry_address`; accepted and ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordinator_address: Option<String>,
+    pub wallet: WalletConfig,
+    pub snapshot_sync: SnapshotSyncConfig,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            rpc_url: None,
+            trail_head_blocks: 1,
+            registry_address: None,
+            coordinator_address: None,
+            wallet: WalletConfig::default(),
+            snapshot_sync: SnapshotSyncConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct WalletConfig {
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_gas_limit: u64,
+    pub private_key: Option<String>,
+    pub payment_address: Option<String>,
+    pub allowed_sim_errors: Vec<String>,
+}
+
+impl Default for WalletConfig {
+    fn default() -> Self {
+        Self {
+            max_gas_limit: 5_000_000,
+            private_key: None,
+            payment_address: None,
+            allowed_sim_errors: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SnapshotSyncConfig {
+    #[serde(deserialize_with = "lenient::f64")]
+    pub sleep: f64,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub batch_size: u32,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub starting_sub_id: u32,
+    #[serde(deserialize_with = "lenient::f64")]
+    pub sync_period: f64,
+}
+
+impl Default for SnapshotSyncConfig {
+    fn default() -> Self {
+        Self {
+            sleep: 1.0,
+            batch_size: 500,
+            starting_sub_id: 0,
+            sync_period: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DockerCredentialsConfig {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LogConfig {
+    pub path: String,
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_file_size: u64,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub backup_count: u32,
+    /// Console level (the file always gets debug and up).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            path: "infernet_node.log".into(),
+            max_file_size: 1 << 30,
+            backup_count: 2,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RedisConfig {
+    pub host: String,
+    #[serde(deserialize_with = "lenient::u16")]
+    pub port: u16,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            host: "redis".into(),
+            port: 6379,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ServerConfig {
+    #[serde(deserialize_with = "lenient::u16")]
+    pub port: u16,
+    pub rate_limit: RateLimitConfig,
+    // --- infernet extensions ---
+    /// Address the REST API binds to.
+    pub bind: String,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDRs). Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Networks besides loopback allowed to call `PUT /api/status` (IPs or CIDRs).
+    pub status_allowed_ips: Vec<String>,
+    /// Largest accepted request body, bytes (413 beyond).
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_body_bytes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            port: 4000,
+            rate_limit: RateLimitConfig::default(),
+            bind: "0.0.0.0".into(),
+            trusted_proxies: Vec::new(),
+            status_allowed_ips: Vec::new(),
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RateLimitConfig {
+    #[serde(deserialize_with = "lenient::u32")]
+    pub num_requests: u32,
+    #[serde(deserialize_with = "lenient::f64")]
+    pub period: f64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            num_requests: 60,
+            period: 60.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// Seconds one container call may take (Ritual: 180).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub container_timeout: f64,
+    /// Seconds a stream may stay silent before it is cut (no overall cap).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub stream_idle_timeout: f64,
+    /// Seconds a `running` job may stay unfinished before it is marked failed (Ritual: 900).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub pending_ttl: f64,
+    /// Seconds finished results are kept (Ritual: forever). 0 keeps them forever.
+    #[serde(deserialize_with = "lenient::f64")]
+    pub completed_retention: f64,
+    /// Seconds a graceful shutdown waits for running jobs.
+    #[serde(deserialize_with = "lenient::f64")]
+    pub shutdown_grace: f64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            container_timeout: 180.0,
+            stream_idle_timeout: 60.0,
+            pending_ttl: 900.0,
+            completed_retention: 7.0 * 24.0 * 3600.0,
+            shutdown_grace: 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct StoreConfig {
+    /// SQLite file; empty means `$XDG_DATA_HOME/infernet/infernet.db`.
+    pub path: String,
+}

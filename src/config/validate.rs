@@ -1,0 +1,285 @@
+//! Semantic checks after parsing: each failure names the key, the value and what is expected.
+use super::{Config, Error};
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Parses an IP or CIDR leniently, as Ritual does (`10.0.0.5/8` means `10.0.0.0/8`).
+pub fn parse_net(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<IpNet>() {
+        return Some(n.trunc());
+    }
+    s.parse::<IpAddr>().ok().map(IpNet::from)
+}
+
+pub fn is_address(s: &str) -> bool {
+    let h = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or("");
+    h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_http_url(s: &str) -> bool {
+    match reqwest::Url::parse(s) {
+        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some(),
+        Err(_) => false,
+    }
+}
+
+/// Validates in place (fills in reassigned ports) and returns warnings.
+pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
+    let file = path.display().to_string();
+    let err = |key: String, message: String| Error::Key {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
+    let mut warnings = Vec::new();
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, ct) in c.containers.iter().enumerate() {
+        let k = |f: &str| format!("containers[{i}].{f}");
+        if ct.id.trim().is_empty() {
+            return Err(err(k("id"), "is required: a non-empty container id".into()));
+        }
+        if ct.id.contains(',') {
+            return Err(err(
+                k("id"),
+                format!(
+                    "'{}' must not contain ',' (ids are joined with ',' into container sets)",
+                    ct.id
+                ),
+            ));
+        }
+        if let Some(j) = seen.insert(ct.id.clone(), i) {
+            return Err(err(
+                k("id"),
+                format!(
+                    "duplicate container id '{}' (also containers[{j}].id)",
+                    ct.id
+                ),
+            ));
+        }
+        if c.manage_containers && ct.image.trim().is_empty() {
+            return Err(err(
+                k("image"),
+                "is required when 'manage_containers' is true (or set 'manage_containers': false and give 'url')"
+                    .into(),
+            ));
+        }
+        if !ct.url.is_empty() && !is_http_url(&ct.url) {
+            return Err(err(k("url"), format!("'{}' is not an http(s) URL", ct.url)));
+        }
+        if c.manage_containers && (!ct.url.is_empty() || !ct.bearer.is_empty()) {
+            warnings.push(format!(
+                "config file '{file}': 'containers[{i}].url'/'bearer' are ignored because 'manage_containers' is true"
+            ));
+        }
+        if ct.port == 0 {
+            return Err(err(
+                k("port"),
+                "expected an integer from 1 to 65535, found '0'".into(),
+            ));
+        }
+        if ct.host_ip.parse::<IpAddr>().is_err() {
+            return Err(err(
+                k("host_ip"),
+                format!("'{}' is not an IP address", ct.host_ip),
+            ));
+        }
+        for (j, ip) in ct.allowed_ips.iter().enumerate() {
+            if parse_net(ip).is_none() {
+                return Err(err(
+                    format!("containers[{i}].allowed_ips[{j}]"),
+                    format!("'{ip}' is not an IP address or CIDR network"),
+                ));
+            }
+        }
+        for field in ["allowed_addresses", "allowed_delegate_addresses"] {
+            let list = if field == "allowed_addresses" {
+                &ct.allowed_addresses
+            } else {
+                &ct.allowed_delegate_addresses
+            };
+            for (j, a) in list.iter().enumerate() {
+                if !is_address(a) {
+                    return Err(err(
+                        format!("containers[{i}].{field}[{j}]"),
+                        format!("'{a}' is not an address (expected 0x and 40 hex digits)"),
+                    ));
+                }
+            }
+        }
+        for token in ct.accepted_payments.keys() {
+            if !is_address(token) {
+                return Err(err(
+                    format!("containers[{i}].accepted_payments"),
+                    format!("token '{token}' is not an address (expected 0x and 40 hex digits)"),
+                ));
+            }
+        }
+        for (j, v) in ct.volumes.iter().enumerate() {
+            let parts: Vec<&str> = v.split(':').collect();
+            let ok = (2..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty());
+            if !ok {
+                return Err(err(
+                    format!("containers[{i}].volumes[{j}]"),
+                    format!("'{v}' is not a volume (expected 'host_path:container_path[:ro|rw]')"),
+                ));
+            }
+        }
+        if let Some(t) = ct.timeout {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(err(
+                    k("timeout"),
+                    format!("expected seconds > 0, found '{t}'"),
+                ));
+            }
+        }
+    }
+    reassign_ports(c, &file, &mut warnings);
+
+    if let Some(d) = &c.docker {
+        if d.username.is_empty() || d.password.is_empty() {
+            return Err(err(
+                "docker".into(),
+                "needs both 'username' and 'password' (remove the 'docker' object for anonymous pulls)".into(),
+            ));
+        }
+    }
+    if c.chain.enabled {
+        let need = [
+            ("chain.rpc_url", c.chain.rpc_url.is_none()),
+            ("chain.registry_address", c.chain.registry_address.is_none()),
+            (
+                "chain.wallet.private_key",
+                c.chain.wallet.private_key.is_none(),
+            ),
+        ];
+        for (key, missing) in need {
+            if missing {
+                return Err(err(
+                    key.into(),
+                    "is required when 'chain.enabled' is true".into(),
+                ));
+            }
+        }
+        if let Some(u) = &c.chain.rpc_url {
+            let ok = reqwest::Url::parse(u)
+                .map(|u| matches!(u.scheme(), "http" | "https" | "ws" | "wss"))
+                .unwrap_or(false);
+            if !ok {
+                return Err(err(
+                    "chain.rpc_url".into(),
+                    format!("'{u}' is not an http(s) or ws(s) URL"),
+                ));
+            }
+        }
+        if let Some(a) = &c.chain.registry_address {
+            if !is_address(a) {
+                return Err(err(
+                    "chain.registry_address".into(),
+                    format!("'{a}' is not an address (expected 0x and 40 hex digits)"),
+                ));
+            }
+        }
+        warnings.push(format!(
+            "config file '{file}': 'chain.enabled' is true, but this build serves off-chain jobs only; the chain settings are validated and not used yet"
+        ));
+    }
+    if c.server.rate_limit.num_requests == 0 {
+        return Err(err(
+            "server.rate_limit.num_requests".into(),
+            "expected an integer >= 1, found '0'".into(),
+        ));
+    }
+    if c.server.rate_limit.period <= 0.0 {
+        return Err(err(
+            "server.rate_limit.period".into(),
+            format!(
+                "expected seconds > 0, found '{}'",
+                c.server.rate_limit.period
+            ),
+        ));
+    }
+    if c.server.bind.parse::<IpAddr>().is_err() {
+        return Err(err(
+            "server.bind".into(),
+            format!("'{}' is not an IP address", c.server.bind),
+        ));
+    }
+    for (key, list) in [
+        ("server.trusted_proxies", &c.server.trusted_proxies),
+        ("server.status_allowed_ips", &c.server.status_allowed_ips),
+    ] {
+        for (j, ip) in list.iter().enumerate() {
+            if parse_net(ip).is_none() {
+                return Err(err(
+                    format!("{key}[{j}]"),
+                    format!("'{ip}' is not an IP address or CIDR network"),
+                ));
+            }
+        }
+    }
+    if c.server.max_body_bytes < 1024 {
+        return Err(err(
+            "server.max_body_bytes".into(),
+            format!(
+                "expected at least 1024, found '{}'",
+                c.server.max_body_bytes
+            ),
+        ));
+    }
+    if c.log.max_file_size == 0 {
+        return Err(err(
+            "log.max_file_size".into(),
+            "expected bytes > 0, found '0'".into(),
+        ));
+    }
+    if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
+        return Err(err(
+            "log.level".into(),
+            format!(
+                "'{}' is not a level (trace, debug, info, warn, error)",
+                c.log.level
+            ),
+        ));
+    }
+    for (key, v) in [
+        ("jobs.container_timeout", c.jobs.container_timeout),
+        ("jobs.stream_idle_timeout", c.jobs.stream_idle_timeout),
+        ("jobs.pending_ttl", c.jobs.pending_ttl),
+    ] {
+        if v <= 0.0 {
+            return Err(err(
+                key.into(),
+                format!("expected seconds > 0, found '{v}'"),
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
+/// Ritual's rule: a duplicate host port is moved to the highest free port below 4000.
+fn reassign_ports(c: &mut Config, file: &str, warnings: &mut Vec<String>) {
+    let mut used: HashSet<u16> = HashSet::new();
+    let mut next: u16 = 3999;
+    for i in 0..c.containers.len() {
+        let port = c.containers[i].port;
+        if used.insert(port) {
+            continue;
+        }
+        while used.contains(&next) || c.containers.iter().any(|x| x.port == next) {
+            next -= 1;
+        }
+        warnings.push(format!(
+            "config file '{file}': 'containers[{i}].port' {port} is already used; container '{}' gets port {next}",
+            c.containers[i].id
+        ));
+        c.containers[i].port = next;
+        used.insert(next);
+    }
+}

@@ -1,0 +1,255 @@
+//! The engine: owns the truth, has no UI. `Engine::start` wires store, containers, jobs and
+//! the REST API; the returned handle exposes snapshots and events and shuts it all down.
+mod event;
+mod snapshot;
+mod supervise;
+
+pub use event::EngineEvent;
+pub use snapshot::NodeSnapshot;
+
+use crate::api::{self, AppState, ratelimit::RateLimiter};
+use crate::compute::container::endpoint_base;
+use crate::compute::{
+    ContainerState, ContainerStatus, DockerContainers, Endpoint, HttpContainers, StateTable,
+};
+use crate::config::{Config, validate::parse_net};
+use crate::guardian::Guardian;
+use crate::jobs::{JobEvent, JobService};
+use crate::store::SqliteStore;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error("cannot listen on {addr}: {source}; choose another 'server.port' or stop what uses it")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+pub struct Engine;
+
+impl Engine {
+    /// Starts every part of the node. The REST API is listening when this returns;
+    /// containers come up in the background (their state is in the snapshot and `/info`).
+    pub async fn start(config: Config) -> Result<EngineHandle, Error> {
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let (events, _) = broadcast::channel::<EngineEvent>(1024);
+
+        let store = SqliteStore::open(&PathBuf::from(&config.store.path))?;
+        let interrupted = store.fail_running("node restarted")?;
+        if interrupted > 0 {
+            tracing::warn!(
+                jobs = interrupted,
+                "jobs that were running when the node stopped are marked failed ('node restarted')"
+            );
+        }
+
+        let managed = config.manage_containers;
+        let states = StateTable::new(config.containers.iter().map(|c| ContainerStatus {
+            id: c.id.clone(),
+            state: if managed {
+                ContainerState::Starting
+            } else {
+                ContainerState::Ready
+            },
+            reason: None,
+            image: c.image.clone(),
+            port: c.port,
+            managed,
+            restarts: 0,
+            description: c.description.clone(),
+            external: c.external,
+        }));
+        let default_timeout = secs(config.jobs.container_timeout);
+        let endpoints: HashMap<String, Endpoint> = config
+            .containers
+            .iter()
+            .map(|c| {
+                let base = endpoint_base(c, managed);
+                let timeout = c.timeout.map(secs).unwrap_or(default_timeout);
+                let bearer = if managed { "" } else { c.bearer.as_str() };
+                (c.id.clone(), Endpoint::new(&c.id, &base, bearer, timeout))
+            })
+            .collect();
+        let resource_bases = config
+            .containers
+            .iter()
+            .map(|c| (c.id.clone(), endpoint_base(c, managed)))
+            .collect();
+
+        let http = HttpContainers::new();
+        let (job_events, _) = broadcast::channel::<JobEvent>(1024);
+        let jobs = JobService::new(
+            store.clone(),
+            Guardian::new(&config),
+            endpoints,
+            states.clone(),
+            http.clone(),
+            secs(config.jobs.stream_idle_timeout),
+            job_events.clone(),
+        );
+
+        let addr = format!("{}:{}", config.server.bind, config.server.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| Error::Listen {
+                addr: addr.clone(),
+                source: e,
+            })?;
+        let rest_addr = listener
+            .local_addr()
+            .map_err(|e| Error::Listen { addr, source: e })?;
+        let app = api::router(AppState {
+            jobs: jobs.clone(),
+            states: states.clone(),
+            http: http.client().clone(),
+            resource_bases: Arc::new(resource_bases),
+            limiter: Arc::new(RateLimiter::new(
+                config.server.rate_limit.num_requests,
+                secs(config.server.rate_limit.period),
+            )),
+            trusted_proxies: Arc::new(
+                config
+                    .server
+                    .trusted_proxies
+                    .iter()
+                    .filter_map(|s| parse_net(s))
+                    .collect(),
+            ),
+            max_body: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
+            chain_enabled: false,
+        });
+        let rest_cancel = cancel.child_token();
+        tasks.spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(rest_cancel.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "REST server stopped with an error");
+            }
+        });
+        tracing::info!(address = %rest_addr, "REST API listening");
+
+        let docker = (managed && !config.containers.is_empty()).then(|| {
+            supervise::spawn_docker(
+                &tasks,
+                &cancel,
+                &config,
+                states.clone(),
+                http.client().clone(),
+            )
+        });
+
+        supervise::spawn_pruner(&tasks, &cancel, store.clone(), &config);
+        let snapshot = snapshot::spawn(&tasks, &cancel, rest_addr, jobs.clone(), states.clone());
+        event::spawn_forwarders(
+            &tasks,
+            &cancel,
+            job_events,
+            states.subscribe(),
+            events.clone(),
+        );
+
+        Ok(EngineHandle {
+            cancel,
+            tasks,
+            rest_addr,
+            snapshot,
+            events,
+            jobs,
+            docker,
+            store,
+            grace: secs(config.jobs.shutdown_grace),
+        })
+    }
+}
+
+/// A running engine. Dropping it cancels every task; `shutdown` does it gracefully.
+pub struct EngineHandle {
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    rest_addr: SocketAddr,
+    snapshot: watch::Receiver<Arc<NodeSnapshot>>,
+    events: broadcast::Sender<EngineEvent>,
+    jobs: JobService,
+    docker: Option<Arc<std::sync::OnceLock<DockerContainers>>>,
+    store: SqliteStore,
+    grace: Duration,
+}
+
+impl EngineHandle {
+    pub fn rest_addr(&self) -> SocketAddr {
+        self.rest_addr
+    }
+
+    pub fn snapshot(&self) -> watch::Receiver<Arc<NodeSnapshot>> {
+        self.snapshot.clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// Stops taking requests, lets running jobs finish (up to `jobs.shutdown_grace`), stops the
+    /// containers this node started, marks what is left as failed and flushes the store.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down");
+        let drained = self.jobs.drain(self.grace).await;
+        if !drained {
+            tracing::warn!(
+                grace_s = self.grace.as_secs_f64(),
+                "jobs still running after the grace period"
+            );
+        }
+        self.cancel.cancel();
+        if let Some(d) = self.docker.as_ref().and_then(|c| c.get()) {
+            d.stop_started(Duration::from_secs(10)).await;
+        }
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(5), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some tasks did not stop within 5 s");
+        }
+        match self
+            .store
+            .fail_running("node stopped before the job finished")
+        {
+            Ok(n) if n > 0 => tracing::warn!(jobs = n, "unfinished jobs marked failed"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "could not mark unfinished jobs"),
+        }
+        if let Err(e) = self.store.flush() {
+            tracing::error!(error = %e, "could not flush the store");
+        }
+        tracing::info!("stopped");
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

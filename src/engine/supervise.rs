@@ -1,0 +1,90 @@
+//! Background duties with retry: the Docker connection and the store pruner.
+use crate::compute::{ContainerState, DockerContainers, StateTable};
+use crate::config::Config;
+use crate::store::SqliteStore;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Connects to Docker in the background, retrying with backoff; while the engine is
+/// unreachable every managed container is unavailable with the reason, and the node keeps
+/// serving what it can. Once connected, each container gets its own supervisor task.
+pub(super) fn spawn_docker(
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+    config: &Config,
+    states: StateTable,
+    http: reqwest::Client,
+) -> Arc<OnceLock<DockerContainers>> {
+    let cell: Arc<OnceLock<DockerContainers>> = Arc::new(OnceLock::new());
+    let (cell2, cancel, tasks2) = (cell.clone(), cancel.clone(), tasks.clone());
+    let wait = Duration::from_secs_f64(config.startup_wait.max(0.0));
+    let creds = config.docker.clone();
+    let specs = config.containers.clone();
+    tasks.spawn(async move {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let attempt =
+                DockerContainers::connect(creds.clone(), wait, states.clone(), http.clone());
+            let result = tokio::select! {
+                r = tokio::time::timeout(Duration::from_secs(10), attempt) => r,
+                _ = cancel.cancelled() => return,
+            };
+            let reason = match result {
+                Ok(Ok(d)) => {
+                    for spec in specs {
+                        tasks2.spawn(d.clone().supervise(spec, cancel.child_token()));
+                    }
+                    let _ = cell2.set(d);
+                    return;
+                }
+                Ok(Err(reason)) => reason,
+                Err(_) => "Docker engine did not answer within 10 s".to_string(),
+            };
+            for c in &specs {
+                states.set(&c.id, ContainerState::Unavailable, Some(reason.clone()));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {},
+                _ = cancel.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    });
+    cell
+}
+
+/// Fails stale `running` jobs and deletes expired results, every minute (or sooner for short TTLs).
+pub(super) fn spawn_pruner(
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+    store: SqliteStore,
+    config: &Config,
+) {
+    let ttl_ms = (config.jobs.pending_ttl * 1000.0) as i64;
+    let retention_ms = (config.jobs.completed_retention * 1000.0) as i64;
+    let every = Duration::from_secs_f64((config.jobs.pending_ttl / 4.0).clamp(0.5, 60.0));
+    let cancel = cancel.clone();
+    tasks.spawn(async move {
+        let mut backoff = every;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {},
+                _ = cancel.cancelled() => return,
+            }
+            match store.prune(ttl_ms, retention_ms).await {
+                Ok(c) => {
+                    backoff = every;
+                    if c.expired_running > 0 || c.deleted_finished > 0 {
+                        tracing::info!(expired_running = c.expired_running, deleted = c.deleted_finished, "store pruned");
+                    }
+                }
+                Err(e) => {
+                    backoff = (backoff * 2).min(Duration::from_secs(600));
+                    tracing::error!(error = %e, retry_in_s = backoff.as_secs(), "store prune failed");
+                }
+            }
+        }
+    });
+}

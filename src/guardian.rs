@@ -1,0 +1,260 @@
+//! Every access rule, in one place. Order and messages follow Ritual's guardian (reference
+//! ritual-node §6) so operators and clients see the same texts; status codes are ours.
+use crate::config::{Config, validate::parse_net};
+use ipnet::IpNet;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone)]
+struct Rules {
+    external: bool,
+    generates_proofs: bool,
+    allowed_ips: Vec<IpNet>,
+}
+
+/// Why a request was refused. `message()` is stable: clients and log greps rely on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    NoContainers,
+    ContainerNotSupported { container: String },
+    FirstNotExternal { first_container: String },
+    NoProof { container: String },
+    NotAllowedForAddress { container: String, address: String },
+}
+
+impl Rejection {
+    pub fn message(&self) -> &'static str {
+        match self {
+            Rejection::NoContainers => "No containers specified",
+            Rejection::ContainerNotSupported { .. } => "Container not supported",
+            Rejection::FirstNotExternal { .. } => "First container must be external",
+            Rejection::NoProof { .. } => "Container does not generate proof",
+            Rejection::NotAllowedForAddress { .. } => "Container not allowed for address",
+        }
+    }
+
+    pub fn params(&self) -> Value {
+        match self {
+            Rejection::NoContainers => json!({}),
+            Rejection::ContainerNotSupported { container } => json!({"container": container}),
+            Rejection::FirstNotExternal { first_container } => {
+                json!({"first_container": first_container})
+            }
+            Rejection::NoProof { container } => json!({"container": container}),
+            Rejection::NotAllowedForAddress { container, address } => {
+                json!({"container": container, "address": address})
+            }
+        }
+    }
+
+    /// Malformed requests are 400; policy refusals are 403 (Ritual answers 405 for all).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self,
+            Rejection::FirstNotExternal { .. }
+                | Rejection::NoProof { .. }
+                | Rejection::NotAllowedForAddress { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Guardian {
+    rules: HashMap<String, Rules>,
+    status_allowed: Vec<IpNet>,
+}
+
+impl Guardian {
+    pub fn new(config: &Config) -> Self {
+        let rules = config
+            .containers
+            .iter()
+            .map(|c| {
+                let r = Rules {
+                    external: c.external,
+                    generates_proofs: c.generates_proofs,
+                    allowed_ips: c.allowed_ips.iter().filter_map(|s| parse_net(s)).collect(),
+                };
+                (c.id.clone(), r)
+            })
+            .collect();
+        let status_allowed = config
+            .server
+            .status_allowed_ips
+            .iter()
+            .filter_map(|s| parse_net(s))
+            .collect();
+        Self {
+            rules,
+            status_allowed,
+        }
+    }
+
+    /// Off-chain job rules, in Ritual's order.
+    pub fn check_offchain(
+        &self,
+        containers: &[String],
+        requires_proof: bool,
+        client: IpAddr,
+    ) -> Result<(), Rejection> {
+        let Some(first) = containers.first() else {
+            return Err(Rejection::NoContainers);
+        };
+        for c in containers {
+            if !self.rules.contains_key(c) {
+                return Err(Rejection::ContainerNotSupported {
+                    container: c.clone(),
+                });
+            }
+        }
+        let rule = |id: &str| &self.rules[id];
+        if !rule(first).external {
+            return Err(Rejection::FirstNotExternal {
+                first_container: first.clone(),
+            });
+        }
+        if requires_proof {
+            let last = &containers[containers.len() - 1];
+            if !rule(last).generates_proofs {
+                return Err(Rejection::NoProof {
+                    container: last.clone(),
+                });
+            }
+        }
+        let client = canonical(client);
+        for c in containers {
+            let nets = &rule(c).allowed_ips;
+            if !nets.is_empty() && !nets.iter().any(|n| n.contains(&client)) {
+                return Err(Rejection::NotAllowedForAddress {
+                    container: c.clone(),
+                    address: client.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `PUT /api/status` is for local containers: loopback, plus configured networks.
+    /// (Ritual also trusts all of 192.168/16 and 172.17-19/16; we do not.)
+    pub fn may_report_status(&self, client: IpAddr) -> bool {
+        let client = canonical(client);
+        client.is_loopback() || self.status_allowed.iter().any(|n| n.contains(&client))
+    }
+}
+
+/// IPv4-mapped IPv6 peers (dual-stack sockets) are treated as their IPv4 address.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ContainerConfig;
+
+    fn guardian() -> Guardian {
+        let mut c = Config::default();
+        let mk = |id: &str| ContainerConfig {
+            id: id.into(),
+            image: "x".into(),
+            ..Default::default()
+        };
+        c.containers = vec![
+            mk("a"),
+            ContainerConfig {
+                external: false,
+                ..mk("internal")
+            },
+            ContainerConfig {
+                generates_proofs: true,
+                ..mk("prover")
+            },
+            ContainerConfig {
+                allowed_ips: vec!["10.0.0.5/8".into(), "::1".into()],
+                ..mk("fenced")
+            },
+        ];
+        c.server.status_allowed_ips = vec!["172.17.0.0/16".into()];
+        Guardian::new(&c)
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn rules_in_order_with_stable_messages() {
+        let g = guardian();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            g.check_offchain(&[], false, ip).unwrap_err().message(),
+            "No containers specified"
+        );
+        let e = g
+            .check_offchain(&ids(&["internal", "nope"]), false, ip)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            Rejection::ContainerNotSupported {
+                container: "nope".into()
+            }
+        );
+        let e = g
+            .check_offchain(&ids(&["internal", "a"]), false, ip)
+            .unwrap_err();
+        assert_eq!(e.message(), "First container must be external");
+        assert_eq!(e.params(), json!({"first_container": "internal"}));
+        assert!(
+            g.check_offchain(&ids(&["a", "internal"]), false, ip)
+                .is_ok()
+        );
+        let e = g.check_offchain(&ids(&["a"]), true, ip).unwrap_err();
+        assert_eq!(
+            e,
+            Rejection::NoProof {
+                container: "a".into()
+            }
+        );
+        assert!(g.check_offchain(&ids(&["a", "prover"]), true, ip).is_ok());
+    }
+
+    #[test]
+    fn allowed_ips_are_networks_and_v4_mapped_peers_match() {
+        let g = guardian();
+        assert!(
+            g.check_offchain(&ids(&["fenced"]), false, "10.200.1.1".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            g.check_offchain(&ids(&["fenced"]), false, "::ffff:10.1.2.3".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            g.check_offchain(&ids(&["fenced"]), false, "::1".parse().unwrap())
+                .is_ok()
+        );
+        let e = g
+            .check_offchain(&ids(&["fenced"]), false, "11.0.0.1".parse().unwrap())
+            .unwrap_err();
+        assert_eq!(
+            e.params(),
+            json!({"container": "fenced", "address": "11.0.0.1"})
+        );
+        assert!(e.is_access_denied());
+    }
+
+    #[test]
+    fn status_reports_only_from_loopback_and_configured_networks() {
+        let g = guardian();
+        assert!(g.may_report_status("127.0.0.1".parse().unwrap()));
+        assert!(g.may_report_status("::1".parse().unwrap()));
+        assert!(g.may_report_status("172.17.0.3".parse().unwrap()));
+        assert!(!g.may_report_status("192.168.1.10".parse().unwrap()));
+        assert!(!g.may_report_status("172.18.0.2".parse().unwrap()));
+        assert!(!g.may_report_status("203.0.113.7".parse().unwrap()));
+    }
+}

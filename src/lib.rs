@@ -1,0 +1,10 @@
+//! infernet: the engine library behind the `infernet` binary.
+pub mod api;
+pub mod cli;
+pub mod compute;
+pub mod config;
+pub mod engine;
+pub mod guardian;
+pub mod jobs;
+pub mod logging;
+pub mod store;

@@ -1,0 +1,6 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    infernet::cli::run(infernet::cli::Cli::parse())
+}

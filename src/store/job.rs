@@ -1,0 +1,291 @@
+//! The `jobs` table: off-chain job records (`running` -> `success` | `failed`).
+use super::{Error, SqliteStore};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Running,
+    Success,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Success => "success",
+            JobStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(Self::Running),
+            "success" => Some(Self::Success),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Where a job came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobSource {
+    Rest,
+    Stream,
+    /// Recorded by a container through `PUT /api/status`.
+    Status,
+}
+
+impl JobSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobSource::Rest => "rest",
+            JobSource::Stream => "stream",
+            JobSource::Status => "status",
+        }
+    }
+}
+
+pub struct NewJob<'a> {
+    pub id: &'a str,
+    pub client: &'a str,
+    pub source: JobSource,
+    pub containers: &'a [String],
+}
+
+/// A stored job as the REST API returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: String,
+    pub client: String,
+    pub status: JobStatus,
+    pub source: String,
+    pub containers: Vec<String>,
+    pub result: Option<Value>,
+    pub intermediate: Vec<Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PruneCounts {
+    pub expired_running: usize,
+    pub deleted_finished: usize,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn row_to_record(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(JobRecord, String, Option<String>, String)> {
+    let status: String = r.get(2)?;
+    Ok((
+        JobRecord {
+            id: r.get(0)?,
+            client: r.get(1)?,
+            status: JobStatus::parse(&status).unwrap_or(JobStatus::Failed),
+            source: r.get(3)?,
+            containers: Vec::new(),
+            result: None,
+            intermediate: Vec::new(),
+            created_at: r.get(7)?,
+            updated_at: r.get(8)?,
+        },
+        r.get::<_, String>(4)?,
+        r.get::<_, Option<String>>(5)?,
+        r.get::<_, String>(6)?,
+    ))
+}
+
+const COLUMNS: &str =
+    "id, client, status, source, containers, result, intermediate, created_at, updated_at";
+
+fn decode(parts: (JobRecord, String, Option<String>, String)) -> Result<JobRecord, Error> {
+    let (mut rec, containers, result, intermediate) = parts;
+    rec.containers = serde_json::from_str(&containers)?;
+    rec.result = match result {
+        Some(s) => Some(serde_json::from_str(&s)?),
+        None => None,
+    };
+    rec.intermediate = serde_json::from_str(&intermediate)?;
+    Ok(rec)
+}
+
+impl SqliteStore {
+    /// Records a new job as `running`.
+    pub async fn insert_running(&self, job: NewJob<'_>) -> Result<(), Error> {
+        let (id, client, source) = (
+            job.id.to_string(),
+            job.client.to_string(),
+            job.source.as_str(),
+        );
+        let containers = serde_json::to_string(job.containers)?;
+        self.with(move |c| {
+            let now = now_ms();
+            c.execute(
+                "INSERT INTO jobs (id, client, status, source, containers, created_at, updated_at)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5)",
+                params![id, client, source, containers, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Finishes a job with its final and intermediate results.
+    pub async fn finish(
+        &self,
+        id: &str,
+        status: JobStatus,
+        result: Option<Value>,
+        intermediate: Vec<Value>,
+    ) -> Result<(), Error> {
+        let id = id.to_string();
+        let result = result.map(|r| serde_json::to_string(&r)).transpose()?;
+        let intermediate = serde_json::to_string(&intermediate)?;
+        self.with(move |c| {
+            c.execute(
+                "UPDATE jobs SET status = ?2, result = ?3, intermediate = ?4, updated_at = ?5 WHERE id = ?1",
+                params![id, status.as_str(), result, intermediate, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// `PUT /api/status`: updates a known job, or records one reported by a container.
+    pub async fn record_status(
+        &self,
+        id: &str,
+        client: &str,
+        status: JobStatus,
+        containers: &[String],
+    ) -> Result<(), Error> {
+        let (id, client) = (id.to_string(), client.to_string());
+        let containers = serde_json::to_string(containers)?;
+        self.with(move |c| {
+            let now = now_ms();
+            let updated = c.execute(
+                "UPDATE jobs SET status = ?2, containers = ?3, result = NULL, intermediate = '[]', updated_at = ?4
+                 WHERE id = ?1",
+                params![id, status.as_str(), containers, now],
+            )?;
+            if updated == 0 {
+                c.execute(
+                    "INSERT INTO jobs (id, client, status, source, containers, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 'status', ?4, ?5, ?5)",
+                    params![id, client, status.as_str(), containers, now],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Job ids of one client; `pending` = Some(true) running only, Some(false) finished only.
+    pub async fn list_ids(
+        &self,
+        client: &str,
+        pending: Option<bool>,
+    ) -> Result<Vec<String>, Error> {
+        let client = client.to_string();
+        self.with(move |c| {
+            let sql = match pending {
+                Some(true) => "SELECT id FROM jobs WHERE client = ?1 AND status = 'running' ORDER BY created_at",
+                Some(false) => "SELECT id FROM jobs WHERE client = ?1 AND status != 'running' ORDER BY created_at",
+                None => "SELECT id FROM jobs WHERE client = ?1 ORDER BY created_at",
+            };
+            let mut st = c.prepare_cached(sql)?;
+            let ids = st.query_map(params![client], |r| r.get::<_, String>(0))?;
+            Ok(ids.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Jobs by id, scoped to `client` (None: any client); unknown ids are skipped.
+    pub async fn get_many(
+        &self,
+        client: Option<&str>,
+        ids: &[String],
+    ) -> Result<Vec<JobRecord>, Error> {
+        let client = client.map(str::to_string);
+        let ids = ids.to_vec();
+        self.with(move |c| {
+            let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"))?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let row = st.query_row(params![id], row_to_record).optional()?;
+                if let Some(parts) = row {
+                    let rec = decode(parts)?;
+                    if client.as_deref().is_none_or(|cl| cl == rec.client) {
+                        out.push(rec);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Marks every `running` job as failed with `reason` (after a restart); returns how many.
+    pub fn fail_running(&self, reason: &str) -> Result<usize, Error> {
+        let result = serde_json::to_string(&serde_json::json!({"container": "", "error": reason}))?;
+        self.with_sync(move |c| {
+            Ok(c.execute(
+                "UPDATE jobs SET status = 'failed', result = ?1, updated_at = ?2 WHERE status = 'running'",
+                params![result, now_ms()],
+            )?)
+        })
+    }
+
+    /// Fails `running` jobs older than `pending_ttl_ms` and deletes finished ones older than
+    /// `retention_ms` (0 keeps them forever).
+    pub async fn prune(
+        &self,
+        pending_ttl_ms: i64,
+        retention_ms: i64,
+    ) -> Result<PruneCounts, Error> {
+        self.with(move |c| {
+            let now = now_ms();
+            let result = serde_json::to_string(&serde_json::json!({
+                "container": "",
+                "error": format!("job did not finish within the pending TTL ({} s)", pending_ttl_ms / 1000)
+            }))?;
+            let expired_running = c.execute(
+                "UPDATE jobs SET status = 'failed', result = ?1, updated_at = ?2
+                 WHERE status = 'running' AND updated_at < ?3",
+                params![result, now, now - pending_ttl_ms],
+            )?;
+            let deleted_finished = if retention_ms > 0 {
+                c.execute(
+                    "DELETE FROM jobs WHERE status != 'running' AND updated_at < ?1",
+                    params![now - retention_ms],
+                )?
+            } else {
+                0
+            };
+            Ok(PruneCounts { expired_running, deleted_finished })
+        })
+        .await
+    }
+
+    /// Number of `running` jobs, all clients.
+    pub async fn count_running(&self) -> Result<u64, Error> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'running'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+        .await
+    }
+}
