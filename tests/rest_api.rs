@@ -552,10 +552,7 @@ async fn stream_idle_timeout_fails_the_job() {
         .json(&json!({"containers": ["a"], "data": {"action": "stream", "count": 3, "delay_ms": 1000}}))
         .send().await.unwrap();
     // The body breaks off after the first chunk; the stored job says why.
-    let text = match r.text().await {
-        Ok(t) => t,
-        Err(_) => String::new(),
-    };
+    let text = r.text().await.unwrap_or_default();
     let id = {
         let ids: Value = http()
             .get(format!("{base}/api/jobs"))

@@ -89,8 +89,9 @@ impl DockerContainers {
         states: StateTable,
         http: reqwest::Client,
     ) -> Result<Self, String> {
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| format!("cannot use the Docker engine: {e}"))?;
+        let docker = Docker::connect_with_local_defaults().map_err(|e| {
+            format!("Docker engine unreachable ({e}); install it (Debian: apt-get install docker.io) and start it (systemctl start docker)")
+        })?;
         let docker = docker.negotiate_version().await.map_err(|e| {
             format!(
                 "Docker engine unreachable ({e}); install it (Debian: apt-get install docker.io) and start it (systemctl start docker)"
@@ -210,7 +211,7 @@ impl DockerContainers {
             .build();
         let creds = self.credentials.as_ref().map(|c| DockerCredentials {
             username: Some(c.username.clone()),
-            password: Some(c.password.clone()),
+            password: Some(c.password.expose().to_string()),
             ..Default::default()
         });
         let mut stream = self.docker.create_image(Some(opts), None, creds);

@@ -143,7 +143,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<(Config, Vec<String>), Error
         });
     }
     let mut unknown = Vec::new();
-    let mut on_unknown = |p: serde_ignored::Path| unknown.push(p.to_string());
+    let mut on_unknown = |p: serde_ignored::Path| unknown.push(key_path(&p));
     let ignored = serde_ignored::Deserializer::new(value.clone(), &mut on_unknown);
     let config = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let key = e.path().to_string();
@@ -168,6 +168,26 @@ pub fn parse_str(text: &str, path: &Path) -> Result<(Config, Vec<String>), Error
         .collect();
     warnings.extend(legacy_warnings(&value, path));
     Ok((config, warnings))
+}
+
+/// `containers[0].colour`, the same notation as type errors use.
+fn key_path(p: &serde_ignored::Path) -> String {
+    use serde_ignored::Path as P;
+    match p {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        P::Map { parent, key } => {
+            let head = key_path(parent);
+            if head.is_empty() {
+                key.clone()
+            } else {
+                format!("{head}.{key}")
+            }
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            key_path(parent)
+        }
+    }
 }
 
 fn legacy_warnings(v: &serde_json::Value, path: &Path) -> Vec<String> {

@@ -4,6 +4,7 @@ mod lenient;
 mod load;
 mod redact;
 mod schema;
+mod secret;
 pub mod validate;
 
 pub use error::Error;
@@ -13,3 +14,4 @@ pub use load::{
 };
 pub use redact::redacted;
 pub use schema::*;
+pub use secret::Secret;

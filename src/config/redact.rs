@@ -1,5 +1,5 @@
 //! The effective config for display, with every secret replaced.
-use super::Config;
+use super::{Config, Secret};
 
 const HIDDEN: &str = "<redacted>";
 
@@ -23,14 +23,14 @@ fn secretish(key: &str) -> bool {
 pub fn redacted(c: &Config) -> serde_json::Value {
     let mut c = c.clone();
     if c.chain.wallet.private_key.is_some() {
-        c.chain.wallet.private_key = Some(HIDDEN.into());
+        c.chain.wallet.private_key = Some(Secret::new(HIDDEN));
     }
     if let Some(d) = c.docker.as_mut() {
-        d.password = HIDDEN.into();
+        d.password = Secret::new(HIDDEN);
     }
     for ct in &mut c.containers {
         if !ct.bearer.is_empty() {
-            ct.bearer = HIDDEN.into();
+            ct.bearer = Secret::new(HIDDEN);
         }
         for (k, v) in ct.env.iter_mut() {
             if secretish(k) {

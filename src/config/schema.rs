@@ -1,5 +1,5 @@
 //! `config.json`: Ritual's schema (same keys, meanings and defaults) plus our own sections.
-use super::lenient;
+use super::{Secret, lenient};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -59,7 +59,7 @@ pub struct ContainerConfig {
     pub id: String,
     pub image: String,
     pub url: String,
-    pub bearer: String,
+    pub bearer: Secret,
     #[serde(deserialize_with = "lenient::u16")]
     pub port: u16,
     #[serde(deserialize_with = "lenient::bool")]
@@ -92,7 +92,7 @@ impl Default for ContainerConfig {
             id: String::new(),
             image: String::new(),
             url: String::new(),
-            bearer: String::new(),
+            bearer: Secret::default(),
             port: 3000,
             external: true,
             gpu: false,
@@ -146,7 +146,7 @@ impl Default for ChainConfig {
 pub struct WalletConfig {
     #[serde(deserialize_with = "lenient::u64")]
     pub max_gas_limit: u64,
-    pub private_key: Option<String>,
+    pub private_key: Option<Secret>,
     pub payment_address: Option<String>,
     pub allowed_sim_errors: Vec<String>,
 }
@@ -189,7 +189,7 @@ impl Default for SnapshotSyncConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct DockerCredentialsConfig {
     pub username: String,
-    pub password: String,
+    pub password: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

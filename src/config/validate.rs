@@ -239,7 +239,12 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
             "expected bytes > 0, found '0'".into(),
         ));
     }
-    if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
+    let level_ok = matches!(
+        c.log.level.to_ascii_lowercase().as_str(),
+        "trace" | "debug" | "info" | "warn" | "error" | "off"
+    ) || ((c.log.level.contains('=') || c.log.level.contains(','))
+        && tracing_subscriber::EnvFilter::try_new(&c.log.level).is_ok());
+    if !level_ok {
         return Err(err(
             "log.level".into(),
             format!(

@@ -82,7 +82,7 @@ impl Engine {
             .map(|c| {
                 let base = endpoint_base(c, managed);
                 let timeout = c.timeout.map(secs).unwrap_or(default_timeout);
-                let bearer = if managed { "" } else { c.bearer.as_str() };
+                let bearer = if managed { "" } else { c.bearer.expose() };
                 (c.id.clone(), Endpoint::new(&c.id, &base, bearer, timeout))
             })
             .collect();

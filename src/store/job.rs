@@ -289,3 +289,142 @@ impl SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        (dir, s)
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn lifecycle_scoping_and_restart() {
+        let (dir, s) = store();
+        let c = ids(&["echo"]);
+        s.insert_running(NewJob {
+            id: "j1",
+            client: "127.0.0.1",
+            source: JobSource::Rest,
+            containers: &c,
+        })
+        .await
+        .unwrap();
+        s.insert_running(NewJob {
+            id: "j2",
+            client: "::1",
+            source: JobSource::Rest,
+            containers: &c,
+        })
+        .await
+        .unwrap();
+        s.finish(
+            "j1",
+            JobStatus::Success,
+            Some(json!({"container": "echo", "output": {"a": 1}})),
+            vec![],
+        )
+        .await
+        .unwrap();
+        // Scoped: an IPv6 client's ids are its own (Ritual's ':'-split key broke on these).
+        assert_eq!(s.list_ids("::1", None).await.unwrap(), ids(&["j2"]));
+        assert_eq!(
+            s.list_ids("127.0.0.1", Some(false)).await.unwrap(),
+            ids(&["j1"])
+        );
+        assert!(
+            s.get_many(Some("::1"), &ids(&["j1"]))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(s.count_running().await.unwrap(), 1);
+        drop(s);
+        let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        assert_eq!(s.fail_running("node restarted").unwrap(), 1);
+        let got = s.get_many(None, &ids(&["j1", "j2"])).await.unwrap();
+        assert_eq!(got[0].status, JobStatus::Success);
+        assert_eq!(got[1].status, JobStatus::Failed);
+        assert_eq!(
+            got[1].result,
+            Some(json!({"container": "", "error": "node restarted"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn prune_expires_stale_running_and_old_results() {
+        let (_dir, s) = store();
+        let c = ids(&["echo"]);
+        for id in ["old-run", "old-done", "new-done"] {
+            s.insert_running(NewJob {
+                id,
+                client: "1.2.3.4",
+                source: JobSource::Rest,
+                containers: &c,
+            })
+            .await
+            .unwrap();
+        }
+        s.finish("old-done", JobStatus::Success, None, vec![])
+            .await
+            .unwrap();
+        s.finish("new-done", JobStatus::Success, None, vec![])
+            .await
+            .unwrap();
+        let hour = 3_600_000;
+        s.with(move |c| {
+            c.execute(
+                "UPDATE jobs SET updated_at = updated_at - ?1 WHERE id IN ('old-run', 'old-done')",
+                [2 * hour],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let n = s.prune(hour, hour).await.unwrap();
+        assert_eq!(
+            n,
+            PruneCounts {
+                expired_running: 1,
+                deleted_finished: 1
+            }
+        );
+        let left = s
+            .get_many(None, &ids(&["old-run", "old-done", "new-done"]))
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 2);
+        assert_eq!(left[0].status, JobStatus::Failed);
+        let err = left[0].result.as_ref().unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(err, "job did not finish within the pending TTL (3600 s)");
+        // Retention 0 keeps finished results forever.
+        assert_eq!(s.prune(hour, 0).await.unwrap().deleted_finished, 0);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        drop(SqliteStore::open(&p).unwrap());
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        let e = SqliteStore::open(&p).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "has schema version 99, newer than this infernet knows (1); upgrade infernet"
+            ),
+            "{e}"
+        );
+    }
+}

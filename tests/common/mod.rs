@@ -163,9 +163,11 @@ pub fn remote(id: &str, url: &str) -> ContainerConfig {
 
 /// A config for tests: loopback REST on an OS-chosen port, store in `dir`, generous limits.
 pub fn test_config(dir: &Path, containers: Vec<ContainerConfig>, manage: bool) -> Config {
-    let mut c = Config::default();
-    c.containers = containers;
-    c.manage_containers = manage;
+    let mut c = Config {
+        containers,
+        manage_containers: manage,
+        ..Default::default()
+    };
     c.server.bind = "127.0.0.1".into();
     c.server.port = 0;
     c.server.rate_limit.num_requests = 100_000;
