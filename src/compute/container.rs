@@ -207,62 +207,39 @@ impl HttpContainers {
                 ),
             });
         }
-        let id = ep.id.clone();
-        let mut inner = Box::pin(resp.bytes_stream());
-        Ok(async_stream(move |tx| async move {
+        // Each chunk is awaited under the idle timeout; no task or channel in between.
+        let inner = Box::pin(resp.bytes_stream());
+        let state = Some((inner, ep.id.clone()));
+        Ok(futures::stream::unfold(state, move |state| async move {
             use futures::StreamExt;
-            loop {
-                match tokio::time::timeout(idle, inner.next()).await {
-                    Err(_) => {
-                        let _ = tx
-                            .send(Err(ContainerError {
-                                container: id.clone(),
-                                reason: format!(
-                                    "container '{id}' stream was idle for {} s",
-                                    idle.as_secs_f64()
-                                ),
-                            }))
-                            .await;
-                        break;
-                    }
-                    Ok(None) => break,
-                    Ok(Some(Ok(b))) => {
-                        if tx.send(Ok(b)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(Some(Err(e))) => {
-                        let _ = tx
-                            .send(Err(ContainerError {
-                                container: id.clone(),
-                                reason: format!(
-                                    "container '{id}' stream broke: {}",
-                                    root_cause(&e)
-                                ),
-                            }))
-                            .await;
-                        break;
-                    }
+            let (mut inner, id) = state?;
+            match tokio::time::timeout(idle, inner.next()).await {
+                Ok(None) => None,
+                Ok(Some(Ok(b))) => Some((Ok(b), Some((inner, id)))),
+                Ok(Some(Err(e))) => {
+                    let reason = format!("container '{id}' stream broke: {}", root_cause(&e));
+                    Some((
+                        Err(ContainerError {
+                            container: id,
+                            reason,
+                        }),
+                        None,
+                    ))
+                }
+                Err(_) => {
+                    let reason = format!(
+                        "container '{id}' stream was idle for {} s",
+                        idle.as_secs_f64()
+                    );
+                    Some((
+                        Err(ContainerError {
+                            container: id,
+                            reason,
+                        }),
+                        None,
+                    ))
                 }
             }
         }))
     }
-}
-
-/// A stream fed by a producer task through a small bounded channel.
-fn async_stream<T, F, Fut>(producer: F) -> impl Stream<Item = T> + Send + 'static
-where
-    T: Send + 'static,
-    F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(producer(tx));
-    tokio_stream_from(rx)
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl Stream<Item = T> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -51,7 +51,7 @@ impl Engine {
         let (events, _) = broadcast::channel::<EngineEvent>(1024);
 
         let store = SqliteStore::open(&PathBuf::from(&config.store.path))?;
-        let interrupted = store.fail_running("node restarted")?;
+        let interrupted = store.fail_running("node restarted").await?;
         if interrupted > 0 {
             tracing::warn!(
                 jobs = interrupted,
@@ -136,6 +136,13 @@ impl Engine {
         });
         let rest_cancel = cancel.child_token();
         tasks.spawn(async move {
+            use axum::serve::ListenerExt;
+            // Small streamed chunks must not wait for Nagle + delayed ACK (40 ms stalls).
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+            });
             let serve = axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -236,12 +243,13 @@ impl EngineHandle {
         match self
             .store
             .fail_running("node stopped before the job finished")
+            .await
         {
             Ok(n) if n > 0 => tracing::warn!(jobs = n, "unfinished jobs marked failed"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "could not mark unfinished jobs"),
         }
-        if let Err(e) = self.store.flush() {
+        if let Err(e) = self.store.flush().await {
             tracing::error!(error = %e, "could not flush the store");
         }
         tracing::info!("stopped");

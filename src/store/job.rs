@@ -128,13 +128,13 @@ impl SqliteStore {
             job.source.as_str(),
         );
         let containers = serde_json::to_string(job.containers)?;
-        self.with(move |c| {
+        self.write(move |c| {
             let now = now_ms();
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO jobs (id, client, status, source, containers, created_at, updated_at)
                  VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5)",
-                params![id, client, source, containers, now],
-            )?;
+            )?
+            .execute(params![id, client, source, containers, now])?;
             Ok(())
         })
         .await
@@ -151,11 +151,11 @@ impl SqliteStore {
         let id = id.to_string();
         let result = result.map(|r| serde_json::to_string(&r)).transpose()?;
         let intermediate = serde_json::to_string(&intermediate)?;
-        self.with(move |c| {
-            c.execute(
+        self.write(move |c| {
+            c.prepare_cached(
                 "UPDATE jobs SET status = ?2, result = ?3, intermediate = ?4, updated_at = ?5 WHERE id = ?1",
-                params![id, status.as_str(), result, intermediate, now_ms()],
-            )?;
+            )?
+            .execute(params![id, status.as_str(), result, intermediate, now_ms()])?;
             Ok(())
         })
         .await
@@ -171,7 +171,7 @@ impl SqliteStore {
     ) -> Result<(), Error> {
         let (id, client) = (id.to_string(), client.to_string());
         let containers = serde_json::to_string(containers)?;
-        self.with(move |c| {
+        self.write(move |c| {
             let now = now_ms();
             let updated = c.execute(
                 "UPDATE jobs SET status = ?2, containers = ?3, result = NULL, intermediate = '[]', updated_at = ?4
@@ -197,7 +197,7 @@ impl SqliteStore {
         pending: Option<bool>,
     ) -> Result<Vec<String>, Error> {
         let client = client.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             let sql = match pending {
                 Some(true) => "SELECT id FROM jobs WHERE client = ?1 AND status = 'running' ORDER BY created_at",
                 Some(false) => "SELECT id FROM jobs WHERE client = ?1 AND status != 'running' ORDER BY created_at",
@@ -218,7 +218,7 @@ impl SqliteStore {
     ) -> Result<Vec<JobRecord>, Error> {
         let client = client.map(str::to_string);
         let ids = ids.to_vec();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"))?;
             let mut out = Vec::with_capacity(ids.len());
             for id in &ids {
@@ -236,14 +236,15 @@ impl SqliteStore {
     }
 
     /// Marks every `running` job as failed with `reason` (after a restart); returns how many.
-    pub fn fail_running(&self, reason: &str) -> Result<usize, Error> {
+    pub async fn fail_running(&self, reason: &str) -> Result<usize, Error> {
         let result = serde_json::to_string(&serde_json::json!({"container": "", "error": reason}))?;
-        self.with_sync(move |c| {
+        self.write(move |c| {
             Ok(c.execute(
                 "UPDATE jobs SET status = 'failed', result = ?1, updated_at = ?2 WHERE status = 'running'",
                 params![result, now_ms()],
             )?)
         })
+        .await
     }
 
     /// Fails `running` jobs older than `pending_ttl_ms` and deletes finished ones older than
@@ -253,7 +254,7 @@ impl SqliteStore {
         pending_ttl_ms: i64,
         retention_ms: i64,
     ) -> Result<PruneCounts, Error> {
-        self.with(move |c| {
+        self.write(move |c| {
             let now = now_ms();
             let result = serde_json::to_string(&serde_json::json!({
                 "container": "",
@@ -279,7 +280,7 @@ impl SqliteStore {
 
     /// Number of `running` jobs, all clients.
     pub async fn count_running(&self) -> Result<u64, Error> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.query_row(
                 "SELECT COUNT(*) FROM jobs WHERE status = 'running'",
                 [],
@@ -348,7 +349,7 @@ mod tests {
         assert_eq!(s.count_running().await.unwrap(), 1);
         drop(s);
         let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        assert_eq!(s.fail_running("node restarted").unwrap(), 1);
+        assert_eq!(s.fail_running("node restarted").await.unwrap(), 1);
         let got = s.get_many(None, &ids(&["j1", "j2"])).await.unwrap();
         assert_eq!(got[0].status, JobStatus::Success);
         assert_eq!(got[1].status, JobStatus::Failed);

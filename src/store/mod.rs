@@ -1,25 +1,22 @@
-//! SQLite state (WAL, versioned forward-only migrations). One connection behind a mutex:
-//! statements are microseconds long, and blocking work runs off the async workers.
+//! SQLite state (WAL, versioned forward-only migrations). One writer thread commits queued
+//! writes in groups (one transaction for everything waiting), so many concurrent jobs cost
+//! one commit instead of one each; a separate connection serves reads, which WAL lets run
+//! beside the writer.
 mod job;
 mod migrate;
+mod writer;
 
 pub use job::{JobRecord, JobSource, JobStatus, NewJob, PruneCounts};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
-    #[error("cannot create the store directory '{path}': {source}")]
-    Dir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot open the store '{path}': {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    #[error("cannot create the store directory '{path}': {message}")]
+    Dir { path: PathBuf, message: String },
+    #[error("cannot open the store '{path}': {message}")]
+    Open { path: PathBuf, message: String },
     #[error(
         "store '{path}' has schema version {found}, newer than this infernet knows ({known}); upgrade infernet"
     )]
@@ -29,17 +26,30 @@ pub enum Error {
         known: i64,
     },
     #[error("store query failed: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(String),
     #[error("store task failed: {0}")]
     Task(String),
     #[error("stored JSON is corrupt: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(String),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sql(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Json(e.to_string())
+    }
 }
 
 /// Cheap-to-clone handle on the SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<rusqlite::Connection>>,
+    writer: writer::Writer,
+    reader: Arc<Mutex<rusqlite::Connection>>,
     path: PathBuf,
 }
 
@@ -51,33 +61,38 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+fn connect(path: &Path) -> Result<rusqlite::Connection, Error> {
+    let open_err = |e: rusqlite::Error| Error::Open {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let conn = rusqlite::Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open_err)?;
+    // NORMAL in WAL mode is durable against process crashes (kill -9); only an OS crash can
+    // lose the last transactions.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating) the file, sets WAL and runs pending migrations.
     pub fn open(path: &Path) -> Result<Self, Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::Dir {
                 path: dir.to_path_buf(),
-                source: e,
+                message: e.to_string(),
             })?;
         }
-        let open_err = |e| Error::Open {
-            path: path.to_path_buf(),
-            source: e,
-        };
-        let mut conn = rusqlite::Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        // NORMAL in WAL mode is durable against process crashes (kill -9); only an OS crash
-        // can lose the last transactions.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
+        let mut conn = connect(path)?;
         migrate::run(&mut conn, path)?;
+        let reader = connect(path)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: writer::Writer::spawn(conn)?,
+            reader: Arc::new(Mutex::new(reader)),
             path: path.to_path_buf(),
         })
     }
@@ -86,40 +101,38 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on the connection in the blocking pool.
-    pub async fn with<T, F>(&self, f: F) -> Result<T, Error>
+    /// Queues a write; resolves once its group is committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&mut rusqlite::Connection) -> Result<T, Error> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        self.writer.write(f).await
+    }
+
+    /// Runs a read on the reader connection in the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let conn = self.reader.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
+            let guard = conn
                 .lock()
-                .map_err(|_| Error::Task("store mutex poisoned".into()))?;
-            f(&mut guard)
+                .map_err(|_| Error::Task("store reader lock poisoned".into()))?;
+            f(&guard)
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))?
     }
 
-    /// Runs `f` on the connection on this thread (startup, shutdown, tests).
-    pub fn with_sync<T>(
-        &self,
-        f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| Error::Task("store mutex poisoned".into()))?;
-        f(&mut guard)
-    }
-
-    /// Checkpoints the WAL into the main file (graceful shutdown).
-    pub fn flush(&self) -> Result<(), Error> {
-        self.with_sync(|c| {
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    /// Waits for queued writes and checkpoints the WAL into the main file (graceful shutdown).
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.write(|c| {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             Ok(())
         })
+        .await
     }
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what the tests need (Debian's docker.io, and starts dockerd
+# when no engine answers), idempotently; then fmt, clippy and every test. Needs only the Rust
+# toolchain and root or sudo for the install step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+apt_install() {
+  if [ -z "${APT_UPDATED:-}" ]; then
+    $SUDO apt-get update -qq
+    APT_UPDATED=1
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Docker engine: the managed-container tests run against a real one.
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+  log "installing docker.io"
+  apt_install docker.io
+fi
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd (vfs storage driver)"
+  $SUDO sh -c 'setsid dockerd --storage-driver=vfs >/tmp/infernet-dockerd.log 2>&1 < /dev/null &'
+  for _ in $(seq 1 60); do
+    if docker info >/dev/null 2>&1; then break; fi
+    sleep 1
+  done
+  if ! docker info >/dev/null 2>&1; then
+    log "dockerd did not come up; its log:"
+    tail -n 30 /tmp/infernet-dockerd.log >&2 || true
+    exit 1
+  fi
+fi
+log "docker engine $(docker info --format '{{.ServerVersion}}')"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo test"
+cargo test --workspace --lib --bins --tests
