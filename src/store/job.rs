@@ -380,7 +380,7 @@ mod tests {
             .await
             .unwrap();
         let hour = 3_600_000;
-        s.with(move |c| {
+        s.write(move |c| {
             c.execute(
                 "UPDATE jobs SET updated_at = updated_at - ?1 WHERE id IN ('old-run', 'old-done')",
                 [2 * hour],
