@@ -240,43 +240,7 @@ impl DockerContainers {
     }
 
     async fn create(&self, spec: &ContainerConfig) -> Result<(), String> {
-        let mut ports = HashMap::new();
-        ports.insert(
-            "3000/tcp".to_string(),
-            Some(vec![PortBinding {
-                host_ip: Some(spec.host_ip.clone()),
-                host_port: Some(spec.port.to_string()),
-            }]),
-        );
-        let host_config = HostConfig {
-            port_bindings: Some(ports),
-            binds: (!spec.volumes.is_empty()).then(|| spec.volumes.clone()),
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::ON_FAILURE),
-                maximum_retry_count: Some(5),
-            }),
-            device_requests: spec.gpu.then(|| {
-                vec![DeviceRequest {
-                    count: Some(-1),
-                    capabilities: Some(vec![vec!["gpu".to_string()]]),
-                    ..Default::default()
-                }]
-            }),
-            ..Default::default()
-        };
-        let cmd = split_command(&spec.command);
-        let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            cmd: (!cmd.is_empty()).then_some(cmd),
-            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            exposed_ports: Some(vec!["3000/tcp".to_string()]),
-            labels: Some(HashMap::from([(
-                "infernet.managed".to_string(),
-                "true".to_string(),
-            )])),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
+        let body = create_body(spec);
         let opts = CreateContainerOptionsBuilder::default()
             .name(&spec.id)
             .build();
@@ -410,9 +374,50 @@ impl DockerContainers {
     }
 }
 
+/// The Docker create request for a container entry (Ritual's `docker run` settings).
+pub fn create_body(spec: &ContainerConfig) -> ContainerCreateBody {
+    let mut ports = HashMap::new();
+    ports.insert(
+        "3000/tcp".to_string(),
+        Some(vec![PortBinding {
+            host_ip: Some(spec.host_ip.clone()),
+            host_port: Some(spec.port.to_string()),
+        }]),
+    );
+    let host_config = HostConfig {
+        port_bindings: Some(ports),
+        binds: (!spec.volumes.is_empty()).then(|| spec.volumes.clone()),
+        restart_policy: Some(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::ON_FAILURE),
+            maximum_retry_count: Some(5),
+        }),
+        device_requests: spec.gpu.then(|| {
+            vec![DeviceRequest {
+                count: Some(-1),
+                capabilities: Some(vec![vec!["gpu".to_string()]]),
+                ..Default::default()
+            }]
+        }),
+        ..Default::default()
+    };
+    let cmd = split_command(&spec.command);
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: (!cmd.is_empty()).then_some(cmd),
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        exposed_ports: Some(vec!["3000/tcp".to_string()]),
+        labels: Some(HashMap::from([(
+            "infernet.managed".to_string(),
+            "true".to_string(),
+        )])),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::split_command;
+    use super::*;
 
     #[test]
     fn command_splits_like_a_shell() {
@@ -425,5 +430,46 @@ mod tests {
             vec!["--tag", "two words", ""]
         );
         assert!(split_command("   ").is_empty());
+    }
+
+    #[test]
+    fn create_body_applies_every_setting() {
+        let mut spec = ContainerConfig {
+            id: "w".into(),
+            image: "img:1".into(),
+            port: 3055,
+            gpu: true,
+            command: "--workers 2".into(),
+            volumes: vec!["/h:/c:ro".into()],
+            ..Default::default()
+        };
+        spec.env.insert("A".into(), "1".into());
+        let b = create_body(&spec);
+        assert_eq!(b.image.as_deref(), Some("img:1"));
+        assert_eq!(b.cmd, Some(vec!["--workers".to_string(), "2".to_string()]));
+        assert_eq!(b.env, Some(vec!["A=1".to_string()]));
+        let hc = b.host_config.unwrap();
+        let bind = hc.port_bindings.unwrap()["3000/tcp"].clone().unwrap()[0].clone();
+        assert_eq!(
+            (bind.host_ip.as_deref(), bind.host_port.as_deref()),
+            (Some("127.0.0.1"), Some("3055"))
+        );
+        assert_eq!(hc.binds, Some(vec!["/h:/c:ro".to_string()]));
+        let gpu = &hc.device_requests.unwrap()[0];
+        assert_eq!(gpu.count, Some(-1));
+        assert_eq!(gpu.capabilities, Some(vec![vec!["gpu".to_string()]]));
+        let rp = hc.restart_policy.unwrap();
+        assert_eq!(
+            (rp.name, rp.maximum_retry_count),
+            (Some(RestartPolicyNameEnum::ON_FAILURE), Some(5))
+        );
+        spec.gpu = false;
+        assert!(
+            create_body(&spec)
+                .host_config
+                .unwrap()
+                .device_requests
+                .is_none()
+        );
     }
 }
