@@ -67,13 +67,11 @@ fn run(mut conn: rusqlite::Connection, rx: mpsc::Receiver<Job>) {
         let mut results: Vec<(Output, tokio::sync::oneshot::Sender<Output>)> =
             Vec::with_capacity(group.len());
         let committed = (|| -> Result<(), rusqlite::Error> {
-            let mut tx = conn.transaction()?;
+            let tx = conn.transaction()?;
+            // Each write is one or two statements; SQLite undoes a failed statement by itself,
+            // so a failing write does not spoil the others in the group.
             for (op, done) in group.drain(..) {
-                let sp = tx.savepoint_with_name("op")?;
-                let out = op(&sp);
-                if out.is_ok() {
-                    sp.commit()?;
-                } // else: dropping the savepoint rolls this one write back
+                let out = op(&tx);
                 results.push((out, done));
             }
             tx.commit()
