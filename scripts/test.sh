@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need (Debian's docker.io, and starts dockerd
-# when no engine answers), idempotently; then fmt, clippy and every test. Needs only the Rust
+# The whole test suite. Installs what the tests need, idempotently: Debian's docker.io (and starts
+# dockerd when no engine answers), llama.cpp's llama-server and a small GGUF model
+# (scripts/provision-llm.sh); then fmt, clippy and every test. Needs only the Rust
 # toolchain and root or sudo for the install step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,10 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 log "docker engine $(docker info --format '{{.ServerVersion}}')"
+
+# A real LLM server and model for the backend tests (built once, cached outside the clone).
+eval "$(./scripts/provision-llm.sh)"
+log "llama-server $INFERNET_TEST_LLAMA_SERVER"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

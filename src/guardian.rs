@@ -78,6 +78,14 @@ impl Guardian {
                 };
                 (c.id.clone(), r)
             })
+            .chain(config.backends.iter().map(|b| {
+                let r = Rules {
+                    external: true,
+                    generates_proofs: false,
+                    allowed_ips: b.allowed_ips.iter().filter_map(|s| parse_net(s)).collect(),
+                };
+                (b.id.clone(), r)
+            }))
             .collect();
         let status_allowed = config
             .server

@@ -1,5 +1,6 @@
 //! infernet: the engine library behind the `infernet` binary.
 pub mod api;
+pub mod backend;
 pub mod cli;
 pub mod compute;
 pub mod config;

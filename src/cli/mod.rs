@@ -1,4 +1,6 @@
 //! Command-line interface: one module per command group.
+mod backends_cmd;
+mod chat;
 mod config_cmd;
 mod node;
 
@@ -28,6 +30,10 @@ pub enum Command {
     /// Validate config.json and show the effective settings
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Chat with an LLM backend: `infernet chat "what is 2+2?"` (or just `infernet "…"`)
+    Chat(chat::ChatArgs),
+    /// List the configured LLM backends and probe every known endpoint
+    Backends(backends_cmd::BackendsArgs),
 }
 
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -35,5 +41,32 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Start(args) => node::start(cli.config.as_deref(), args),
         Command::Config(cmd) => config_cmd::run(cli.config.as_deref(), cmd),
+        Command::Chat(args) => chat::run(cli.config.as_deref(), args),
+        Command::Backends(args) => backends_cmd::run(cli.config.as_deref(), args),
     }
+}
+
+/// `infernet "what is 2+2?"` means `infernet chat "what is 2+2?"`: a first argument that is
+/// not a command (nor `--help`/`--version`) starts a chat, flags included (`infernet --json …`).
+pub fn with_chat_shorthand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let is_command = |s: &str| s == "help" || cmd.get_subcommands().any(|c| c.get_name() == s);
+    // Skip leading global options (`-c FILE`, `--config FILE`, `--config=FILE`).
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        match a {
+            "-c" | "--config" => i += 2,
+            _ if a.starts_with("--config=") => i += 1,
+            _ => break,
+        }
+    }
+    const TOP_LEVEL_FLAGS: [&str; 4] = ["-h", "--help", "-V", "--version"];
+    if let Some(first) = args.get(i).and_then(|a| a.to_str()) {
+        let chat_flag = first.starts_with('-') && !TOP_LEVEL_FLAGS.contains(&first);
+        if chat_flag || (!first.starts_with('-') && !is_command(first)) {
+            args.insert(i, "chat".into());
+        }
+    }
+    args
 }

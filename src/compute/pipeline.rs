@@ -1,5 +1,4 @@
 //! Chained containers: container i's JSON output is container i+1's `data`.
-use super::{ContainerError, Endpoint, HttpContainers};
 use serde_json::{Value, json};
 
 /// Ritual's `JobLocation`: where a job's input comes from and its output goes.
@@ -38,54 +37,5 @@ pub fn hop_body(
     } else {
         json!({"source": source as u8, "destination": destination as u8, "data": data,
                "requires_proof": requires_proof})
-    }
-}
-
-/// Runs every container in order; stops at the first failure.
-pub async fn run_chain(
-    http: &HttpContainers,
-    endpoints: &[Endpoint],
-    source: JobLocation,
-    destination: JobLocation,
-    data: Value,
-    requires_proof: bool,
-) -> ChainOutcome {
-    let mut results: Vec<Value> = Vec::with_capacity(endpoints.len());
-    let mut data = data;
-    let n = endpoints.len();
-    for (i, ep) in endpoints.iter().enumerate() {
-        let src = if i == 0 {
-            source
-        } else {
-            JobLocation::Offchain
-        };
-        let dst = if i + 1 == n {
-            destination
-        } else {
-            JobLocation::Offchain
-        };
-        let body = hop_body(src, dst, data, requires_proof);
-        match http.call(ep, &body).await {
-            Ok(out) => {
-                data = out.clone();
-                results.push(output_result(&ep.id, out));
-            }
-            Err(ContainerError { container, reason }) => {
-                tracing::warn!(container = %container, reason = %reason, "container call failed");
-                results.push(error_result(&container, &reason));
-                let result = results.pop().unwrap_or(Value::Null);
-                return ChainOutcome {
-                    intermediate: results,
-                    result,
-                    ok: false,
-                };
-            }
-        }
-    }
-    let result = results.pop().unwrap_or(Value::Null);
-    ChainOutcome {
-        intermediate: results,
-        result,
-        ok: true,
     }
 }

@@ -28,6 +28,11 @@ pub fn redacted(c: &Config) -> serde_json::Value {
     if let Some(d) = c.docker.as_mut() {
         d.password = Secret::new(HIDDEN);
     }
+    for b in &mut c.backends {
+        if !b.api_key.is_empty() {
+            b.api_key = Secret::new(HIDDEN);
+        }
+    }
     for ct in &mut c.containers {
         if !ct.bearer.is_empty() {
             ct.bearer = Secret::new(HIDDEN);

@@ -29,6 +29,9 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_sync: Option<serde_json::Value>,
     // --- infernet's own sections ---
+    /// LLM backends (Ollama, vLLM, SGLang, llama.cpp, MAX, any OpenAI-compatible server);
+    /// each id can be named as a container in jobs.
+    pub backends: Vec<BackendConfig>,
     pub jobs: JobsConfig,
     pub store: StoreConfig,
 }
@@ -47,6 +50,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             startup_wait: 5.0,
             snapshot_sync: None,
+            backends: Vec::new(),
             jobs: JobsConfig::default(),
             store: StoreConfig::default(),
         }
@@ -318,4 +322,23 @@ impl Default for JobsConfig {
 pub struct StoreConfig {
     /// SQLite file; empty means `$XDG_DATA_HOME/infernet/infernet.db`.
     pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct BackendConfig {
+    pub id: String,
+    /// ollama | vllm | sglang | llamacpp | max | openai
+    pub kind: String,
+    /// Empty: the kind's host variable (`OLLAMA_HOST`, `VLLM_HOST`, …) or its default port.
+    pub url: String,
+    pub api_key: Secret,
+    /// Variable holding the API key (default: the kind's, e.g. `VLLM_API_KEY`).
+    pub api_key_env: String,
+    /// Default model (else the kind's model variable, else the first the server lists).
+    pub model: String,
+    /// Ollama `num_thread` (else `OLLAMA_NUM_THREAD`).
+    pub num_thread: Option<u32>,
+    /// Clients allowed to use this backend in jobs (IPs or CIDRs); empty: everyone.
+    pub allowed_ips: Vec<String>,
 }

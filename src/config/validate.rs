@@ -39,7 +39,8 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
     };
     let mut warnings = Vec::new();
 
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    // id -> where it was declared: containers and backends share one namespace.
+    let mut seen: HashMap<String, String> = HashMap::new();
     for (i, ct) in c.containers.iter().enumerate() {
         let k = |f: &str| format!("containers[{i}].{f}");
         if ct.id.trim().is_empty() {
@@ -54,13 +55,10 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
                 ),
             ));
         }
-        if let Some(j) = seen.insert(ct.id.clone(), i) {
+        if let Some(other) = seen.insert(ct.id.clone(), k("id")) {
             return Err(err(
                 k("id"),
-                format!(
-                    "duplicate container id '{}' (also containers[{j}].id)",
-                    ct.id
-                ),
+                format!("duplicate container id '{}' (also {other})", ct.id),
             ));
         }
         if c.manage_containers && ct.image.trim().is_empty() {
@@ -141,6 +139,42 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
         }
     }
     reassign_ports(c, &file, &mut warnings);
+
+    for (i, b) in c.backends.iter().enumerate() {
+        let k = |f: &str| format!("backends[{i}].{f}");
+        if b.id.trim().is_empty() || b.id.contains(',') {
+            return Err(err(
+                k("id"),
+                format!("'{}' must be a non-empty id without ','", b.id),
+            ));
+        }
+        if let Some(other) = seen.insert(b.id.clone(), k("id")) {
+            return Err(err(
+                k("id"),
+                format!("duplicate id '{}' (also {other})", b.id),
+            ));
+        }
+        if crate::backend::BackendKind::parse(&b.kind).is_none() {
+            return Err(err(
+                k("kind"),
+                format!(
+                    "'{}' is not a backend kind (ollama, vllm, sglang, llamacpp, max, openai)",
+                    b.kind
+                ),
+            ));
+        }
+        if !b.url.is_empty() && !is_http_url(&crate::backend::normalise_url(&b.url)) {
+            return Err(err(k("url"), format!("'{}' is not an http(s) URL", b.url)));
+        }
+        for (j, ip) in b.allowed_ips.iter().enumerate() {
+            if parse_net(ip).is_none() {
+                return Err(err(
+                    format!("backends[{i}].allowed_ips[{j}]"),
+                    format!("'{ip}' is not an IP address or CIDR network"),
+                ));
+            }
+        }
+    }
 
     if let Some(d) = &c.docker {
         if d.username.is_empty() || d.password.is_empty() {

@@ -8,13 +8,14 @@ pub use event::EngineEvent;
 pub use snapshot::NodeSnapshot;
 
 use crate::api::{self, AppState, ratelimit::RateLimiter};
+use crate::backend::Backends;
 use crate::compute::container::endpoint_base;
 use crate::compute::{
     ContainerState, ContainerStatus, DockerContainers, Endpoint, HttpContainers, StateTable,
 };
 use crate::config::{Config, validate::parse_net};
 use crate::guardian::Guardian;
-use crate::jobs::{JobEvent, JobService};
+use crate::jobs::{JobEvent, JobService, Step};
 use crate::store::SqliteStore;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -76,14 +77,17 @@ impl Engine {
             external: c.external,
         }));
         let default_timeout = secs(config.jobs.container_timeout);
-        let endpoints: HashMap<String, Endpoint> = config
+        let mut steps: HashMap<String, Step> = config
             .containers
             .iter()
             .map(|c| {
                 let base = endpoint_base(c, managed);
                 let timeout = c.timeout.map(secs).unwrap_or(default_timeout);
                 let bearer = if managed { "" } else { c.bearer.expose() };
-                (c.id.clone(), Endpoint::new(&c.id, &base, bearer, timeout))
+                (
+                    c.id.clone(),
+                    Step::Container(Endpoint::new(&c.id, &base, bearer, timeout)),
+                )
             })
             .collect();
         let resource_bases = config
@@ -93,11 +97,27 @@ impl Engine {
             .collect();
 
         let http = HttpContainers::new();
+        let env = |k: &str| std::env::var(k).ok();
+        match Backends::from_config(&config.backends, &env, http.client().clone()) {
+            Ok(backends) => {
+                for b in backends.all() {
+                    tracing::info!(backend = %b.id(), kind = b.kind().name(), url = %b.url(), "LLM backend configured");
+                    steps.insert(
+                        b.id().to_string(),
+                        Step::Backend {
+                            backend: b.clone(),
+                            timeout: default_timeout,
+                        },
+                    );
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "LLM backends not usable"),
+        }
         let (job_events, _) = broadcast::channel::<JobEvent>(1024);
         let jobs = JobService::new(
             store.clone(),
             Guardian::new(&config),
-            endpoints,
+            steps,
             states.clone(),
             http.clone(),
             secs(config.jobs.stream_idle_timeout),

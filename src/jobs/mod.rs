@@ -1,6 +1,8 @@
 //! Off-chain job lifecycle: guardian -> store `running` -> pipeline -> store `success|failed`.
-use crate::compute::pipeline::{self, JobLocation, error_result, hop_body, output_result};
-use crate::compute::{ContainerState, Endpoint, HttpContainers, StateTable};
+mod step;
+
+use crate::compute::pipeline::{JobLocation, error_result, output_result};
+use crate::compute::{ContainerState, HttpContainers, StateTable};
 use crate::guardian::{Guardian, Rejection};
 use crate::store::{JobRecord, JobSource, JobStatus, NewJob, SqliteStore};
 use bytes::Bytes;
@@ -11,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+pub use step::{Step, chat_request, run_chain};
 use tokio::sync::broadcast;
 use tokio_util::task::TaskTracker;
 
@@ -69,7 +72,7 @@ pub struct JobService {
 struct Inner {
     store: SqliteStore,
     guardian: Guardian,
-    endpoints: HashMap<String, Endpoint>,
+    steps: HashMap<String, Step>,
     states: StateTable,
     http: HttpContainers,
     stream_idle: Duration,
@@ -82,7 +85,7 @@ impl JobService {
     pub fn new(
         store: SqliteStore,
         guardian: Guardian,
-        endpoints: HashMap<String, Endpoint>,
+        steps: HashMap<String, Step>,
         states: StateTable,
         http: HttpContainers,
         stream_idle: Duration,
@@ -92,7 +95,7 @@ impl JobService {
             inner: Arc::new(Inner {
                 store,
                 guardian,
-                endpoints,
+                steps,
                 states,
                 http,
                 stream_idle,
@@ -115,12 +118,12 @@ impl JobService {
         &self.inner.counters
     }
 
-    pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
-        self.inner.endpoints.get(id)
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.inner.steps.get(id)
     }
 
     /// Guardian rules, then every container must be ready.
-    fn admit(&self, req: &JobRequest, client: IpAddr) -> Result<Vec<Endpoint>, SubmitError> {
+    fn admit(&self, req: &JobRequest, client: IpAddr) -> Result<Vec<Step>, SubmitError> {
         if self.inner.tracker.is_closed() {
             return Err(SubmitError::ShuttingDown);
         }
@@ -145,7 +148,7 @@ impl JobService {
                     });
                 }
             }
-            match self.inner.endpoints.get(id) {
+            match self.inner.steps.get(id) {
                 Some(ep) => eps.push(ep.clone()),
                 None => {
                     return Err(SubmitError::Rejected(Rejection::ContainerNotSupported {
@@ -225,7 +228,7 @@ impl JobService {
         let this = self.clone();
         let job_id = id.clone();
         self.inner.tracker.spawn(async move {
-            let out = pipeline::run_chain(
+            let out = run_chain(
                 &this.inner.http,
                 &eps,
                 JobLocation::Offchain,
@@ -269,7 +272,7 @@ impl JobService {
             let mut intermediate = Vec::new();
             let mut data = req.data;
             if !earlier.is_empty() {
-                let out = pipeline::run_chain(
+                let out = run_chain(
                     &this.inner.http,
                     earlier,
                     JobLocation::Offchain,
@@ -290,7 +293,7 @@ impl JobService {
                     this.finish_record(
                         &job_id,
                         false,
-                        error_result(&last.id, &format!("an earlier container failed: {reason}")),
+                        error_result(last.id(), &format!("an earlier container failed: {reason}")),
                         inter,
                     )
                     .await;
@@ -300,18 +303,15 @@ impl JobService {
                 intermediate = out.intermediate;
                 intermediate.push(out.result);
             }
-            let body = hop_body(
-                JobLocation::Offchain,
-                JobLocation::Stream,
-                data,
-                req.requires_proof,
-            );
             let mut collected: Vec<u8> = Vec::new();
             let mut client_gone = false;
-            let outcome = match this
-                .inner
-                .http
-                .call_stream(last, &body, this.inner.stream_idle)
+            let outcome = match last
+                .stream(
+                    &this.inner.http,
+                    data,
+                    req.requires_proof,
+                    this.inner.stream_idle,
+                )
                 .await
             {
                 Err(e) => Err(e.reason),
@@ -346,7 +346,7 @@ impl JobService {
                     this.finish_record(
                         &job_id,
                         true,
-                        output_result(&last.id, json!({"output": text})),
+                        output_result(last.id(), json!({"output": text})),
                         intermediate,
                     )
                     .await;
@@ -356,7 +356,7 @@ impl JobService {
                     this.finish_record(
                         &job_id,
                         false,
-                        error_result(&last.id, &reason),
+                        error_result(last.id(), &reason),
                         intermediate,
                     )
                     .await;

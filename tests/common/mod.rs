@@ -2,6 +2,8 @@
 //! Docker availability (required under CI=true), engines on OS-chosen ports.
 #![allow(dead_code)]
 
+pub mod llm;
+
 use infernet::config::{Config, ContainerConfig};
 use infernet::engine::{Engine, EngineHandle};
 use serde_json::Value;

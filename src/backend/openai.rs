@@ -1,0 +1,296 @@
+//! OpenAI-compatible servers: vLLM, SGLang, llama.cpp's llama-server / llama-swap, Modular MAX.
+//! `POST /v1/chat/completions` with `stream: true` and `stream_options.include_usage`, SSE back.
+use super::sse::Lines;
+use super::{
+    BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
+    cause, error_message, now_rfc3339,
+};
+use crate::config::Secret;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct OpenAiBackend {
+    id: String,
+    kind: BackendKind,
+    url: String,
+    api_key: Option<Secret>,
+    model: Option<String>,
+    http: reqwest::Client,
+}
+
+impl OpenAiBackend {
+    pub fn new(
+        id: &str,
+        kind: BackendKind,
+        url: &str,
+        api_key: Option<Secret>,
+        model: Option<String>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            kind,
+            url: url.trim_end_matches('/').into(),
+            api_key,
+            model,
+            http,
+        }
+    }
+
+    fn auth(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.api_key {
+            Some(k) if !k.is_empty() => r.bearer_auth(k.expose()),
+            _ => r,
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> BackendError {
+        BackendError::Unreachable {
+            kind: self.kind.name(),
+            url: self.url.clone(),
+            cause: cause(e),
+            hint: self.kind.start_hint(),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<ModelInfo>, BackendError> {
+        let r = self
+            .auth(self.http.get(format!("{}/v1/models", self.url)))
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = r.status();
+        let body = r.bytes().await.map_err(|e| self.unreachable(&e))?;
+        if !status.is_success() {
+            return Err(BackendError::Http {
+                kind: self.kind.name(),
+                status: status.as_u16(),
+                message: error_message(&body),
+            });
+        }
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            BackendError::Protocol(format!("{} /v1/models is not JSON: {e}", self.kind.name()))
+        })?;
+        Ok(v["data"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["id"].as_str())
+                    .map(|n| ModelInfo {
+                        name: n.into(),
+                        size_bytes: None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The request's model, else the configured one, else the first the server lists.
+    async fn pick_model(&self, req: &ChatRequest) -> Result<String, String> {
+        if let Some(m) = req.model.clone().or_else(|| self.model.clone()) {
+            return Ok(m);
+        }
+        match self.list().await {
+            Ok(models) => models.into_iter().next().map(|m| m.name).ok_or_else(|| {
+                format!(
+                    "{} at {} serves no model; load one, or pass --model",
+                    self.kind.name(),
+                    self.url
+                )
+            }),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn run(self, req: ChatRequest, cancel: CancellationToken, tx: mpsc::Sender<ChatEvent>) {
+        let id = req.id.clone();
+        let err = |message: String| ChatEvent::Error {
+            id: id.clone(),
+            message,
+        };
+        let model = match self.pick_model(&req).await {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = tx.send(err(e)).await;
+                return;
+            }
+        };
+        let mut body = json!({
+            "model": model,
+            "messages": req.messages,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        if let Some(t) = req.temperature {
+            body["temperature"] = json!(t);
+        }
+        if let Some(n) = req.max_tokens {
+            body["max_tokens"] = json!(n);
+        }
+        let send = self
+            .auth(self.http.post(format!("{}/v1/chat/completions", self.url)))
+            .json(&body)
+            .send();
+        let resp = tokio::select! {
+            r = send => r,
+            _ = cancel.cancelled() => {
+                let _ = tx.send(done(&id, DoneReason::Cancel, String::new(), None)).await;
+                return;
+            }
+        };
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(err(self.unreachable(&e).to_string())).await;
+                return;
+            }
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let b = resp.bytes().await.unwrap_or_default();
+            let e = BackendError::Http {
+                kind: self.kind.name(),
+                status: status.as_u16(),
+                message: error_message(&b),
+            };
+            let _ = tx.send(err(e.to_string())).await;
+            return;
+        }
+        let mut stream = resp.bytes_stream();
+        let mut lines = Lines::default();
+        let mut text = String::new();
+        let mut reason = DoneReason::Stop;
+        let mut usage = None;
+        let mut started = false;
+        loop {
+            let chunk = tokio::select! {
+                c = stream.next() => c,
+                _ = cancel.cancelled() => {
+                    // Dropping the response closes the connection: the server stops generating.
+                    drop(stream);
+                    let _ = tx.send(done(&id, DoneReason::Cancel, text, usage)).await;
+                    return;
+                }
+            };
+            let finished = chunk.is_none();
+            let pending: Vec<String> = match chunk {
+                Some(Ok(b)) => lines.push(&b),
+                Some(Err(e)) => {
+                    let _ = tx
+                        .send(err(format!(
+                            "{} stream broke: {}",
+                            self.kind.name(),
+                            cause(&e)
+                        )))
+                        .await;
+                    return;
+                }
+                None => lines.finish().into_iter().collect(),
+            };
+            for line in pending {
+                let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+                    continue;
+                };
+                if data == "[DONE]" {
+                    let _ = tx.send(done(&id, reason, text, usage)).await;
+                    return;
+                }
+                let Ok(v) = serde_json::from_str::<Value>(data) else {
+                    continue;
+                };
+                if let Some(e) = v.get("error") {
+                    let _ = tx
+                        .send(err(format!(
+                            "{}: {}",
+                            self.kind.name(),
+                            error_message(e.to_string().as_bytes())
+                        )))
+                        .await;
+                    return;
+                }
+                if !started {
+                    started = true;
+                    let m = v["model"].as_str().unwrap_or(&model).to_string();
+                    let meta = ChatEvent::Meta {
+                        id: id.clone(),
+                        backend: self.id.clone(),
+                        model: m,
+                        started_at: now_rfc3339(),
+                    };
+                    if tx.send(meta).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+                    usage = Some(Usage {
+                        prompt_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),
+                        completion_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
+                    });
+                }
+                let choice = &v["choices"][0];
+                if let Some(t) = choice["delta"]["content"]
+                    .as_str()
+                    .filter(|t| !t.is_empty())
+                {
+                    text.push_str(t);
+                    if tx
+                        .send(ChatEvent::Token {
+                            id: id.clone(),
+                            text: t.to_string(),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return; // consumer gone: dropping the response cancels upstream
+                    }
+                }
+                if let Some(r) = choice["finish_reason"].as_str() {
+                    reason = DoneReason::from_wire(r);
+                }
+            }
+            if finished {
+                // A stream without `[DONE]` ends like a stop.
+                let _ = tx.send(done(&id, reason, text, usage)).await;
+                return;
+            }
+        }
+    }
+}
+
+pub(super) fn done(id: &str, reason: DoneReason, text: String, usage: Option<Usage>) -> ChatEvent {
+    ChatEvent::Done {
+        id: id.to_string(),
+        reason,
+        text,
+        usage,
+        finished_at: now_rfc3339(),
+    }
+}
+
+impl ChatBackend for OpenAiBackend {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn default_model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+    fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
+        let (tx, mut rx) = mpsc::channel(64);
+        tokio::spawn(self.clone().run(req, cancel, tx));
+        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+    }
+    fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
+        Box::pin(self.list())
+    }
+}
