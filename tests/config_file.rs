@@ -407,8 +407,8 @@ fn config_check_cli_validates_and_redacts() {
     let (code, out, _) = infernet(&["--help"], dir.path());
     assert_eq!(code, 0);
     assert!(out.contains("start") && out.contains("config"));
-    let (code, _, _) = infernet(&["frobnicate"], dir.path());
-    assert_eq!(code, 2);
+    let (code, _, err) = infernet(&["config", "frobnicate"], dir.path());
+    assert_eq!(code, 2, "{err}");
 }
 
 #[tokio::test]
