@@ -208,10 +208,17 @@ async fn managed_lifecycle_with_the_real_engine() {
         .json(&json!({"data": {"action": "crash"}}))
         .send()
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    wait_state(&base, &a_id, "ready", T).await;
+    let t0 = Instant::now();
+    loop {
+        let st = wait_state(&base, &a_id, "ready", T).await;
+        if st["restarts"].as_u64().unwrap() >= 2 {
+            break;
+        }
+        assert!(t0.elapsed() < T, "the crash was not noticed: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let job = run_job(&base, json!([a_id]), json!({})).await;
-    assert_eq!(job["status"], "success");
+    assert_eq!(job["status"], "success", "{job}");
 
     // Graceful shutdown stops what the node started (not removed).
     h.shutdown().await;

@@ -11,6 +11,8 @@ pub enum BackendKind {
     Max,
     /// Any other OpenAI-compatible server.
     Openai,
+    /// Canned replies; only when asked for by name.
+    Stub,
 }
 
 impl BackendKind {
@@ -31,13 +33,17 @@ impl BackendKind {
             BackendKind::Llamacpp => "llamacpp",
             BackendKind::Max => "max",
             BackendKind::Openai => "openai",
+            BackendKind::Stub => "stub",
         }
     }
 
+    /// A kind by name; `stub` is known here but never auto-detected (it is not in `ALL`).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == s.to_ascii_lowercase())
+        let s = s.to_ascii_lowercase();
+        if s == "stub" {
+            return Some(BackendKind::Stub);
+        }
+        Self::ALL.into_iter().find(|k| k.name() == s)
     }
 
     pub fn default_url(self) -> &'static str {
@@ -47,6 +53,7 @@ impl BackendKind {
             BackendKind::Sglang => "http://127.0.0.1:30000",
             BackendKind::Llamacpp => "http://127.0.0.1:8080",
             BackendKind::Openai => "http://127.0.0.1:8000",
+            BackendKind::Stub => "",
         }
     }
 
@@ -63,6 +70,7 @@ impl BackendKind {
             ),
             BackendKind::Max => ("MODULAR_MAX_HOST", Some("MAX_API_KEY"), Some("MAX_MODEL")),
             BackendKind::Openai => ("OPENAI_BASE_URL", Some("OPENAI_API_KEY"), None),
+            BackendKind::Stub => ("", None, None),
         }
     }
 
@@ -77,6 +85,7 @@ impl BackendKind {
             BackendKind::Llamacpp => "start it with `llama-server -m <model.gguf>`",
             BackendKind::Max => "start it with `max serve --model-path <model>`",
             BackendKind::Openai => "check the server's URL",
+            BackendKind::Stub => "",
         }
     }
 

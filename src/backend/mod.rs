@@ -7,12 +7,14 @@ mod ollama;
 mod openai;
 mod registry;
 mod sse;
+mod stub;
 
 pub use event::{ChatEvent, ChatRequest, DoneReason, Message, Usage, now_rfc3339};
 pub use kind::{BackendKind, normalise_url};
 pub use ollama::OllamaBackend;
 pub use openai::OpenAiBackend;
 pub use registry::{Backends, build_backend, resolve_backend};
+pub use stub::{STUB_MODEL, StubBackend};
 
 use futures::stream::BoxStream;
 use serde::Serialize;

@@ -32,6 +32,7 @@ pub fn build_backend(
     };
     let model = nonempty(Some(cfg.model.clone())).or_else(|| nonempty(model_var.and_then(env)));
     Ok(match kind {
+        BackendKind::Stub => Arc::new(super::stub::StubBackend),
         BackendKind::Ollama => {
             let threads = cfg
                 .num_thread

@@ -299,17 +299,42 @@ impl DockerContainers {
         }
     }
 
+    async fn started_at(&self, id: &str) -> Option<String> {
+        let c = self.docker.inspect_container(id, None).await.ok()?;
+        c.state?.started_at
+    }
+
     /// Polls the container; if it stopped or vanished, brings it back (with backoff).
     async fn watch(&self, spec: &ContainerConfig, cancel: &CancellationToken) {
         let id = &spec.id;
         let mut backoff = Duration::from_secs(1);
+        // When Docker's own restart policy brings a crashed container back between two polls,
+        // only its start time tells: then it is re-probed before jobs go to it again.
+        let mut started_at = self.started_at(id).await;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(WATCH_EVERY) => {},
                 _ = cancel.cancelled() => return,
             }
             let running = match self.docker.inspect_container(id, None).await {
-                Ok(c) => c.state.and_then(|s| s.running).unwrap_or(false),
+                Ok(c) => {
+                    let st = c.state.unwrap_or_default();
+                    let running = st.running.unwrap_or(false);
+                    if running && st.started_at.is_some() && st.started_at != started_at {
+                        if started_at.is_some() {
+                            tracing::warn!(container = %id, "container restarted by Docker; waiting for it to answer");
+                            self.states.set(
+                                id,
+                                ContainerState::Restarting,
+                                Some("container restarted".into()),
+                            );
+                            self.states.bump_restarts(id);
+                            self.wait_ready(spec, cancel).await;
+                        }
+                        started_at = st.started_at;
+                    }
+                    running
+                }
                 Err(e) if is_not_found(&e) => false,
                 Err(e) => {
                     self.states.set(
@@ -339,6 +364,7 @@ impl DockerContainers {
                 Ok(()) => {
                     self.states.bump_restarts(id);
                     self.wait_ready(spec, cancel).await;
+                    started_at = self.started_at(id).await;
                     backoff = Duration::from_secs(1);
                 }
                 Err(reason) => {
