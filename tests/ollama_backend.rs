@@ -154,3 +154,91 @@ async fn chat_models_detection_and_errors_through_the_ollama_api() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+fn model_cmd(url: &str, cfg_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
+        .env_remove("INFERNET_CONFIG_PATH")
+        .env("XDG_CONFIG_HOME", cfg_dir)
+        .current_dir(cfg_dir)
+        .args(["model", "--backend", "ollama", "--host", url])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_list_show_use_pull_remove_through_the_ollama_api() {
+    let Some(s) = LlamaServer::start() else {
+        return;
+    };
+    let o = OllamaTestServer::start(&s.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = o.url.clone();
+    let d = dir.path().to_path_buf();
+    let run = move |args: &'static [&'static str]| {
+        let (url, d) = (url.clone(), d.clone());
+        tokio::task::spawn_blocking(move || model_cmd(&url, &d, args))
+    };
+
+    let (code, out, err) = run(&["list", "--json"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["models"][0]["name"], MODEL);
+    assert_eq!(v["models"][0]["size_bytes"], 98_362_432);
+    assert_eq!(v["models"][0]["fits"], true);
+
+    let (code, out, _) = run(&["pull", "tinyllama:test"]).await.unwrap();
+    assert_eq!(code, 0);
+    assert!(out.contains("pulled tinyllama:test"));
+    let (_, out, _) = run(&["ls"]).await.unwrap();
+    assert!(out.contains("tinyllama:test"), "{out}");
+
+    // Too big for this machine: refused on the first progress line, unless --force.
+    let (code, _, err) = run(&["pull", "huge:1t"]).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("'huge:1t' needs 10000.0 GB and this machine fits models up to"),
+        "{err}"
+    );
+    assert!(err.contains("pass --force"), "{err}");
+    let (code, _, err) = run(&["pull", "nope:0"]).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("pull model manifest: file does not exist"),
+        "{err}"
+    );
+
+    // use writes the default model into the config, and show reports it.
+    let (code, out, err) = run(&["use", "tinyllama:test"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("default model is now 'tinyllama:test'"));
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("infernet/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cfg["backends"][0]["model"], "tinyllama:test");
+    let (code, _, err) = run(&["use", "not-pulled:1b"]).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("pull it first with `infernet model pull not-pulled:1b`"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(&["rm", "tinyllama:test"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["remove", "tinyllama:test"]).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(err.contains("ollama HTTP 404"), "{err}");
+    let (code, out, _) = run(&["show", "--json"]).await.unwrap();
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["reachable"].as_bool()),
+        (Some("ollama"), Some(true))
+    );
+}

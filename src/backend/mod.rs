@@ -47,6 +47,30 @@ pub struct ModelInfo {
     pub size_bytes: Option<u64>,
 }
 
+/// One line of a model download's progress (Ollama's `/api/pull` stream).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PullProgress {
+    pub status: String,
+    pub digest: Option<String>,
+    pub total: Option<u64>,
+    pub completed: Option<u64>,
+}
+
+/// Parses one line of Ollama's `/api/pull` NDJSON (`status`, `digest`, `total`, `completed`,
+/// or `error`).
+pub fn parse_pull_line(line: &str) -> Option<Result<PullProgress, String>> {
+    let v: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        return Some(Err(e.to_string()));
+    }
+    Some(Ok(PullProgress {
+        status: v["status"].as_str().unwrap_or("").to_string(),
+        digest: v["digest"].as_str().map(str::to_string),
+        total: v["total"].as_u64(),
+        completed: v["completed"].as_u64(),
+    }))
+}
+
 pub trait ChatBackend: Send + Sync + std::fmt::Debug {
     /// The configured id (`llm`), or the kind name for an ad-hoc backend.
     fn id(&self) -> &str;
@@ -57,6 +81,29 @@ pub trait ChatBackend: Send + Sync + std::fmt::Debug {
     /// request on the server (the connection is closed) and yields `done{reason: cancel}`.
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent>;
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>>;
+
+    /// Downloads a model, streaming progress. Servers that load models at start do not pull.
+    fn pull(&self, name: &str) -> BoxStream<'static, Result<PullProgress, BackendError>> {
+        let msg = format!(
+            "{} loads its models when it starts; `model pull` works with Ollama backends ({} backend '{}' cannot pull '{name}')",
+            self.kind().name(),
+            self.kind().name(),
+            self.id()
+        );
+        Box::pin(futures::stream::once(async move {
+            Err(BackendError::Protocol(msg))
+        }))
+    }
+
+    /// Deletes a model from the backend.
+    fn remove(&self, name: &str) -> futures::future::BoxFuture<'_, Result<(), BackendError>> {
+        let msg = format!(
+            "{} backend '{}' cannot remove models ('{name}')",
+            self.kind().name(),
+            self.id()
+        );
+        Box::pin(async move { Err(BackendError::Protocol(msg)) })
+    }
 }
 
 /// Root cause text of a reqwest error ("Connection refused (os error 111)").
@@ -81,4 +128,34 @@ pub(crate) fn error_message(body: &[u8]) -> String {
     }
     let s = String::from_utf8_lossy(body);
     s.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod pull_tests {
+    use super::*;
+
+    // Lines in the shape of Ollama's API documentation for `POST /api/pull`.
+    #[test]
+    fn parses_documented_pull_progress() {
+        assert_eq!(
+            parse_pull_line(r#"{"status": "pulling manifest"}"#),
+            Some(Ok(PullProgress {
+                status: "pulling manifest".into(),
+                digest: None,
+                total: None,
+                completed: None
+            }))
+        );
+        let l = r#"{"status": "downloading digestname", "digest": "digestname", "total": 2142590208, "completed": 241970}"#;
+        let p = parse_pull_line(l).unwrap().unwrap();
+        assert_eq!(
+            (p.total, p.completed, p.digest.as_deref()),
+            (Some(2142590208), Some(241970), Some("digestname"))
+        );
+        assert_eq!(
+            parse_pull_line(r#"{"error":"pull model manifest: file does not exist"}"#),
+            Some(Err("pull model manifest: file does not exist".into()))
+        );
+        assert_eq!(parse_pull_line(""), None);
+    }
 }

@@ -290,6 +290,96 @@ impl ChatBackend for OllamaBackend {
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
         Box::pin(self.list())
     }
+
+    fn pull(&self, name: &str) -> BoxStream<'static, Result<super::PullProgress, BackendError>> {
+        let (tx, mut rx) = mpsc::channel(64);
+        let this = self.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let send = this
+                .http
+                .post(format!("{}/api/pull", this.url))
+                .json(&json!({"model": name, "stream": true}))
+                .send();
+            let resp = match send.await {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(this.unreachable(&e))).await;
+                    return;
+                }
+            };
+            if !resp.status().is_success() {
+                let status = resp.status().as_u16();
+                let b = resp.bytes().await.unwrap_or_default();
+                let _ = tx
+                    .send(Err(BackendError::Http {
+                        kind: "ollama",
+                        status,
+                        message: error_message(&b),
+                    }))
+                    .await;
+                return;
+            }
+            let mut stream = resp.bytes_stream();
+            let mut lines = Lines::default();
+            // Dropping the receiver ends this task and with it the request: Ollama stops the pull.
+            while let Some(chunk) = stream.next().await {
+                let pending = match chunk {
+                    Ok(b) => lines.push(&b),
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(BackendError::Protocol(format!(
+                                "ollama pull broke: {}",
+                                cause(&e)
+                            ))))
+                            .await;
+                        return;
+                    }
+                };
+                for line in pending {
+                    match super::parse_pull_line(&line) {
+                        Some(Ok(p)) => {
+                            let sent = tx.send(Ok(p)).await;
+                            if sent.is_err() {
+                                return;
+                            }
+                        }
+                        Some(Err(e)) => {
+                            let _ = tx
+                                .send(Err(BackendError::Protocol(format!("ollama: {e}"))))
+                                .await;
+                            return;
+                        }
+                        None => {}
+                    }
+                }
+            }
+        });
+        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+    }
+
+    fn remove(&self, name: &str) -> futures::future::BoxFuture<'_, Result<(), BackendError>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            let r = self
+                .http
+                .delete(format!("{}/api/delete", self.url))
+                .json(&json!({"model": name}))
+                .send()
+                .await
+                .map_err(|e| self.unreachable(&e))?;
+            if r.status().is_success() {
+                return Ok(());
+            }
+            let status = r.status().as_u16();
+            let b = r.bytes().await.unwrap_or_default();
+            Err(BackendError::Http {
+                kind: "ollama",
+                status,
+                message: error_message(&b),
+            })
+        })
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 mod backends_cmd;
 mod chat;
 mod config_cmd;
+mod model;
 mod node;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ pub enum Command {
     Chat(chat::ChatArgs),
     /// List the configured LLM backends and probe every known endpoint
     Backends(backends_cmd::BackendsArgs),
+    /// Models on a backend: list, show, use, pull, remove
+    Model(model::ModelArgs),
 }
 
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config(cmd) => config_cmd::run(cli.config.as_deref(), cmd),
         Command::Chat(args) => chat::run(cli.config.as_deref(), args),
         Command::Backends(args) => backends_cmd::run(cli.config.as_deref(), args),
+        Command::Model(args) => model::run(cli.config.as_deref(), args),
     }
 }
 

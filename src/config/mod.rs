@@ -1,4 +1,5 @@
 //! `config.json`: schema, search order, layering (flag > env > file > default) and validation.
+pub mod edit;
 mod error;
 mod lenient;
 mod load;

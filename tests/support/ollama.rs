@@ -21,7 +21,15 @@ const DIGEST: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea3737281
 struct Upstream {
     url: String,
     http: reqwest::Client,
+    /// Models that `/api/tags` lists: (name, size). Pulls add, deletes remove.
+    models: std::sync::Arc<std::sync::Mutex<Vec<(String, u64)>>>,
 }
+
+/// Models `/api/pull` knows how to "download": (name, size of the weights layer).
+pub const PULLABLE: &[(&str, u64)] = &[
+    ("tinyllama:test", 4_000_000),
+    ("huge:1t", 10_000_000_000_000),
+];
 
 pub struct OllamaTestServer {
     pub url: String,
@@ -45,9 +53,11 @@ fn now() -> String {
 
 impl OllamaTestServer {
     pub async fn start(llama_url: &str) -> Self {
+        let models = std::sync::Arc::new(std::sync::Mutex::new(vec![(MODEL.to_string(), SIZE)]));
         let up = Upstream {
             url: llama_url.to_string(),
             http: reqwest::Client::new(),
+            models,
         };
         let app = axum::Router::new()
             .route(
@@ -55,6 +65,8 @@ impl OllamaTestServer {
                 get(|| async { Json(json!({"version": "0.5.7"})) }),
             )
             .route("/api/tags", get(tags))
+            .route("/api/pull", post(pull))
+            .route("/api/delete", axum::routing::delete(delete))
             .route("/api/ps", get(ps))
             .route("/api/show", post(show))
             .route("/api/chat", post(chat))
@@ -69,11 +81,79 @@ impl OllamaTestServer {
     }
 }
 
-async fn tags() -> Json<Value> {
-    Json(
-        json!({"models": [{"name": MODEL, "model": MODEL, "modified_at": "2025-02-07T00:00:00Z",
-        "size": SIZE, "digest": DIGEST, "details": details()}]}),
-    )
+async fn tags(State(up): State<Upstream>) -> Json<Value> {
+    let models = up.models.lock().map(|m| m.clone()).unwrap_or_default();
+    let list: Vec<Value> = models
+        .iter()
+        .map(|(name, size)| {
+            json!({"name": name, "model": name, "modified_at": "2025-02-07T00:00:00Z",
+            "size": size, "digest": DIGEST, "details": details()})
+        })
+        .collect();
+    Json(json!({"models": list}))
+}
+
+/// Progress lines as Ollama streams them: manifest, per-layer downloads, verify, write, success.
+async fn pull(State(up): State<Upstream>, Json(body): Json<Value>) -> Response {
+    let name = body["model"]
+        .as_str()
+        .or_else(|| body["name"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let Some(&(_, total)) = PULLABLE.iter().find(|(n, _)| *n == name) else {
+        let line = json!({"error": "pull model manifest: file does not exist"});
+        return Response::builder()
+            .header("content-type", "application/x-ndjson")
+            .body(Body::from(format!("{line}\n")))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(8);
+    tokio::spawn(async move {
+        let digest = format!("sha256:{DIGEST}");
+        let mut lines = vec![json!({"status": "pulling manifest"})];
+        for step in 0..=4u64 {
+            lines.push(json!({"status": format!("pulling {}", &DIGEST[..12]), "digest": digest, "total": total, "completed": total / 4 * step}));
+        }
+        lines.push(json!({"status": "verifying sha256 digest"}));
+        lines.push(json!({"status": "writing manifest"}));
+        lines.push(json!({"status": "success"}));
+        let n = lines.len();
+        for (i, l) in lines.into_iter().enumerate() {
+            if i + 1 == n {
+                if let Ok(mut m) = up.models.lock() {
+                    m.push((name.clone(), total));
+                }
+            }
+            // A client that hangs up stops the pull, as Ollama does.
+            if tx.send(Ok(format!("{l}\n"))).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn delete(State(up): State<Upstream>, Json(body): Json<Value>) -> Response {
+    let name = body["model"]
+        .as_str()
+        .or_else(|| body["name"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let removed = up.models.lock().map(|mut m| {
+        let before = m.len();
+        m.retain(|(n, _)| *n != name);
+        before != m.len()
+    });
+    if removed.unwrap_or(false) {
+        StatusCode::OK.into_response()
+    } else {
+        not_found(&name)
+    }
 }
 
 async fn ps() -> Json<Value> {

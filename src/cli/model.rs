@@ -1,0 +1,279 @@
+//! `infernet model list|show|use|pull|remove` across backends.
+use crate::backend::{self, Backends, ChatBackend, ModelInfo};
+use crate::config::{self, Overrides, Source};
+use crate::system::{Memory, gb};
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    #[command(subcommand)]
+    pub command: ModelCommand,
+    /// A configured backend id or a kind (else INFERNET_ENGINE_BACKEND, the first configured, or auto-detection)
+    #[arg(long, global = true)]
+    pub backend: Option<String>,
+    /// Backend URL, overriding the configured or default one
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Models the backend has, their size and whether they fit this machine
+    #[command(visible_alias = "ls")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The backend, its address and the default model
+    #[command(visible_alias = "current")]
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a model the backend's default (written to config.json)
+    #[command(visible_alias = "set")]
+    Use { name: String },
+    /// Download a model (Ollama), with progress; refuses one that does not fit unless --force
+    #[command(visible_alias = "add")]
+    Pull {
+        name: String,
+        #[arg(long, short = 'f')]
+        force: bool,
+    },
+    /// Delete a model from the backend
+    #[command(visible_aliases = ["rm", "delete"])]
+    Remove { name: String },
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
+    let loaded = match config::load(flag, &Overrides::default()) {
+        Ok(l) => l,
+        Err(e) => return fail(2, e),
+    };
+    let config_path = match &loaded.source {
+        Source::File(p) => p.clone(),
+        Source::Defaults { .. } => {
+            let env = |k: &str| std::env::var(k).ok();
+            config::config_dir(&env)
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("config.json")
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(1, e),
+    };
+    runtime.block_on(async move {
+        let env = |k: &str| std::env::var(k).ok();
+        let http = reqwest::Client::new();
+        let backends = match Backends::from_config(&loaded.config.backends, &env, http.clone()) {
+            Ok(b) => b,
+            Err(e) => return fail(2, e),
+        };
+        let resolved = backend::resolve_backend(
+            args.backend.as_deref(),
+            args.host.as_deref(),
+            &backends,
+            &env,
+            http,
+        )
+        .await;
+        let be = match resolved {
+            Ok((b, _)) => b,
+            Err(e) => return fail(1, e),
+        };
+        match args.command {
+            ModelCommand::List { json } => list(be, json).await,
+            ModelCommand::Show { json } => show(be, json).await,
+            ModelCommand::Use { name } => use_model(be, &name, &config_path).await,
+            ModelCommand::Pull { name, force } => pull(be, &name, force).await,
+            ModelCommand::Remove { name } => remove(be, &name, &config_path).await,
+        }
+    })
+}
+
+async fn list(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
+    let models = match be.models().await {
+        Ok(m) => m,
+        Err(e) => return fail(1, e),
+    };
+    let mem = Memory::probe();
+    let active = be.default_model().unwrap_or("");
+    if json {
+        let rows: Vec<serde_json::Value> = models
+            .iter()
+            .map(|m| serde_json::json!({"name": m.name, "size_bytes": m.size_bytes, "fits": mem.fits(m.size_bytes), "active": m.name == active}))
+            .collect();
+        let v = serde_json::json!({"backend": be.id(), "kind": be.kind().name(), "url": be.url(),
+            "fit_limit_bytes": mem.fit_limit_bytes(), "fit_rule": mem.rule(), "models": rows});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{} ({}) at {} — fits up to {} ({})",
+        be.id(),
+        be.kind().name(),
+        be.url(),
+        gb(mem.fit_limit_bytes()),
+        mem.rule()
+    );
+    println!("  {:<48} {:>10}  {:<5} ACTIVE", "NAME", "SIZE", "FITS");
+    for ModelInfo { name, size_bytes } in &models {
+        let size = size_bytes.map(gb).unwrap_or_else(|| "?".into());
+        let fits = match mem.fits(*size_bytes) {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "?",
+        };
+        let mark = if name == active { "*" } else { "" };
+        println!("  {name:<48} {size:>10}  {fits:<5} {mark}");
+    }
+    if models.is_empty() {
+        println!("  (no models; `infernet model pull <name>` on Ollama)");
+    }
+    ExitCode::SUCCESS
+}
+
+async fn show(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
+    let reachable = be.models().await.map_err(|e| e.to_string());
+    if json {
+        let v = serde_json::json!({"backend": be.id(), "kind": be.kind().name(), "url": be.url(),
+            "model": be.default_model(), "reachable": reachable.is_ok(), "error": reachable.as_ref().err()});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    println!("backend: {} ({})", be.id(), be.kind().name());
+    println!("host:    {}", be.url());
+    println!(
+        "model:   {}",
+        be.default_model()
+            .unwrap_or("(none: the first model the server lists)")
+    );
+    match reachable {
+        Ok(_) => println!("status:  reachable"),
+        Err(e) => println!("status:  {e}"),
+    }
+    ExitCode::SUCCESS
+}
+
+async fn use_model(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCode {
+    match be.models().await {
+        Ok(models) if models.iter().any(|m| m.name == name) => {}
+        Ok(models) => {
+            let have: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+            return fail(
+                1,
+                format!(
+                    "{} at {} does not have '{name}' (it has: {}); pull it first with `infernet model pull {name}`",
+                    be.id(),
+                    be.url(),
+                    have.join(", ")
+                ),
+            );
+        }
+        Err(e) => return fail(1, e),
+    }
+    match config::edit::set_backend_model(path, be.id(), be.kind().name(), be.url(), Some(name)) {
+        Ok(()) => {
+            println!(
+                "{}: default model is now '{name}' (written to {})",
+                be.id(),
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, e),
+    }
+}
+
+async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
+    let mem = Memory::probe();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:30} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut progress = be.pull(name);
+    let mut checked = false;
+    let mut last_status = String::new();
+    while let Some(item) = progress.next().await {
+        let p = match item {
+            Ok(p) => p,
+            Err(e) => {
+                bar.abandon();
+                return fail(1, e);
+            }
+        };
+        if let (Some(total), false) = (p.total, checked) {
+            // The first layer's size is the model's weights: check the fit before downloading.
+            checked = true;
+            if mem.fits(Some(total)) == Some(false) && !force {
+                bar.abandon();
+                return fail(
+                    1,
+                    format!(
+                        "'{name}' needs {} and this machine fits models up to {} ({}); pass --force to pull it anyway",
+                        gb(total),
+                        gb(mem.fit_limit_bytes()),
+                        mem.rule()
+                    ),
+                );
+            }
+        }
+        if let (Some(total), Some(done)) = (p.total, p.completed) {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+        if p.status != last_status {
+            if bar.is_hidden() {
+                eprintln!("{}", p.status);
+            }
+            bar.set_message(p.status.clone());
+            last_status = p.status;
+        }
+    }
+    bar.finish_and_clear();
+    if last_status != "success" {
+        return fail(
+            1,
+            format!("pull of '{name}' ended without success (last status: '{last_status}')"),
+        );
+    }
+    println!("pulled {name}");
+    ExitCode::SUCCESS
+}
+
+async fn remove(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCode {
+    if let Err(e) = be.remove(name).await {
+        return fail(1, e);
+    }
+    if be.default_model() == Some(name) && path.exists() {
+        if let Err(e) =
+            config::edit::set_backend_model(path, be.id(), be.kind().name(), be.url(), None)
+        {
+            return fail(1, e);
+        }
+        println!(
+            "cleared the default model of {} in {}",
+            be.id(),
+            path.display()
+        );
+    }
+    println!("removed {name}");
+    ExitCode::SUCCESS
+}
