@@ -13,6 +13,8 @@ pub enum BackendKind {
     Openai,
     /// Canned replies; only when asked for by name.
     Stub,
+    /// A custom engine over stdio (`INFERNET_ENGINE_BIN`).
+    Engine,
 }
 
 impl BackendKind {
@@ -34,14 +36,18 @@ impl BackendKind {
             BackendKind::Max => "max",
             BackendKind::Openai => "openai",
             BackendKind::Stub => "stub",
+            BackendKind::Engine => "engine",
         }
     }
 
     /// A kind by name; `stub` is known here but never auto-detected (it is not in `ALL`).
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.to_ascii_lowercase();
-        if s == "stub" {
-            return Some(BackendKind::Stub);
+        match s.as_str() {
+            "stub" => return Some(BackendKind::Stub),
+            // The Infernet Protocol CLI calls its stdio engine "mojo".
+            "engine" | "mojo" => return Some(BackendKind::Engine),
+            _ => {}
         }
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
@@ -53,7 +59,7 @@ impl BackendKind {
             BackendKind::Sglang => "http://127.0.0.1:30000",
             BackendKind::Llamacpp => "http://127.0.0.1:8080",
             BackendKind::Openai => "http://127.0.0.1:8000",
-            BackendKind::Stub => "",
+            BackendKind::Stub | BackendKind::Engine => "",
         }
     }
 
@@ -71,6 +77,7 @@ impl BackendKind {
             BackendKind::Max => ("MODULAR_MAX_HOST", Some("MAX_API_KEY"), Some("MAX_MODEL")),
             BackendKind::Openai => ("OPENAI_BASE_URL", Some("OPENAI_API_KEY"), None),
             BackendKind::Stub => ("", None, None),
+            BackendKind::Engine => ("INFERNET_ENGINE_BIN", None, Some("INFERNET_ENGINE_MODEL")),
         }
     }
 
@@ -86,6 +93,7 @@ impl BackendKind {
             BackendKind::Max => "start it with `max serve --model-path <model>`",
             BackendKind::Openai => "check the server's URL",
             BackendKind::Stub => "",
+            BackendKind::Engine => "set INFERNET_ENGINE_BIN to the engine binary",
         }
     }
 

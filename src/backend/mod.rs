@@ -7,6 +7,7 @@ mod ollama;
 mod openai;
 mod registry;
 mod sse;
+mod stdio;
 mod stub;
 
 pub use event::{ChatEvent, ChatRequest, DoneReason, Message, Usage, now_rfc3339};
@@ -14,6 +15,7 @@ pub use kind::{BackendKind, normalise_url};
 pub use ollama::OllamaBackend;
 pub use openai::OpenAiBackend;
 pub use registry::{Backends, build_backend, resolve_backend};
+pub use stdio::StdioBackend;
 pub use stub::{STUB_MODEL, StubBackend};
 
 use futures::stream::BoxStream;

@@ -15,7 +15,9 @@ pub fn build_backend(
         .ok_or_else(|| format!("unknown backend kind '{}'", cfg.kind))?;
     let (host_var, key_var, model_var) = kind.env_vars();
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let url = if cfg.url.is_empty() {
+    let url = if kind == BackendKind::Engine {
+        String::new()
+    } else if cfg.url.is_empty() {
         nonempty(env(host_var))
             .map(|u| normalise_url(&u))
             .unwrap_or_else(|| kind.default_url().to_string())
@@ -33,6 +35,16 @@ pub fn build_backend(
     let model = nonempty(Some(cfg.model.clone())).or_else(|| nonempty(model_var.and_then(env)));
     Ok(match kind {
         BackendKind::Stub => Arc::new(super::stub::StubBackend),
+        BackendKind::Engine => {
+            // `command` (or `url`, or INFERNET_ENGINE_BIN), else `infernet-engine` on PATH.
+            let cmd = [cfg.command.clone(), cfg.url.clone()]
+                .into_iter()
+                .find(|c| !c.trim().is_empty())
+                .or_else(|| nonempty(env("INFERNET_ENGINE_BIN")))
+                .unwrap_or_else(|| "infernet-engine".to_string());
+            let program = crate::compute::docker::split_command(&cmd);
+            Arc::new(super::stdio::StdioBackend::new(&cfg.id, program, model))
+        }
         BackendKind::Ollama => {
             let threads = cfg
                 .num_thread
@@ -122,6 +134,9 @@ pub async fn resolve_backend(
     }
     if let Some(first) = backends.all().first() {
         return Ok((first.clone(), Vec::new()));
+    }
+    if env("INFERNET_ENGINE_BIN").is_some_and(|v| !v.trim().is_empty()) {
+        return Ok((adhoc("engine", "")?, Vec::new()));
     }
     let candidates = detect::default_candidates(env);
     let probes = detect::detect(&http, &candidates).await;

@@ -337,6 +337,8 @@ pub struct BackendConfig {
     pub api_key_env: String,
     /// Default model (else the kind's model variable, else the first the server lists).
     pub model: String,
+    /// `engine` kind: the engine program and its arguments (else `INFERNET_ENGINE_BIN`).
+    pub command: String,
     /// Ollama `num_thread` (else `OLLAMA_NUM_THREAD`).
     pub num_thread: Option<u32>,
     /// Clients allowed to use this backend in jobs (IPs or CIDRs); empty: everyone.

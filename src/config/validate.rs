@@ -158,12 +158,14 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
             return Err(err(
                 k("kind"),
                 format!(
-                    "'{}' is not a backend kind (ollama, vllm, sglang, llamacpp, max, openai, stub)",
+                    "'{}' is not a backend kind (ollama, vllm, sglang, llamacpp, max, openai, engine, stub)",
                     b.kind
                 ),
             ));
         }
-        if !b.url.is_empty() && !is_http_url(&crate::backend::normalise_url(&b.url)) {
+        let is_engine =
+            b.kind.eq_ignore_ascii_case("engine") || b.kind.eq_ignore_ascii_case("mojo");
+        if !is_engine && !b.url.is_empty() && !is_http_url(&crate::backend::normalise_url(&b.url)) {
             return Err(err(k("url"), format!("'{}' is not an http(s) URL", b.url)));
         }
         for (j, ip) in b.allowed_ips.iter().enumerate() {
