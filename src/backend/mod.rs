@@ -2,6 +2,7 @@
 //! server (vLLM, SGLang, llama.cpp's llama-server, Modular MAX).
 pub mod detect;
 mod event;
+pub mod hf;
 mod kind;
 mod ollama;
 mod openai;

@@ -79,6 +79,12 @@ pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
     runtime.block_on(async move {
         let env = |k: &str| std::env::var(k).ok();
         let http = reqwest::Client::new();
+        // GGUF downloads need no backend.
+        if let ModelCommand::Pull { name, force } = &args.command {
+            if let Some(spec) = backend::hf::parse_spec(name) {
+                return pull_hf(&spec, *force, &env, http).await;
+            }
+        }
         let backends = match Backends::from_config(&loaded.config.backends, &env, http.clone()) {
             Ok(b) => b,
             Err(e) => return fail(2, e),
@@ -117,8 +123,13 @@ async fn list(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
             .iter()
             .map(|m| serde_json::json!({"name": m.name, "size_bytes": m.size_bytes, "fits": mem.fits(m.size_bytes), "active": m.name == active}))
             .collect();
+        let env = |k: &str| std::env::var(k).ok();
+        let local: Vec<serde_json::Value> = backend::hf::local_ggufs(&backend::hf::models_dir(&env))
+            .into_iter()
+            .map(|(p, size)| serde_json::json!({"path": p, "size_bytes": size, "fits": mem.fits(Some(size))}))
+            .collect();
         let v = serde_json::json!({"backend": be.id(), "kind": be.kind().name(), "url": be.url(),
-            "fit_limit_bytes": mem.fit_limit_bytes(), "fit_rule": mem.rule(), "models": rows});
+            "fit_limit_bytes": mem.fit_limit_bytes(), "fit_rule": mem.rule(), "models": rows, "local_gguf": local});
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
@@ -143,6 +154,24 @@ async fn list(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
     }
     if models.is_empty() {
         println!("  (no models; `infernet model pull <name>` on Ollama)");
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let dir = backend::hf::models_dir(&env);
+    let local = backend::hf::local_ggufs(&dir);
+    if !local.is_empty() {
+        println!("downloaded GGUF files ({}):", dir.display());
+        for (p, size) in local {
+            let fits = if mem.fits(Some(size)) == Some(true) {
+                "yes"
+            } else {
+                "no"
+            };
+            println!(
+                "  {:<48} {:>10}  {fits}",
+                p.strip_prefix(&dir).unwrap_or(&p).display(),
+                gb(size)
+            );
+        }
     }
     ExitCode::SUCCESS
 }
@@ -256,6 +285,62 @@ async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
     }
     println!("pulled {name}");
     ExitCode::SUCCESS
+}
+
+async fn pull_hf(
+    spec: &backend::hf::HfSpec,
+    force: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+    http: reqwest::Client,
+) -> ExitCode {
+    let hub = backend::hf::Hub::new(env, http);
+    let file = match hub.pick_file(spec).await {
+        Ok(f) => f,
+        Err(e) => return fail(1, e),
+    };
+    let dest = backend::hf::models_dir(env).join(&spec.repo).join(&file);
+    if dest.exists() {
+        println!("already downloaded: {}", dest.display());
+        return ExitCode::SUCCESS;
+    }
+    let mem = Memory::probe();
+    if let Some(size) = hub.size(spec, &file).await {
+        if mem.fits(Some(size)) == Some(false) && !force {
+            return fail(
+                1,
+                format!(
+                    "'{file}' needs {} and this machine fits models up to {} ({}); pass --force to pull it anyway",
+                    gb(size),
+                    gb(mem.fit_limit_bytes()),
+                    mem.rule()
+                ),
+            );
+        }
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(file.clone());
+    let result = hub
+        .download(spec, &file, &dest, |done, total| {
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
+            bar.set_position(done);
+        })
+        .await;
+    bar.finish_and_clear();
+    match result {
+        Ok(()) => {
+            println!("downloaded {}", dest.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, e),
+    }
 }
 
 async fn remove(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCode {
