@@ -15,6 +15,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo not found; install the Rust toolchain first (https://rustup.rs)" >&2
   exit 1
 fi
+./scripts/build-deps.sh
 cargo build --release --locked --bin infernet
 mkdir -p "$PREFIX/bin"
 install -m 0755 "${CARGO_TARGET_DIR:-target}/release/infernet" "$PREFIX/bin/infernet"

@@ -72,6 +72,7 @@ async fn direct(url: &str, st: &mut Stats) -> usize {
 }
 
 async fn adapter(be: &dyn backend::ChatBackend, st: &mut Stats) {
+    // (also used for the embedded engine; the first call loads the model, see warm-up)
     let req = ChatRequest {
         id: "b".into(),
         messages: vec![Message::new("user", PROMPT)],
@@ -205,7 +206,21 @@ fn main() {
     )
     .unwrap();
 
-    let (mut d, mut a, mut r, mut c) = (
+    let gguf = std::env::var("INFERNET_TEST_GGUF").unwrap_or_default();
+    let emb = backend::build_backend(
+        &BackendConfig {
+            id: "embedded".into(),
+            kind: "embedded".into(),
+            model: gguf,
+            num_thread: Some(1),
+            ..Default::default()
+        },
+        &|_| None,
+        reqwest::Client::new(),
+    )
+    .ok();
+    let (mut d, mut a, mut r, mut c, mut e) = (
+        Stats::default(),
         Stats::default(),
         Stats::default(),
         Stats::default(),
@@ -213,11 +228,17 @@ fn main() {
     );
     rt.block_on(async {
         let _ = direct(&server.url, &mut Stats::default()).await; // warm the prompt cache
+        if let Some(emb) = &emb {
+            adapter(emb.as_ref(), &mut Stats::default()).await; // load the model once
+        }
         for _ in 0..rounds {
             let n = direct(&server.url, &mut d).await;
             adapter(be.as_ref(), &mut a).await;
             rest(&base, &mut r, n).await;
             cli(&server.url, &mut c, n);
+            if let Some(emb) = &emb {
+                adapter(emb.as_ref(), &mut e).await;
+            }
         }
     });
     let _ = node.kill();
@@ -234,9 +255,10 @@ fn main() {
         ("backend adapter (chat's path)", &a),
         ("node REST /api/jobs/stream", &r),
         ("infernet chat process (incl. start)", &c),
+        ("embedded engine, same GGUF, 1 thread", &e),
     ] {
         println!(
-            "{:<34} {:>10.2} {:>10.1} {:>14.2} {:>11.2}%",
+            "{:<38} {:>10.2} {:>10.1} {:>14.2} {:>11.2}%",
             name,
             s.med_ttft_ms(),
             s.med_rate(),

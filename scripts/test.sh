@@ -19,6 +19,9 @@ apt_install() {
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# Build prerequisites (cmake, g++, libclang for the embedded llama.cpp engine).
+./scripts/build-deps.sh
+
 # Docker engine: the managed-container tests run against a real one.
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
   log "installing docker.io"

@@ -15,6 +15,8 @@ pub enum BackendKind {
     Stub,
     /// A custom engine over stdio (`INFERNET_ENGINE_BIN`).
     Engine,
+    /// GGUF models in-process through llama.cpp.
+    Embedded,
 }
 
 impl BackendKind {
@@ -37,6 +39,7 @@ impl BackendKind {
             BackendKind::Openai => "openai",
             BackendKind::Stub => "stub",
             BackendKind::Engine => "engine",
+            BackendKind::Embedded => "embedded",
         }
     }
 
@@ -47,6 +50,7 @@ impl BackendKind {
             "stub" => return Some(BackendKind::Stub),
             // The Infernet Protocol CLI calls its stdio engine "mojo".
             "engine" | "mojo" => return Some(BackendKind::Engine),
+            "embedded" => return Some(BackendKind::Embedded),
             _ => {}
         }
         Self::ALL.into_iter().find(|k| k.name() == s)
@@ -59,7 +63,7 @@ impl BackendKind {
             BackendKind::Sglang => "http://127.0.0.1:30000",
             BackendKind::Llamacpp => "http://127.0.0.1:8080",
             BackendKind::Openai => "http://127.0.0.1:8000",
-            BackendKind::Stub | BackendKind::Engine => "",
+            BackendKind::Stub | BackendKind::Engine | BackendKind::Embedded => "",
         }
     }
 
@@ -78,6 +82,7 @@ impl BackendKind {
             BackendKind::Openai => ("OPENAI_BASE_URL", Some("OPENAI_API_KEY"), None),
             BackendKind::Stub => ("", None, None),
             BackendKind::Engine => ("INFERNET_ENGINE_BIN", None, Some("INFERNET_ENGINE_MODEL")),
+            BackendKind::Embedded => ("", None, Some("INFERNET_ENGINE_MODEL")),
         }
     }
 
@@ -94,6 +99,7 @@ impl BackendKind {
             BackendKind::Openai => "check the server's URL",
             BackendKind::Stub => "",
             BackendKind::Engine => "set INFERNET_ENGINE_BIN to the engine binary",
+            BackendKind::Embedded => "download a GGUF with `infernet model pull hf:<org>/<repo>`",
         }
     }
 

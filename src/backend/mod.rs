@@ -1,6 +1,8 @@
 //! LLM backends behind one trait and one event stream: Ollama and every OpenAI-compatible
 //! server (vLLM, SGLang, llama.cpp's llama-server, Modular MAX).
 pub mod detect;
+#[cfg(feature = "embedded")]
+mod embedded;
 mod event;
 pub mod hf;
 mod kind;

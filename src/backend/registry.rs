@@ -15,7 +15,7 @@ pub fn build_backend(
         .ok_or_else(|| format!("unknown backend kind '{}'", cfg.kind))?;
     let (host_var, key_var, model_var) = kind.env_vars();
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let url = if kind == BackendKind::Engine {
+    let url = if matches!(kind, BackendKind::Engine | BackendKind::Embedded) {
         String::new()
     } else if cfg.url.is_empty() {
         nonempty(env(host_var))
@@ -35,6 +35,25 @@ pub fn build_backend(
     let model = nonempty(Some(cfg.model.clone())).or_else(|| nonempty(model_var.and_then(env)));
     Ok(match kind {
         BackendKind::Stub => Arc::new(super::stub::StubBackend),
+        #[cfg(feature = "embedded")]
+        BackendKind::Embedded => {
+            let threads = cfg
+                .num_thread
+                .or_else(|| env("INFERNET_EMBEDDED_THREADS").and_then(|v| v.parse().ok()));
+            Arc::new(super::embedded::EmbeddedBackend::new(
+                &cfg.id,
+                model,
+                super::hf::models_dir(env),
+                threads,
+            ))
+        }
+        #[cfg(not(feature = "embedded"))]
+        BackendKind::Embedded => {
+            return Err(
+                "this infernet was built without the embedded engine (cargo feature 'embedded')"
+                    .into(),
+            );
+        }
         BackendKind::Engine => {
             // `command` (or `url`, or INFERNET_ENGINE_BIN), else `infernet-engine` on PATH.
             let cmd = [cfg.command.clone(), cfg.url.clone()]
@@ -153,6 +172,12 @@ pub async fn resolve_backend(
         Some(p) => {
             let b = adhoc(p.kind.name(), host.unwrap_or(&p.url))?;
             Ok((b, probes))
+        }
+        // No server anywhere: the embedded engine needs none, only a downloaded GGUF.
+        None if cfg!(feature = "embedded")
+            && !super::hf::local_ggufs(&super::hf::models_dir(env)).is_empty() =>
+        {
+            Ok((adhoc("embedded", "")?, probes))
         }
         None => {
             let lines: Vec<String> = probes

@@ -158,7 +158,7 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
             return Err(err(
                 k("kind"),
                 format!(
-                    "'{}' is not a backend kind (ollama, vllm, sglang, llamacpp, max, openai, engine, stub)",
+                    "'{}' is not a backend kind (ollama, vllm, sglang, llamacpp, max, openai, engine, embedded, stub)",
                     b.kind
                 ),
             ));

@@ -1,0 +1,318 @@
+//! The embedded engine: GGUF models run in-process through llama.cpp (`llama-cpp-2`). Each
+//! model is loaded once and shared; generation runs on the blocking thread pool, never on the
+//! async workers. The chat template and tokenizer come from the GGUF.
+use super::openai::done;
+use super::{
+    BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
+    now_rfc3339,
+};
+use futures::stream::BoxStream;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const DEFAULT_MAX_TOKENS: u32 = 512;
+const CONTEXT: u32 = 4096;
+
+/// llama.cpp's global state: initialised once per process.
+fn llama() -> Result<&'static LlamaBackend, String> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            let mut b =
+                LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))?;
+            b.void_logs(); // its stderr chatter would break the TUI; errors come back as values
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+struct Loaded {
+    model: LlamaModel,
+    template: Option<LlamaChatTemplate>,
+}
+
+type Cache = Arc<Mutex<HashMap<PathBuf, Arc<Loaded>>>>;
+
+#[derive(Debug, Clone)]
+pub struct EmbeddedBackend {
+    id: String,
+    model: Option<String>,
+    models_dir: PathBuf,
+    threads: i32,
+    cache: Cache,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Loaded")
+    }
+}
+
+impl EmbeddedBackend {
+    pub fn new(id: &str, model: Option<String>, models_dir: PathBuf, threads: Option<u32>) -> Self {
+        let default_threads = std::thread::available_parallelism()
+            .map(|n| (n.get() / 2).max(1))
+            .unwrap_or(1);
+        let threads = threads
+            .map(|t| t.max(1) as usize)
+            .unwrap_or(default_threads) as i32;
+        Self {
+            id: id.into(),
+            model,
+            models_dir,
+            threads,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A model is a GGUF path, or a file under the models directory (`model pull hf:…`);
+    /// with none given, the first downloaded GGUF.
+    fn resolve(&self, name: Option<&str>) -> Result<PathBuf, String> {
+        let hint =
+            "download one with `infernet model pull hf:<org>/<repo>`, or pass --model <file.gguf>";
+        match name {
+            Some(n) => {
+                let p = PathBuf::from(n);
+                if p.is_file() {
+                    return Ok(p);
+                }
+                let under = self.models_dir.join(n);
+                if under.is_file() {
+                    return Ok(under);
+                }
+                let by_name = super::hf::local_ggufs(&self.models_dir)
+                    .into_iter()
+                    .find(|(f, _)| f.file_name().is_some_and(|x| x == n));
+                by_name.map(|(f, _)| f).ok_or_else(|| {
+                    format!(
+                        "no GGUF model '{n}' (not a file, nor in {}); {hint}",
+                        self.models_dir.display()
+                    )
+                })
+            }
+            None => super::hf::local_ggufs(&self.models_dir)
+                .into_iter()
+                .next()
+                .map(|(f, _)| f)
+                .ok_or_else(|| format!("no GGUF model in {}; {hint}", self.models_dir.display())),
+        }
+    }
+
+    fn load(&self, path: &Path) -> Result<Arc<Loaded>, String> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| "model cache lock poisoned".to_string())?;
+        if let Some(l) = cache.get(path) {
+            return Ok(l.clone());
+        }
+        let backend = llama()?;
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|e| format!("cannot load '{}': {e}", path.display()))?;
+        let template = model.chat_template(None).ok();
+        let loaded = Arc::new(Loaded { model, template });
+        cache.insert(path.to_path_buf(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Runs on a blocking thread: prompt, then one token at a time until EOG, the limit or cancel.
+    fn generate(
+        &self,
+        req: ChatRequest,
+        cancel: CancellationToken,
+        tx: mpsc::Sender<ChatEvent>,
+    ) -> Result<(), String> {
+        let id = req.id.clone();
+        let path = self.resolve(req.model.as_deref().or(self.model.as_deref()))?;
+        let loaded = self.load(&path)?;
+        let model = &loaded.model;
+        let vocab = model.vocab();
+        let prompt = match &loaded.template {
+            Some(t) => {
+                let msgs = req
+                    .messages
+                    .iter()
+                    .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("bad message: {e}"))?;
+                model
+                    .apply_chat_template(t, &msgs, true)
+                    .map_err(|e| format!("chat template failed: {e}"))?
+            }
+            // A base model without a template: plain turns.
+            None => {
+                let mut p: String = req
+                    .messages
+                    .iter()
+                    .map(|m| format!("{}: {}\n", m.role, m.content))
+                    .collect();
+                p.push_str("assistant:");
+                p
+            }
+        };
+        let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
+        let limit = CONTEXT.min(model.n_ctx_train().max(512));
+        if tokens.len() as u32 >= limit {
+            return Err(format!(
+                "the prompt has {} tokens; the context holds {limit}",
+                tokens.len()
+            ));
+        }
+        let max = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+        // A context just big enough for this turn: allocating the whole window costs more
+        // than the first token on small models.
+        let wanted = (tokens.len() as u32).saturating_add(max).saturating_add(8);
+        let n_ctx = wanted.div_ceil(256).saturating_mul(256).min(limit);
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(n_ctx)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads);
+        let mut ctx = model
+            .new_context(llama()?, params)
+            .map_err(|e| format!("cannot create a context: {e}"))?;
+        let mut batch = LlamaBatch::new(n_ctx as usize, 1);
+        let last = tokens.len().saturating_sub(1);
+        for (i, t) in tokens.iter().enumerate() {
+            batch
+                .add(*t, i as i32, &[0], i == last)
+                .map_err(|e| format!("batch: {e}"))?;
+        }
+        ctx.decode(&mut batch)
+            .map_err(|e| format!("decode failed: {e}"))?;
+        let mut sampler = match req.temperature {
+            Some(t) if t <= 0.0 => LlamaSampler::greedy(),
+            t => LlamaSampler::chain_simple([
+                LlamaSampler::top_k(40),
+                LlamaSampler::top_p(0.95, 1),
+                LlamaSampler::temp(t.unwrap_or(0.8) as f32),
+                LlamaSampler::dist(rand_seed()),
+            ]),
+        };
+        let name = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let meta = ChatEvent::Meta {
+            id: id.clone(),
+            backend: self.id.clone(),
+            model: name,
+            started_at: now_rfc3339(),
+        };
+        if tx.blocking_send(meta).is_err() {
+            return Ok(());
+        }
+        let (mut text, mut pending, mut generated) = (String::new(), Vec::<u8>::new(), 0u32);
+        let mut pos = tokens.len() as i32;
+        let reason = loop {
+            if cancel.is_cancelled() {
+                break DoneReason::Cancel;
+            }
+            if generated >= max || pos as u32 >= n_ctx {
+                break DoneReason::Length;
+            }
+            let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+            if vocab.is_eog(token) {
+                break DoneReason::Stop;
+            }
+            generated += 1;
+            pending.extend_from_slice(&vocab.token_to_piece(token, false, None));
+            // Emit only complete UTF-8; a character split across tokens waits for the rest.
+            let valid = match std::str::from_utf8(&pending) {
+                Ok(s) => s.len(),
+                Err(e) => e.valid_up_to(),
+            };
+            if valid > 0 {
+                let piece = String::from_utf8_lossy(&pending[..valid]).into_owned();
+                pending.drain(..valid);
+                text.push_str(&piece);
+                if tx
+                    .blocking_send(ChatEvent::Token {
+                        id: id.clone(),
+                        text: piece,
+                    })
+                    .is_err()
+                {
+                    return Ok(()); // consumer gone: stop generating
+                }
+            }
+            batch.clear();
+            batch
+                .add(token, pos, &[0], true)
+                .map_err(|e| format!("batch: {e}"))?;
+            pos += 1;
+            ctx.decode(&mut batch)
+                .map_err(|e| format!("decode failed: {e}"))?;
+        };
+        let usage = Some(Usage {
+            prompt_tokens: tokens.len() as u64,
+            completion_tokens: u64::from(generated),
+        });
+        let _ = tx.blocking_send(done(&id, reason, text, usage));
+        Ok(())
+    }
+}
+
+fn rand_seed() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(42)
+}
+
+impl ChatBackend for EmbeddedBackend {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn kind(&self) -> BackendKind {
+        BackendKind::Embedded
+    }
+    fn url(&self) -> &str {
+        "in-process"
+    }
+    fn default_model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+    fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
+        let (tx, mut rx) = mpsc::channel(64);
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let id = req.id.clone();
+            if let Err(message) = this.generate(req, cancel, tx.clone()) {
+                let _ = tx.blocking_send(ChatEvent::Error {
+                    id,
+                    message: format!("embedded: {message}"),
+                });
+            }
+        });
+        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+    }
+    fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
+        let list = super::hf::local_ggufs(&self.models_dir);
+        let dir = self.models_dir.clone();
+        Box::pin(async move {
+            Ok(list
+                .into_iter()
+                .map(|(p, size)| ModelInfo {
+                    name: p
+                        .strip_prefix(&dir)
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .into_owned(),
+                    size_bytes: Some(size),
+                })
+                .collect())
+        })
+    }
+}

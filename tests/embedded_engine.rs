@@ -1,0 +1,175 @@
+//! The embedded llama.cpp engine on the real SmolLM2 GGUF: `infernet chat --backend embedded`
+//! prints real tokens; the model is found among downloaded GGUFs; cancel stops generation.
+#![cfg(feature = "embedded")]
+mod common;
+
+use futures::StreamExt;
+use infernet::backend::{self, ChatEvent, ChatRequest, DoneReason, Message};
+use infernet::config::BackendConfig;
+use std::process::Command;
+
+fn gguf() -> Option<String> {
+    match std::env::var("INFERNET_TEST_GGUF") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(
+                !common::in_ci(),
+                "CI=true but INFERNET_TEST_GGUF is not set: run ./scripts/test.sh"
+            );
+            eprintln!("SKIPPED: no test GGUF (run ./scripts/test.sh)");
+            None
+        }
+    }
+}
+
+#[test]
+fn chat_with_the_embedded_engine_prints_real_tokens() {
+    let Some(model) = gguf() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
+        .env_remove("INFERNET_CONFIG_PATH")
+        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
+        .env("XDG_DATA_HOME", data.path())
+        .env("INFERNET_EMBEDDED_THREADS", "1")
+        .current_dir(data.path())
+        .args([
+            "chat",
+            "--backend",
+            "embedded",
+            "--model",
+            &model,
+            "--max-tokens",
+            "16",
+            "--temperature",
+            "0",
+            "--json",
+            "What is the capital of France?",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["type"], "meta");
+    assert_eq!(events[0]["backend"], "embedded");
+    assert_eq!(events[0]["model"], "SmolLM2-135M-Instruct-Q4_1.gguf");
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "done", "{events:?}");
+    let text = done["text"].as_str().unwrap();
+    assert!(
+        text.contains("Paris"),
+        "SmolLM2 at temperature 0 names Paris: '{text}'"
+    );
+    assert!(done["usage"]["completion_tokens"].as_u64().unwrap() >= 2);
+
+    // With the GGUF among downloaded models, no --model is needed.
+    let dir = data.path().join("infernet/models/local");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(&model, dir.join("smol.gguf")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
+        .env_remove("INFERNET_CONFIG_PATH")
+        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
+        .env("XDG_DATA_HOME", data.path())
+        .env("INFERNET_EMBEDDED_THREADS", "1")
+        .current_dir(data.path())
+        .args([
+            "chat",
+            "--backend",
+            "embedded",
+            "--max-tokens",
+            "8",
+            "Say hi.",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
+        .env_remove("INFERNET_CONFIG_PATH")
+        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
+        .env("XDG_DATA_HOME", data.path().join("empty"))
+        .current_dir(data.path())
+        .args(["chat", "--backend", "embedded", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("infernet model pull hf:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_generation_and_the_model_is_shared() {
+    let Some(model) = gguf() else { return };
+    let cfg = BackendConfig {
+        id: "emb".into(),
+        kind: "embedded".into(),
+        model: model.clone(),
+        num_thread: Some(1),
+        ..Default::default()
+    };
+    let be = backend::build_backend(&cfg, &|_| None, reqwest::Client::new()).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let req = ChatRequest {
+        id: "x".into(),
+        messages: vec![Message::new("user", "Write a long story.")],
+        max_tokens: Some(1000),
+        ..Default::default()
+    };
+    let mut s = be.chat(req.clone(), cancel.clone());
+    let (mut last, mut tokens) = (None, 0);
+    while let Some(ev) = s.next().await {
+        if matches!(ev, ChatEvent::Token { .. }) {
+            tokens += 1;
+            if tokens == 3 {
+                cancel.cancel();
+            }
+        }
+        last = Some(ev);
+    }
+    match last {
+        Some(ChatEvent::Done {
+            reason: DoneReason::Cancel,
+            usage,
+            ..
+        }) => assert!(usage.unwrap().completion_tokens < 10),
+        other => panic!("{other:?}"),
+    }
+    // Two chats at once on the same backend share the loaded model.
+    let short = ChatRequest {
+        max_tokens: Some(4),
+        ..req
+    };
+    let (a, b) = futures::join!(
+        be.chat(short.clone(), Default::default())
+            .collect::<Vec<_>>(),
+        be.chat(short, Default::default()).collect::<Vec<_>>()
+    );
+    for ev in [a, b] {
+        assert!(
+            matches!(
+                ev.last(),
+                Some(ChatEvent::Done {
+                    reason: DoneReason::Length,
+                    ..
+                })
+            ),
+            "{ev:?}"
+        );
+    }
+}
