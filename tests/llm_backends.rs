@@ -381,3 +381,43 @@ async fn be_models(s: &LlamaServer) -> Vec<String> {
         .map(|m| m.name)
         .collect()
 }
+
+#[test]
+fn model_list_show_use_against_the_real_server() {
+    let Some(s) = LlamaServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
+            .env_remove("INFERNET_CONFIG_PATH")
+            .env("XDG_CONFIG_HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path())
+            .current_dir(dir.path())
+            .args(["model", "--backend", "llamacpp", "--host", &s.url])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = run(&["list", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let name = v["models"][0]["name"].as_str().unwrap().to_string();
+    assert!(name.ends_with("SmolLM2-135M-Instruct-Q4_1.gguf"), "{v}");
+    assert_eq!(v["kind"], "llamacpp");
+    let (code, out, _) = run(&["use", &name]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("default model is now"));
+    let (code, out, _) = run(&["show", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["reachable"], true);
+    let (code, _, err) = run(&["pull", "anything"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("loads its models when it starts"), "{err}");
+}

@@ -155,6 +155,8 @@ async fn chat_models_detection_and_errors_through_the_ollama_api() {
     }
 }
 
+const MODEL_STATIC: &str = ollama::MODEL;
+
 fn model_cmd(url: &str, cfg_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
         .env_remove("INFERNET_CONFIG_PATH")
@@ -241,4 +243,14 @@ async fn model_list_show_use_pull_remove_through_the_ollama_api() {
         (v["kind"].as_str(), v["reachable"].as_bool()),
         (Some("ollama"), Some(true))
     );
+
+    // /api/show and /api/ps details for the configured default model.
+    let (code, _, err) = run(&["use", MODEL_STATIC]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = run(&["show", "--json"]).await.unwrap();
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["model"], MODEL);
+    assert_eq!(v["details"]["details"]["quantization_level"], "Q4_1");
+    assert_eq!(v["details"]["loaded"], true);
 }

@@ -87,6 +87,15 @@ pub trait ChatBackend: Send + Sync + std::fmt::Debug {
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent>;
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>>;
 
+    /// What the backend says about a model beyond its name (family, size, quantization,
+    /// whether it is loaded), when it says anything.
+    fn describe(
+        &self,
+        _name: &str,
+    ) -> futures::future::BoxFuture<'_, Result<Option<serde_json::Value>, BackendError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Downloads a model, streaming progress. Servers that load models at start do not pull.
     fn pull(&self, name: &str) -> BoxStream<'static, Result<PullProgress, BackendError>> {
         let msg = format!(

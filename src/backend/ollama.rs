@@ -358,6 +358,43 @@ impl ChatBackend for OllamaBackend {
         Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
     }
 
+    /// `/api/show` details plus whether `/api/ps` lists the model as loaded.
+    fn describe(
+        &self,
+        name: &str,
+    ) -> futures::future::BoxFuture<'_, Result<Option<Value>, BackendError>> {
+        let name = name.to_string();
+        Box::pin(async move {
+            let r = self
+                .http
+                .post(format!("{}/api/show", self.url))
+                .json(&json!({"model": name}))
+                .send()
+                .await
+                .map_err(|e| self.unreachable(&e))?;
+            let status = r.status().as_u16();
+            let body = r.bytes().await.map_err(|e| self.unreachable(&e))?;
+            if status != 200 {
+                return Err(BackendError::Http {
+                    kind: "ollama",
+                    status,
+                    message: error_message(&body),
+                });
+            }
+            let show: Value = serde_json::from_slice(&body).map_err(|e| {
+                BackendError::Protocol(format!("ollama /api/show is not JSON: {e}"))
+            })?;
+            let ps: Value = match self.http.get(format!("{}/api/ps", self.url)).send().await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => Value::Null,
+            };
+            let loaded = ps["models"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|x| x["name"] == name || x["model"] == name));
+            Ok(Some(json!({"details": show["details"], "loaded": loaded})))
+        })
+    }
+
     fn remove(&self, name: &str) -> futures::future::BoxFuture<'_, Result<(), BackendError>> {
         let name = name.to_string();
         Box::pin(async move {

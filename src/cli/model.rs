@@ -178,9 +178,14 @@ async fn list(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
 
 async fn show(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
     let reachable = be.models().await.map_err(|e| e.to_string());
+    let details = match be.default_model() {
+        Some(m) if reachable.is_ok() => be.describe(m).await.ok().flatten(),
+        _ => None,
+    };
     if json {
         let v = serde_json::json!({"backend": be.id(), "kind": be.kind().name(), "url": be.url(),
-            "model": be.default_model(), "reachable": reachable.is_ok(), "error": reachable.as_ref().err()});
+            "model": be.default_model(), "reachable": reachable.is_ok(), "error": reachable.as_ref().err(),
+            "details": details});
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
@@ -194,6 +199,20 @@ async fn show(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
     match reachable {
         Ok(_) => println!("status:  reachable"),
         Err(e) => println!("status:  {e}"),
+    }
+    if let Some(d) = details {
+        let f = |k: &str| d["details"][k].as_str().unwrap_or("?").to_string();
+        println!(
+            "details: {} {} {}, {}",
+            f("family"),
+            f("parameter_size"),
+            f("quantization_level"),
+            if d["loaded"] == true {
+                "loaded"
+            } else {
+                "not loaded"
+            }
+        );
     }
     ExitCode::SUCCESS
 }
