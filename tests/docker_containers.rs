@@ -52,28 +52,6 @@ async fn info(base: &str) -> Value {
         .unwrap()
 }
 
-async fn wait_state(base: &str, id: &str, want: &str, within: Duration) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let i = info(base).await;
-        let st = i["container_status"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .cloned()
-            .unwrap();
-        if st["state"] == want {
-            return st;
-        }
-        assert!(
-            t0.elapsed() < within,
-            "container {id} not {want} within {within:?}: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn run_job(base: &str, containers: Value, data: Value) -> Value {
     let r = http()
         .post(format!("{base}/api/jobs"))
@@ -125,9 +103,9 @@ async fn managed_lifecycle_with_the_real_engine() {
             .status(),
         200
     );
-    wait_state(&base, &a_id, "ready", T).await;
-    wait_state(&base, &b_id, "ready", T).await;
-    let st = wait_state(&base, &bad_id, "unavailable", T).await;
+    wait_container_state(&base, &a_id, "ready", T).await;
+    wait_container_state(&base, &b_id, "ready", T).await;
+    let st = wait_container_state(&base, &bad_id, "unavailable", T).await;
     assert!(
         st["reason"].as_str().unwrap().contains(
             "'infernet-test/does-not-exist:never' is not present locally and cannot be pulled"
@@ -192,7 +170,7 @@ async fn managed_lifecycle_with_the_real_engine() {
     docker(&["kill", &a_id]);
     let t0 = Instant::now();
     loop {
-        let st = wait_state(&base, &a_id, "ready", T).await;
+        let st = wait_container_state(&base, &a_id, "ready", T).await;
         if st["restarts"].as_u64().unwrap() >= 1 {
             break;
         }
@@ -210,7 +188,7 @@ async fn managed_lifecycle_with_the_real_engine() {
         .await;
     let t0 = Instant::now();
     loop {
-        let st = wait_state(&base, &a_id, "ready", T).await;
+        let st = wait_container_state(&base, &a_id, "ready", T).await;
         if st["restarts"].as_u64().unwrap() >= 2 {
             break;
         }
@@ -233,7 +211,7 @@ async fn managed_lifecycle_with_the_real_engine() {
 
     // Next start reuses the same containers instead of creating new ones.
     let (h2, base2) = start(cfg).await;
-    wait_state(&base2, &a_id, "ready", T).await;
+    wait_container_state(&base2, &a_id, "ready", T).await;
     assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &a_id]), first_id);
     let job = run_job(&base2, json!([a_id, b_id]), json!({})).await;
     assert_eq!(job["status"], "success");

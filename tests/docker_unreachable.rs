@@ -4,8 +4,7 @@ mod common;
 
 use common::*;
 use infernet::config::ContainerConfig;
-use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -24,7 +23,7 @@ async fn unreachable_docker_engine_is_reported_and_the_node_serves() {
     };
     let cfg = test_config(dir.path(), vec![spec], true);
     let (_h, base) = start(cfg).await;
-    let st = wait_state(&base, "needs-docker", "unavailable", T).await;
+    let st = wait_container_state(&base, "needs-docker", "unavailable", T).await;
     assert!(
         st["reason"]
             .as_str()
@@ -48,35 +47,6 @@ async fn unreachable_docker_engine_is_reported_and_the_node_serves() {
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
-}
-
-async fn wait_state(base: &str, id: &str, want: &str, within: Duration) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let i: Value = http()
-            .get(format!("{base}/info"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let st = i["container_status"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .cloned()
-            .unwrap();
-        if st["state"] == want {
-            return st;
-        }
-        assert!(
-            t0.elapsed() < within,
-            "container {id} not {want} within {within:?}: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 struct EnvGuard(&'static str, Option<String>);

@@ -6,7 +6,6 @@ mod common;
 use futures::StreamExt;
 use infernet::backend::{self, ChatEvent, ChatRequest, DoneReason, Message};
 use infernet::config::BackendConfig;
-use std::process::Command;
 
 fn gguf() -> Option<String> {
     match std::env::var("INFERNET_TEST_GGUF") {
@@ -26,12 +25,8 @@ fn gguf() -> Option<String> {
 fn chat_with_the_embedded_engine_prints_real_tokens() {
     let Some(model) = gguf() else { return };
     let data = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
-        .env_remove("INFERNET_CONFIG_PATH")
-        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
-        .env("XDG_DATA_HOME", data.path())
+    let out = common::infernet_cmd(data.path())
         .env("INFERNET_EMBEDDED_THREADS", "1")
-        .current_dir(data.path())
         .args([
             "chat",
             "--backend",
@@ -73,12 +68,8 @@ fn chat_with_the_embedded_engine_prints_real_tokens() {
     let dir = data.path().join("infernet/models/local");
     std::fs::create_dir_all(&dir).unwrap();
     std::os::unix::fs::symlink(&model, dir.join("smol.gguf")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
-        .env_remove("INFERNET_CONFIG_PATH")
-        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
-        .env("XDG_DATA_HOME", data.path())
+    let out = common::infernet_cmd(data.path())
         .env("INFERNET_EMBEDDED_THREADS", "1")
-        .current_dir(data.path())
         .args([
             "chat",
             "--backend",
@@ -97,11 +88,8 @@ fn chat_with_the_embedded_engine_prints_real_tokens() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
 
-    let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
-        .env_remove("INFERNET_CONFIG_PATH")
-        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
-        .env("XDG_DATA_HOME", data.path().join("empty"))
-        .current_dir(data.path())
+    std::fs::create_dir_all(data.path().join("empty")).unwrap();
+    let out = common::infernet_cmd(&data.path().join("empty"))
         .args(["chat", "--backend", "embedded", "hi"])
         .output()
         .unwrap();

@@ -15,14 +15,10 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(120);
 
+/// The binary with no config and no engine variables from the environment.
 fn infernet() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_infernet"));
-    // No config file from the developer's machine, no backend picked by the environment.
-    c.env_remove("INFERNET_CONFIG_PATH")
-        .env("XDG_CONFIG_HOME", "/nonexistent-infernet-xdg")
-        .current_dir("/");
-    c.env_remove("INFERNET_ENGINE_BACKEND")
-        .env_remove("INFERNET_ENGINE_MODEL");
+    let mut c = infernet_cmd(std::path::Path::new("/nonexistent-infernet-home"));
+    c.current_dir("/");
     c
 }
 
@@ -389,11 +385,7 @@ fn model_list_show_use_against_the_real_server() {
     };
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_infernet"))
-            .env_remove("INFERNET_CONFIG_PATH")
-            .env("XDG_CONFIG_HOME", dir.path())
-            .env("XDG_DATA_HOME", dir.path())
-            .current_dir(dir.path())
+        let out = infernet_cmd(dir.path())
             .args(["model", "--backend", "llamacpp", "--host", &s.url])
             .args(args)
             .output()

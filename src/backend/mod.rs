@@ -120,6 +120,48 @@ pub trait ChatBackend: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Sends a streaming request and waits for its answer. A cancel before the answer ends the turn
+/// with `done{cancel}`; a transport error or a non-2xx answer with `error` (`http_error` builds
+/// its message from the status and the backend's own message). Only a 2xx answer comes back.
+pub(crate) async fn open_stream(
+    send: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+    cancel: &tokio_util::sync::CancellationToken,
+    tx: &tokio::sync::mpsc::Sender<ChatEvent>,
+    id: &str,
+    unreachable: impl Fn(&reqwest::Error) -> BackendError,
+    http_error: impl Fn(u16, String) -> BackendError,
+) -> Option<reqwest::Response> {
+    let resp = tokio::select! {
+        r = send => r,
+        _ = cancel.cancelled() => {
+            let _ = tx.send(openai::done(id, DoneReason::Cancel, String::new(), None)).await;
+            return None;
+        }
+    };
+    let error = |message: String| ChatEvent::Error {
+        id: id.to_string(),
+        message,
+    };
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send(error(unreachable(&e).to_string())).await;
+            return None;
+        }
+    };
+    let status = resp.status();
+    if status.is_success() {
+        return Some(resp);
+    }
+    let body = resp.bytes().await.unwrap_or_default();
+    let _ = tx
+        .send(error(
+            http_error(status.as_u16(), error_message(&body)).to_string(),
+        ))
+        .await;
+    None
+}
+
 /// Root cause text of a reqwest error ("Connection refused (os error 111)").
 pub(crate) fn cause(e: &reqwest::Error) -> String {
     let mut cur: &dyn std::error::Error = e;

@@ -160,37 +160,25 @@ impl OllamaBackend {
             .post(format!("{}/api/chat", self.url))
             .json(&body)
             .send();
-        let resp = tokio::select! {
-            r = send => r,
-            _ = cancel.cancelled() => {
-                let _ = tx.send(done(&id, DoneReason::Cancel, String::new(), None)).await;
-                return;
-            }
-        };
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(err(self.unreachable(&e).to_string())).await;
-                return;
-            }
-        };
-        let status = resp.status();
-        if !status.is_success() {
-            let b = resp.bytes().await.unwrap_or_default();
-            let mut message = error_message(&b);
-            if status.as_u16() == 404 {
-                message = format!(
+        let pull_hint = |status: u16, message: String| {
+            let message = if status == 404 {
+                format!(
                     "{message}; pull it with `infernet model pull {model}` (or `ollama pull {model}`)"
-                );
-            }
-            let e = BackendError::Http {
-                kind: "ollama",
-                status: status.as_u16(),
-                message,
+                )
+            } else {
+                message
             };
-            let _ = tx.send(err(e.to_string())).await;
+            BackendError::Http {
+                kind: "ollama",
+                status,
+                message,
+            }
+        };
+        let unreachable = |e: &reqwest::Error| self.unreachable(e);
+        let Some(resp) = super::open_stream(send, &cancel, &tx, &id, unreachable, pull_hint).await
+        else {
             return;
-        }
+        };
         let mut stream = resp.bytes_stream();
         let mut lines = Lines::default();
         let mut text = String::new();

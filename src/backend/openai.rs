@@ -136,31 +136,17 @@ impl OpenAiBackend {
             .auth(self.http.post(format!("{}/v1/chat/completions", self.url)))
             .json(&body)
             .send();
-        let resp = tokio::select! {
-            r = send => r,
-            _ = cancel.cancelled() => {
-                let _ = tx.send(done(&id, DoneReason::Cancel, String::new(), None)).await;
-                return;
-            }
+        let kind = self.kind.name();
+        let http_error = |status: u16, message: String| BackendError::Http {
+            kind,
+            status,
+            message,
         };
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(err(self.unreachable(&e).to_string())).await;
-                return;
-            }
-        };
-        let status = resp.status();
-        if !status.is_success() {
-            let b = resp.bytes().await.unwrap_or_default();
-            let e = BackendError::Http {
-                kind: self.kind.name(),
-                status: status.as_u16(),
-                message: error_message(&b),
-            };
-            let _ = tx.send(err(e.to_string())).await;
+        let unreachable = |e: &reqwest::Error| self.unreachable(e);
+        let Some(resp) = super::open_stream(send, &cancel, &tx, &id, unreachable, http_error).await
+        else {
             return;
-        }
+        };
         let mut stream = resp.bytes_stream();
         let mut lines = Lines::default();
         let mut text = String::new();

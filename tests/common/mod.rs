@@ -229,3 +229,47 @@ pub async fn wait_job_with(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The real binary, isolated from the developer's config and engine variables: no config file
+/// (unless `home` holds one under `infernet/`), data under `home`, run from `home`.
+pub fn infernet_cmd(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_infernet"));
+    c.env_remove("INFERNET_CONFIG_PATH")
+        .env_remove("INFERNET_ENGINE_BACKEND")
+        .env_remove("INFERNET_ENGINE_MODEL")
+        .env_remove("INFERNET_ENGINE_BIN")
+        .env("XDG_CONFIG_HOME", home)
+        .env("XDG_DATA_HOME", home)
+        .current_dir(home);
+    c
+}
+
+/// Polls `/info` until container `id` is in state `want` (bounded).
+pub async fn wait_container_state(base: &str, id: &str, want: &str, within: Duration) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let i: Value = http()
+            .get(format!("{base}/info"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let st = i["container_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap();
+        if st["state"] == want {
+            return st;
+        }
+        assert!(
+            t0.elapsed() < within,
+            "container {id} not {want} within {within:?}: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
