@@ -161,3 +161,53 @@ async fn cancel_stops_generation_and_the_model_is_shared() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_context_gives_the_same_answers() {
+    let Some(model) = gguf() else { return };
+    let cfg = BackendConfig {
+        id: "emb".into(),
+        kind: "embedded".into(),
+        model,
+        num_thread: Some(1),
+        ..Default::default()
+    };
+    let be = backend::build_backend(&cfg, &|_| None, reqwest::Client::new()).unwrap();
+    let ask = |q: &str| ChatRequest {
+        id: "t".into(),
+        messages: vec![Message::new("user", q)],
+        temperature: Some(0.0),
+        max_tokens: Some(12),
+        ..Default::default()
+    };
+    let text = |events: Vec<ChatEvent>| match events.last() {
+        Some(ChatEvent::Done { text, .. }) => text.clone(),
+        other => panic!("{other:?}"),
+    };
+    // Greedy decoding: the same question gives the same answer whether the slot's cache holds
+    // that very prompt, another one, or nothing.
+    let first = text(
+        be.chat(ask("What is the capital of France?"), Default::default())
+            .collect()
+            .await,
+    );
+    let again = text(
+        be.chat(ask("What is the capital of France?"), Default::default())
+            .collect()
+            .await,
+    );
+    let other = text(
+        be.chat(ask("What is the capital of Italy?"), Default::default())
+            .collect()
+            .await,
+    );
+    let back = text(
+        be.chat(ask("What is the capital of France?"), Default::default())
+            .collect()
+            .await,
+    );
+    assert!(first.contains("Paris"), "{first}");
+    assert_eq!(first, again);
+    assert_eq!(first, back);
+    assert!(other.contains("Rome"), "{other}");
+}

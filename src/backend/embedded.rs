@@ -1,18 +1,21 @@
 //! The embedded engine: GGUF models run in-process through llama.cpp (`llama-cpp-2`). Each
-//! model is loaded once and shared; generation runs on the blocking thread pool, never on the
-//! async workers. The chat template and tokenizer come from the GGUF.
+//! model is loaded once and served by a few worker threads ("slots"), never on the async
+//! workers. Each slot keeps its context and the tokens in its KV cache, so the next turn of a
+//! conversation only evaluates what changed. The chat template and tokenizer come from the GGUF.
 use super::openai::done;
 use super::{
     BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
     now_rfc3339,
 };
 use futures::stream::BoxStream;
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 const DEFAULT_MAX_TOKENS: u32 = 512;
 const CONTEXT: u32 = 4096;
+/// Concurrent generations per model.
+const SLOTS: usize = 2;
 
 /// llama.cpp's global state: initialised once per process.
 fn llama() -> Result<&'static LlamaBackend, String> {
@@ -42,7 +47,19 @@ struct Loaded {
     template: Option<LlamaChatTemplate>,
 }
 
-type Cache = Arc<Mutex<HashMap<PathBuf, Arc<Loaded>>>>;
+struct Job {
+    req: ChatRequest,
+    cancel: CancellationToken,
+    tx: mpsc::Sender<ChatEvent>,
+    path: PathBuf,
+}
+
+/// A loaded model's queue; its slot threads end when this is dropped.
+struct Workers {
+    queue: std::sync::mpsc::Sender<Job>,
+}
+
+type Cache = Arc<Mutex<HashMap<PathBuf, Arc<Workers>>>>;
 
 #[derive(Debug, Clone)]
 pub struct EmbeddedBackend {
@@ -51,6 +68,12 @@ pub struct EmbeddedBackend {
     models_dir: PathBuf,
     threads: i32,
     cache: Cache,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Workers")
+    }
 }
 
 impl std::fmt::Debug for Loaded {
@@ -109,33 +132,100 @@ impl EmbeddedBackend {
         }
     }
 
-    fn load(&self, path: &Path) -> Result<Arc<Loaded>, String> {
+    /// Loads the model once and starts its slots.
+    fn workers(&self, path: &Path) -> Result<Arc<Workers>, String> {
         let mut cache = self
             .cache
             .lock()
             .map_err(|_| "model cache lock poisoned".to_string())?;
-        if let Some(l) = cache.get(path) {
-            return Ok(l.clone());
+        if let Some(w) = cache.get(path) {
+            return Ok(w.clone());
         }
         let backend = llama()?;
         let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
             .map_err(|e| format!("cannot load '{}': {e}", path.display()))?;
         let template = model.chat_template(None).ok();
         let loaded = Arc::new(Loaded { model, template });
-        cache.insert(path.to_path_buf(), loaded.clone());
-        Ok(loaded)
+        let (queue, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..SLOTS {
+            let (loaded, rx, this) = (loaded.clone(), rx.clone(), self.clone());
+            std::thread::Builder::new()
+                .name(format!("infernet-llama-{n}"))
+                .spawn(move || this.slot(&loaded, &rx))
+                .map_err(|e| format!("cannot start a generation thread: {e}"))?;
+        }
+        let w = Arc::new(Workers { queue });
+        cache.insert(path.to_path_buf(), w.clone());
+        Ok(w)
+    }
+
+    /// One slot: a context kept across turns, with the tokens its KV cache holds.
+    fn slot(&self, loaded: &Loaded, rx: &Mutex<std::sync::mpsc::Receiver<Job>>) {
+        let n_ctx = CONTEXT.min(loaded.model.n_ctx_train().max(512));
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(n_ctx)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads);
+        let mut ctx = None;
+        let mut cached: Vec<LlamaToken> = Vec::new();
+        loop {
+            let job = match rx.lock() {
+                Ok(r) => match r.recv() {
+                    Ok(j) => j,
+                    Err(_) => return, // the model was dropped
+                },
+                Err(_) => return,
+            };
+            let id = job.req.id.clone();
+            let tx = job.tx.clone();
+            if ctx.is_none() {
+                match llama().and_then(|b| {
+                    loaded
+                        .model
+                        .new_context(b, params.clone())
+                        .map_err(|e| format!("cannot create a context: {e}"))
+                }) {
+                    Ok(c) => ctx = Some(c),
+                    Err(message) => {
+                        let _ = tx.blocking_send(ChatEvent::Error {
+                            id,
+                            message: format!("embedded: {message}"),
+                        });
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = ctx.as_mut() else { continue };
+            if let Err(message) = self.generate(loaded, c, n_ctx, &mut cached, job) {
+                // After a failure the cache contents are unknown: start the next turn clean.
+                c.clear_kv_cache();
+                cached.clear();
+                let _ = tx.blocking_send(ChatEvent::Error {
+                    id,
+                    message: format!("embedded: {message}"),
+                });
+            }
+        }
     }
 
     /// Runs on a blocking thread: prompt, then one token at a time until EOG, the limit or cancel.
     fn generate(
         &self,
-        req: ChatRequest,
-        cancel: CancellationToken,
-        tx: mpsc::Sender<ChatEvent>,
+        loaded: &Loaded,
+        ctx: &mut LlamaContext<'_>,
+        n_ctx: u32,
+        cached: &mut Vec<LlamaToken>,
+        job: Job,
     ) -> Result<(), String> {
+        let Job {
+            req,
+            cancel,
+            tx,
+            path,
+        } = job;
         let id = req.id.clone();
-        let path = self.resolve(req.model.as_deref().or(self.model.as_deref()))?;
-        let loaded = self.load(&path)?;
         let model = &loaded.model;
         let vocab = model.vocab();
         let prompt = match &loaded.template {
@@ -162,35 +252,34 @@ impl EmbeddedBackend {
             }
         };
         let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
-        let limit = CONTEXT.min(model.n_ctx_train().max(512));
-        if tokens.len() as u32 >= limit {
+        if tokens.is_empty() || tokens.len() as u32 >= n_ctx {
             return Err(format!(
-                "the prompt has {} tokens; the context holds {limit}",
+                "the prompt has {} tokens; the context holds {n_ctx}",
                 tokens.len()
             ));
         }
         let max = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
-        // A context just big enough for this turn: allocating the whole window costs more
-        // than the first token on small models.
-        let wanted = (tokens.len() as u32).saturating_add(max).saturating_add(8);
-        let n_ctx = wanted.div_ceil(256).saturating_mul(256).min(limit);
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(n_ctx)
-            .with_n_threads(self.threads)
-            .with_n_threads_batch(self.threads);
-        let mut ctx = model
-            .new_context(llama()?, params)
-            .map_err(|e| format!("cannot create a context: {e}"))?;
+        // Reuse what the KV cache already holds (the conversation so far); evaluate the rest.
+        // At least the last prompt token is evaluated again, for its logits.
+        let common = cached
+            .iter()
+            .zip(&tokens)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let keep = common.min(tokens.len() - 1);
+        ctx.clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+            .map_err(|e| format!("kv cache: {e}"))?;
+        cached.truncate(keep);
         let mut batch = LlamaBatch::new(n_ctx as usize, 1);
-        let last = tokens.len().saturating_sub(1);
-        for (i, t) in tokens.iter().enumerate() {
+        let last = tokens.len() - 1;
+        for (i, t) in tokens.iter().enumerate().skip(keep) {
             batch
                 .add(*t, i as i32, &[0], i == last)
                 .map_err(|e| format!("batch: {e}"))?;
         }
         ctx.decode(&mut batch)
             .map_err(|e| format!("decode failed: {e}"))?;
+        cached.extend_from_slice(&tokens[keep..]);
         let mut sampler = match req.temperature {
             Some(t) if t <= 0.0 => LlamaSampler::greedy(),
             t => LlamaSampler::chain_simple([
@@ -222,7 +311,7 @@ impl EmbeddedBackend {
             if generated >= max || pos as u32 >= n_ctx {
                 break DoneReason::Length;
             }
-            let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+            let token = sampler.sample(ctx, batch.n_tokens() - 1);
             if vocab.is_eog(token) {
                 break DoneReason::Stop;
             }
@@ -287,9 +376,24 @@ impl ChatBackend for EmbeddedBackend {
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
         let (tx, mut rx) = mpsc::channel(64);
         let this = self.clone();
+        // Loading a model takes a while: off the async workers too.
         tokio::task::spawn_blocking(move || {
             let id = req.id.clone();
-            if let Err(message) = this.generate(req, cancel, tx.clone()) {
+            let queued = this
+                .resolve(req.model.as_deref().or(this.model.as_deref()))
+                .and_then(|path| Ok((this.workers(&path)?, path)))
+                .and_then(|(w, path)| {
+                    let job = Job {
+                        req,
+                        cancel,
+                        tx: tx.clone(),
+                        path,
+                    };
+                    w.queue
+                        .send(job)
+                        .map_err(|_| "the model's generation threads stopped".to_string())
+                });
+            if let Err(message) = queued {
                 let _ = tx.blocking_send(ChatEvent::Error {
                     id,
                     message: format!("embedded: {message}"),
