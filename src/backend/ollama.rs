@@ -1,6 +1,6 @@
 //! Ollama: `POST /api/chat` NDJSON streaming, `/api/tags` for models.
 use super::openai::done;
-use super::sse::Lines;
+use super::sse::{Lines, Next, next_lines};
 use super::{
     BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
     cause, error_message, now_rfc3339,
@@ -179,29 +179,24 @@ impl OllamaBackend {
         else {
             return;
         };
-        let mut stream = resp.bytes_stream();
+        let mut stream = Box::pin(resp.bytes_stream());
         let mut lines = Lines::default();
         let mut text = String::new();
         let mut started = false;
         loop {
-            let chunk = tokio::select! {
-                c = stream.next() => c,
-                _ = cancel.cancelled() => {
-                    drop(stream);
+            let (pending, finished) = match next_lines(&mut stream, &mut lines, &cancel).await {
+                Next::Lines { lines, finished } => (lines, finished),
+                Next::Cancelled => {
+                    drop(stream); // closes the connection: the server stops generating
                     let _ = tx.send(done(&id, DoneReason::Cancel, text, None)).await;
                     return;
                 }
-            };
-            let finished = chunk.is_none();
-            let pending: Vec<String> = match chunk {
-                Some(Ok(b)) => lines.push(&b),
-                Some(Err(e)) => {
+                Next::Broken(cause) => {
                     let _ = tx
-                        .send(err(format!("ollama stream broke: {}", cause(&e))))
+                        .send(err(format!("{} stream broke: {cause}", "ollama")))
                         .await;
                     return;
                 }
-                None => lines.finish().into_iter().collect(),
             };
             for line in pending {
                 let parsed = parse_line(&line);
@@ -308,7 +303,7 @@ impl ChatBackend for OllamaBackend {
                     .await;
                 return;
             }
-            let mut stream = resp.bytes_stream();
+            let mut stream = Box::pin(resp.bytes_stream());
             let mut lines = Lines::default();
             // Dropping the receiver ends this task and with it the request: Ollama stops the pull.
             while let Some(chunk) = stream.next().await {

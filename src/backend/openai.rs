@@ -1,12 +1,11 @@
 //! OpenAI-compatible servers: vLLM, SGLang, llama.cpp's llama-server / llama-swap, Modular MAX.
 //! `POST /v1/chat/completions` with `stream: true` and `stream_options.include_usage`, SSE back.
-use super::sse::Lines;
+use super::sse::{Lines, Next, next_lines};
 use super::{
     BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
     cause, error_message, now_rfc3339,
 };
 use crate::config::Secret;
-use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -147,36 +146,26 @@ impl OpenAiBackend {
         else {
             return;
         };
-        let mut stream = resp.bytes_stream();
+        let mut stream = Box::pin(resp.bytes_stream());
         let mut lines = Lines::default();
         let mut text = String::new();
         let mut reason = DoneReason::Stop;
         let mut usage = None;
         let mut started = false;
         loop {
-            let chunk = tokio::select! {
-                c = stream.next() => c,
-                _ = cancel.cancelled() => {
-                    // Dropping the response closes the connection: the server stops generating.
-                    drop(stream);
+            let (pending, finished) = match next_lines(&mut stream, &mut lines, &cancel).await {
+                Next::Lines { lines, finished } => (lines, finished),
+                Next::Cancelled => {
+                    drop(stream); // closes the connection: the server stops generating
                     let _ = tx.send(done(&id, DoneReason::Cancel, text, usage)).await;
                     return;
                 }
-            };
-            let finished = chunk.is_none();
-            let pending: Vec<String> = match chunk {
-                Some(Ok(b)) => lines.push(&b),
-                Some(Err(e)) => {
+                Next::Broken(cause) => {
                     let _ = tx
-                        .send(err(format!(
-                            "{} stream broke: {}",
-                            self.kind.name(),
-                            cause(&e)
-                        )))
+                        .send(err(format!("{} stream broke: {cause}", self.kind.name())))
                         .await;
                     return;
                 }
-                None => lines.finish().into_iter().collect(),
             };
             for line in pending {
                 let Some(data) = line.strip_prefix("data:").map(str::trim) else {

@@ -27,6 +27,45 @@ impl Lines {
     }
 }
 
+/// What reading a streamed answer produced next.
+pub enum Next {
+    /// Complete lines; `finished` when the stream ended with them.
+    Lines {
+        lines: Vec<String>,
+        finished: bool,
+    },
+    Cancelled,
+    Broken(String),
+}
+
+/// Reads the next chunk of a streamed answer into lines, or notices a cancel. Dropping the
+/// stream after `Cancelled` closes the connection, which stops the server's generation.
+pub async fn next_lines<S>(
+    stream: &mut S,
+    lines: &mut Lines,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Next
+where
+    S: futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+{
+    use futures::StreamExt;
+    let chunk = tokio::select! {
+        c = stream.next() => c,
+        _ = cancel.cancelled() => return Next::Cancelled,
+    };
+    match chunk {
+        Some(Ok(b)) => Next::Lines {
+            lines: lines.push(&b),
+            finished: false,
+        },
+        Some(Err(e)) => Next::Broken(super::cause(&e)),
+        None => Next::Lines {
+            lines: lines.finish().into_iter().collect(),
+            finished: true,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Lines;
