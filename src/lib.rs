@@ -6,6 +6,7 @@ pub mod compute;
 pub mod config;
 pub mod engine;
 pub mod guardian;
+pub mod identity;
 pub mod jobs;
 pub mod logging;
 pub mod store;

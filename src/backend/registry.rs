@@ -26,6 +26,18 @@ pub fn build_backend(
     };
     let key = if !cfg.api_key.is_empty() {
         Some(cfg.api_key.clone())
+    } else if !cfg.api_key_secret.is_empty() {
+        let dir = crate::config::config_dir(env).unwrap_or_else(|| std::path::PathBuf::from("."));
+        match crate::identity::Secrets::new(&dir).get(&cfg.api_key_secret) {
+            Ok(Some((v, _))) => Some(v),
+            Ok(None) => {
+                return Err(format!(
+                    "backend '{}': secret '{}' is not stored; store it with `infernet secret set {}`",
+                    cfg.id, cfg.api_key_secret, cfg.api_key_secret
+                ));
+            }
+            Err(e) => return Err(format!("backend '{}': {e}", cfg.id)),
+        }
     } else {
         let var = (!cfg.api_key_env.is_empty())
             .then_some(cfg.api_key_env.as_str())

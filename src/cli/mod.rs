@@ -4,6 +4,7 @@ mod chat;
 mod config_cmd;
 mod model;
 mod node;
+mod secret;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ pub enum Command {
     Backends(backends_cmd::BackendsArgs),
     /// Models on a backend: list, show, use, pull, remove
     Model(model::ModelArgs),
+    /// Secrets such as backend API keys: OS keyring, else a 0600 file
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
 }
 
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -47,6 +51,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Chat(args) => chat::run(cli.config.as_deref(), args),
         Command::Backends(args) => backends_cmd::run(cli.config.as_deref(), args),
         Command::Model(args) => model::run(cli.config.as_deref(), args),
+        Command::Secret(cmd) => secret::run(cmd),
     }
 }
 

@@ -335,6 +335,9 @@ pub struct BackendConfig {
     pub api_key: Secret,
     /// Variable holding the API key (default: the kind's, e.g. `VLLM_API_KEY`).
     pub api_key_env: String,
+    /// Name of a stored secret holding the API key (`infernet secret set NAME`: OS keyring,
+    /// else a 0600 file).
+    pub api_key_secret: String,
     /// Default model (else the kind's model variable, else the first the server lists).
     pub model: String,
     /// `engine` kind: the engine program and its arguments (else `INFERNET_ENGINE_BIN`).

@@ -18,6 +18,11 @@ pub struct LlamaServer {
 impl LlamaServer {
     /// Starts one on an OS-chosen port; `None` (skipped) when not provided, failing under CI.
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// The same with extra llama-server arguments (e.g. `--api-key`).
+    pub fn start_with(extra: &[&str]) -> Option<Self> {
         let (bin, model) = match (
             std::env::var("INFERNET_TEST_LLAMA_SERVER"),
             std::env::var("INFERNET_TEST_GGUF"),
@@ -51,6 +56,7 @@ impl LlamaServer {
                 "--parallel",
                 "2",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
