@@ -120,6 +120,20 @@ pub trait ChatBackend: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// The stream of events that `produce` sends from its own task: every adapter runs its turn
+/// as a producer, and dropping the stream makes the producer's next send fail, which ends it.
+pub(crate) fn spawned<T, Fut>(
+    produce: impl FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut,
+) -> BoxStream<'static, T>
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(produce(tx));
+    Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
 /// Sends a streaming request and waits for its answer. A cancel before the answer ends the turn
 /// with `done{cancel}`; a transport error or a non-2xx answer with `error` (`http_error` builds
 /// its message from the status and the backend's own message). Only a 2xx answer comes back.

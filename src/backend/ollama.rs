@@ -266,19 +266,17 @@ impl ChatBackend for OllamaBackend {
         self.model.as_deref()
     }
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
-        let (tx, mut rx) = mpsc::channel(64);
-        tokio::spawn(self.clone().run(req, cancel, tx));
-        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+        let this = self.clone();
+        super::spawned(move |tx| this.run(req, cancel, tx))
     }
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
         Box::pin(self.list())
     }
 
     fn pull(&self, name: &str) -> BoxStream<'static, Result<super::PullProgress, BackendError>> {
-        let (tx, mut rx) = mpsc::channel(64);
         let this = self.clone();
         let name = name.to_string();
-        tokio::spawn(async move {
+        super::spawned(move |tx| async move {
             let send = this
                 .http
                 .post(format!("{}/api/pull", this.url))
@@ -337,8 +335,7 @@ impl ChatBackend for OllamaBackend {
                     }
                 }
             }
-        });
-        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+        })
     }
 
     /// `/api/show` details plus whether `/api/ps` lists the model as loaded.

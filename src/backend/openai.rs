@@ -261,9 +261,8 @@ impl ChatBackend for OpenAiBackend {
         self.model.as_deref()
     }
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
-        let (tx, mut rx) = mpsc::channel(64);
-        tokio::spawn(self.clone().run(req, cancel, tx));
-        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+        let this = self.clone();
+        super::spawned(move |tx| this.run(req, cancel, tx))
     }
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
         Box::pin(self.list())

@@ -32,8 +32,7 @@ impl ChatBackend for StubBackend {
         Some(STUB_MODEL)
     }
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-        tokio::spawn(async move {
+        super::spawned(move |tx| async move {
             let id = req.id.clone();
             let prompt = req
                 .messages
@@ -79,8 +78,7 @@ impl ChatBackend for StubBackend {
                 }
             }
             let _ = tx.send(done(&id, DoneReason::Stop, text, None)).await;
-        });
-        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+        })
     }
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
         Box::pin(async {
