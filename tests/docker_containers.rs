@@ -212,6 +212,7 @@ async fn managed_lifecycle_with_the_real_engine() {
     // Next start reuses the same containers instead of creating new ones.
     let (h2, base2) = start(cfg).await;
     wait_container_state(&base2, &a_id, "ready", T).await;
+    wait_container_state(&base2, &b_id, "ready", T).await;
     assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &a_id]), first_id);
     let job = run_job(&base2, json!([a_id, b_id]), json!({})).await;
     assert_eq!(job["status"], "success");
