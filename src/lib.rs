@@ -1,6 +1,7 @@
 //! infernet: the engine library behind the `infernet` binary.
 pub mod api;
 pub mod backend;
+pub mod chain;
 pub mod cli;
 pub mod compute;
 pub mod config;

@@ -2,6 +2,7 @@
 mod backends_cmd;
 mod chat;
 mod config_cmd;
+mod contracts;
 mod model;
 mod node;
 mod secret;
@@ -41,6 +42,12 @@ pub enum Command {
     /// Secrets such as backend API keys: OS keyring, else a 0600 file
     #[command(subcommand)]
     Secret(secret::SecretCommand),
+    /// Infernet contracts: deploy the stack to a chain
+    #[command(subcommand)]
+    Contracts(contracts::ContractsCommand),
+    /// Local development helpers: `infernet dev chain`
+    #[command(subcommand)]
+    Dev(contracts::DevCommand),
 }
 
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -52,6 +59,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Backends(args) => backends_cmd::run(cli.config.as_deref(), args),
         Command::Model(args) => model::run(cli.config.as_deref(), args),
         Command::Secret(cmd) => secret::run(cmd),
+        Command::Contracts(contracts::ContractsCommand::Deploy(args)) => contracts::deploy(args),
+        Command::Dev(contracts::DevCommand::Chain(args)) => contracts::dev_chain(args),
     }
 }
 
