@@ -11,6 +11,8 @@ struct Rules {
     external: bool,
     generates_proofs: bool,
     allowed_ips: Vec<IpNet>,
+    /// Lower-cased owner addresses allowed for on-chain subscriptions (empty: all).
+    allowed_addresses: Vec<String>,
 }
 
 /// Why a request was refused. `message()` is stable: clients and log greps rely on it.
@@ -59,6 +61,34 @@ impl Rejection {
     }
 }
 
+/// Why an on-chain subscription is not served; the text is what operators see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnchainSkip {
+    ContainerSetNotSupported,
+    FirstNotExternal(String),
+    NotAllowedForAddress { container: String, address: String },
+    NoProof(String),
+    PaymentsNotConfigured,
+}
+
+impl std::fmt::Display for OnchainSkip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OnchainSkip::ContainerSetNotSupported => {
+                f.write_str("Container-set not supported: no configured pipeline hashes to this containerId")
+            }
+            OnchainSkip::FirstNotExternal(c) => write!(f, "First container must be external ('{c}')"),
+            OnchainSkip::NotAllowedForAddress { container, address } => {
+                write!(f, "Container not allowed for address ('{container}' does not list owner {address} in allowed_addresses)")
+            }
+            OnchainSkip::NoProof(c) => write!(f, "Container does not generate proof ('{c}'; the subscription has a verifier)"),
+            OnchainSkip::PaymentsNotConfigured => f.write_str(
+                "payments not configured: this node does not serve paid subscriptions yet",
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Guardian {
     rules: HashMap<String, Rules>,
@@ -75,6 +105,11 @@ impl Guardian {
                     external: c.external,
                     generates_proofs: c.generates_proofs,
                     allowed_ips: c.allowed_ips.iter().filter_map(|s| parse_net(s)).collect(),
+                    allowed_addresses: c
+                        .allowed_addresses
+                        .iter()
+                        .map(|a| a.to_ascii_lowercase())
+                        .collect(),
                 };
                 (c.id.clone(), r)
             })
@@ -83,6 +118,7 @@ impl Guardian {
                     external: true,
                     generates_proofs: false,
                     allowed_ips: b.allowed_ips.iter().filter_map(|s| parse_net(s)).collect(),
+                    allowed_addresses: Vec::new(),
                 };
                 (b.id.clone(), r)
             }))
@@ -139,6 +175,46 @@ impl Guardian {
                     address: client.to_string(),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// On-chain subscription rules after the container set was resolved (reference ritual-node §6,
+    /// in that order). `containers` is None when the hash names no configured pipeline.
+    pub fn check_onchain(
+        &self,
+        containers: Option<&[String]>,
+        owner: &str,
+        requires_proof: bool,
+        provides_payment: bool,
+    ) -> Result<(), OnchainSkip> {
+        let Some(containers) = containers.filter(|c| !c.is_empty()) else {
+            return Err(OnchainSkip::ContainerSetNotSupported);
+        };
+        let Some(rules) = containers
+            .iter()
+            .map(|c| self.rules.get(c))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Err(OnchainSkip::ContainerSetNotSupported);
+        };
+        if !rules[0].external {
+            return Err(OnchainSkip::FirstNotExternal(containers[0].clone()));
+        }
+        let owner = owner.to_ascii_lowercase();
+        for (c, r) in containers.iter().zip(&rules) {
+            if !r.allowed_addresses.is_empty() && !r.allowed_addresses.contains(&owner) {
+                return Err(OnchainSkip::NotAllowedForAddress {
+                    container: c.clone(),
+                    address: owner,
+                });
+            }
+        }
+        if requires_proof && !rules[rules.len() - 1].generates_proofs {
+            return Err(OnchainSkip::NoProof(containers[containers.len() - 1].clone()));
+        }
+        if provides_payment {
+            return Err(OnchainSkip::PaymentsNotConfigured);
         }
         Ok(())
     }

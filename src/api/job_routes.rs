@@ -20,7 +20,7 @@ pub async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let v = read_json(&headers, body, st.max_body).await?;
     match parse_job(v)? {
-        Parsed::Delegated => Err(chain_not_enabled()),
+        Parsed::Delegated => Err(chain_not_enabled(st.chain.is_some())),
         Parsed::Offchain(req) => {
             let id = st.jobs.submit(req, ip).await?;
             Ok(Json(json!({"id": id})))
@@ -43,7 +43,7 @@ pub async fn create_batch(
     for item in items {
         let entry = match parse_job(item) {
             Err(e) => e.body(),
-            Ok(Parsed::Delegated) => chain_not_enabled().body(),
+            Ok(Parsed::Delegated) => chain_not_enabled(st.chain.is_some()).body(),
             Ok(Parsed::Offchain(req)) => match st.jobs.submit(req, ip).await {
                 Ok(id) => json!({"id": id}),
                 Err(e) => ApiError::from(e).body(),

@@ -34,7 +34,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub trusted_proxies: Arc<Vec<IpNet>>,
     pub max_body: usize,
-    pub chain_enabled: bool,
+    /// The chain side's status, when `chain.enabled`.
+    pub chain: Option<std::sync::Arc<crate::chain::ChainStatus>>,
 }
 
 pub fn router(state: AppState) -> axum::Router {

@@ -22,11 +22,21 @@ pub async fn info(State(st): State<AppState>) -> Json<Value> {
         .map(|c| json!({"id": c.id, "description": c.description, "external": c.external, "image": c.image}))
         .collect();
     let pending = st.jobs.counters().running.load(Ordering::Relaxed);
+    let chain = st.chain.as_ref().map(|c| c.snapshot());
+    let (onchain, chain_json) = match &chain {
+        // Ritual's two keys, then ours: phase, head, sync progress, RPC health, subscriptions
+        // with the reason for every skip or failure.
+        Some(c) => (
+            c.in_flight,
+            json!({"enabled": true, "address": c.node.clone().unwrap_or_default(), "status": c}),
+        ),
+        None => (0, json!({"enabled": false, "address": ""})),
+    };
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "containers": running,
-        "pending": {"offchain": pending, "onchain": 0},
-        "chain": {"enabled": st.chain_enabled, "address": ""},
+        "pending": {"offchain": pending, "onchain": onchain},
+        "chain": chain_json,
         "container_status": all,
     }))
 }

@@ -71,8 +71,13 @@ pub fn parse_job(v: Value) -> Result<Parsed, ApiError> {
     }))
 }
 
-pub fn chain_not_enabled() -> ApiError {
+pub fn chain_not_enabled(chain_enabled: bool) -> ApiError {
+    if chain_enabled {
+        return ApiError::bad_request("Delegated subscriptions not supported").with_params(json!({
+            "hint": "this node follows on-chain subscriptions; delegated (signed) subscriptions over REST are not served yet"
+        }));
+    }
     ApiError::bad_request("Chain not enabled").with_params(json!({
-        "hint": "delegated subscriptions need an on-chain node ('chain.enabled'); this node serves off-chain jobs only"
+        "hint": "delegated subscriptions need an on-chain node ('chain.enabled')"
     }))
 }

@@ -10,3 +10,12 @@ pub mod subscription;
 
 pub use client::{Addresses, ChainClient, ChainError};
 pub use subscription::Subscription;
+pub mod head;
+pub mod node;
+pub mod scheduler;
+pub mod signer;
+pub mod sync;
+pub mod view;
+pub mod worker;
+
+pub use view::{ChainSnapshot, ChainStatus};

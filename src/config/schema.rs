@@ -153,6 +153,9 @@ pub struct WalletConfig {
     pub private_key: Option<Secret>,
     pub payment_address: Option<String>,
     pub allowed_sim_errors: Vec<String>,
+    /// Ours: blocks a delivery may wait unmined before it is re-sent with higher fees.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub replace_after_blocks: u64,
 }
 
 impl Default for WalletConfig {
@@ -162,6 +165,7 @@ impl Default for WalletConfig {
             private_key: None,
             payment_address: None,
             allowed_sim_errors: Vec::new(),
+            replace_after_blocks: 5,
         }
     }
 }

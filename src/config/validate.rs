@@ -222,9 +222,14 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
                 ));
             }
         }
-        warnings.push(format!(
-            "config file '{file}': 'chain.enabled' is true, but this build serves off-chain jobs only; the chain settings are validated and not used yet"
-        ));
+        if let Some(k) = &c.chain.wallet.private_key {
+            if crate::chain::deploy::parse_key(k.expose()).is_err() {
+                return Err(err(
+                    "chain.wallet.private_key".into(),
+                    "is not a valid secp256k1 private key (expected 64 hex digits, 0x optional)".into(),
+                ));
+            }
+        }
     }
     if c.server.rate_limit.num_requests == 0 {
         return Err(err(

@@ -124,6 +124,12 @@ impl Engine {
             job_events.clone(),
         );
 
+        // The chain side connects and syncs in the background: REST is up meanwhile.
+        let chain = config
+            .chain
+            .enabled
+            .then(|| crate::chain::node::spawn(&config, jobs.clone(), store.clone(), &tasks, &cancel));
+
         let addr = format!("{}:{}", config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -152,7 +158,7 @@ impl Engine {
                     .collect(),
             ),
             max_body: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
-            chain_enabled: false,
+            chain: chain.clone(),
         });
         let rest_cancel = cancel.child_token();
         tasks.spawn(async move {
@@ -185,7 +191,14 @@ impl Engine {
         });
 
         supervise::spawn_pruner(&tasks, &cancel, store.clone(), &config);
-        let snapshot = snapshot::spawn(&tasks, &cancel, rest_addr, jobs.clone(), states.clone());
+        let snapshot = snapshot::spawn(
+            &tasks,
+            &cancel,
+            rest_addr,
+            jobs.clone(),
+            states.clone(),
+            chain.clone(),
+        );
         event::spawn_forwarders(
             &tasks,
             &cancel,

@@ -1,4 +1,5 @@
 //! `NodeSnapshot`: the latest view of the node for panels and `status` (watch, latest only).
+use crate::chain::{ChainSnapshot, ChainStatus};
 use crate::compute::{ContainerStatus, StateTable};
 use crate::jobs::JobService;
 use serde::Serialize;
@@ -19,6 +20,8 @@ pub struct NodeSnapshot {
     pub jobs_running: u64,
     pub jobs_succeeded: u64,
     pub jobs_failed: u64,
+    /// None when `chain.enabled` is false.
+    pub chain: Option<ChainSnapshot>,
 }
 
 fn take(
@@ -26,6 +29,7 @@ fn take(
     started_at: SystemTime,
     jobs: &JobService,
     states: &StateTable,
+    chain: Option<&ChainStatus>,
 ) -> NodeSnapshot {
     let c = jobs.counters();
     NodeSnapshot {
@@ -36,6 +40,7 @@ fn take(
         jobs_running: c.running.load(Ordering::Relaxed),
         jobs_succeeded: c.success.load(Ordering::Relaxed),
         jobs_failed: c.failed.load(Ordering::Relaxed),
+        chain: chain.map(ChainStatus::snapshot),
     }
 }
 
@@ -46,9 +51,10 @@ pub(super) fn spawn(
     rest_addr: SocketAddr,
     jobs: JobService,
     states: StateTable,
+    chain: Option<Arc<ChainStatus>>,
 ) -> watch::Receiver<Arc<NodeSnapshot>> {
     let started_at = SystemTime::now();
-    let (tx, rx) = watch::channel(Arc::new(take(rest_addr, started_at, &jobs, &states)));
+    let (tx, rx) = watch::channel(Arc::new(take(rest_addr, started_at, &jobs, &states, chain.as_deref())));
     let cancel = cancel.clone();
     let mut changes = states.subscribe();
     tasks.spawn(async move {
@@ -59,7 +65,7 @@ pub(super) fn spawn(
                 r = changes.changed() => if r.is_err() { return },
                 _ = cancel.cancelled() => return,
             }
-            let snap = take(rest_addr, started_at, &jobs, &states);
+            let snap = take(rest_addr, started_at, &jobs, &states, chain.as_deref());
             tx.send_if_modified(|cur| {
                 if **cur == snap {
                     false

@@ -118,6 +118,14 @@ impl JobService {
         &self.inner.counters
     }
 
+    pub fn states(&self) -> &StateTable {
+        &self.inner.states
+    }
+
+    pub fn http(&self) -> &HttpContainers {
+        &self.inner.http
+    }
+
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.inner.steps.get(id)
     }

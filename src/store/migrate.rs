@@ -17,6 +17,50 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX jobs_by_client ON jobs(client, status);
      CREATE INDEX jobs_by_age ON jobs(status, updated_at);",
+    // 2: on-chain sync cursor, tracked subscriptions, the delivery ledger and its transactions.
+    // `deployment` is "<chain id>:<coordinator>", so another chain or deployment starts afresh.
+    "CREATE TABLE chain_cursor (
+        deployment  TEXT PRIMARY KEY,
+        last_sub_id INTEGER NOT NULL,
+        last_block  INTEGER NOT NULL
+     );
+     CREATE TABLE chain_subscriptions (
+        deployment TEXT NOT NULL,
+        id         INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        containers TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        reason     TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (deployment, id)
+     );
+     CREATE INDEX chain_subscriptions_by_status ON chain_subscriptions(deployment, status);
+     CREATE TABLE deliveries (
+        deployment TEXT NOT NULL,
+        node       TEXT NOT NULL,
+        sub_id     INTEGER NOT NULL,
+        interval   INTEGER NOT NULL,
+        state      TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        reason     TEXT,
+        tx_hash    TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (deployment, node, sub_id, interval)
+     );
+     CREATE INDEX deliveries_by_state ON deliveries(deployment, node, state);
+     CREATE TABLE chain_txs (
+        hash       TEXT PRIMARY KEY,
+        deployment TEXT NOT NULL,
+        node       TEXT NOT NULL,
+        sub_id     INTEGER NOT NULL,
+        interval   INTEGER NOT NULL,
+        nonce      INTEGER NOT NULL,
+        raw        BLOB NOT NULL,
+        state      TEXT NOT NULL,
+        sent_block INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+     );
+     CREATE INDEX chain_txs_by_state ON chain_txs(deployment, node, state);",
 ];
 
 pub fn run(conn: &mut rusqlite::Connection, path: &Path) -> Result<(), Error> {

@@ -2,10 +2,12 @@
 //! writes in groups (one transaction for everything waiting), so many concurrent jobs cost
 //! one commit instead of one each; a separate connection serves reads, which WAL lets run
 //! beside the writer.
+mod chain;
 mod job;
 mod migrate;
 mod writer;
 
+pub use chain::{ChainLedger, DeliveryRecord, DeliveryState, TrackedRow, TxRecord};
 pub use job::{JobRecord, JobSource, JobStatus, NewJob, PruneCounts};
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,398 @@
+//! Subscription discovery and head tracking.
+//!
+//! Start: read `id()` at `head - trail_head_blocks` and fetch every id after the persisted cursor
+//! with `Reader.readSubscriptionBatch` (several batches in flight; a batch the RPC cannot execute
+//! is split in half). Then follow the chain with one `eth_getLogs` per new block for
+//! `SubscriptionCreated`/`SubscriptionCancelled` (new ids are read in batches again; cancellations
+//! go straight to the scheduler). Idle cost is one header read plus one log query per block,
+//! independent of the number of tracked subscriptions. Every RPC failure is retried with backoff
+//! and jitter; the cursor is persisted so a restart resumes where it stopped.
+use super::abi::EIP712Coordinator;
+use super::client::{ChainClient, ChainError};
+use super::errors::Revert;
+use super::head::Head;
+use super::scheduler::SchedMsg;
+use super::subscription::Subscription;
+use super::view::{ChainPhase, ChainStatus, SubscriptionView};
+use super::containers::ContainerIndex;
+use crate::guardian::Guardian;
+use crate::store::{ChainLedger, TrackedRow};
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::B256;
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Batches read concurrently during a catch-up.
+const IN_FLIGHT: usize = 4;
+/// Widest block range per `eth_getLogs` (public RPCs cap ranges).
+const MAX_LOG_RANGE: u64 = 2_000;
+
+pub struct Sync {
+    pub client: ChainClient,
+    pub ledger: ChainLedger,
+    pub index: Arc<ContainerIndex>,
+    pub guardian: Guardian,
+    pub status: Arc<ChainStatus>,
+    pub sched: mpsc::Sender<SchedMsg>,
+    pub head_tx: watch::Sender<Head>,
+    pub trail: u64,
+    pub batch_size: u32,
+    pub starting_sub_id: u32,
+    pub sync_period: Duration,
+    pub retry_base: Duration,
+}
+
+/// Exponential backoff with jitter, capped at 10 s.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.as_secs_f64() * 2f64.powi(attempt.min(6) as i32);
+    let capped = exp.min(10.0);
+    let jitter = 0.5 + rand_unit() * 0.5;
+    Duration::from_secs_f64(capped * jitter)
+}
+
+/// A cheap pseudo-random number in [0, 1) for jitter (no crypto needed).
+fn rand_unit() -> f64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(n.wrapping_mul(2_654_435_761) % 1_000_000) / 1_000_000.0
+}
+
+impl Sync {
+    async fn head(&self) -> Result<Head, ChainError> {
+        let block = self
+            .client
+            .rpc("eth_getBlockByNumber", self.client.provider().get_block_by_number(BlockNumberOrTag::Latest))
+            .await?
+            .ok_or(ChainError::Rpc {
+                what: "eth_getBlockByNumber",
+                message: "the node returned no latest block".into(),
+            })?;
+        Ok(Head {
+            number: block.header.number,
+            timestamp: block.header.timestamp,
+            base_fee: block.header.base_fee_per_gas,
+        })
+    }
+
+    async fn next_id_at(&self, block: u64) -> Result<u32, ChainError> {
+        self.client
+            .view(
+                "Coordinator.id",
+                self.client.coordinator().id().block(BlockId::number(block)),
+            )
+            .await
+    }
+
+    /// Reads [start, end) at `block`, halving the range when the RPC cannot execute it.
+    async fn read_range(&self, start: u32, end: u32, block: u64) -> Result<Vec<Subscription>, ChainError> {
+        let mut out = Vec::with_capacity((end - start) as usize);
+        let mut stack = vec![(start, end)];
+        while let Some((a, b)) = stack.pop() {
+            if a >= b {
+                continue;
+            }
+            let reader = self.client.reader();
+            let call = reader.readSubscriptionBatch(a, b).block(BlockId::number(block));
+            match self.client.view("Reader.readSubscriptionBatch", call).await {
+                Ok(subs) => {
+                    out.extend(subs.into_iter().zip(a..b).map(|(s, id)| Subscription::from((id, s))));
+                }
+                Err(e) if b - a > 1 && too_big(&e) => {
+                    // Likely the eth_call gas cap: split.
+                    let mid = a + (b - a) / 2;
+                    stack.push((mid, b));
+                    stack.push((a, mid));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by_key(|s| s.id);
+        Ok(out)
+    }
+
+    /// Reads, judges and hands over every id in (from, to], persisting the cursor as it goes.
+    async fn catch_up(&self, from: u32, to: u32, block: u64, head_time: u64, cancel: &CancellationToken) -> Result<u32, ChainError> {
+        let batch = self.batch_size.max(1);
+        let ranges: Vec<(u32, u32)> = (from + 1..=to)
+            .step_by(batch as usize)
+            .map(|a| (a, a.saturating_add(batch).min(to + 1)))
+            .collect();
+        let mut done = from;
+        let mut reads = futures::stream::iter(ranges.into_iter().map(|(a, b)| async move {
+            (b, self.read_range(a, b, block).await)
+        }))
+        .buffered(IN_FLIGHT);
+        while let Some((end, result)) = reads.next().await {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let subs = result?;
+            self.accept(subs, block, head_time).await?;
+            done = end - 1;
+            self.ledger
+                .set_cursor(done, block)
+                .await
+                .map_err(|e| ChainError::Setup(format!("store: {e}")))?;
+            self.status.set_sync(done, to);
+        }
+        Ok(done)
+    }
+
+    /// Guardian and completion checks; tracked ones go to the scheduler.
+    async fn accept(&self, subs: Vec<Subscription>, block: u64, head_time: u64) -> Result<(), ChainError> {
+        // Subscriptions on their last interval may already be complete: one batched read.
+        let last: Vec<&Subscription> = subs
+            .iter()
+            .filter(|s| s.exists() && !s.cancelled() && s.interval_at(head_time) == Some(s.last_interval()))
+            .collect();
+        let mut complete = std::collections::HashSet::new();
+        if !last.is_empty() {
+            let ids: Vec<u32> = last.iter().map(|s| s.id).collect();
+            let intervals: Vec<u32> = last.iter().map(|s| s.last_interval()).collect();
+            let reader = self.client.reader();
+            let call = reader
+                .readRedundancyCountBatch(ids.clone(), intervals)
+                .block(BlockId::number(block));
+            let counts = self.client.view("Reader.readRedundancyCountBatch", call).await?;
+            for ((s, id), n) in last.iter().zip(ids).zip(counts) {
+                if n >= s.redundancy {
+                    complete.insert(id);
+                }
+            }
+        }
+        let mut rows = Vec::with_capacity(subs.len());
+        for s in subs {
+            if !s.exists() {
+                continue;
+            }
+            let containers = self.index.lookup(&s.container_id).map(<[String]>::to_vec);
+            let (status, reason) = if s.cancelled() {
+                ("cancelled", Some("Subscription cancelled".to_string()))
+            } else if complete.contains(&s.id) {
+                ("completed", Some("Subscription completed".to_string()))
+            } else if s.interval_at(head_time).is_some_and(|n| n > s.last_interval()) {
+                ("expired", Some("Subscription expired: its last interval has passed".to_string()))
+            } else {
+                match self.guardian.check_onchain(
+                    containers.as_deref(),
+                    &s.owner.to_string(),
+                    s.requires_proof(),
+                    s.provides_payment(),
+                ) {
+                    Ok(()) => ("tracked", None),
+                    Err(skip) => ("ignored", Some(skip.to_string())),
+                }
+            };
+            let containers = containers.unwrap_or_default();
+            if status == "ignored" {
+                tracing::info!(subscription = s.id, reason = reason.as_deref().unwrap_or(""), "ignored subscription");
+            }
+            self.status.upsert(SubscriptionView {
+                id: s.id,
+                owner: s.owner.to_string(),
+                containers: containers.clone(),
+                period: s.period,
+                frequency: s.frequency,
+                redundancy: s.redundancy,
+                lazy: s.lazy,
+                status: status.into(),
+                reason: reason.clone(),
+                interval: None,
+                next_due: None,
+                last_delivery: None,
+                last_tx: None,
+            });
+            rows.push(TrackedRow {
+                id: s.id,
+                body: serde_json::to_string(&s).unwrap_or_default(),
+                containers: containers.clone(),
+                status: status.into(),
+                reason,
+            });
+            if status == "tracked" && self.sched.send(SchedMsg::Track { sub: s, containers }).await.is_err() {
+                return Ok(());
+            }
+        }
+        self.ledger
+            .put_subscriptions(rows)
+            .await
+            .map_err(|e| ChainError::Setup(format!("store: {e}")))
+    }
+
+    /// Created/cancelled logs in (from, to]; returns (new ids seen?, cancelled ids).
+    async fn logs(&self, from: u64, to: u64) -> Result<(bool, Vec<u32>), ChainError> {
+        let created = EIP712Coordinator::SubscriptionCreated::SIGNATURE_HASH;
+        let cancelled = EIP712Coordinator::SubscriptionCancelled::SIGNATURE_HASH;
+        let mut any_created = false;
+        let mut ids = Vec::new();
+        let mut a = from + 1;
+        while a <= to {
+            let b = (a + MAX_LOG_RANGE - 1).min(to);
+            let filter = Filter::new()
+                .address(self.client.addresses.coordinator)
+                .event_signature(vec![created, cancelled])
+                .from_block(a)
+                .to_block(b);
+            let logs = self
+                .client
+                .rpc("eth_getLogs", self.client.provider().get_logs(&filter))
+                .await?;
+            for log in logs {
+                let topics = log.topics();
+                match (topics.first(), topics.get(1)) {
+                    (Some(t0), _) if *t0 == created => any_created = true,
+                    (Some(t0), Some(id)) if *t0 == cancelled => ids.push(topic_u32(id)),
+                    _ => {}
+                }
+            }
+            a = b + 1;
+        }
+        Ok((any_created, ids))
+    }
+
+    /// Runs until cancelled; never returns an error (every failure is retried).
+    pub async fn run(self, cancel: CancellationToken) {
+        let (mut synced, mut last_block) = match self.ledger.cursor().await {
+            Ok(Some((id, block))) => {
+                tracing::info!(last_sub_id = id, last_block = block, "resuming chain sync from the stored cursor");
+                (id, Some(block))
+            }
+            Ok(None) => (self.starting_sub_id, None),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the sync cursor; starting from chain.snapshot_sync.starting_sub_id");
+                (self.starting_sub_id, None)
+            }
+        };
+        let mut failures = 0u32;
+        let mut block_time = Duration::from_secs(1);
+        let mut last_head: Option<Head> = None;
+        let mut logs_ok = true;
+        loop {
+            let step = async {
+                let head = self.head().await?;
+                if last_head.map(|h| h.number) != Some(head.number) {
+                    if let Some(prev) = last_head {
+                        let blocks = head.number.saturating_sub(prev.number).max(1);
+                        let dt = head.timestamp.saturating_sub(prev.timestamp);
+                        if dt > 0 {
+                            block_time = Duration::from_secs_f64((dt as f64 / blocks as f64).clamp(0.2, 30.0));
+                        }
+                    }
+                    self.status.set_head(head.number, head.timestamp);
+                    let _ = self.head_tx.send(head);
+                }
+                let target = head.number.saturating_sub(self.trail);
+                let advanced = last_block.is_none_or(|b| target > b);
+                if advanced {
+                    let mut read_ids = last_block.is_none() || !logs_ok;
+                    if let Some(from) = last_block.filter(|_| logs_ok) {
+                        match self.logs(from.min(target), target).await {
+                            Ok((created, cancelled)) => {
+                                read_ids |= created;
+                                for id in cancelled {
+                                    self.cancelled(id).await;
+                                }
+                            }
+                            Err(e) if e.is_transient() => return Err(e),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "eth_getLogs not usable on this RPC; polling id() every block instead");
+                                logs_ok = false;
+                                read_ids = true;
+                            }
+                        }
+                    }
+                    if read_ids {
+                        let head_id = self.next_id_at(target).await?.saturating_sub(1);
+                        self.status.set_sync(synced, head_id);
+                        if head_id > synced {
+                            if last_block.is_none() {
+                                self.status.set_phase(ChainPhase::Syncing, None);
+                            }
+                            synced = self.catch_up(synced, head_id, target, head.timestamp, &cancel).await?;
+                        }
+                    }
+                    last_block = Some(target);
+                    self.ledger
+                        .set_cursor(synced, target)
+                        .await
+                        .map_err(|e| ChainError::Setup(format!("store: {e}")))?;
+                    self.status.set_phase(ChainPhase::Following, None);
+                }
+                last_head = Some(head);
+                Ok::<bool, ChainError>(advanced)
+            };
+            let wait = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = step => match r {
+                    Ok(true) => {
+                        failures = 0;
+                        // The next block is about one block time away: do not poll before it.
+                        block_time.max(self.sync_period) + Duration::from_millis(50)
+                    }
+                    Ok(false) => {
+                        failures = 0;
+                        self.sync_period.max(Duration::from_millis(100))
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        let d = backoff(self.retry_base, failures);
+                        tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "chain sync step failed");
+                        self.status.set_phase(ChainPhase::Following, Some(e.to_string()));
+                        d
+                    }
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn cancelled(&self, id: u32) {
+        let tracked = self.status.subscription(id).is_some_and(|v| v.status == "tracked");
+        self.status.update(id, |v| {
+            v.status = "cancelled".into();
+            v.reason = Some("Subscription cancelled".into());
+            v.next_due = None;
+        });
+        if let Err(e) = self
+            .ledger
+            .set_subscription_status(id, "cancelled", Some("Subscription cancelled".into()))
+            .await
+        {
+            tracing::error!(error = %e, "cannot store a cancellation");
+        }
+        if tracked {
+            tracing::info!(subscription = id, "subscription cancelled; no further deliveries");
+            let _ = self.sched.send(SchedMsg::Cancelled(id)).await;
+        }
+    }
+}
+
+/// An error that smaller batches avoid (gas caps, response size limits, execution timeouts).
+fn too_big(e: &ChainError) -> bool {
+    match e {
+        ChainError::Revert(Revert::Empty) => true,
+        ChainError::Rpc { message, .. } => {
+            let m = message.to_ascii_lowercase();
+            ["gas", "too large", "limit", "exceed", "timeout", "size"]
+                .iter()
+                .any(|k| m.contains(k))
+        }
+        _ => false,
+    }
+}
+
+fn topic_u32(t: &B256) -> u32 {
+    let b = t.as_slice();
+    u32::from_be_bytes([b[28], b[29], b[30], b[31]])
+}
