@@ -2,6 +2,7 @@
 //! Docker availability (required under CI=true), engines on OS-chosen ports.
 #![allow(dead_code)]
 
+pub mod chain;
 pub mod llm;
 
 use infernet::config::{Config, ContainerConfig};
@@ -124,8 +125,13 @@ pub struct NativeEcho {
 
 impl NativeEcho {
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, &[])
+    }
+
+    pub fn start_with(name: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(echo_binary())
+            .envs(env.iter().copied())
             .args([
                 "--bind",
                 "127.0.0.1",

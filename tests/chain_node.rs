@@ -1,0 +1,252 @@
+//! The on-chain node against a real anvil with our contracts: subscriptions discovered, run
+//! through real workflow containers (our echo binary as a remote container) and delivered.
+mod common;
+
+use alloy::primitives::Bytes;
+use alloy::sol_types::SolValue;
+use common::chain::{NODE, NODE2, TestChain, addr, eventually, node_config};
+use common::{NativeEcho, remote, start, http};
+use serde_json::Value;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+async fn info(base: &str) -> Value {
+    http().get(format!("{base}/info")).send().await.unwrap().json().await.unwrap()
+}
+
+fn sub_view(info: &Value, id: u32) -> Option<Value> {
+    info["chain"]["status"]["subscriptions"]
+        .as_array()?
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+}
+
+/// The echo container's JSON answer, from a delivered `output` = abi.encode(string json).
+fn echoed(output: &Bytes) -> Value {
+    let (s,) = <(String,)>::abi_decode_params(output).expect("output is abi.encode(string)");
+    serde_json::from_str(&s).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callback_subscription_delivers_the_exact_output() {
+    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let echo = NativeEcho::start("echo");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let (h, base) = start(cfg).await;
+    let consumer = chain.callback_consumer().await;
+    let inputs = Bytes::from_static(b"hello chain");
+    let receipt = consumer
+        .request("echo".into(), inputs.clone(), 1)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    let id = 1u32;
+    eventually("the delivery", T, || async {
+        let n = consumer.deliveryCount(id, 1).call().await.unwrap();
+        (n == alloy::primitives::U256::from(1)).then_some(())
+    })
+    .await;
+    let d = consumer.delivery(id, 1, alloy::primitives::U256::ZERO).call().await.unwrap();
+    assert_eq!(d.node, addr(NODE));
+    assert_eq!(d.redundancy, 1);
+    assert!(d.input.is_empty() && d.proof.is_empty());
+    assert_eq!(d.containerId, alloy::primitives::B256::ZERO);
+    let out = echoed(&d.output);
+    assert_eq!(out["echo"], alloy::hex::encode(&inputs), "{out}");
+    assert_eq!(out["source"], 0);
+    assert_eq!(out["destination"], 0);
+    let v = eventually("confirmed in /info", T, || async {
+        let i = info(&base).await;
+        let s = sub_view(&i, id)?;
+        s["last_delivery"].as_str()?.contains("confirmed").then_some(i)
+    })
+    .await;
+    assert_eq!(v["chain"]["enabled"], true);
+    assert_eq!(v["chain"]["address"], addr(NODE).to_string());
+    assert_eq!(v["chain"]["status"]["delivered"], 1);
+    h.shutdown().await;
+}
+
+async fn deliveries(
+    consumer: &common::chain::TestSubscriptionConsumer::TestSubscriptionConsumerInstance<alloy::providers::DynProvider>,
+    id: u32,
+    interval: u32,
+) -> u64 {
+    consumer.deliveryCount(id, interval).call().await.unwrap().to::<u64>()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recurring_subscription_delivers_every_interval_with_its_inputs() {
+    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let echo = NativeEcho::start("echo");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let (h, base) = start(cfg).await;
+    let consumer = chain.subscription_consumer().await;
+    for (n, text) in [(1u32, "first"), (2, "second"), (3, "third")] {
+        consumer
+            .setIntervalInputs(n, Bytes::from(text.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    // 3 intervals of 4 s, starting one period after creation.
+    consumer.create("echo".into(), 3, 4, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    let id = 1u32;
+    for (n, text) in [(1u32, "first"), (2, "second"), (3, "third")] {
+        eventually(&format!("interval {n}"), T, || async {
+            (deliveries(&consumer, id, n).await == 1).then_some(())
+        })
+        .await;
+        let d = consumer.delivery(id, n, alloy::primitives::U256::ZERO).call().await.unwrap();
+        assert_eq!(echoed(&d.output)["echo"], alloy::hex::encode(text), "interval {n}");
+    }
+    let v = eventually("completed", T, || async {
+        let s = sub_view(&info(&base).await, id)?;
+        (s["status"] == "completed").then_some(s)
+    })
+    .await;
+    assert!(v["reason"].as_str().unwrap().contains("all 3 interval"), "{v}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redundancy_two_is_served_by_two_nodes() {
+    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let echo = NativeEcho::start("echo");
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let c1 = node_config(d1.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let c2 = node_config(d2.path(), &chain, &chain.url, NODE2, vec![remote("echo", &echo.url())]);
+    let (h1, _) = start(c1).await;
+    let (h2, _) = start(c2).await;
+    let consumer = chain.callback_consumer().await;
+    consumer.request("echo".into(), Bytes::from_static(b"x"), 2).send().await.unwrap().get_receipt().await.unwrap();
+    eventually("two deliveries", T, || async {
+        let n = consumer.deliveryCount(1, 1).call().await.unwrap().to::<u64>();
+        (n == 2).then_some(())
+    })
+    .await;
+    let a = consumer.delivery(1, 1, alloy::primitives::U256::ZERO).call().await.unwrap();
+    let b = consumer.delivery(1, 1, alloy::primitives::U256::from(1)).call().await.unwrap();
+    let mut nodes = [a.node, b.node];
+    nodes.sort();
+    let mut want = [addr(NODE), addr(NODE2)];
+    want.sort();
+    assert_eq!(nodes, want);
+    assert_eq!((a.redundancy, b.redundancy), (1, 2));
+    h1.shutdown().await;
+    h2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancellation_stops_deliveries() {
+    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let echo = NativeEcho::start("echo");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let (h, base) = start(cfg).await;
+    let consumer = chain.subscription_consumer().await;
+    consumer.create("echo".into(), 10, 3, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    eventually("interval 1", T, || async { (deliveries(&consumer, 1, 1).await == 1).then_some(()) }).await;
+    consumer.cancel(1).send().await.unwrap().get_receipt().await.unwrap();
+    let v = eventually("cancelled in /info", T, || async {
+        let s = sub_view(&info(&base).await, 1)?;
+        (s["status"] == "cancelled").then_some(s)
+    })
+    .await;
+    assert_eq!(v["reason"], "Subscription cancelled");
+    // Two more periods pass: nothing is delivered after the cancellation.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let total = consumer.totalDeliveries().call().await.unwrap().to::<u64>();
+    assert!(total <= 2, "deliveries after cancelling: {total}");
+    let after = deliveries(&consumer, 1, 3).await + deliveries(&consumer, 1, 4).await;
+    assert_eq!(after, 0);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_and_unsupported_subscriptions_are_skipped_with_a_reason() {
+    let Some(chain) = TestChain::start(0, &[]).await else { return };
+    let echo = NativeEcho::start("echo");
+    let consumer = chain.subscription_consumer().await;
+    // 1: one interval of 2 s, long gone by the time the node starts.
+    consumer.create("echo".into(), 1, 2, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    chain.warp(100).await;
+    // 2: a pipeline this node does not run.
+    consumer.create("other".into(), 1, 0, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let (h, base) = start(cfg).await;
+    let i = eventually("both judged", T, || async {
+        let i = info(&base).await;
+        (sub_view(&i, 1).is_some() && sub_view(&i, 2).is_some()).then_some(i)
+    })
+    .await;
+    let (s1, s2) = (sub_view(&i, 1).unwrap(), sub_view(&i, 2).unwrap());
+    assert_eq!(s1["status"], "expired", "{s1}");
+    assert!(s1["reason"].as_str().unwrap().contains("last interval"), "{s1}");
+    assert_eq!(s2["status"], "ignored", "{s2}");
+    assert!(s2["reason"].as_str().unwrap().starts_with("Container-set not supported"), "{s2}");
+    assert_eq!(consumer.totalDeliveries().call().await.unwrap().to::<u64>(), 0);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reverting_consumer_costs_one_interval_not_the_subscription() {
+    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let echo = NativeEcho::start("echo");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let (h, base) = start(cfg).await;
+    let consumer = chain.subscription_consumer().await;
+    consumer.setRevertAtInterval(1, true).send().await.unwrap().get_receipt().await.unwrap();
+    consumer.create("echo".into(), 2, 8, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    let s = eventually("interval 1 given up", T, || async {
+        let s = sub_view(&info(&base).await, 1)?;
+        s["last_delivery"].as_str()?.contains("given_up").then_some(s)
+    })
+    .await;
+    let text = s["last_delivery"].as_str().unwrap();
+    assert!(text.starts_with("interval 1: given_up"), "{text}");
+    assert!(text.contains("gave up after 3 failed attempts"), "{text}");
+    assert!(text.contains("TestConsumer: reverting on purpose"), "{text}");
+    eventually("interval 2 delivered", T, || async {
+        (deliveries(&consumer, 1, 2).await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(deliveries(&consumer, 1, 1).await, 0);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_key_outputs_are_delivered_as_abi_pairs() {
+    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let echo = NativeEcho::start_with("ritual", &[("ECHO_MODE", "ritual")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("ritual", &echo.url())]);
+    let (h, _) = start(cfg).await;
+    let consumer = chain.callback_consumer().await;
+    consumer.request("ritual".into(), Bytes::from_static(&[0xca, 0xfe]), 1).send().await.unwrap().get_receipt().await.unwrap();
+    eventually("the delivery", T, || async {
+        (consumer.deliveryCount(1, 1).call().await.unwrap().to::<u64>() == 1).then_some(())
+    })
+    .await;
+    let d = consumer.delivery(1, 1, alloy::primitives::U256::ZERO).call().await.unwrap();
+    let (raw_in, processed_in) = <(Bytes, Bytes)>::abi_decode_params(&d.input).unwrap();
+    let (raw_out, processed_out) = <(Bytes, Bytes)>::abi_decode_params(&d.output).unwrap();
+    assert_eq!(raw_in.to_vec(), vec![0xca, 0xfe]);
+    assert!(processed_in.is_empty() && processed_out.is_empty());
+    assert_eq!(raw_out.to_vec(), vec![0xca, 0xfe, 0xca, 0xfe]);
+    assert!(d.proof.is_empty());
+    h.shutdown().await;
+}

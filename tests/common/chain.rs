@@ -1,0 +1,170 @@
+//! A real anvil with our contracts deployed by our deploy code, for the chain tests. anvil comes
+//! from the npm package `@foundry-rs/anvil` (installed by the test command); without it the tests
+//! skip locally and fail under CI=true.
+#![allow(dead_code, clippy::too_many_arguments)]
+
+use super::in_ci;
+use alloy::primitives::{Address, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::signers::local::PrivateKeySigner;
+use infernet::chain::Addresses;
+use infernet::chain::anvil::{self, Anvil, DEV_KEYS};
+use infernet::chain::deploy::{deploy_stack, parse_key, signing_provider};
+use infernet::config::{Config, ContainerConfig};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Bindings of the test contracts, one module each (their ABIs share struct names).
+pub mod callback {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        TestCallbackConsumer,
+        "contracts/artifacts/TestCallbackConsumer.json"
+    );
+}
+pub mod recurring {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        TestSubscriptionConsumer,
+        "contracts/artifacts/TestSubscriptionConsumer.json"
+    );
+}
+pub mod bulk {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        BulkSubscriber,
+        "contracts/artifacts/BulkSubscriber.json"
+    );
+}
+#[allow(unused_imports)]
+pub use bulk::BulkSubscriber;
+#[allow(unused_imports)]
+pub use callback::TestCallbackConsumer;
+#[allow(unused_imports)]
+pub use recurring::TestSubscriptionConsumer;
+
+pub const DEPLOYER: usize = 2;
+pub const NODE: usize = 1;
+pub const NODE2: usize = 3;
+pub const USER: usize = 0;
+
+pub fn key(i: usize) -> PrivateKeySigner {
+    parse_key(DEV_KEYS[i]).expect("dev key")
+}
+
+pub fn addr(i: usize) -> Address {
+    key(i).address()
+}
+
+pub struct TestChain {
+    pub anvil: Anvil,
+    pub addrs: Addresses,
+    pub url: String,
+    pub user: DynProvider,
+}
+
+impl TestChain {
+    /// anvil on a free loopback port (`block_time` 0 = a block per transaction), stack deployed
+    /// by anvil account #2 (Ritual's addresses). None when anvil is missing outside CI.
+    pub async fn start(block_time: u64, extra: &[&str]) -> Option<Self> {
+        let Some(bin) = anvil::find() else {
+            assert!(!in_ci(), "anvil is required under CI=true (npm package @foundry-rs/anvil)");
+            eprintln!("skipping: anvil not found (run ./scripts/test.sh, which installs it)");
+            return None;
+        };
+        let anvil = Anvil::start(&bin, 0, block_time, extra).expect("anvil starts");
+        let url = anvil.url();
+        let deployer = signing_provider(&url, &key(DEPLOYER)).await.expect("provider");
+        let addrs = deploy_stack(&deployer, addr(DEPLOYER), addr(DEPLOYER), 0)
+            .await
+            .expect("deploy");
+        let user = signing_provider(&url, &key(USER)).await.expect("provider");
+        Some(Self {
+            anvil,
+            addrs,
+            url,
+            user,
+        })
+    }
+
+    pub async fn signer(&self, i: usize) -> DynProvider {
+        signing_provider(&self.url, &key(i)).await.expect("provider")
+    }
+
+    pub async fn rpc(&self, method: &'static str, params: serde_json::Value) -> serde_json::Value {
+        self.user
+            .raw_request::<_, serde_json::Value>(method.into(), params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    pub async fn mine(&self) {
+        self.rpc("evm_mine", serde_json::json!([])).await;
+    }
+
+    /// Moves block time forward and mines a block at it.
+    pub async fn warp(&self, secs: u64) {
+        self.rpc("evm_increaseTime", serde_json::json!([secs])).await;
+        self.mine().await;
+    }
+
+    pub async fn now(&self) -> u64 {
+        let b = self
+            .user
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .expect("block")
+            .expect("latest");
+        b.header.timestamp
+    }
+
+    pub async fn balance(&self, a: Address) -> U256 {
+        self.user.get_balance(a).await.expect("balance")
+    }
+
+    pub async fn callback_consumer(&self) -> TestCallbackConsumer::TestCallbackConsumerInstance<DynProvider> {
+        TestCallbackConsumer::deploy(self.user.clone(), self.addrs.registry)
+            .await
+            .expect("deploy consumer")
+    }
+
+    pub async fn subscription_consumer(
+        &self,
+    ) -> TestSubscriptionConsumer::TestSubscriptionConsumerInstance<DynProvider> {
+        TestSubscriptionConsumer::deploy(self.user.clone(), self.addrs.registry, addr(USER))
+            .await
+            .expect("deploy consumer")
+    }
+}
+
+/// A node config for `chain`: key `node_key`, fast sync settings, the given containers.
+pub fn node_config(dir: &Path, chain: &TestChain, rpc_url: &str, node_key: usize, containers: Vec<ContainerConfig>) -> Config {
+    let mut c = super::test_config(dir, containers, false);
+    c.chain.enabled = true;
+    c.chain.rpc_url = Some(rpc_url.to_string());
+    c.chain.registry_address = Some(chain.addrs.registry.to_string());
+    c.chain.trail_head_blocks = 0;
+    c.chain.wallet.private_key = Some(infernet::config::Secret::new(format!("0x{}", DEV_KEYS[node_key])));
+    c.chain.snapshot_sync.sleep = 0.2;
+    c.chain.snapshot_sync.sync_period = 0.2;
+    c
+}
+
+/// Polls `f` until it returns Some, bounded by `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < within, "timed out after {within:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
