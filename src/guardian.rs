@@ -74,14 +74,22 @@ pub enum OnchainSkip {
 impl std::fmt::Display for OnchainSkip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OnchainSkip::ContainerSetNotSupported => {
-                f.write_str("Container-set not supported: no configured pipeline hashes to this containerId")
+            OnchainSkip::ContainerSetNotSupported => f.write_str(
+                "Container-set not supported: no configured pipeline hashes to this containerId",
+            ),
+            OnchainSkip::FirstNotExternal(c) => {
+                write!(f, "First container must be external ('{c}')")
             }
-            OnchainSkip::FirstNotExternal(c) => write!(f, "First container must be external ('{c}')"),
             OnchainSkip::NotAllowedForAddress { container, address } => {
-                write!(f, "Container not allowed for address ('{container}' does not list owner {address} in allowed_addresses)")
+                write!(
+                    f,
+                    "Container not allowed for address ('{container}' does not list owner {address} in allowed_addresses)"
+                )
             }
-            OnchainSkip::NoProof(c) => write!(f, "Container does not generate proof ('{c}'; the subscription has a verifier)"),
+            OnchainSkip::NoProof(c) => write!(
+                f,
+                "Container does not generate proof ('{c}'; the subscription has a verifier)"
+            ),
             OnchainSkip::PaymentsNotConfigured => f.write_str(
                 "payments not configured: this node does not serve paid subscriptions yet",
             ),
@@ -211,7 +219,9 @@ impl Guardian {
             }
         }
         if requires_proof && !rules[rules.len() - 1].generates_proofs {
-            return Err(OnchainSkip::NoProof(containers[containers.len() - 1].clone()));
+            return Err(OnchainSkip::NoProof(
+                containers[containers.len() - 1].clone(),
+            ));
         }
         if provides_payment {
             return Err(OnchainSkip::PaymentsNotConfigured);

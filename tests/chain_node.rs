@@ -5,14 +5,21 @@ mod common;
 use alloy::primitives::Bytes;
 use alloy::sol_types::SolValue;
 use common::chain::{NODE, NODE2, TestChain, addr, eventually, node_config};
-use common::{NativeEcho, remote, start, http};
+use common::{NativeEcho, http, remote, start};
 use serde_json::Value;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
 
 async fn info(base: &str) -> Value {
-    http().get(format!("{base}/info")).send().await.unwrap().json().await.unwrap()
+    http()
+        .get(format!("{base}/info"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 fn sub_view(info: &Value, id: u32) -> Option<Value> {
@@ -31,10 +38,18 @@ fn echoed(output: &Bytes) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn callback_subscription_delivers_the_exact_output() {
-    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
     let echo = NativeEcho::start("echo");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
     let (h, base) = start(cfg).await;
     let consumer = chain.callback_consumer().await;
     let inputs = Bytes::from_static(b"hello chain");
@@ -53,7 +68,11 @@ async fn callback_subscription_delivers_the_exact_output() {
         (n == alloy::primitives::U256::from(1)).then_some(())
     })
     .await;
-    let d = consumer.delivery(id, 1, alloy::primitives::U256::ZERO).call().await.unwrap();
+    let d = consumer
+        .delivery(id, 1, alloy::primitives::U256::ZERO)
+        .call()
+        .await
+        .unwrap();
     assert_eq!(d.node, addr(NODE));
     assert_eq!(d.redundancy, 1);
     assert!(d.input.is_empty() && d.proof.is_empty());
@@ -65,7 +84,10 @@ async fn callback_subscription_delivers_the_exact_output() {
     let v = eventually("confirmed in /info", T, || async {
         let i = info(&base).await;
         let s = sub_view(&i, id)?;
-        s["last_delivery"].as_str()?.contains("confirmed").then_some(i)
+        s["last_delivery"]
+            .as_str()?
+            .contains("confirmed")
+            .then_some(i)
     })
     .await;
     assert_eq!(v["chain"]["enabled"], true);
@@ -75,19 +97,34 @@ async fn callback_subscription_delivers_the_exact_output() {
 }
 
 async fn deliveries(
-    consumer: &common::chain::TestSubscriptionConsumer::TestSubscriptionConsumerInstance<alloy::providers::DynProvider>,
+    consumer: &common::chain::TestSubscriptionConsumer::TestSubscriptionConsumerInstance<
+        alloy::providers::DynProvider,
+    >,
     id: u32,
     interval: u32,
 ) -> u64 {
-    consumer.deliveryCount(id, interval).call().await.unwrap().to::<u64>()
+    consumer
+        .deliveryCount(id, interval)
+        .call()
+        .await
+        .unwrap()
+        .to::<u64>()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recurring_subscription_delivers_every_interval_with_its_inputs() {
-    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
     let echo = NativeEcho::start("echo");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
     let (h, base) = start(cfg).await;
     let consumer = chain.subscription_consumer().await;
     for (n, text) in [(1u32, "first"), (2, "second"), (3, "third")] {
@@ -101,43 +138,95 @@ async fn recurring_subscription_delivers_every_interval_with_its_inputs() {
             .unwrap();
     }
     // 3 intervals of 4 s, starting one period after creation.
-    consumer.create("echo".into(), 3, 4, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    consumer
+        .create("echo".into(), 3, 4, 1, false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let id = 1u32;
     for (n, text) in [(1u32, "first"), (2, "second"), (3, "third")] {
         eventually(&format!("interval {n}"), T, || async {
             (deliveries(&consumer, id, n).await == 1).then_some(())
         })
         .await;
-        let d = consumer.delivery(id, n, alloy::primitives::U256::ZERO).call().await.unwrap();
-        assert_eq!(echoed(&d.output)["echo"], alloy::hex::encode(text), "interval {n}");
+        let d = consumer
+            .delivery(id, n, alloy::primitives::U256::ZERO)
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(
+            echoed(&d.output)["echo"],
+            alloy::hex::encode(text),
+            "interval {n}"
+        );
     }
     let v = eventually("completed", T, || async {
         let s = sub_view(&info(&base).await, id)?;
         (s["status"] == "completed").then_some(s)
     })
     .await;
-    assert!(v["reason"].as_str().unwrap().contains("all 3 interval"), "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("all 3 interval"),
+        "{v}"
+    );
     h.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redundancy_two_is_served_by_two_nodes() {
-    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
     let echo = NativeEcho::start("echo");
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let c1 = node_config(d1.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
-    let c2 = node_config(d2.path(), &chain, &chain.url, NODE2, vec![remote("echo", &echo.url())]);
+    let c1 = node_config(
+        d1.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
+    let c2 = node_config(
+        d2.path(),
+        &chain,
+        &chain.url,
+        NODE2,
+        vec![remote("echo", &echo.url())],
+    );
     let (h1, _) = start(c1).await;
     let (h2, _) = start(c2).await;
     let consumer = chain.callback_consumer().await;
-    consumer.request("echo".into(), Bytes::from_static(b"x"), 2).send().await.unwrap().get_receipt().await.unwrap();
+    consumer
+        .request("echo".into(), Bytes::from_static(b"x"), 2)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     eventually("two deliveries", T, || async {
-        let n = consumer.deliveryCount(1, 1).call().await.unwrap().to::<u64>();
+        let n = consumer
+            .deliveryCount(1, 1)
+            .call()
+            .await
+            .unwrap()
+            .to::<u64>();
         (n == 2).then_some(())
     })
     .await;
-    let a = consumer.delivery(1, 1, alloy::primitives::U256::ZERO).call().await.unwrap();
-    let b = consumer.delivery(1, 1, alloy::primitives::U256::from(1)).call().await.unwrap();
+    let a = consumer
+        .delivery(1, 1, alloy::primitives::U256::ZERO)
+        .call()
+        .await
+        .unwrap();
+    let b = consumer
+        .delivery(1, 1, alloy::primitives::U256::from(1))
+        .call()
+        .await
+        .unwrap();
     let mut nodes = [a.node, b.node];
     nodes.sort();
     let mut want = [addr(NODE), addr(NODE2)];
@@ -150,15 +239,40 @@ async fn redundancy_two_is_served_by_two_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancellation_stops_deliveries() {
-    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
     let echo = NativeEcho::start("echo");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
     let (h, base) = start(cfg).await;
     let consumer = chain.subscription_consumer().await;
-    consumer.create("echo".into(), 10, 3, 1, false).send().await.unwrap().get_receipt().await.unwrap();
-    eventually("interval 1", T, || async { (deliveries(&consumer, 1, 1).await == 1).then_some(()) }).await;
-    consumer.cancel(1).send().await.unwrap().get_receipt().await.unwrap();
+    consumer
+        .create("echo".into(), 10, 3, 1, false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    eventually("interval 1", T, || async {
+        (deliveries(&consumer, 1, 1).await == 1).then_some(())
+    })
+    .await;
+    consumer
+        .cancel(1)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let v = eventually("cancelled in /info", T, || async {
         let s = sub_view(&info(&base).await, 1)?;
         (s["status"] == "cancelled").then_some(s)
@@ -176,16 +290,38 @@ async fn cancellation_stops_deliveries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expired_and_unsupported_subscriptions_are_skipped_with_a_reason() {
-    let Some(chain) = TestChain::start(0, &[]).await else { return };
+    let Some(chain) = TestChain::start(0, &[]).await else {
+        return;
+    };
     let echo = NativeEcho::start("echo");
     let consumer = chain.subscription_consumer().await;
     // 1: one interval of 2 s, long gone by the time the node starts.
-    consumer.create("echo".into(), 1, 2, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    consumer
+        .create("echo".into(), 1, 2, 1, false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     chain.warp(100).await;
     // 2: a pipeline this node does not run.
-    consumer.create("other".into(), 1, 0, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    consumer
+        .create("other".into(), 1, 0, 1, false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
     let (h, base) = start(cfg).await;
     let i = eventually("both judged", T, || async {
         let i = info(&base).await;
@@ -194,32 +330,72 @@ async fn expired_and_unsupported_subscriptions_are_skipped_with_a_reason() {
     .await;
     let (s1, s2) = (sub_view(&i, 1).unwrap(), sub_view(&i, 2).unwrap());
     assert_eq!(s1["status"], "expired", "{s1}");
-    assert!(s1["reason"].as_str().unwrap().contains("last interval"), "{s1}");
+    assert!(
+        s1["reason"].as_str().unwrap().contains("last interval"),
+        "{s1}"
+    );
     assert_eq!(s2["status"], "ignored", "{s2}");
-    assert!(s2["reason"].as_str().unwrap().starts_with("Container-set not supported"), "{s2}");
-    assert_eq!(consumer.totalDeliveries().call().await.unwrap().to::<u64>(), 0);
+    assert!(
+        s2["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Container-set not supported"),
+        "{s2}"
+    );
+    assert_eq!(
+        consumer.totalDeliveries().call().await.unwrap().to::<u64>(),
+        0
+    );
     h.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reverting_consumer_costs_one_interval_not_the_subscription() {
-    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
     let echo = NativeEcho::start("echo");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("echo", &echo.url())]);
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
     let (h, base) = start(cfg).await;
     let consumer = chain.subscription_consumer().await;
-    consumer.setRevertAtInterval(1, true).send().await.unwrap().get_receipt().await.unwrap();
-    consumer.create("echo".into(), 2, 8, 1, false).send().await.unwrap().get_receipt().await.unwrap();
+    consumer
+        .setRevertAtInterval(1, true)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    consumer
+        .create("echo".into(), 2, 8, 1, false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let s = eventually("interval 1 given up", T, || async {
         let s = sub_view(&info(&base).await, 1)?;
-        s["last_delivery"].as_str()?.contains("given_up").then_some(s)
+        s["last_delivery"]
+            .as_str()?
+            .contains("given_up")
+            .then_some(s)
     })
     .await;
     let text = s["last_delivery"].as_str().unwrap();
     assert!(text.starts_with("interval 1: given_up"), "{text}");
     assert!(text.contains("gave up after 3 failed attempts"), "{text}");
-    assert!(text.contains("TestConsumer: reverting on purpose"), "{text}");
+    assert!(
+        text.contains("TestConsumer: reverting on purpose"),
+        "{text}"
+    );
     eventually("interval 2 delivered", T, || async {
         (deliveries(&consumer, 1, 2).await == 1).then_some(())
     })
@@ -230,18 +406,44 @@ async fn reverting_consumer_costs_one_interval_not_the_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_key_outputs_are_delivered_as_abi_pairs() {
-    let Some(chain) = TestChain::start(1, &[]).await else { return };
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
     let echo = NativeEcho::start_with("ritual", &[("ECHO_MODE", "ritual")]);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(dir.path(), &chain, &chain.url, NODE, vec![remote("ritual", &echo.url())]);
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("ritual", &echo.url())],
+    );
     let (h, _) = start(cfg).await;
     let consumer = chain.callback_consumer().await;
-    consumer.request("ritual".into(), Bytes::from_static(&[0xca, 0xfe]), 1).send().await.unwrap().get_receipt().await.unwrap();
+    consumer
+        .request("ritual".into(), Bytes::from_static(&[0xca, 0xfe]), 1)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     eventually("the delivery", T, || async {
-        (consumer.deliveryCount(1, 1).call().await.unwrap().to::<u64>() == 1).then_some(())
+        (consumer
+            .deliveryCount(1, 1)
+            .call()
+            .await
+            .unwrap()
+            .to::<u64>()
+            == 1)
+            .then_some(())
     })
     .await;
-    let d = consumer.delivery(1, 1, alloy::primitives::U256::ZERO).call().await.unwrap();
+    let d = consumer
+        .delivery(1, 1, alloy::primitives::U256::ZERO)
+        .call()
+        .await
+        .unwrap();
     let (raw_in, processed_in) = <(Bytes, Bytes)>::abi_decode_params(&d.input).unwrap();
     let (raw_out, processed_out) = <(Bytes, Bytes)>::abi_decode_params(&d.output).unwrap();
     assert_eq!(raw_in.to_vec(), vec![0xca, 0xfe]);

@@ -64,7 +64,10 @@ async fn run(
         .private_key
         .as_ref()
         .ok_or("chain.wallet.private_key is not set")
-        .and_then(|k| parse_key(k.expose()).map_err(|_| "chain.wallet.private_key: not a valid secp256k1 private key"))?;
+        .and_then(|k| {
+            parse_key(k.expose())
+                .map_err(|_| "chain.wallet.private_key: not a valid secp256k1 private key")
+        })?;
     let rpc_url = chain.rpc_url.clone().ok_or("chain.rpc_url is not set")?;
     let registry: Address = chain
         .registry_address
@@ -101,7 +104,12 @@ async fn run(
         format!("{}:{}", client.chain_id, client.addresses.coordinator),
         node.to_string(),
     );
-    let ids: Vec<String> = config.containers.iter().map(|c| c.id.clone()).chain(config.backends.iter().map(|b| b.id.clone())).collect();
+    let ids: Vec<String> = config
+        .containers
+        .iter()
+        .map(|c| c.id.clone())
+        .chain(config.backends.iter().map(|b| b.id.clone()))
+        .collect();
     let index = Arc::new(ContainerIndex::new(&ids));
     let (head_tx, head_rx) = watch::channel(Head::default());
     let (sched_tx, sched_rx) = mpsc::channel::<SchedMsg>(4096);
@@ -111,10 +119,15 @@ async fn run(
     match ledger.subscriptions_with_status("tracked").await {
         Ok(rows) => {
             if !rows.is_empty() {
-                tracing::info!(subscriptions = rows.len(), "resuming tracked subscriptions from the store");
+                tracing::info!(
+                    subscriptions = rows.len(),
+                    "resuming tracked subscriptions from the store"
+                );
             }
             for row in rows {
-                let Ok(sub) = serde_json::from_str::<Subscription>(&row.body) else { continue };
+                let Ok(sub) = serde_json::from_str::<Subscription>(&row.body) else {
+                    continue;
+                };
                 status.upsert(SubscriptionView {
                     id: sub.id,
                     owner: sub.owner.to_string(),
@@ -130,7 +143,12 @@ async fn run(
                     last_delivery: None,
                     last_tx: None,
                 });
-                let _ = sched_tx.send(SchedMsg::Track { sub, containers: row.containers }).await;
+                let _ = sched_tx
+                    .send(SchedMsg::Track {
+                        sub,
+                        containers: row.containers,
+                    })
+                    .await;
             }
         }
         Err(e) => tracing::error!(error = %e, "cannot read tracked subscriptions from the store"),

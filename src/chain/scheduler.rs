@@ -69,11 +69,19 @@ struct State {
 }
 
 impl Scheduler {
-    pub async fn run(self, mut rx: mpsc::Receiver<SchedMsg>, mut head_rx: watch::Receiver<Head>, cancel: CancellationToken) {
+    pub async fn run(
+        self,
+        mut rx: mpsc::Receiver<SchedMsg>,
+        mut head_rx: watch::Receiver<Head>,
+        cancel: CancellationToken,
+    ) {
         let tasks = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let open = match self.ledger.open_deliveries().await {
-            Ok(v) => v.into_iter().map(|d| (d.sub_id, (d.interval, d.state))).collect(),
+            Ok(v) => v
+                .into_iter()
+                .map(|d| (d.sub_id, (d.interval, d.state)))
+                .collect(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read open deliveries; relying on the chain's nodeResponded");
                 HashMap::new()
@@ -121,7 +129,11 @@ impl Scheduler {
                     st.retries.retain(|(_, i), _| *i != id);
                 }
             }
-            SchedMsg::WorkDone { id, interval, result } => match result {
+            SchedMsg::WorkDone {
+                id,
+                interval,
+                result,
+            } => match result {
                 WorkResult::Sent(hash) => {
                     self.status.update(id, |v| {
                         v.last_delivery = Some(format!("interval {interval}: sent"));
@@ -129,16 +141,30 @@ impl Scheduler {
                     });
                 }
                 WorkResult::Confirmed(h) => {
-                    self.finish(st, id, interval, DeliveryState::Confirmed, Some(h)).await
+                    self.finish(st, id, interval, DeliveryState::Confirmed, Some(h))
+                        .await
                 }
-                WorkResult::Skipped(r) => self.finish(st, id, interval, DeliveryState::Skipped, Some(r)).await,
-                WorkResult::Failed { reason, transient } => self.fail(st, id, interval, reason, transient).await,
+                WorkResult::Skipped(r) => {
+                    self.finish(st, id, interval, DeliveryState::Skipped, Some(r))
+                        .await
+                }
+                WorkResult::Failed { reason, transient } => {
+                    self.fail(st, id, interval, reason, transient).await
+                }
             },
-            SchedMsg::TxResolved { id, interval, outcome } => match outcome {
+            SchedMsg::TxResolved {
+                id,
+                interval,
+                outcome,
+            } => match outcome {
                 TxOutcome::Confirmed(h) => {
-                    self.finish(st, id, interval, DeliveryState::Confirmed, Some(h)).await
+                    self.finish(st, id, interval, DeliveryState::Confirmed, Some(h))
+                        .await
                 }
-                TxOutcome::RaceLost(r) => self.finish(st, id, interval, DeliveryState::Skipped, Some(r)).await,
+                TxOutcome::RaceLost(r) => {
+                    self.finish(st, id, interval, DeliveryState::Skipped, Some(r))
+                        .await
+                }
                 TxOutcome::Failed(r) => self.fail(st, id, interval, r, false).await,
             },
         }
@@ -194,7 +220,9 @@ impl Scheduler {
         }
         for (id, n) in due {
             let head = st.head;
-            let Some(e) = st.entries.get_mut(&id) else { continue };
+            let Some(e) = st.entries.get_mut(&id) else {
+                continue;
+            };
             e.timer = None;
             if e.in_flight.is_some() {
                 continue;
@@ -205,7 +233,11 @@ impl Scheduler {
             if n > e.sub.last_interval() {
                 let (id, last) = (e.sub.id, e.sub.last_interval());
                 st.entries.remove(&id);
-                self.done(id, "expired", format!("Subscription expired: interval {last} was the last"));
+                self.done(
+                    id,
+                    "expired",
+                    format!("Subscription expired: interval {last} was the last"),
+                );
                 continue;
             }
             e.in_flight = Some(n);
@@ -221,9 +253,17 @@ impl Scheduler {
             let containers = e.containers.clone();
             let permits = permits.clone();
             tasks.spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else { return };
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
                 let result = worker.run(sub, containers, n, head).await;
-                let _ = report.send(SchedMsg::WorkDone { id, interval: n, result }).await;
+                let _ = report
+                    .send(SchedMsg::WorkDone {
+                        id,
+                        interval: n,
+                        result,
+                    })
+                    .await;
             });
         }
     }
@@ -238,14 +278,28 @@ impl Scheduler {
         let ledger = self.ledger.clone();
         let status = status.to_string();
         tokio::spawn(async move {
-            if let Err(e) = ledger.set_subscription_status(id, &status, Some(reason)).await {
+            if let Err(e) = ledger
+                .set_subscription_status(id, &status, Some(reason))
+                .await
+            {
                 tracing::error!(error = %e, "cannot store a subscription status");
             }
         });
     }
 
-    async fn finish(&self, st: &mut State, id: u32, interval: u32, state: DeliveryState, reason: Option<String>) {
-        if let Err(e) = self.ledger.set_delivery(id, interval, state, reason.clone(), false).await {
+    async fn finish(
+        &self,
+        st: &mut State,
+        id: u32,
+        interval: u32,
+        state: DeliveryState,
+        reason: Option<String>,
+    ) {
+        if let Err(e) = self
+            .ledger
+            .set_delivery(id, interval, state, reason.clone(), false)
+            .await
+        {
             tracing::error!(error = %e, "cannot record a delivery outcome");
         }
         let counter = match state {
@@ -256,12 +310,27 @@ impl Scheduler {
         counter.fetch_add(1, Ordering::Relaxed);
         match state {
             DeliveryState::Confirmed => {
-                tracing::info!(subscription = id, interval, tx = reason.as_deref().unwrap_or(""), "delivery confirmed")
+                tracing::info!(
+                    subscription = id,
+                    interval,
+                    tx = reason.as_deref().unwrap_or(""),
+                    "delivery confirmed"
+                )
             }
             DeliveryState::GivenUp => {
-                tracing::warn!(subscription = id, interval, reason = reason.as_deref().unwrap_or(""), "interval given up")
+                tracing::warn!(
+                    subscription = id,
+                    interval,
+                    reason = reason.as_deref().unwrap_or(""),
+                    "interval given up"
+                )
             }
-            _ => tracing::info!(subscription = id, interval, reason = reason.as_deref().unwrap_or(""), "interval skipped"),
+            _ => tracing::info!(
+                subscription = id,
+                interval,
+                reason = reason.as_deref().unwrap_or(""),
+                "interval skipped"
+            ),
         }
         let text = match (&state, &reason) {
             (DeliveryState::Confirmed, Some(h)) => format!("interval {interval}: confirmed {h}"),
@@ -282,7 +351,13 @@ impl Scheduler {
     async fn fail(&self, st: &mut State, id: u32, interval: u32, reason: String, transient: bool) {
         let attempts = match self
             .ledger
-            .set_delivery(id, interval, DeliveryState::Retrying, Some(reason.clone()), !transient)
+            .set_delivery(
+                id,
+                interval,
+                DeliveryState::Retrying,
+                Some(reason.clone()),
+                !transient,
+            )
             .await
         {
             Ok(n) => n,
@@ -296,15 +371,19 @@ impl Scheduler {
             self.status.dec_in_flight();
             return;
         };
-        let open = e.sub.period == 0
-            || head.timestamp < e.sub.interval_start(interval.saturating_add(1));
+        let open =
+            e.sub.period == 0 || head.timestamp < e.sub.interval_start(interval.saturating_add(1));
         if !transient && attempts >= self.max_attempts {
             let r = format!("gave up after {attempts} failed attempts: {reason}");
-            return self.finish(st, id, interval, DeliveryState::GivenUp, Some(r)).await;
+            return self
+                .finish(st, id, interval, DeliveryState::GivenUp, Some(r))
+                .await;
         }
         if !open {
             let r = format!("interval ended before it could be delivered: {reason}");
-            return self.finish(st, id, interval, DeliveryState::GivenUp, Some(r)).await;
+            return self
+                .finish(st, id, interval, DeliveryState::GivenUp, Some(r))
+                .await;
         }
         let k = if transient {
             e.transient_failures += 1;

@@ -41,7 +41,10 @@ pub enum Submitted {
     Sent(String),
     /// Simulation says another node filled the interval or it moved on.
     RaceLost(String),
-    Failed { reason: String, transient: bool },
+    Failed {
+        reason: String,
+        transient: bool,
+    },
 }
 
 /// Final outcome of a sent delivery, reported to the scheduler.
@@ -99,7 +102,10 @@ impl Signer {
 
     /// Simulates, then picks the gas limit. Err carries the Submitted verdict.
     async fn prepare(&self, tx: &TransactionRequest) -> Result<u64, Submitted> {
-        let sim = self.client.eth_call("eth_call (simulate deliverCompute)", tx.clone()).await;
+        let sim = self
+            .client
+            .eth_call("eth_call (simulate deliverCompute)", tx.clone())
+            .await;
         let mut bypass = false;
         match sim {
             Ok(_) => {}
@@ -135,7 +141,10 @@ impl Signer {
         }
         let est = self
             .client
-            .rpc("eth_estimateGas", self.client.provider().estimate_gas(tx.clone()))
+            .rpc(
+                "eth_estimateGas",
+                self.client.provider().estimate_gas(tx.clone()),
+            )
             .await
             .map_err(|e| Submitted::Failed {
                 reason: format!("gas estimation failed: {e}"),
@@ -154,7 +163,12 @@ impl Signer {
         Ok(gas.min(self.max_gas_limit))
     }
 
-    async fn with_fees(&self, tx: TransactionRequest, head: &Head, bump: u32) -> Result<TransactionRequest, ChainError> {
+    async fn with_fees(
+        &self,
+        tx: TransactionRequest,
+        head: &Head,
+        bump: u32,
+    ) -> Result<TransactionRequest, ChainError> {
         let factor = |v: u128| {
             let mut v = v;
             for _ in 0..bump {
@@ -166,7 +180,10 @@ impl Signer {
             Some(base) => {
                 let tip = match self
                     .client
-                    .rpc("eth_maxPriorityFeePerGas", self.client.provider().get_max_priority_fee_per_gas())
+                    .rpc(
+                        "eth_maxPriorityFeePerGas",
+                        self.client.provider().get_max_priority_fee_per_gas(),
+                    )
                     .await
                 {
                     Ok(t) => t,
@@ -189,19 +206,29 @@ impl Signer {
 
     async fn sign(&self, tx: TransactionRequest) -> Result<(B256, Vec<u8>), String> {
         let wallet = EthereumWallet::from(self.key.clone());
-        let env: TxEnvelope = <TransactionRequest as NetworkTransactionBuilder<alloy::network::Ethereum>>::build(tx, &wallet)
-            .await.map_err(|e| format!("cannot sign: {e}"))?;
+        let env: TxEnvelope = <TransactionRequest as NetworkTransactionBuilder<
+            alloy::network::Ethereum,
+        >>::build(tx, &wallet)
+        .await
+        .map_err(|e| format!("cannot sign: {e}"))?;
         Ok((*env.tx_hash(), env.encoded_2718()))
     }
 
     async fn broadcast(&self, raw: &[u8]) -> Result<(), ChainError> {
         match self
             .client
-            .rpc("eth_sendRawTransaction", self.client.provider().send_raw_transaction(raw))
+            .rpc(
+                "eth_sendRawTransaction",
+                self.client.provider().send_raw_transaction(raw),
+            )
             .await
         {
             Ok(_) => Ok(()),
-            Err(ChainError::Rpc { message, .. }) if message.contains("already known") || message.contains("AlreadyKnown") => Ok(()),
+            Err(ChainError::Rpc { message, .. })
+                if message.contains("already known") || message.contains("AlreadyKnown") =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -210,12 +237,21 @@ impl Signer {
         self.client
             .rpc(
                 "eth_getTransactionCount",
-                self.client.provider().get_transaction_count(self.node()).pending(),
+                self.client
+                    .provider()
+                    .get_transaction_count(self.node())
+                    .pending(),
             )
             .await
     }
 
-    async fn submit(&self, req: &DeliverReq, nonce: &mut Option<u64>, head: &Head, pending: &mut BTreeMap<u64, Pending>) -> Submitted {
+    async fn submit(
+        &self,
+        req: &DeliverReq,
+        nonce: &mut Option<u64>,
+        head: &Head,
+        pending: &mut BTreeMap<u64, Pending>,
+    ) -> Submitted {
         let data = self.calldata(&req.sub, req.interval, &req.payload);
         let tx = self.base_tx(data);
         let gas = match self.prepare(&tx).await {
@@ -292,7 +328,10 @@ impl Signer {
                 tracing::warn!(error = %e, tx = %hash, "transaction refused by the RPC");
                 pending.remove(&n);
                 *nonce = None;
-                let _ = self.ledger.close_txs(req.sub.id, req.interval, "refused").await;
+                let _ = self
+                    .ledger
+                    .close_txs(req.sub.id, req.interval, "refused")
+                    .await;
                 return Submitted::Failed {
                     reason: format!("transaction refused: {e}"),
                     transient: false,
@@ -304,7 +343,12 @@ impl Signer {
     }
 
     /// Receipt checks, replacement of stuck transactions and rebroadcasts, once per block.
-    async fn on_block(&self, head: &Head, pending: &mut BTreeMap<u64, Pending>, nonce: &mut Option<u64>) {
+    async fn on_block(
+        &self,
+        head: &Head,
+        pending: &mut BTreeMap<u64, Pending>,
+        nonce: &mut Option<u64>,
+    ) {
         let mut resolved = Vec::new();
         let mut mined_nonce: Option<u64> = None;
         for (n, p) in pending.iter_mut() {
@@ -312,7 +356,10 @@ impl Signer {
             for (hash, _) in p.versions.iter().rev() {
                 match self
                     .client
-                    .rpc("eth_getTransactionReceipt", self.client.provider().get_transaction_receipt(*hash))
+                    .rpc(
+                        "eth_getTransactionReceipt",
+                        self.client.provider().get_transaction_receipt(*hash),
+                    )
                     .await
                 {
                     Ok(Some(r)) => {
@@ -332,7 +379,13 @@ impl Signer {
                 Some(v) => v,
                 None => match self
                     .client
-                    .rpc("eth_getTransactionCount", self.client.provider().get_transaction_count(self.node()).latest())
+                    .rpc(
+                        "eth_getTransactionCount",
+                        self.client
+                            .provider()
+                            .get_transaction_count(self.node())
+                            .latest(),
+                    )
                     .await
                 {
                     Ok(v) => {
@@ -359,7 +412,9 @@ impl Signer {
             }
         }
         for (n, hash, ok) in resolved {
-            let Some(p) = pending.remove(&n) else { continue };
+            let Some(p) = pending.remove(&n) else {
+                continue;
+            };
             let outcome = if hash == B256::ZERO {
                 // Dropped: the chain tells whether our delivery landed some other way.
                 match self.responded(p.sub_id, p.interval).await {
@@ -397,13 +452,21 @@ impl Signer {
     async fn responded(&self, id: u32, interval: u32) -> Option<bool> {
         let c = self.client.coordinator();
         self.client
-            .view("Coordinator.nodeResponded", c.nodeResponded(node_key(id, interval, self.node())))
+            .view(
+                "Coordinator.nodeResponded",
+                c.nodeResponded(node_key(id, interval, self.node())),
+            )
             .await
             .ok()
     }
 
     /// A reverted delivery's reason: replay the same call at the latest block.
-    async fn revert_reason(&self, id: u32, interval: u32, versions: &[(B256, Vec<u8>)]) -> TxOutcome {
+    async fn revert_reason(
+        &self,
+        id: u32,
+        interval: u32,
+        versions: &[(B256, Vec<u8>)],
+    ) -> TxOutcome {
         let Some((_, raw)) = versions.last() else {
             return TxOutcome::Failed("reverted on chain".into());
         };
@@ -411,11 +474,21 @@ impl Signer {
             return TxOutcome::Failed("reverted on chain".into());
         };
         let data = Bytes::copy_from_slice(alloy::consensus::Transaction::input(&env));
-        match self.client.eth_call("eth_call (revert reason)", self.base_tx(data)).await {
+        match self
+            .client
+            .eth_call("eth_call (revert reason)", self.base_tx(data))
+            .await
+        {
             Err(ChainError::Revert(r)) if r.is_race_lost() => TxOutcome::RaceLost(r.message()),
-            Err(ChainError::Revert(r)) => TxOutcome::Failed(format!("reverted on chain: {}", r.message())),
+            Err(ChainError::Revert(r)) => {
+                TxOutcome::Failed(format!("reverted on chain: {}", r.message()))
+            }
             _ => {
-                tracing::debug!(subscription = id, interval, "reverted on chain; the replay did not revert");
+                tracing::debug!(
+                    subscription = id,
+                    interval,
+                    "reverted on chain; the replay did not revert"
+                );
                 TxOutcome::Failed("reverted on chain (out of gas or state changed since)".into())
             }
         }
@@ -456,7 +529,9 @@ impl Signer {
         match self.ledger.pending_txs().await {
             Ok(txs) => {
                 for t in txs {
-                    let Ok(hash) = t.hash.parse::<B256>() else { continue };
+                    let Ok(hash) = t.hash.parse::<B256>() else {
+                        continue;
+                    };
                     let e = pending.entry(t.nonce).or_insert(Pending {
                         sub_id: t.sub_id,
                         interval: t.interval,
@@ -469,15 +544,25 @@ impl Signer {
                     e.sent_block = e.sent_block.max(t.sent_block);
                 }
             }
-            Err(e) => tracing::error!(error = %e, "cannot read pending transactions from the store"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read pending transactions from the store")
+            }
         }
         if !pending.is_empty() {
-            tracing::info!(transactions = pending.len(), "resuming transactions sent before the restart");
+            tracing::info!(
+                transactions = pending.len(),
+                "resuming transactions sent before the restart"
+            );
         }
         pending
     }
 
-    pub async fn run(self, mut rx: mpsc::Receiver<DeliverReq>, mut head_rx: watch::Receiver<Head>, cancel: CancellationToken) {
+    pub async fn run(
+        self,
+        mut rx: mpsc::Receiver<DeliverReq>,
+        mut head_rx: watch::Receiver<Head>,
+        cancel: CancellationToken,
+    ) {
         let mut pending = self.restore().await;
         let mut nonce: Option<u64> = None;
         let mut head = *head_rx.borrow();

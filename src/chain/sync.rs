@@ -9,12 +9,12 @@
 //! and jitter; the cursor is persisted so a restart resumes where it stopped.
 use super::abi::EIP712Coordinator;
 use super::client::{ChainClient, ChainError};
+use super::containers::ContainerIndex;
 use super::errors::Revert;
 use super::head::Head;
 use super::scheduler::SchedMsg;
 use super::subscription::Subscription;
 use super::view::{ChainPhase, ChainStatus, SubscriptionView};
-use super::containers::ContainerIndex;
 use crate::guardian::Guardian;
 use crate::store::{ChainLedger, TrackedRow};
 use alloy::eips::{BlockId, BlockNumberOrTag};
@@ -69,7 +69,12 @@ impl Sync {
     async fn head(&self) -> Result<Head, ChainError> {
         let block = self
             .client
-            .rpc("eth_getBlockByNumber", self.client.provider().get_block_by_number(BlockNumberOrTag::Latest))
+            .rpc(
+                "eth_getBlockByNumber",
+                self.client
+                    .provider()
+                    .get_block_by_number(BlockNumberOrTag::Latest),
+            )
             .await?
             .ok_or(ChainError::Rpc {
                 what: "eth_getBlockByNumber",
@@ -92,7 +97,12 @@ impl Sync {
     }
 
     /// Reads [start, end) at `block`, halving the range when the RPC cannot execute it.
-    async fn read_range(&self, start: u32, end: u32, block: u64) -> Result<Vec<Subscription>, ChainError> {
+    async fn read_range(
+        &self,
+        start: u32,
+        end: u32,
+        block: u64,
+    ) -> Result<Vec<Subscription>, ChainError> {
         let mut out = Vec::with_capacity((end - start) as usize);
         let mut stack = vec![(start, end)];
         while let Some((a, b)) = stack.pop() {
@@ -100,10 +110,16 @@ impl Sync {
                 continue;
             }
             let reader = self.client.reader();
-            let call = reader.readSubscriptionBatch(a, b).block(BlockId::number(block));
+            let call = reader
+                .readSubscriptionBatch(a, b)
+                .block(BlockId::number(block));
             match self.client.view("Reader.readSubscriptionBatch", call).await {
                 Ok(subs) => {
-                    out.extend(subs.into_iter().zip(a..b).map(|(s, id)| Subscription::from((id, s))));
+                    out.extend(
+                        subs.into_iter()
+                            .zip(a..b)
+                            .map(|(s, id)| Subscription::from((id, s))),
+                    );
                 }
                 Err(e) if b - a > 1 && too_big(&e) => {
                     // Likely the eth_call gas cap: split.
@@ -119,16 +135,25 @@ impl Sync {
     }
 
     /// Reads, judges and hands over every id in (from, to], persisting the cursor as it goes.
-    async fn catch_up(&self, from: u32, to: u32, block: u64, head_time: u64, cancel: &CancellationToken) -> Result<u32, ChainError> {
+    async fn catch_up(
+        &self,
+        from: u32,
+        to: u32,
+        block: u64,
+        head_time: u64,
+        cancel: &CancellationToken,
+    ) -> Result<u32, ChainError> {
         let batch = self.batch_size.max(1);
         let ranges: Vec<(u32, u32)> = (from + 1..=to)
             .step_by(batch as usize)
             .map(|a| (a, a.saturating_add(batch).min(to + 1)))
             .collect();
         let mut done = from;
-        let mut reads = futures::stream::iter(ranges.into_iter().map(|(a, b)| async move {
-            (b, self.read_range(a, b, block).await)
-        }))
+        let mut reads = futures::stream::iter(
+            ranges
+                .into_iter()
+                .map(|(a, b)| async move { (b, self.read_range(a, b, block).await) }),
+        )
         .buffered(IN_FLIGHT);
         while let Some((end, result)) = reads.next().await {
             if cancel.is_cancelled() {
@@ -147,11 +172,18 @@ impl Sync {
     }
 
     /// Guardian and completion checks; tracked ones go to the scheduler.
-    async fn accept(&self, subs: Vec<Subscription>, block: u64, head_time: u64) -> Result<(), ChainError> {
+    async fn accept(
+        &self,
+        subs: Vec<Subscription>,
+        block: u64,
+        head_time: u64,
+    ) -> Result<(), ChainError> {
         // Subscriptions on their last interval may already be complete: one batched read.
         let last: Vec<&Subscription> = subs
             .iter()
-            .filter(|s| s.exists() && !s.cancelled() && s.interval_at(head_time) == Some(s.last_interval()))
+            .filter(|s| {
+                s.exists() && !s.cancelled() && s.interval_at(head_time) == Some(s.last_interval())
+            })
             .collect();
         let mut complete = std::collections::HashSet::new();
         if !last.is_empty() {
@@ -161,7 +193,10 @@ impl Sync {
             let call = reader
                 .readRedundancyCountBatch(ids.clone(), intervals)
                 .block(BlockId::number(block));
-            let counts = self.client.view("Reader.readRedundancyCountBatch", call).await?;
+            let counts = self
+                .client
+                .view("Reader.readRedundancyCountBatch", call)
+                .await?;
             for ((s, id), n) in last.iter().zip(ids).zip(counts) {
                 if n >= s.redundancy {
                     complete.insert(id);
@@ -178,8 +213,14 @@ impl Sync {
                 ("cancelled", Some("Subscription cancelled".to_string()))
             } else if complete.contains(&s.id) {
                 ("completed", Some("Subscription completed".to_string()))
-            } else if s.interval_at(head_time).is_some_and(|n| n > s.last_interval()) {
-                ("expired", Some("Subscription expired: its last interval has passed".to_string()))
+            } else if s
+                .interval_at(head_time)
+                .is_some_and(|n| n > s.last_interval())
+            {
+                (
+                    "expired",
+                    Some("Subscription expired: its last interval has passed".to_string()),
+                )
             } else {
                 match self.guardian.check_onchain(
                     containers.as_deref(),
@@ -193,7 +234,11 @@ impl Sync {
             };
             let containers = containers.unwrap_or_default();
             if status == "ignored" {
-                tracing::info!(subscription = s.id, reason = reason.as_deref().unwrap_or(""), "ignored subscription");
+                tracing::info!(
+                    subscription = s.id,
+                    reason = reason.as_deref().unwrap_or(""),
+                    "ignored subscription"
+                );
             }
             self.status.upsert(SubscriptionView {
                 id: s.id,
@@ -217,7 +262,13 @@ impl Sync {
                 status: status.into(),
                 reason,
             });
-            if status == "tracked" && self.sched.send(SchedMsg::Track { sub: s, containers }).await.is_err() {
+            if status == "tracked"
+                && self
+                    .sched
+                    .send(SchedMsg::Track { sub: s, containers })
+                    .await
+                    .is_err()
+            {
                 return Ok(());
             }
         }
@@ -262,7 +313,11 @@ impl Sync {
     pub async fn run(self, cancel: CancellationToken) {
         let (mut synced, mut last_block) = match self.ledger.cursor().await {
             Ok(Some((id, block))) => {
-                tracing::info!(last_sub_id = id, last_block = block, "resuming chain sync from the stored cursor");
+                tracing::info!(
+                    last_sub_id = id,
+                    last_block = block,
+                    "resuming chain sync from the stored cursor"
+                );
                 (id, Some(block))
             }
             Ok(None) => (self.starting_sub_id, None),
@@ -283,7 +338,9 @@ impl Sync {
                         let blocks = head.number.saturating_sub(prev.number).max(1);
                         let dt = head.timestamp.saturating_sub(prev.timestamp);
                         if dt > 0 {
-                            block_time = Duration::from_secs_f64((dt as f64 / blocks as f64).clamp(0.2, 30.0));
+                            block_time = Duration::from_secs_f64(
+                                (dt as f64 / blocks as f64).clamp(0.2, 30.0),
+                            );
                         }
                     }
                     self.status.set_head(head.number, head.timestamp);
@@ -316,7 +373,9 @@ impl Sync {
                             if last_block.is_none() {
                                 self.status.set_phase(ChainPhase::Syncing, None);
                             }
-                            synced = self.catch_up(synced, head_id, target, head.timestamp, &cancel).await?;
+                            synced = self
+                                .catch_up(synced, head_id, target, head.timestamp, &cancel)
+                                .await?;
                         }
                     }
                     last_block = Some(target);
@@ -358,7 +417,10 @@ impl Sync {
     }
 
     async fn cancelled(&self, id: u32) {
-        let tracked = self.status.subscription(id).is_some_and(|v| v.status == "tracked");
+        let tracked = self
+            .status
+            .subscription(id)
+            .is_some_and(|v| v.status == "tracked");
         self.status.update(id, |v| {
             v.status = "cancelled".into();
             v.reason = Some("Subscription cancelled".into());
@@ -372,7 +434,10 @@ impl Sync {
             tracing::error!(error = %e, "cannot store a cancellation");
         }
         if tracked {
-            tracing::info!(subscription = id, "subscription cancelled; no further deliveries");
+            tracing::info!(
+                subscription = id,
+                "subscription cancelled; no further deliveries"
+            );
             let _ = self.sched.send(SchedMsg::Cancelled(id)).await;
         }
     }

@@ -95,7 +95,9 @@ impl ChainStatus {
     pub fn dec_in_flight(&self) {
         let _ = self
             .in_flight
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(1)));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(1))
+            });
     }
 
     pub fn set_rpc(&self, h: Arc<RpcHealth>) {

@@ -21,7 +21,10 @@ pub enum WorkResult {
     /// Already delivered by this node (found in the ledger or on chain).
     Confirmed(String),
     Skipped(String),
-    Failed { reason: String, transient: bool },
+    Failed {
+        reason: String,
+        transient: bool,
+    },
 }
 
 pub struct Worker {
@@ -40,7 +43,13 @@ fn failed(e: ChainError) -> WorkResult {
 }
 
 impl Worker {
-    pub async fn run(self: Arc<Self>, sub: Subscription, containers: Arc<[String]>, interval: u32, head: Head) -> WorkResult {
+    pub async fn run(
+        self: Arc<Self>,
+        sub: Subscription,
+        containers: Arc<[String]>,
+        interval: u32,
+        head: Head,
+    ) -> WorkResult {
         match self.ledger.delivery(sub.id, interval).await {
             Ok(Some(rec)) if rec.state == DeliveryState::Confirmed => {
                 return WorkResult::Confirmed(rec.tx_hash.unwrap_or_default());
@@ -62,7 +71,10 @@ impl Worker {
         let c = self.client.coordinator();
         match self
             .client
-            .view("Coordinator.nodeResponded", c.nodeResponded(node_key(sub.id, interval, self.node)))
+            .view(
+                "Coordinator.nodeResponded",
+                c.nodeResponded(node_key(sub.id, interval, self.node)),
+            )
             .await
         {
             Ok(true) => return WorkResult::Confirmed("delivered (found on chain)".into()),
@@ -71,7 +83,10 @@ impl Worker {
         }
         match self
             .client
-            .view("Coordinator.redundancyCount", c.redundancyCount(interval_key(sub.id, interval)))
+            .view(
+                "Coordinator.redundancyCount",
+                c.redundancyCount(interval_key(sub.id, interval)),
+            )
             .await
         {
             Ok(n) if n >= sub.redundancy => {
@@ -135,8 +150,16 @@ impl Worker {
         )
         .await;
         if !outcome.ok {
-            let err = outcome.result.get("error").and_then(|v| v.as_str()).unwrap_or("failed");
-            let container = outcome.result.get("container").and_then(|v| v.as_str()).unwrap_or("?");
+            let err = outcome
+                .result
+                .get("error")
+                .and_then(|v| v.as_str())
+                .unwrap_or("failed");
+            let container = outcome
+                .result
+                .get("container")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
             return WorkResult::Failed {
                 reason: format!("container '{container}' failed: {err}"),
                 transient: false,

@@ -226,7 +226,8 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
             if crate::chain::deploy::parse_key(k.expose()).is_err() {
                 return Err(err(
                     "chain.wallet.private_key".into(),
-                    "is not a valid secp256k1 private key (expected 64 hex digits, 0x optional)".into(),
+                    "is not a valid secp256k1 private key (expected 64 hex digits, 0x optional)"
+                        .into(),
                 ));
             }
         }

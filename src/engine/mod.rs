@@ -125,10 +125,9 @@ impl Engine {
         );
 
         // The chain side connects and syncs in the background: REST is up meanwhile.
-        let chain = config
-            .chain
-            .enabled
-            .then(|| crate::chain::node::spawn(&config, jobs.clone(), store.clone(), &tasks, &cancel));
+        let chain = config.chain.enabled.then(|| {
+            crate::chain::node::spawn(&config, jobs.clone(), store.clone(), &tasks, &cancel)
+        });
 
         let addr = format!("{}:{}", config.server.bind, config.server.port);
         let listener = tokio::net::TcpListener::bind(&addr)

@@ -54,7 +54,13 @@ pub(super) fn spawn(
     chain: Option<Arc<ChainStatus>>,
 ) -> watch::Receiver<Arc<NodeSnapshot>> {
     let started_at = SystemTime::now();
-    let (tx, rx) = watch::channel(Arc::new(take(rest_addr, started_at, &jobs, &states, chain.as_deref())));
+    let (tx, rx) = watch::channel(Arc::new(take(
+        rest_addr,
+        started_at,
+        &jobs,
+        &states,
+        chain.as_deref(),
+    )));
     let cancel = cancel.clone();
     let mut changes = states.subscribe();
     tasks.spawn(async move {

@@ -169,7 +169,12 @@ impl ChainLedger {
             .await
     }
 
-    pub async fn set_subscription_status(&self, id: u32, status: &str, reason: Option<String>) -> Result<(), Error> {
+    pub async fn set_subscription_status(
+        &self,
+        id: u32,
+        status: &str,
+        reason: Option<String>,
+    ) -> Result<(), Error> {
         let d = self.deployment.clone();
         let status = status.to_string();
         self.store
@@ -194,7 +199,13 @@ impl ChainLedger {
                      WHERE deployment = ?1 AND status = ?2 ORDER BY id",
                 )?;
                 let rows = st.query_map(params![d, status], |r| {
-                    Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
                 })?;
                 let mut out = Vec::new();
                 for row in rows {
@@ -212,7 +223,11 @@ impl ChainLedger {
             .await
     }
 
-    pub async fn delivery(&self, sub_id: u32, interval: u32) -> Result<Option<DeliveryRecord>, Error> {
+    pub async fn delivery(
+        &self,
+        sub_id: u32,
+        interval: u32,
+    ) -> Result<Option<DeliveryRecord>, Error> {
         let (d, n) = (self.deployment.clone(), self.node.clone());
         self.store
             .read(move |c| {

@@ -71,13 +71,18 @@ impl TestChain {
     /// by anvil account #2 (Ritual's addresses). None when anvil is missing outside CI.
     pub async fn start(block_time: u64, extra: &[&str]) -> Option<Self> {
         let Some(bin) = anvil::find() else {
-            assert!(!in_ci(), "anvil is required under CI=true (npm package @foundry-rs/anvil)");
+            assert!(
+                !in_ci(),
+                "anvil is required under CI=true (npm package @foundry-rs/anvil)"
+            );
             eprintln!("skipping: anvil not found (run ./scripts/test.sh, which installs it)");
             return None;
         };
         let anvil = Anvil::start(&bin, 0, block_time, extra).expect("anvil starts");
         let url = anvil.url();
-        let deployer = signing_provider(&url, &key(DEPLOYER)).await.expect("provider");
+        let deployer = signing_provider(&url, &key(DEPLOYER))
+            .await
+            .expect("provider");
         let addrs = deploy_stack(&deployer, addr(DEPLOYER), addr(DEPLOYER), 0)
             .await
             .expect("deploy");
@@ -91,7 +96,9 @@ impl TestChain {
     }
 
     pub async fn signer(&self, i: usize) -> DynProvider {
-        signing_provider(&self.url, &key(i)).await.expect("provider")
+        signing_provider(&self.url, &key(i))
+            .await
+            .expect("provider")
     }
 
     pub async fn rpc(&self, method: &'static str, params: serde_json::Value) -> serde_json::Value {
@@ -107,7 +114,8 @@ impl TestChain {
 
     /// Moves block time forward and mines a block at it.
     pub async fn warp(&self, secs: u64) {
-        self.rpc("evm_increaseTime", serde_json::json!([secs])).await;
+        self.rpc("evm_increaseTime", serde_json::json!([secs]))
+            .await;
         self.mine().await;
     }
 
@@ -125,7 +133,9 @@ impl TestChain {
         self.user.get_balance(a).await.expect("balance")
     }
 
-    pub async fn callback_consumer(&self) -> TestCallbackConsumer::TestCallbackConsumerInstance<DynProvider> {
+    pub async fn callback_consumer(
+        &self,
+    ) -> TestCallbackConsumer::TestCallbackConsumerInstance<DynProvider> {
         TestCallbackConsumer::deploy(self.user.clone(), self.addrs.registry)
             .await
             .expect("deploy consumer")
@@ -141,13 +151,22 @@ impl TestChain {
 }
 
 /// A node config for `chain`: key `node_key`, fast sync settings, the given containers.
-pub fn node_config(dir: &Path, chain: &TestChain, rpc_url: &str, node_key: usize, containers: Vec<ContainerConfig>) -> Config {
+pub fn node_config(
+    dir: &Path,
+    chain: &TestChain,
+    rpc_url: &str,
+    node_key: usize,
+    containers: Vec<ContainerConfig>,
+) -> Config {
     let mut c = super::test_config(dir, containers, false);
     c.chain.enabled = true;
     c.chain.rpc_url = Some(rpc_url.to_string());
     c.chain.registry_address = Some(chain.addrs.registry.to_string());
     c.chain.trail_head_blocks = 0;
-    c.chain.wallet.private_key = Some(infernet::config::Secret::new(format!("0x{}", DEV_KEYS[node_key])));
+    c.chain.wallet.private_key = Some(infernet::config::Secret::new(format!(
+        "0x{}",
+        DEV_KEYS[node_key]
+    )));
     c.chain.snapshot_sync.sleep = 0.2;
     c.chain.snapshot_sync.sync_period = 0.2;
     c
@@ -164,7 +183,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(start.elapsed() < within, "timed out after {within:?} waiting for {what}");
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod llm;
+pub mod proxy;
 
 use infernet::config::{Config, ContainerConfig};
 use infernet::engine::{Engine, EngineHandle};

@@ -1,0 +1,181 @@
+//! Faults the on-chain node must survive: `kill -9` between sending a delivery and its receipt,
+//! and the RPC endpoint gone for 30 s.
+mod common;
+
+use alloy::primitives::{Bytes, U256};
+use alloy::providers::Provider;
+use common::chain::{NODE, TestChain, addr, eventually, node_config};
+use common::proxy::Proxy;
+use common::{NativeEcho, free_port, http, infernet_cmd, remote, start, wait_port};
+use serde_json::{Value, json};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+async fn info(base: &str) -> Option<Value> {
+    http()
+        .get(format!("{base}/info"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+fn sub_view(info: &Value, id: u32) -> Option<Value> {
+    info["chain"]["status"]["subscriptions"]
+        .as_array()?
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+}
+
+fn spawn_node(home: &std::path::Path, config: &std::path::Path) -> Child {
+    infernet_cmd(home)
+        .args(["start", "--foreground", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn node")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_between_send_and_receipt_neither_loses_nor_doubles() {
+    let Some(chain) = TestChain::start(0, &[]).await else {
+        return;
+    };
+    let echo = NativeEcho::start("echo");
+    let consumer = chain.callback_consumer().await;
+    // From here on blocks are mined only when the test says so.
+    chain.rpc("evm_setAutomine", json!([false])).await;
+    let pending = consumer
+        .request("echo".into(), Bytes::from_static(b"once"), 1)
+        .send()
+        .await
+        .unwrap();
+    chain.mine().await;
+    pending.get_receipt().await.unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cfg = node_config(
+        home.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
+    cfg.server.port = port;
+    let file = home.path().join("config.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+
+    let mut node = spawn_node(home.path(), &file);
+    wait_port(port, Duration::from_secs(30));
+    // The node signs and broadcasts; nothing mines it.
+    eventually("the delivery to be sent", T, || async {
+        let s = sub_view(&info(&base).await?, 1)?;
+        s["last_delivery"].as_str()?.contains("sent").then_some(())
+    })
+    .await;
+    node.kill().unwrap(); // SIGKILL
+    node.wait().unwrap();
+
+    let mut node = spawn_node(home.path(), &file);
+    wait_port(port, Duration::from_secs(30));
+    let s = eventually("confirmed after the restart", T, || async {
+        chain.mine().await;
+        let s = sub_view(&info(&base).await?, 1)?;
+        s["last_delivery"]
+            .as_str()?
+            .contains("confirmed")
+            .then_some(s)
+    })
+    .await;
+    // A few more blocks: nothing else gets sent.
+    for _ in 0..5 {
+        chain.mine().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        consumer.deliveryCount(1, 1).call().await.unwrap(),
+        U256::from(1),
+        "{s}"
+    );
+    let sent = chain.user.get_transaction_count(addr(NODE)).await.unwrap();
+    assert_eq!(
+        sent, 1,
+        "the node sent {sent} transactions for one delivery"
+    );
+    node.kill().unwrap();
+    let _ = node.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rpc_cut_for_30_seconds_is_survived_and_due_work_delivered() {
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
+    let echo = NativeEcho::start("echo");
+    let mut proxy = Proxy::start(([127, 0, 0, 1], chain.anvil.port).into()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &proxy.url(),
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
+    let (h, base) = start(cfg).await;
+    let consumer = chain.subscription_consumer().await;
+    consumer
+        .create("echo".into(), 1, 0, 1, false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    eventually("a first delivery through the proxy", T, || async {
+        (consumer.deliveryCount(1, 1).call().await.unwrap() == U256::from(1)).then_some(())
+    })
+    .await;
+
+    proxy.cut().await;
+    // Due during the outage: interval 1 opens 25 s after creation and lasts 25 s.
+    consumer
+        .create("echo".into(), 2, 25, 1, false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let i = info(&base)
+        .await
+        .expect("REST stays up while the RPC is gone");
+    assert_eq!(
+        i["chain"]["status"]["rpc"]["ok"], false,
+        "{}",
+        i["chain"]["status"]["rpc"]
+    );
+    assert!(i["chain"]["status"]["rpc"]["last_error"].is_string());
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    proxy.restore().await;
+
+    eventually(
+        "interval 1 of the subscription created during the outage",
+        T,
+        || async {
+            (consumer.deliveryCount(2, 1).call().await.unwrap() == U256::from(1)).then_some(())
+        },
+    )
+    .await;
+    let i = info(&base).await.unwrap();
+    assert_eq!(i["chain"]["status"]["rpc"]["ok"], true);
+    h.shutdown().await;
+}
