@@ -4,6 +4,7 @@ pub mod anvil;
 pub mod client;
 pub mod containers;
 pub mod deploy;
+pub mod eip712;
 pub mod encode;
 pub mod errors;
 pub mod subscription;
