@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need, idempotently: Debian's docker.io (and starts
 # dockerd when no engine answers), llama.cpp's llama-server and a small GGUF model
-# (scripts/provision-llm.sh); then fmt, clippy and every test. Needs only the Rust
+# (scripts/provision-llm.sh), anvil and solc-js from npm (scripts/provision-chain.sh); then the
+# contract artifacts check, fmt, clippy and every test. Needs only the Rust
 # toolchain and root or sudo for the install step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,20 @@ log "docker engine $(docker info --format '{{.ServerVersion}}')"
 # A real LLM server and model for the backend tests (built once, cached outside the clone).
 eval "$(./scripts/provision-llm.sh)"
 log "llama-server $INFERNET_TEST_LLAMA_SERVER"
+
+# anvil and solc-js (npm) for the contract and chain tests.
+eval "$(./scripts/provision-chain.sh)"
+log "anvil $("$INFERNET_ANVIL_BIN" --version | head -n 1)"
+# The committed artifacts must be what the sources compile to (solc-js is deterministic).
+log "rebuilding contracts/artifacts to compare with the committed ones"
+ARTIFACTS_TMP=$(mktemp -d)
+cp -r contracts/artifacts "$ARTIFACTS_TMP/before"
+node contracts/build.mjs >&2
+if ! diff -r "$ARTIFACTS_TMP/before" contracts/artifacts >/dev/null; then
+  log "contracts/artifacts differ from a fresh build of contracts/: commit the rebuilt artifacts"
+  exit 1
+fi
+rm -rf "$ARTIFACTS_TMP"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
