@@ -244,10 +244,10 @@ impl StdioBackend {
     }
 
     async fn register(&self, id: &str, tx: mpsc::Sender<ChatEvent>) {
-        if let Some(run) = self.proc.lock().await.as_ref() {
-            if let Ok(mut r) = run.routes.lock() {
-                r.insert(id.to_string(), tx);
-            }
+        if let Some(run) = self.proc.lock().await.as_ref()
+            && let Ok(mut r) = run.routes.lock()
+        {
+            r.insert(id.to_string(), tx);
         }
     }
 
@@ -292,10 +292,10 @@ impl StdioBackend {
             if let ChatEvent::Token { text: t, .. } = &ev {
                 text.push_str(t);
             }
-            if let ChatEvent::Meta { started_at, .. } = &mut ev {
-                if started_at.is_empty() {
-                    *started_at = now_rfc3339();
-                }
+            if let ChatEvent::Meta { started_at, .. } = &mut ev
+                && started_at.is_empty()
+            {
+                *started_at = now_rfc3339();
             }
             let last = matches!(ev, ChatEvent::Done { .. } | ChatEvent::Error { .. });
             if tx.send(ev).await.is_err() && !cancel_sent {

@@ -311,8 +311,8 @@ where
     C::CallOutput: Send,
 {
     type Output = C::CallOutput;
-    fn run(self) -> impl Future<Output = Result<Self::Output, alloy::contract::Error>> + Send {
-        async move { self.call().await }
+    async fn run(self) -> Result<Self::Output, alloy::contract::Error> {
+        self.call().await
     }
 }
 

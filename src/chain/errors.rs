@@ -71,15 +71,15 @@ impl Revert {
         if let Some((_, r)) = TABLE.iter().find(|(s, _)| *s == sel) {
             return r.clone();
         }
-        if sel == RevertString::SELECTOR {
-            if let Ok(r) = RevertString::abi_decode(data) {
-                return Revert::Message(r.reason);
-            }
+        if sel == RevertString::SELECTOR
+            && let Ok(r) = RevertString::abi_decode(data)
+        {
+            return Revert::Message(r.reason);
         }
-        if sel == Panic::SELECTOR {
-            if let Ok(p) = Panic::abi_decode(data) {
-                return Revert::Panic(p.code.try_into().unwrap_or(u64::MAX));
-            }
+        if sel == Panic::SELECTOR
+            && let Ok(p) = Panic::abi_decode(data)
+        {
+            return Revert::Panic(p.code.try_into().unwrap_or(u64::MAX));
         }
         Revert::Unknown(Bytes::copy_from_slice(data))
     }

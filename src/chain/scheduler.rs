@@ -339,10 +339,10 @@ impl Scheduler {
         };
         self.status.update(id, |v| {
             v.last_delivery = Some(text);
-            if state == DeliveryState::Confirmed {
-                if let Some(h) = reason.clone().filter(|h| h.starts_with("0x")) {
-                    v.last_tx = Some(h);
-                }
+            if state == DeliveryState::Confirmed
+                && let Some(h) = reason.clone().filter(|h| h.starts_with("0x"))
+            {
+                v.last_tx = Some(h);
             }
         });
         self.advance(st, id, interval);

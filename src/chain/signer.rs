@@ -403,12 +403,11 @@ impl Signer {
                 if let Err(e) = self.replace(p, head).await {
                     tracing::warn!(error = %e, nonce = p.nonce, "could not replace a stuck transaction");
                 }
-            } else if head.number > p.broadcast_block + 1 {
-                if let Some((_, raw)) = p.versions.last() {
-                    if self.broadcast(raw).await.is_ok() {
-                        p.broadcast_block = head.number;
-                    }
-                }
+            } else if head.number > p.broadcast_block + 1
+                && let Some((_, raw)) = p.versions.last()
+                && self.broadcast(raw).await.is_ok()
+            {
+                p.broadcast_block = head.number;
             }
         }
         for (n, hash, ok) in resolved {

@@ -99,13 +99,13 @@ impl Worker {
             Err(e) => return failed(e),
         }
         for id in containers.iter() {
-            if let Some(st) = self.jobs.states().get(id) {
-                if st.state != ContainerState::Ready {
-                    return WorkResult::Failed {
-                        reason: format!("container '{id}' is not ready"),
-                        transient: true,
-                    };
-                }
+            if let Some(st) = self.jobs.states().get(id)
+                && st.state != ContainerState::Ready
+            {
+                return WorkResult::Failed {
+                    reason: format!("container '{id}' is not ready"),
+                    transient: true,
+                };
             }
         }
         let Some(steps) = containers

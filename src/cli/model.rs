@@ -80,10 +80,10 @@ pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
         let env = |k: &str| std::env::var(k).ok();
         let http = reqwest::Client::new();
         // GGUF downloads need no backend.
-        if let ModelCommand::Pull { name, force } = &args.command {
-            if let Some(spec) = backend::hf::parse_spec(name) {
-                return pull_hf(&spec, *force, &env, http).await;
-            }
+        if let ModelCommand::Pull { name, force } = &args.command
+            && let Some(spec) = backend::hf::parse_spec(name)
+        {
+            return pull_hf(&spec, *force, &env, http).await;
         }
         let backends = match Backends::from_config(&loaded.config.backends, &env, http.clone()) {
             Ok(b) => b,
@@ -323,18 +323,19 @@ async fn pull_hf(
         return ExitCode::SUCCESS;
     }
     let mem = Memory::probe();
-    if let Some(size) = hub.size(spec, &file).await {
-        if mem.fits(Some(size)) == Some(false) && !force {
-            return fail(
-                1,
-                format!(
-                    "'{file}' needs {} and this machine fits models up to {} ({}); pass --force to pull it anyway",
-                    gb(size),
-                    gb(mem.fit_limit_bytes()),
-                    mem.rule()
-                ),
-            );
-        }
+    if let Some(size) = hub.size(spec, &file).await
+        && mem.fits(Some(size)) == Some(false)
+        && !force
+    {
+        return fail(
+            1,
+            format!(
+                "'{file}' needs {} and this machine fits models up to {} ({}); pass --force to pull it anyway",
+                gb(size),
+                gb(mem.fit_limit_bytes()),
+                mem.rule()
+            ),
+        );
     }
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

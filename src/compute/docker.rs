@@ -178,10 +178,10 @@ impl DockerContainers {
             .start_container(id, None)
             .await
             .map_err(|e| format!("cannot start container '{id}': {}", docker_message(&e)))?;
-        if let Ok(mut s) = self.started.lock() {
-            if !s.iter().any(|x| x == id) {
-                s.push(id.to_string());
-            }
+        if let Ok(mut s) = self.started.lock()
+            && !s.iter().any(|x| x == id)
+        {
+            s.push(id.to_string());
         }
         Ok(())
     }

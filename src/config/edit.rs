@@ -75,6 +75,30 @@ pub fn set_backend_model(
     write(path, &v)
 }
 
+/// Sets dotted keys (`chain.rpc_url`, …), creating intermediate objects and keeping the rest.
+pub fn set_keys(path: &Path, entries: &[(&str, Value)]) -> Result<(), Error> {
+    let mut v = read(path)?;
+    for (key, value) in entries {
+        let mut cur = &mut v;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(obj) = cur.as_object_mut() else {
+                return Err(Error::Key {
+                    path: path.to_path_buf(),
+                    key: parts[..i].join("."),
+                    message: "expected a JSON object".into(),
+                });
+            };
+            if i + 1 == parts.len() {
+                obj.insert(part.to_string(), value.clone());
+                break;
+            }
+            cur = obj.entry(part.to_string()).or_insert_with(|| json!({}));
+        }
+    }
+    write(path, &v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,28 +129,4 @@ mod tests {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(v["backends"][0]["model"], "");
     }
-}
-
-/// Sets dotted keys (`chain.rpc_url`, …), creating intermediate objects and keeping the rest.
-pub fn set_keys(path: &Path, entries: &[(&str, Value)]) -> Result<(), Error> {
-    let mut v = read(path)?;
-    for (key, value) in entries {
-        let mut cur = &mut v;
-        let parts: Vec<&str> = key.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            let Some(obj) = cur.as_object_mut() else {
-                return Err(Error::Key {
-                    path: path.to_path_buf(),
-                    key: parts[..i].join("."),
-                    message: "expected a JSON object".into(),
-                });
-            };
-            if i + 1 == parts.len() {
-                obj.insert(part.to_string(), value.clone());
-                break;
-            }
-            cur = obj.entry(part.to_string()).or_insert_with(|| json!({}));
-        }
-    }
-    write(path, &v)
 }

@@ -129,13 +129,13 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
                 ));
             }
         }
-        if let Some(t) = ct.timeout {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(err(
-                    k("timeout"),
-                    format!("expected seconds > 0, found '{t}'"),
-                ));
-            }
+        if let Some(t) = ct.timeout
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(err(
+                k("timeout"),
+                format!("expected seconds > 0, found '{t}'"),
+            ));
         }
     }
     reassign_ports(c, &file, &mut warnings);
@@ -178,13 +178,14 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
         }
     }
 
-    if let Some(d) = &c.docker {
-        if d.username.is_empty() || d.password.is_empty() {
-            return Err(err(
-                "docker".into(),
-                "needs both 'username' and 'password' (remove the 'docker' object for anonymous pulls)".into(),
-            ));
-        }
+    if let Some(d) = &c.docker
+        && (d.username.is_empty() || d.password.is_empty())
+    {
+        return Err(err(
+            "docker".into(),
+            "needs both 'username' and 'password' (remove the 'docker' object for anonymous pulls)"
+                .into(),
+        ));
     }
     if c.chain.enabled {
         let need = [
@@ -214,22 +215,21 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
                 ));
             }
         }
-        if let Some(a) = &c.chain.registry_address {
-            if !is_address(a) {
-                return Err(err(
-                    "chain.registry_address".into(),
-                    format!("'{a}' is not an address (expected 0x and 40 hex digits)"),
-                ));
-            }
+        if let Some(a) = &c.chain.registry_address
+            && !is_address(a)
+        {
+            return Err(err(
+                "chain.registry_address".into(),
+                format!("'{a}' is not an address (expected 0x and 40 hex digits)"),
+            ));
         }
-        if let Some(k) = &c.chain.wallet.private_key {
-            if crate::chain::deploy::parse_key(k.expose()).is_err() {
-                return Err(err(
-                    "chain.wallet.private_key".into(),
-                    "is not a valid secp256k1 private key (expected 64 hex digits, 0x optional)"
-                        .into(),
-                ));
-            }
+        if let Some(k) = &c.chain.wallet.private_key
+            && crate::chain::deploy::parse_key(k.expose()).is_err()
+        {
+            return Err(err(
+                "chain.wallet.private_key".into(),
+                "is not a valid secp256k1 private key (expected 64 hex digits, 0x optional)".into(),
+            ));
         }
     }
     if c.server.rate_limit.num_requests == 0 {

@@ -141,20 +141,20 @@ impl JobService {
             .map_err(SubmitError::Rejected)?;
         let mut eps = Vec::with_capacity(req.containers.len());
         for id in &req.containers {
-            if let Some(st) = self.inner.states.get(id) {
-                if st.state != ContainerState::Ready {
-                    let state = match st.state {
-                        ContainerState::Starting => "starting",
-                        ContainerState::Restarting => "restarting",
-                        ContainerState::Stopped => "stopped",
-                        _ => "unavailable",
-                    };
-                    return Err(SubmitError::Unavailable {
-                        container: id.clone(),
-                        state,
-                        reason: st.reason.unwrap_or_else(|| "not ready yet".into()),
-                    });
-                }
+            if let Some(st) = self.inner.states.get(id)
+                && st.state != ContainerState::Ready
+            {
+                let state = match st.state {
+                    ContainerState::Starting => "starting",
+                    ContainerState::Restarting => "restarting",
+                    ContainerState::Stopped => "stopped",
+                    _ => "unavailable",
+                };
+                return Err(SubmitError::Unavailable {
+                    container: id.clone(),
+                    state,
+                    reason: st.reason.unwrap_or_else(|| "not ready yet".into()),
+                });
             }
             match self.inner.steps.get(id) {
                 Some(ep) => eps.push(ep.clone()),

@@ -423,7 +423,7 @@ mod tests {
         let e = SqliteStore::open(&p).unwrap_err().to_string();
         assert!(
             e.contains(
-                "has schema version 99, newer than this infernet knows (1); upgrade infernet"
+                "has schema version 99, newer than this infernet knows (2); upgrade infernet"
             ),
             "{e}"
         );

@@ -224,10 +224,10 @@ pub async fn wait_job_with(
             .json()
             .await
             .expect("json");
-        if let Some(job) = v.as_array().and_then(|a| a.first()) {
-            if job["status"] != "running" {
-                return job.clone();
-            }
+        if let Some(job) = v.as_array().and_then(|a| a.first())
+            && job["status"] != "running"
+        {
+            return job.clone();
         }
         assert!(
             start.elapsed() < within,

@@ -119,10 +119,10 @@ async fn pull(State(up): State<Upstream>, Json(body): Json<Value>) -> Response {
         lines.push(json!({"status": "success"}));
         let n = lines.len();
         for (i, l) in lines.into_iter().enumerate() {
-            if i + 1 == n {
-                if let Ok(mut m) = up.models.lock() {
-                    m.push((name.clone(), total));
-                }
+            if i + 1 == n
+                && let Ok(mut m) = up.models.lock()
+            {
+                m.push((name.clone(), total));
             }
             // A client that hangs up stops the pull, as Ollama does.
             if tx.send(Ok(format!("{l}\n"))).await.is_err() {
