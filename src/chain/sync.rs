@@ -87,6 +87,75 @@ impl Sync {
         })
     }
 
+    /// The latest header and the coordinator's created/cancelled logs since `from`, in one HTTP
+    /// request (a JSON-RPC batch): an idle block costs one request.
+    async fn head_and_logs(
+        &self,
+        from: u64,
+    ) -> Result<(Head, Vec<alloy::rpc::types::Log>), ChainError> {
+        let filter = self
+            .log_filter()
+            .from_block(from + 1)
+            .to_block(BlockNumberOrTag::Latest);
+        let mut batch = alloy::rpc::client::BatchRequest::new(self.client.provider().client());
+        let prep = |e: alloy::transports::TransportError| ChainError::from_rpc("batch", e);
+        let head = batch
+            .add_call::<_, Option<alloy::rpc::types::Block>>(
+                "eth_getBlockByNumber",
+                &(BlockNumberOrTag::Latest, false),
+            )
+            .map_err(prep)?;
+        let logs = batch
+            .add_call::<_, Vec<alloy::rpc::types::Log>>("eth_getLogs", &(filter,))
+            .map_err(prep)?;
+        self.client
+            .rpc("batch(eth_getBlockByNumber, eth_getLogs)", batch.send())
+            .await?;
+        let block =
+            self.client
+                .rpc("eth_getBlockByNumber", head)
+                .await?
+                .ok_or(ChainError::Rpc {
+                    what: "eth_getBlockByNumber",
+                    message: "the node returned no latest block".into(),
+                })?;
+        let logs = self.client.rpc("eth_getLogs", logs).await?;
+        Ok((
+            Head {
+                number: block.header.number,
+                timestamp: block.header.timestamp,
+                base_fee: block.header.base_fee_per_gas,
+            },
+            logs,
+        ))
+    }
+
+    fn log_filter(&self) -> Filter {
+        Filter::new()
+            .address(self.client.addresses.coordinator)
+            .event_signature(vec![
+                EIP712Coordinator::SubscriptionCreated::SIGNATURE_HASH,
+                EIP712Coordinator::SubscriptionCancelled::SIGNATURE_HASH,
+            ])
+    }
+
+    /// (any created?, cancelled ids) from coordinator logs.
+    fn scan(logs: &[alloy::rpc::types::Log]) -> (bool, Vec<u32>) {
+        let created = EIP712Coordinator::SubscriptionCreated::SIGNATURE_HASH;
+        let cancelled = EIP712Coordinator::SubscriptionCancelled::SIGNATURE_HASH;
+        let mut any_created = false;
+        let mut ids = Vec::new();
+        for log in logs {
+            let topics = log.topics();
+            match (topics.first(), topics.get(1)) {
+                (Some(t0), _) if *t0 == created => any_created = true,
+                (Some(t0), Some(id)) if *t0 == cancelled => ids.push(topic_u32(id)),
+                _ => {}
+            }
+        }
+        (any_created, ids)
+    }
+
     async fn next_id_at(&self, block: u64) -> Result<u32, ChainError> {
         self.client
             .view(
@@ -280,30 +349,19 @@ impl Sync {
 
     /// Created/cancelled logs in (from, to]; returns (new ids seen?, cancelled ids).
     async fn logs(&self, from: u64, to: u64) -> Result<(bool, Vec<u32>), ChainError> {
-        let created = EIP712Coordinator::SubscriptionCreated::SIGNATURE_HASH;
-        let cancelled = EIP712Coordinator::SubscriptionCancelled::SIGNATURE_HASH;
         let mut any_created = false;
         let mut ids = Vec::new();
         let mut a = from + 1;
         while a <= to {
             let b = (a + MAX_LOG_RANGE - 1).min(to);
-            let filter = Filter::new()
-                .address(self.client.addresses.coordinator)
-                .event_signature(vec![created, cancelled])
-                .from_block(a)
-                .to_block(b);
+            let filter = self.log_filter().from_block(a).to_block(b);
             let logs = self
                 .client
                 .rpc("eth_getLogs", self.client.provider().get_logs(&filter))
                 .await?;
-            for log in logs {
-                let topics = log.topics();
-                match (topics.first(), topics.get(1)) {
-                    (Some(t0), _) if *t0 == created => any_created = true,
-                    (Some(t0), Some(id)) if *t0 == cancelled => ids.push(topic_u32(id)),
-                    _ => {}
-                }
-            }
+            let (c, mut cancelled) = Self::scan(&logs);
+            any_created |= c;
+            ids.append(&mut cancelled);
             a = b + 1;
         }
         Ok((any_created, ids))
@@ -332,7 +390,31 @@ impl Sync {
         let mut logs_ok = true;
         loop {
             let step = async {
-                let head = self.head().await?;
+                // Following the tip with trail 0: header and logs in one request.
+                let mut batched: Option<(bool, Vec<u32>)> = None;
+                let head = match last_block.filter(|b| {
+                    logs_ok
+                        && self.trail == 0
+                        && last_head.is_some_and(|h| h.number.saturating_sub(*b) < MAX_LOG_RANGE)
+                }) {
+                    Some(from) => match self.head_and_logs(from).await {
+                        Ok((head, logs)) => {
+                            // Logs past the header (a block mined in between) are seen again next time.
+                            let upto: Vec<_> = logs
+                                .into_iter()
+                                .filter(|l| l.block_number.is_none_or(|n| n <= head.number))
+                                .collect();
+                            batched = Some(Self::scan(&upto));
+                            head
+                        }
+                        Err(e) if e.is_transient() => return Err(e),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "batched head+logs request refused; using separate requests");
+                            self.head().await?
+                        }
+                    },
+                    None => self.head().await?,
+                };
                 if last_head.map(|h| h.number) != Some(head.number) {
                     if let Some(prev) = last_head {
                         let blocks = head.number.saturating_sub(prev.number).max(1);
@@ -350,7 +432,12 @@ impl Sync {
                 let advanced = last_block.is_none_or(|b| target > b);
                 if advanced {
                     let mut read_ids = last_block.is_none() || !logs_ok;
-                    if let Some(from) = last_block.filter(|_| logs_ok) {
+                    if let Some((created, cancelled)) = batched.take() {
+                        read_ids |= created;
+                        for id in cancelled {
+                            self.cancelled(id).await;
+                        }
+                    } else if let Some(from) = last_block.filter(|_| logs_ok) {
                         match self.logs(from.min(target), target).await {
                             Ok((created, cancelled)) => {
                                 read_ids |= created;
@@ -391,14 +478,18 @@ impl Sync {
             let wait = tokio::select! {
                 _ = cancel.cancelled() => return,
                 r = step => match r {
+                    // Poll once per block, aimed slightly early so the phase drifts towards the
+                    // moment blocks appear; a miss re-polls soon. Idle cost: about one request
+                    // per block, and new heads are seen within a fraction of a block.
                     Ok(true) => {
                         failures = 0;
-                        // The next block is about one block time away: do not poll before it.
-                        block_time.max(self.sync_period) + Duration::from_millis(50)
+                        block_time.saturating_sub(Duration::from_millis(20)).max(Duration::from_millis(50))
                     }
                     Ok(false) => {
                         failures = 0;
-                        self.sync_period.max(Duration::from_millis(100))
+                        self.sync_period
+                            .min(block_time / 5)
+                            .max(Duration::from_millis(50))
                     }
                     Err(e) => {
                         failures += 1;
