@@ -20,6 +20,9 @@ pub enum ChainError {
     /// The endpoint could not be reached or answered with a non-revert error.
     #[error("RPC {what} failed: {message}")]
     Rpc { what: &'static str, message: String },
+    /// The endpoint answered with a JSON-RPC error (it is up; the request was refused).
+    #[error("RPC {what} refused: {message}")]
+    Refused { what: &'static str, message: String },
     #[error("RPC {what} timed out after {}s", CALL_TIMEOUT.as_secs())]
     Timeout { what: &'static str },
     #[error("{0}")]
@@ -37,9 +40,24 @@ impl ChainError {
         }
     }
 
-    /// Transient: worth retrying the same call later.
+    /// Transient: worth retrying the same call later (rate limits count as transient).
     pub fn is_transient(&self) -> bool {
-        matches!(self, ChainError::Rpc { .. } | ChainError::Timeout { .. })
+        match self {
+            ChainError::Rpc { .. } | ChainError::Timeout { .. } => true,
+            ChainError::Refused { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                [
+                    "rate limit",
+                    "too many requests",
+                    "limit exceeded",
+                    "try again",
+                    "timeout",
+                ]
+                .iter()
+                .any(|k| m.contains(k))
+            }
+            _ => false,
+        }
     }
 
     pub fn from_rpc(what: &'static str, e: RpcError<TransportErrorKind>) -> Self {
@@ -50,6 +68,10 @@ impl ChainError {
             if payload.message.to_ascii_lowercase().contains("revert") {
                 return ChainError::Revert(Revert::Empty);
             }
+            return ChainError::Refused {
+                what,
+                message: format!("error code {}: {}", payload.code, payload.message),
+            };
         }
         ChainError::Rpc {
             what,
@@ -104,7 +126,10 @@ impl RpcHealth {
         };
         match outcome {
             // A revert is the chain answering: the endpoint is healthy.
-            Ok(()) | Err(ChainError::Revert(_)) | Err(ChainError::Setup(_)) => {
+            Ok(())
+            | Err(ChainError::Revert(_))
+            | Err(ChainError::Setup(_))
+            | Err(ChainError::Refused { .. }) => {
                 if !st.0 {
                     tracing::info!("RPC endpoint answers again");
                     *st = (true, st.1.clone(), now_unix());

@@ -241,6 +241,12 @@ impl Scheduler {
                 continue;
             }
             e.in_flight = Some(n);
+            tracing::debug!(
+                subscription = id,
+                interval = n,
+                head = head.number,
+                "interval due; starting a delivery"
+            );
             self.status.update(id, |v| {
                 v.interval = Some(n);
                 v.next_due = None;

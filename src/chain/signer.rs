@@ -191,7 +191,8 @@ impl Signer {
                     Err(_) => 1_000_000_000,
                 };
                 let tip = factor(tip.max(1));
-                let max_fee = factor(u128::from(base) * 2).max(tip) + tip;
+                let max_fee = factor(u128::from(base) * 2) + tip;
+                tracing::debug!(base_fee = base, tip, max_fee, "fees");
                 Ok(tx.max_fee_per_gas(max_fee).max_priority_fee_per_gas(tip))
             }
             None => {
@@ -224,8 +225,16 @@ impl Signer {
             .await
         {
             Ok(_) => Ok(()),
-            Err(ChainError::Rpc { message, .. })
-                if message.contains("already known") || message.contains("AlreadyKnown") =>
+            // Already in the pool (geth/erigon "already known", anvil "already imported").
+            Err(ChainError::Refused { message, .. } | ChainError::Rpc { message, .. })
+                if [
+                    "already known",
+                    "already imported",
+                    "alreadyknown",
+                    "known transaction",
+                ]
+                .iter()
+                .any(|k| message.to_ascii_lowercase().contains(k)) =>
             {
                 Ok(())
             }
@@ -350,7 +359,22 @@ impl Signer {
         nonce: &mut Option<u64>,
     ) {
         let mut resolved = Vec::new();
-        let mut mined_nonce: Option<u64> = None;
+        // Read before the receipts: a transaction mined between the two reads then shows up as
+        // a receipt, never as "nonce used but no receipt" (dropped).
+        let mined_nonce = match self
+            .client
+            .rpc(
+                "eth_getTransactionCount",
+                self.client
+                    .provider()
+                    .get_transaction_count(self.node())
+                    .latest(),
+            )
+            .await
+        {
+            Ok(v) => v,
+            Err(_) => return,
+        };
         for (n, p) in pending.iter_mut() {
             let mut found = None;
             for (hash, _) in p.versions.iter().rev() {
@@ -374,28 +398,8 @@ impl Signer {
                 resolved.push((*n, hash, ok));
                 continue;
             }
-            // Not mined. Was the nonce used by another transaction (dropped)?
-            let latest = match mined_nonce {
-                Some(v) => v,
-                None => match self
-                    .client
-                    .rpc(
-                        "eth_getTransactionCount",
-                        self.client
-                            .provider()
-                            .get_transaction_count(self.node())
-                            .latest(),
-                    )
-                    .await
-                {
-                    Ok(v) => {
-                        mined_nonce = Some(v);
-                        v
-                    }
-                    Err(_) => return,
-                },
-            };
-            if latest > p.nonce {
+            // Not mined, yet its nonce was used: another version or transaction took it.
+            if mined_nonce > p.nonce {
                 resolved.push((*n, B256::ZERO, false));
                 continue;
             }

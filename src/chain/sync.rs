@@ -93,9 +93,11 @@ impl Sync {
         &self,
         from: u64,
     ) -> Result<(Head, Vec<alloy::rpc::types::Log>), ChainError> {
+        // From `from` itself (already scanned, filtered out below): a range starting past the
+        // tip is an error on some nodes (anvil: BlockOutOfRangeError).
         let filter = self
             .log_filter()
-            .from_block(from + 1)
+            .from_block(from)
             .to_block(BlockNumberOrTag::Latest);
         let mut batch = alloy::rpc::client::BatchRequest::new(self.client.provider().client());
         let prep = |e: alloy::transports::TransportError| ChainError::from_rpc("batch", e);
@@ -119,7 +121,11 @@ impl Sync {
                     what: "eth_getBlockByNumber",
                     message: "the node returned no latest block".into(),
                 })?;
-        let logs = self.client.rpc("eth_getLogs", logs).await?;
+        let logs: Vec<alloy::rpc::types::Log> = self.client.rpc("eth_getLogs", logs).await?;
+        let logs = logs
+            .into_iter()
+            .filter(|l| l.block_number.is_some_and(|n| n > from))
+            .collect();
         Ok((
             Head {
                 number: block.header.number,
@@ -425,6 +431,7 @@ impl Sync {
                             );
                         }
                     }
+                    tracing::debug!(block = head.number, time = head.timestamp, "new head");
                     self.status.set_head(head.number, head.timestamp);
                     let _ = self.head_tx.send(head);
                 }
@@ -445,7 +452,7 @@ impl Sync {
                                     self.cancelled(id).await;
                                 }
                             }
-                            Err(e) if e.is_transient() => return Err(e),
+                            Err(e) if !unsupported(&e) => return Err(e),
                             Err(e) => {
                                 tracing::warn!(error = %e, "eth_getLogs not usable on this RPC; polling id() every block instead");
                                 logs_ok = false;
@@ -534,11 +541,24 @@ impl Sync {
     }
 }
 
+/// The endpoint does not offer the method at all (not a passing refusal).
+fn unsupported(e: &ChainError) -> bool {
+    match e {
+        ChainError::Refused { message, .. } => {
+            let m = message.to_ascii_lowercase();
+            m.contains("-32601")
+                || m.contains("not found") && m.contains("method")
+                || m.contains("not supported")
+        }
+        _ => false,
+    }
+}
+
 /// An error that smaller batches avoid (gas caps, response size limits, execution timeouts).
 fn too_big(e: &ChainError) -> bool {
     match e {
         ChainError::Revert(Revert::Empty) => true,
-        ChainError::Rpc { message, .. } => {
+        ChainError::Rpc { message, .. } | ChainError::Refused { message, .. } => {
             let m = message.to_ascii_lowercase();
             ["gas", "too large", "limit", "exceed", "timeout", "size"]
                 .iter()

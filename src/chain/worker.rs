@@ -140,6 +140,12 @@ impl Worker {
             Err(ChainError::Revert(_)) => Bytes::new(),
             Err(e) => return failed(e),
         };
+        tracing::debug!(
+            subscription = sub.id,
+            interval,
+            head = head.number,
+            "inputs read; running the pipeline"
+        );
         let outcome = run_chain(
             self.jobs.http(),
             &steps,
@@ -175,6 +181,11 @@ impl Worker {
                 };
             }
         };
+        tracing::debug!(
+            subscription = sub.id,
+            interval,
+            "pipeline done; handing to the signer"
+        );
         let (tx, rx) = oneshot::channel();
         let req = DeliverReq {
             sub: sub.clone(),
