@@ -74,9 +74,10 @@ fn print_addresses(a: &Addresses, chain_id: u64, json_out: bool) {
     if json_out {
         println!(
             "{}",
-            json!({"chain_id": chain_id, "registry": a.registry, "coordinator": a.coordinator,
-                   "inbox": a.inbox, "reader": a.reader, "fee": a.fee,
-                   "wallet_factory": a.wallet_factory})
+            json!({"chain_id": chain_id, "registry": a.registry.to_string(),
+                   "coordinator": a.coordinator.to_string(), "inbox": a.inbox.to_string(),
+                   "reader": a.reader.to_string(), "fee": a.fee.to_string(),
+                   "wallet_factory": a.wallet_factory.to_string()})
         );
         return;
     }
