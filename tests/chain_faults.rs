@@ -179,3 +179,61 @@ async fn rpc_cut_for_30_seconds_is_survived_and_due_work_delivered() {
     assert_eq!(i["chain"]["status"]["rpc"]["ok"], true);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stuck_delivery_is_replaced_with_higher_fees() {
+    let Some(chain) = TestChain::start(0, &[]).await else {
+        return;
+    };
+    let echo = NativeEcho::start("echo");
+    let consumer = chain.callback_consumer().await;
+    chain.rpc("evm_setAutomine", json!([false])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
+    cfg.chain.wallet.replace_after_blocks = 2;
+    let (h, base) = start(cfg).await;
+    let pending = consumer
+        .request("echo".into(), Bytes::from_static(b"stuck"), 1)
+        .send()
+        .await
+        .unwrap();
+    chain.mine().await;
+    pending.get_receipt().await.unwrap();
+    let first = eventually("the first send", T, || async {
+        let s = sub_view(&info(&base).await?, 1)?;
+        s["last_tx"].as_str().map(str::to_string)
+    })
+    .await;
+    // The base fee jumps far above what the transaction offers: it cannot be mined.
+    chain
+        .rpc("anvil_setNextBlockBaseFeePerGas", json!(["0x174876e8000"]))
+        .await; // 1600 gwei
+    let s = eventually("confirmed through a replacement", T, || async {
+        chain.mine().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let s = sub_view(&info(&base).await?, 1)?;
+        s["last_delivery"]
+            .as_str()?
+            .contains("confirmed")
+            .then_some(s)
+    })
+    .await;
+    let confirmed = s["last_tx"].as_str().unwrap();
+    assert_ne!(
+        confirmed, first,
+        "the mined transaction is a replacement: {s}"
+    );
+    assert_eq!(
+        consumer.deliveryCount(1, 1).call().await.unwrap(),
+        U256::from(1)
+    );
+    let sent = chain.user.get_transaction_count(addr(NODE)).await.unwrap();
+    assert_eq!(sent, 1, "one nonce used");
+    h.shutdown().await;
+}
