@@ -271,6 +271,10 @@ mod tests {
                 allowed_ips: vec!["10.0.0.5/8".into(), "::1".into()],
                 ..mk("fenced")
             },
+            ContainerConfig {
+                allowed_addresses: vec!["0xAbC0000000000000000000000000000000000001".into()],
+                ..mk("owned")
+            },
         ];
         c.server.status_allowed_ips = vec!["172.17.0.0/16".into()];
         Guardian::new(&c)
@@ -278,6 +282,46 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn onchain_rules_in_ritual_order() {
+        let g = guardian();
+        let owner = "0xabc0000000000000000000000000000000000001";
+        let other = "0x0000000000000000000000000000000000000002";
+        assert_eq!(
+            g.check_onchain(None, owner, false, false),
+            Err(OnchainSkip::ContainerSetNotSupported)
+        );
+        assert_eq!(
+            g.check_onchain(Some(&ids(&["internal", "a"])), owner, true, true),
+            Err(OnchainSkip::FirstNotExternal("internal".into()))
+        );
+        // Owners compare case-insensitively; others are refused with the container named.
+        assert!(
+            g.check_onchain(Some(&ids(&["owned"])), owner, false, false)
+                .is_ok()
+        );
+        assert_eq!(
+            g.check_onchain(Some(&ids(&["a", "owned"])), other, false, false),
+            Err(OnchainSkip::NotAllowedForAddress {
+                container: "owned".into(),
+                address: other.into()
+            })
+        );
+        assert_eq!(
+            g.check_onchain(Some(&ids(&["a"])), other, true, false),
+            Err(OnchainSkip::NoProof("a".into()))
+        );
+        assert!(
+            g.check_onchain(Some(&ids(&["a", "prover"])), other, true, false)
+                .is_ok()
+        );
+        let paid = g
+            .check_onchain(Some(&ids(&["a"])), other, false, true)
+            .unwrap_err();
+        assert_eq!(paid, OnchainSkip::PaymentsNotConfigured);
+        assert!(paid.to_string().starts_with("payments not configured"));
     }
 
     #[test]
