@@ -452,3 +452,65 @@ async fn five_key_outputs_are_delivered_as_abi_pairs() {
     assert!(d.proof.is_empty());
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_resumes_from_the_stored_cursor() {
+    let Some(chain) = TestChain::start(1, &["--gas-limit", "500000000"]).await else {
+        return;
+    };
+    let echo = NativeEcho::start("echo");
+    let bulk = common::chain::BulkSubscriber::deploy(chain.user.clone(), chain.addrs.registry)
+        .await
+        .unwrap();
+    // 3 000 idle subscriptions (due in a day): 30 batches of 100 on a fresh sync.
+    bulk.createMany(3_000, "echo".into(), 1, 86_400)
+        .gas(400_000_000)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let proxy = common::proxy::Proxy::start(([127, 0, 0, 1], chain.anvil.port).into()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = node_config(
+        dir.path(),
+        &chain,
+        &proxy.url(),
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
+    cfg.chain.snapshot_sync.batch_size = 100;
+    let synced = |base: String| async move {
+        eventually("synced", T, || {
+            let base = base.clone();
+            async move {
+                let i = info(&base).await;
+                let s = &i["chain"]["status"];
+                (s["synced_sub_id"] == 3000 && s["tracked"] == 3000).then_some(())
+            }
+        })
+        .await
+    };
+    let before = proxy.requests();
+    let (h, base) = start(cfg.clone()).await;
+    synced(base).await;
+    let fresh = proxy.requests() - before;
+    h.shutdown().await;
+
+    let before = proxy.requests();
+    let (h, base) = start(cfg).await;
+    synced(base.clone()).await;
+    let resumed = proxy.requests() - before;
+    assert!(
+        fresh >= 30,
+        "a fresh sync reads every batch: {fresh} requests"
+    );
+    assert!(
+        resumed < 15,
+        "a restart must not re-read the subscriptions: {resumed} requests"
+    );
+    let i = info(&base).await;
+    assert_eq!(i["chain"]["status"]["head_sub_id"], 3000);
+    h.shutdown().await;
+}

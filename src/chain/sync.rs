@@ -436,9 +436,10 @@ impl Sync {
                     let _ = self.head_tx.send(head);
                 }
                 let target = head.number.saturating_sub(self.trail);
-                let advanced = last_block.is_none_or(|b| target > b);
+                let advanced = last_head.is_none() || last_block.is_none_or(|b| target > b);
                 if advanced {
-                    let mut read_ids = last_block.is_none() || !logs_ok;
+                    // The first pass always reads id(): progress is accurate after a restart too.
+                    let mut read_ids = last_head.is_none() || last_block.is_none() || !logs_ok;
                     if let Some((created, cancelled)) = batched.take() {
                         read_ids |= created;
                         for id in cancelled {
