@@ -131,7 +131,10 @@ impl RpcHealth {
             | Err(ChainError::Setup(_))
             | Err(ChainError::Refused { .. }) => {
                 if !st.0 {
-                    tracing::info!("RPC endpoint answers again");
+                    // Silent on the very first answer; "again" only after a failure.
+                    if st.2 != 0 {
+                        tracing::info!("RPC endpoint answers again");
+                    }
                     *st = (true, st.1.clone(), now_unix());
                 }
             }
@@ -163,15 +166,25 @@ impl RpcHealth {
     }
 }
 
-/// Contract addresses of one deployment.
+/// Contract addresses of one deployment (shown EIP-55 checksummed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Addresses {
+    #[serde(serialize_with = "checksummed")]
     pub registry: Address,
+    #[serde(serialize_with = "checksummed")]
     pub coordinator: Address,
+    #[serde(serialize_with = "checksummed")]
     pub inbox: Address,
+    #[serde(serialize_with = "checksummed")]
     pub reader: Address,
+    #[serde(serialize_with = "checksummed")]
     pub fee: Address,
+    #[serde(serialize_with = "checksummed")]
     pub wallet_factory: Address,
+}
+
+fn checksummed<S: serde::Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&a.to_checksum(None))
 }
 
 #[derive(Clone)]
