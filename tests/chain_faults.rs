@@ -237,3 +237,75 @@ async fn a_stuck_delivery_is_replaced_with_higher_fees() {
     assert_eq!(sent, 1, "one nonce used");
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delivery_reorged_out_is_delivered_again() {
+    let Some(chain) = TestChain::start(0, &[]).await else {
+        return;
+    };
+    let echo = NativeEcho::start("echo");
+    let consumer = chain.callback_consumer().await;
+    chain.rpc("evm_setAutomine", json!([false])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
+    cfg.chain.trail_head_blocks = 2;
+    cfg.chain.wallet.replace_after_blocks = 2;
+    let (h, base) = start(cfg).await;
+    let pending = consumer
+        .request("echo".into(), Bytes::from_static(b"reorg"), 1)
+        .send()
+        .await
+        .unwrap();
+    chain.mine().await;
+    pending.get_receipt().await.unwrap();
+    // Two more blocks: the request is now `trail_head_blocks` deep, so the node sees it.
+    chain.mine().await;
+    chain.mine().await;
+    eventually("the delivery to be sent", T, || async {
+        let s = sub_view(&info(&base).await?, 1)?;
+        s["last_delivery"].as_str()?.contains("sent").then_some(())
+    })
+    .await;
+    chain.mine().await; // the delivery is mined here...
+    assert_eq!(
+        consumer.deliveryCount(1, 1).call().await.unwrap(),
+        U256::from(1)
+    );
+    let mined = chain.user.get_block_number().await.unwrap();
+    eventually("the node to see that block", T, || async {
+        let i = info(&base).await?;
+        (i["chain"]["status"]["head_block"].as_u64()? >= mined).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // and check the receipt
+    // ...then that block is rolled back and the transaction is gone.
+    chain.rpc("anvil_rollback", json!([1])).await;
+    let pool = chain.rpc("txpool_content", json!([])).await;
+    assert_eq!(
+        consumer.deliveryCount(1, 1).call().await.unwrap(),
+        U256::ZERO,
+        "rolled back; pool {pool}"
+    );
+    let s = eventually("confirmed after the reorg", T, || async {
+        chain.mine().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let s = sub_view(&info(&base).await?, 1)?;
+        s["last_delivery"]
+            .as_str()?
+            .contains("confirmed")
+            .then_some(s)
+    })
+    .await;
+    assert_eq!(
+        consumer.deliveryCount(1, 1).call().await.unwrap(),
+        U256::from(1),
+        "delivered exactly once in the surviving chain: {s}"
+    );
+    h.shutdown().await;
+}

@@ -162,6 +162,7 @@ async fn run(
         max_gas_limit: chain.wallet.max_gas_limit,
         allowed_sim_errors: chain.wallet.allowed_sim_errors.clone(),
         replace_after_blocks: chain.wallet.replace_after_blocks,
+        confirmations: chain.trail_head_blocks,
     };
     let worker = Arc::new(Worker {
         client: client.clone(),

@@ -73,6 +73,8 @@ pub struct Signer {
     pub max_gas_limit: u64,
     pub allowed_sim_errors: Vec<String>,
     pub replace_after_blocks: u64,
+    /// Blocks on top of the one holding a delivery before it counts as confirmed.
+    pub confirmations: u64,
 }
 
 impl Signer {
@@ -387,14 +389,19 @@ impl Signer {
                     .await
                 {
                     Ok(Some(r)) => {
-                        found = Some((*hash, r.status()));
+                        found = Some((*hash, r.status(), r.block_number.unwrap_or(head.number)));
                         break;
                     }
                     Ok(None) => {}
                     Err(_) => return, // RPC trouble: try again next block
                 }
             }
-            if let Some((hash, ok)) = found {
+            if let Some((hash, ok, mined_at)) = found {
+                // Final only `confirmations` blocks deep (chain.trail_head_blocks): a delivery in
+                // a block that gets reorged out is still pending, and is re-sent if it vanishes.
+                if head.number < mined_at + self.confirmations {
+                    continue;
+                }
                 resolved.push((*n, hash, ok));
                 continue;
             }
