@@ -112,7 +112,6 @@ fn ritual_config_with_every_key_parses() {
         "key 'chain.coordinator_address' is a pre-1.0 key and is ignored",
         "key 'log_path' is the pre-1.1 name of 'log.path' and is used as such",
         "'containers[1].port' 3000 is already used; container 'second' gets port 3999",
-        "'chain.enabled' is true, but this build serves off-chain jobs only",
     ] {
         assert!(w.contains(needle), "missing warning '{needle}' in:\n{w}");
     }
