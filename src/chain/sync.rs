@@ -48,10 +48,10 @@ pub struct Sync {
     pub retry_base: Duration,
 }
 
-/// Exponential backoff with jitter, capped at 10 s.
+/// Exponential backoff with jitter, capped at 5 s (an outage is noticed to end within 5 s).
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
     let exp = base.as_secs_f64() * 2f64.powi(attempt.min(6) as i32);
-    let capped = exp.min(10.0);
+    let capped = exp.min(5.0);
     let jitter = 0.5 + rand_unit() * 0.5;
     Duration::from_secs_f64(capped * jitter)
 }
