@@ -4,33 +4,14 @@ mod common;
 
 use alloy::primitives::{Bytes, U256};
 use alloy::providers::Provider;
-use common::chain::{NODE, TestChain, addr, eventually, node_config};
+use common::chain::{NODE, TestChain, addr, eventually, info, node_config, sub_view};
 use common::proxy::Proxy;
-use common::{NativeEcho, free_port, http, infernet_cmd, remote, start, wait_port};
-use serde_json::{Value, json};
+use common::{NativeEcho, free_port, infernet_cmd, remote, start, wait_port};
+use serde_json::json;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
-
-async fn info(base: &str) -> Option<Value> {
-    http()
-        .get(format!("{base}/info"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()
-}
-
-fn sub_view(info: &Value, id: u32) -> Option<Value> {
-    info["chain"]["status"]["subscriptions"]
-        .as_array()?
-        .iter()
-        .find(|s| s["id"] == id)
-        .cloned()
-}
 
 fn spawn_node(home: &std::path::Path, config: &std::path::Path) -> Child {
     infernet_cmd(home)

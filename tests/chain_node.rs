@@ -4,31 +4,14 @@ mod common;
 
 use alloy::primitives::Bytes;
 use alloy::sol_types::SolValue;
-use common::chain::{NODE, NODE2, TestChain, addr, eventually, node_config};
-use common::{NativeEcho, http, remote, start};
+use common::chain::{
+    NODE, NODE2, TestChain, addr, echo_node, eventually, info, node_config, sub_view,
+};
+use common::{NativeEcho, remote, start};
 use serde_json::Value;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
-
-async fn info(base: &str) -> Value {
-    http()
-        .get(format!("{base}/info"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn sub_view(info: &Value, id: u32) -> Option<Value> {
-    info["chain"]["status"]["subscriptions"]
-        .as_array()?
-        .iter()
-        .find(|s| s["id"] == id)
-        .cloned()
-}
 
 /// The echo container's JSON answer, from a delivered `output` = abi.encode(string json).
 fn echoed(output: &Bytes) -> Value {
@@ -41,16 +24,8 @@ async fn callback_subscription_delivers_the_exact_output() {
     let Some(chain) = TestChain::start(1, &[]).await else {
         return;
     };
-    let echo = NativeEcho::start("echo");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(
-        dir.path(),
-        &chain,
-        &chain.url,
-        NODE,
-        vec![remote("echo", &echo.url())],
-    );
-    let (h, base) = start(cfg).await;
+    let node = echo_node(&chain, &chain.url, NODE, |_| {}).await;
+    let (h, base) = (node.handle, node.base);
     let consumer = chain.callback_consumer().await;
     let inputs = Bytes::from_static(b"hello chain");
     let receipt = consumer
@@ -82,7 +57,7 @@ async fn callback_subscription_delivers_the_exact_output() {
     assert_eq!(out["source"], 0);
     assert_eq!(out["destination"], 0);
     let v = eventually("confirmed in /info", T, || async {
-        let i = info(&base).await;
+        let i = info(&base).await.unwrap();
         let s = sub_view(&i, id)?;
         s["last_delivery"]
             .as_str()?
@@ -116,16 +91,8 @@ async fn recurring_subscription_delivers_every_interval_with_its_inputs() {
     let Some(chain) = TestChain::start(1, &[]).await else {
         return;
     };
-    let echo = NativeEcho::start("echo");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(
-        dir.path(),
-        &chain,
-        &chain.url,
-        NODE,
-        vec![remote("echo", &echo.url())],
-    );
-    let (h, base) = start(cfg).await;
+    let node = echo_node(&chain, &chain.url, NODE, |_| {}).await;
+    let (h, base) = (node.handle, node.base);
     let consumer = chain.subscription_consumer().await;
     for (n, text) in [(1u32, "first"), (2, "second"), (3, "third")] {
         consumer
@@ -164,7 +131,7 @@ async fn recurring_subscription_delivers_every_interval_with_its_inputs() {
         );
     }
     let v = eventually("completed", T, || async {
-        let s = sub_view(&info(&base).await, id)?;
+        let s = sub_view(&info(&base).await?, id)?;
         (s["status"] == "completed").then_some(s)
     })
     .await;
@@ -242,16 +209,8 @@ async fn cancellation_stops_deliveries() {
     let Some(chain) = TestChain::start(1, &[]).await else {
         return;
     };
-    let echo = NativeEcho::start("echo");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(
-        dir.path(),
-        &chain,
-        &chain.url,
-        NODE,
-        vec![remote("echo", &echo.url())],
-    );
-    let (h, base) = start(cfg).await;
+    let node = echo_node(&chain, &chain.url, NODE, |_| {}).await;
+    let (h, base) = (node.handle, node.base);
     let consumer = chain.subscription_consumer().await;
     consumer
         .create("echo".into(), 10, 3, 1, false)
@@ -274,7 +233,7 @@ async fn cancellation_stops_deliveries() {
         .await
         .unwrap();
     let v = eventually("cancelled in /info", T, || async {
-        let s = sub_view(&info(&base).await, 1)?;
+        let s = sub_view(&info(&base).await?, 1)?;
         (s["status"] == "cancelled").then_some(s)
     })
     .await;
@@ -324,7 +283,7 @@ async fn expired_and_unsupported_subscriptions_are_skipped_with_a_reason() {
     );
     let (h, base) = start(cfg).await;
     let i = eventually("both judged", T, || async {
-        let i = info(&base).await;
+        let i = info(&base).await.unwrap();
         (sub_view(&i, 1).is_some() && sub_view(&i, 2).is_some()).then_some(i)
     })
     .await;
@@ -354,16 +313,8 @@ async fn reverting_consumer_costs_one_interval_not_the_subscription() {
     let Some(chain) = TestChain::start(1, &[]).await else {
         return;
     };
-    let echo = NativeEcho::start("echo");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = node_config(
-        dir.path(),
-        &chain,
-        &chain.url,
-        NODE,
-        vec![remote("echo", &echo.url())],
-    );
-    let (h, base) = start(cfg).await;
+    let node = echo_node(&chain, &chain.url, NODE, |_| {}).await;
+    let (h, base) = (node.handle, node.base);
     let consumer = chain.subscription_consumer().await;
     consumer
         .setRevertAtInterval(1, true)
@@ -382,7 +333,7 @@ async fn reverting_consumer_costs_one_interval_not_the_subscription() {
         .await
         .unwrap();
     let s = eventually("interval 1 given up", T, || async {
-        let s = sub_view(&info(&base).await, 1)?;
+        let s = sub_view(&info(&base).await?, 1)?;
         s["last_delivery"]
             .as_str()?
             .contains("given_up")
@@ -485,7 +436,7 @@ async fn a_restart_resumes_from_the_stored_cursor() {
         eventually("synced", T, || {
             let base = base.clone();
             async move {
-                let i = info(&base).await;
+                let i = info(&base).await.unwrap();
                 let s = &i["chain"]["status"];
                 (s["synced_sub_id"] == 3000 && s["tracked"] == 3000).then_some(())
             }
@@ -510,7 +461,7 @@ async fn a_restart_resumes_from_the_stored_cursor() {
         resumed < 15,
         "a restart must not re-read the subscriptions: {resumed} requests"
     );
-    let i = info(&base).await;
+    let i = info(&base).await.unwrap();
     assert_eq!(i["chain"]["status"]["head_sub_id"], 3000);
     h.shutdown().await;
 }

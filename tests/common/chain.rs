@@ -190,3 +190,57 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// `GET /info` of a node (None while it does not answer).
+pub async fn info(base: &str) -> Option<serde_json::Value> {
+    super::http()
+        .get(format!("{base}/info"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+/// One subscription's entry in `/info`'s chain status.
+pub fn sub_view(info: &serde_json::Value, id: u32) -> Option<serde_json::Value> {
+    info["chain"]["status"]["subscriptions"]
+        .as_array()?
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+}
+
+/// A node on `rpc_url` with key `key` and one remote echo container called "echo".
+pub struct EchoNode {
+    pub handle: infernet::engine::EngineHandle,
+    pub base: String,
+    _echo: super::NativeEcho,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn echo_node(
+    chain: &TestChain,
+    rpc_url: &str,
+    key: usize,
+    tweak: impl FnOnce(&mut Config),
+) -> EchoNode {
+    let echo = super::NativeEcho::start("echo");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = node_config(
+        dir.path(),
+        chain,
+        rpc_url,
+        key,
+        vec![super::remote("echo", &echo.url())],
+    );
+    tweak(&mut cfg);
+    let (handle, base) = super::start(cfg).await;
+    EchoNode {
+        handle,
+        base,
+        _echo: echo,
+        _dir: dir,
+    }
+}
