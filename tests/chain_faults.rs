@@ -4,7 +4,7 @@ mod common;
 
 use alloy::primitives::{Bytes, U256};
 use alloy::providers::Provider;
-use common::chain::{NODE, TestChain, addr, eventually, info, node_config, sub_view};
+use common::chain::{NODE, TestChain, addr, echo_node, eventually, info, node_config, sub_view};
 use common::proxy::Proxy;
 use common::{NativeEcho, free_port, infernet_cmd, remote, start, wait_port};
 use serde_json::json;
@@ -166,19 +166,13 @@ async fn a_stuck_delivery_is_replaced_with_higher_fees() {
     let Some(chain) = TestChain::start(0, &[]).await else {
         return;
     };
-    let echo = NativeEcho::start("echo");
     let consumer = chain.callback_consumer().await;
     chain.rpc("evm_setAutomine", json!([false])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = node_config(
-        dir.path(),
-        &chain,
-        &chain.url,
-        NODE,
-        vec![remote("echo", &echo.url())],
-    );
-    cfg.chain.wallet.replace_after_blocks = 2;
-    let (h, base) = start(cfg).await;
+    let node = echo_node(&chain, &chain.url, NODE, |c| {
+        c.chain.wallet.replace_after_blocks = 2;
+    })
+    .await;
+    let (h, base) = (node.handle, node.base);
     let pending = consumer
         .request("echo".into(), Bytes::from_static(b"stuck"), 1)
         .send()
@@ -224,20 +218,14 @@ async fn a_delivery_reorged_out_is_delivered_again() {
     let Some(chain) = TestChain::start(0, &[]).await else {
         return;
     };
-    let echo = NativeEcho::start("echo");
     let consumer = chain.callback_consumer().await;
     chain.rpc("evm_setAutomine", json!([false])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = node_config(
-        dir.path(),
-        &chain,
-        &chain.url,
-        NODE,
-        vec![remote("echo", &echo.url())],
-    );
-    cfg.chain.trail_head_blocks = 2;
-    cfg.chain.wallet.replace_after_blocks = 2;
-    let (h, base) = start(cfg).await;
+    let node = echo_node(&chain, &chain.url, NODE, |c| {
+        c.chain.trail_head_blocks = 2;
+        c.chain.wallet.replace_after_blocks = 2;
+    })
+    .await;
+    let (h, base) = (node.handle, node.base);
     let pending = consumer
         .request("echo".into(), Bytes::from_static(b"reorg"), 1)
         .send()

@@ -144,6 +144,20 @@ fn artifacts_are_built_from_the_current_sources() {
     );
 }
 
+/// `deliverCompute(id, interval, "", "", "", 0x0)` from the given coordinator instance.
+macro_rules! empty_delivery {
+    ($c:expr, $id:expr, $n:expr) => {
+        $c.deliverCompute(
+            $id,
+            $n,
+            Bytes::new(),
+            Bytes::new(),
+            Bytes::new(),
+            Address::ZERO,
+        )
+    };
+}
+
 fn revert_of<T: std::fmt::Debug>(r: Result<T, alloy::contract::Error>) -> Revert {
     match r {
         Ok(v) => panic!("expected a revert, got {v:?}"),
@@ -227,35 +241,11 @@ async fn callback_subscriptions_and_delivery_checks() {
     assert_eq!(inputs, Bytes::from_static(b"inputs"));
 
     assert_eq!(
-        revert_of(
-            e.node1
-                .deliverCompute(
-                    1,
-                    2,
-                    Bytes::new(),
-                    Bytes::new(),
-                    Bytes::new(),
-                    Address::ZERO
-                )
-                .call()
-                .await
-        ),
+        revert_of(empty_delivery!(e.node1, 1, 2).call().await),
         Revert::IntervalMismatch
     );
     assert_eq!(
-        revert_of(
-            e.node1
-                .deliverCompute(
-                    9,
-                    1,
-                    Bytes::new(),
-                    Bytes::new(),
-                    Bytes::new(),
-                    Address::ZERO
-                )
-                .call()
-                .await
-        ),
+        revert_of(empty_delivery!(e.node1, 9, 1).call().await),
         Revert::SubscriptionNotFound
     );
     let r = e
@@ -305,35 +295,11 @@ async fn callback_subscriptions_and_delivery_checks() {
     assert_eq!((d.containerId, d.index), (B256::ZERO, U256::ZERO));
     // Redundancy is checked before the per-node flag.
     assert_eq!(
-        revert_of(
-            e.node1
-                .deliverCompute(
-                    1,
-                    1,
-                    Bytes::new(),
-                    Bytes::new(),
-                    Bytes::new(),
-                    Address::ZERO
-                )
-                .call()
-                .await
-        ),
+        revert_of(empty_delivery!(e.node1, 1, 1).call().await),
         Revert::IntervalCompleted
     );
     assert_eq!(
-        revert_of(
-            e.node2
-                .deliverCompute(
-                    1,
-                    1,
-                    Bytes::new(),
-                    Bytes::new(),
-                    Bytes::new(),
-                    Address::ZERO
-                )
-                .call()
-                .await
-        ),
+        revert_of(empty_delivery!(e.node2, 1, 1).call().await),
         Revert::IntervalCompleted
     );
     // Only the coordinator may call the consumer.
@@ -664,19 +630,7 @@ async fn lazy_deliveries_go_through_the_inbox() {
     );
     // A failed lazy delivery leaves no item.
     assert_eq!(
-        revert_of(
-            e.node1
-                .deliverCompute(
-                    1,
-                    2,
-                    Bytes::new(),
-                    Bytes::new(),
-                    Bytes::new(),
-                    Address::ZERO
-                )
-                .call()
-                .await
-        ),
+        revert_of(empty_delivery!(e.node1, 1, 2).call().await),
         Revert::IntervalCompleted
     );
     assert_eq!(

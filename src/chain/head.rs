@@ -8,3 +8,13 @@ pub struct Head {
     /// None on chains without EIP-1559.
     pub base_fee: Option<u64>,
 }
+
+impl Head {
+    pub fn of(block: &alloy::rpc::types::Block) -> Self {
+        Head {
+            number: block.header.number,
+            timestamp: block.header.timestamp,
+            base_fee: block.header.base_fee_per_gas,
+        }
+    }
+}

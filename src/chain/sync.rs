@@ -80,11 +80,7 @@ impl Sync {
                 what: "eth_getBlockByNumber",
                 message: "the node returned no latest block".into(),
             })?;
-        Ok(Head {
-            number: block.header.number,
-            timestamp: block.header.timestamp,
-            base_fee: block.header.base_fee_per_gas,
-        })
+        Ok(Head::of(&block))
     }
 
     /// The latest header and the coordinator's created/cancelled logs since `from`, in one HTTP
@@ -126,14 +122,7 @@ impl Sync {
             .into_iter()
             .filter(|l| l.block_number.is_some_and(|n| n > from))
             .collect();
-        Ok((
-            Head {
-                number: block.header.number,
-                timestamp: block.header.timestamp,
-                base_fee: block.header.base_fee_per_gas,
-            },
-            logs,
-        ))
+        Ok((Head::of(&block), logs))
     }
 
     fn log_filter(&self) -> Filter {
