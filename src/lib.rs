@@ -12,3 +12,4 @@ pub mod jobs;
 pub mod logging;
 pub mod store;
 pub mod system;
+pub mod tui;

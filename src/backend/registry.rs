@@ -121,7 +121,7 @@ pub async fn resolve_backend(
     flag: Option<&str>,
     host: Option<&str>,
     backends: &Backends,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
     http: reqwest::Client,
 ) -> Result<(Arc<dyn ChatBackend>, Vec<Probe>), String> {
     let name = flag

@@ -135,6 +135,7 @@ async fn run(
                     period: sub.period,
                     frequency: sub.frequency,
                     redundancy: sub.redundancy,
+                    responses: None,
                     lazy: sub.lazy,
                     status: "tracked".into(),
                     reason: None,
@@ -170,6 +171,7 @@ async fn run(
         ledger: ledger.clone(),
         jobs,
         signer: signer_tx,
+        status: status.clone(),
     });
     let scheduler = Scheduler {
         worker,

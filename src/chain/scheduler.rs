@@ -248,6 +248,9 @@ impl Scheduler {
                 "interval due; starting a delivery"
             );
             self.status.update(id, |v| {
+                if v.interval != Some(n) {
+                    v.responses = None;
+                }
                 v.interval = Some(n);
                 v.next_due = None;
                 v.last_delivery = Some(format!("interval {n}: running"));
@@ -349,6 +352,8 @@ impl Scheduler {
                 && let Some(h) = reason.clone().filter(|h| h.starts_with("0x"))
             {
                 v.last_tx = Some(h);
+                // Our own delivery counts toward the interval's redundancy.
+                v.responses = Some(v.responses.unwrap_or(0).saturating_add(1).min(v.redundancy));
             }
         });
         self.advance(st, id, interval);

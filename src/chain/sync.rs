@@ -311,6 +311,7 @@ impl Sync {
                 period: s.period,
                 frequency: s.frequency,
                 redundancy: s.redundancy,
+                responses: None,
                 lazy: s.lazy,
                 status: status.into(),
                 reason: reason.clone(),

@@ -27,6 +27,8 @@ pub struct SubscriptionView {
     pub period: u32,
     pub frequency: u32,
     pub redundancy: u16,
+    /// Nodes that delivered the interval being worked on, as last read from the chain.
+    pub responses: Option<u16>,
     pub lazy: bool,
     /// tracked | ignored | cancelled | completed | expired
     pub status: String,

@@ -33,6 +33,8 @@ pub struct Worker {
     pub ledger: ChainLedger,
     pub jobs: JobService,
     pub signer: mpsc::Sender<DeliverReq>,
+    /// Where the redundancy seen on chain is shown (TUI: "1/2").
+    pub status: Arc<super::view::ChainStatus>,
 }
 
 fn failed(e: ChainError) -> WorkResult {
@@ -90,12 +92,13 @@ impl Worker {
             .await
         {
             Ok(n) if n >= sub.redundancy => {
+                self.status.update(sub.id, |v| v.responses = Some(n));
                 return WorkResult::Skipped(format!(
                     "redundancy met: {n} of {} nodes delivered interval {interval}",
                     sub.redundancy
                 ));
             }
-            Ok(_) => {}
+            Ok(n) => self.status.update(sub.id, |v| v.responses = Some(n)),
             Err(e) => return failed(e),
         }
         for id in containers.iter() {

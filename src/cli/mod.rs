@@ -6,6 +6,7 @@ mod contracts;
 mod model;
 mod node;
 mod secret;
+mod tui_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The operator's dashboard: jobs, subscriptions, GPUs, containers, logs and chat, with the
+    /// node running in-process (opens the setup wizard when there is no config)
+    Tui(tui_cmd::TuiArgs),
     /// Run the node: REST API, workflow containers, job store
     Start(node::StartArgs),
     /// Validate config.json and show the effective settings
@@ -53,6 +57,7 @@ pub enum Command {
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Tui(args) => tui_cmd::run(cli.config.as_deref(), args),
         Command::Start(args) => node::start(cli.config.as_deref(), args),
         Command::Config(cmd) => config_cmd::run(cli.config.as_deref(), cmd),
         Command::Chat(args) => chat::run(cli.config.as_deref(), args),

@@ -34,6 +34,7 @@ pub struct Config {
     pub backends: Vec<BackendConfig>,
     pub jobs: JobsConfig,
     pub store: StoreConfig,
+    pub ui: UiConfig,
 }
 
 impl Default for Config {
@@ -53,6 +54,7 @@ impl Default for Config {
             backends: Vec::new(),
             jobs: JobsConfig::default(),
             store: StoreConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -317,6 +319,32 @@ impl Default for JobsConfig {
             pending_ttl: 900.0,
             completed_retention: 7.0 * 24.0 * 3600.0,
             shutdown_grace: 10.0,
+        }
+    }
+}
+
+/// `infernet tui`: theme, keybindings, header name, mouse.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct UiConfig {
+    /// dark | light | high-contrast | ansi16, or a user theme `<config dir>/themes/NAME.toml`.
+    pub theme: String,
+    /// Action name -> keys, e.g. `{"quit": ["q", "ctrl-q"]}` (`infernet tui --help` lists them).
+    pub keys: BTreeMap<String, Vec<String>>,
+    /// Shown in the header; empty: the host name.
+    pub node_name: String,
+    /// Mouse capture (click and wheel); off keeps the terminal's own text selection.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub mouse: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            theme: "dark".into(),
+            keys: BTreeMap::new(),
+            node_name: String::new(),
+            mouse: true,
         }
     }
 }

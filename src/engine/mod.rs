@@ -98,8 +98,10 @@ impl Engine {
 
         let http = HttpContainers::new();
         let env = |k: &str| std::env::var(k).ok();
+        let mut configured_backends = Backends::default();
         match Backends::from_config(&config.backends, &env, http.client().clone()) {
             Ok(backends) => {
+                configured_backends = backends.clone();
                 for b in backends.all() {
                     tracing::info!(backend = %b.id(), kind = b.kind().name(), url = %b.url(), "LLM backend configured");
                     steps.insert(
@@ -216,6 +218,12 @@ impl Engine {
             docker,
             store,
             grace: secs(config.jobs.shutdown_grace),
+            backends: configured_backends,
+            managed: if managed {
+                config.containers.iter().map(|c| c.id.clone()).collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 }
@@ -231,6 +239,9 @@ pub struct EngineHandle {
     docker: Option<Arc<std::sync::OnceLock<DockerContainers>>>,
     store: SqliteStore,
     grace: Duration,
+    backends: Backends,
+    /// Ids of the containers this node runs in Docker.
+    managed: Vec<String>,
 }
 
 impl EngineHandle {
@@ -248,6 +259,39 @@ impl EngineHandle {
 
     pub fn store(&self) -> &SqliteStore {
         &self.store
+    }
+
+    pub fn jobs(&self) -> &JobService {
+        &self.jobs
+    }
+
+    /// The configured LLM backends (chat, model listing).
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// Restarts a managed container; the supervisor sees the new start and waits for the
+    /// container to answer before jobs go to it again.
+    pub async fn restart_container(&self, id: &str) -> Result<(), String> {
+        if !self.managed.iter().any(|m| m == id) {
+            return Err(format!(
+                "container '{id}' is not managed by this node (manage_containers is false, or no such id)"
+            ));
+        }
+        let docker = self
+            .docker
+            .as_ref()
+            .and_then(|c| c.get())
+            .ok_or_else(|| "the Docker engine is not connected yet".to_string())?;
+        tracing::info!(container = %id, "restart requested");
+        docker
+            .docker()
+            .restart_container(
+                id,
+                None::<bollard::query_parameters::RestartContainerOptions>,
+            )
+            .await
+            .map_err(|e| format!("Docker could not restart '{id}': {e}"))
     }
 
     /// Stops taking requests, lets running jobs finish (up to `jobs.shutdown_grace`), stops the

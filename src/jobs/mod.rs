@@ -79,6 +79,8 @@ struct Inner {
     tracker: TaskTracker,
     events: broadcast::Sender<JobEvent>,
     counters: Counters,
+    /// Bytes streamed so far by running streaming jobs (the TUI shows them live).
+    streaming: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 impl JobService {
@@ -102,8 +104,24 @@ impl JobService {
                 tracker: TaskTracker::new(),
                 events,
                 counters: Counters::default(),
+                streaming: std::sync::Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    fn note_streamed(&self, id: &str, bytes: u64) {
+        if let Ok(mut m) = self.inner.streaming.lock() {
+            m.insert(id.to_string(), bytes);
+        }
+    }
+
+    /// Bytes received so far per running streaming job.
+    pub fn streaming(&self) -> HashMap<String, u64> {
+        self.inner
+            .streaming
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
     }
 
     pub fn store(&self) -> &SqliteStore {
@@ -174,6 +192,7 @@ impl JobService {
         client: IpAddr,
         source: JobSource,
         containers: &[String],
+        input: &Value,
     ) -> Result<(), SubmitError> {
         let client = client.to_string();
         self.inner
@@ -183,6 +202,7 @@ impl JobService {
                 client: &client,
                 source,
                 containers,
+                input: Some(input),
             })
             .await?;
         self.inner.counters.running.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +233,9 @@ impl JobService {
             tracing::error!(job = %id, error = %e, "could not store the job result");
         }
         self.inner.counters.running.fetch_sub(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.inner.streaming.lock() {
+            m.remove(id);
+        }
         let counter = if ok {
             &self.inner.counters.success
         } else {
@@ -231,7 +254,7 @@ impl JobService {
     pub async fn submit(&self, req: JobRequest, client: IpAddr) -> Result<String, SubmitError> {
         let eps = self.admit(&req, client)?;
         let id = uuid::Uuid::new_v4().to_string();
-        self.start_record(&id, client, JobSource::Rest, &req.containers)
+        self.start_record(&id, client, JobSource::Rest, &req.containers, &req.data)
             .await?;
         let this = self.clone();
         let job_id = id.clone();
@@ -266,7 +289,7 @@ impl JobService {
     > {
         let eps = self.admit(&req, client)?;
         let id = uuid::Uuid::new_v4().to_string();
-        self.start_record(&id, client, JobSource::Stream, &req.containers)
+        self.start_record(&id, client, JobSource::Stream, &req.containers, &req.data)
             .await?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(32);
         let this = self.clone();
@@ -330,6 +353,7 @@ impl JobService {
                         match item {
                             Ok(chunk) => {
                                 collected.extend_from_slice(&chunk);
+                                this.note_streamed(&job_id, collected.len() as u64);
                                 if !client_gone && tx.send(Ok(chunk)).await.is_err() {
                                     // Keep collecting: the result is stored even if the client left.
                                     client_gone = true;

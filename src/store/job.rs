@@ -54,6 +54,8 @@ pub struct NewJob<'a> {
     pub client: &'a str,
     pub source: JobSource,
     pub containers: &'a [String],
+    /// The request's `data` (kept for the job detail view).
+    pub input: Option<&'a Value>,
 }
 
 /// A stored job as the REST API returns it.
@@ -68,6 +70,18 @@ pub struct JobRecord {
     pub intermediate: Vec<Value>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A job in the recent list: what the TUI's table shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSummary {
+    pub id: String,
+    pub source: String,
+    pub status: JobStatus,
+    pub containers: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -128,13 +142,14 @@ impl SqliteStore {
             job.source.as_str(),
         );
         let containers = serde_json::to_string(job.containers)?;
+        let input = job.input.map(serde_json::to_string).transpose()?;
         self.write(move |c| {
             let now = now_ms();
             c.prepare_cached(
-                "INSERT INTO jobs (id, client, status, source, containers, created_at, updated_at)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5)",
+                "INSERT INTO jobs (id, client, status, source, containers, created_at, updated_at, input)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5, ?6)",
             )?
-            .execute(params![id, client, source, containers, now])?;
+            .execute(params![id, client, source, containers, now, input])?;
             Ok(())
         })
         .await
@@ -235,6 +250,59 @@ impl SqliteStore {
         .await
     }
 
+    /// The newest `limit` jobs, without their results (the TUI's live table).
+    pub async fn recent(&self, limit: u32) -> Result<Vec<JobSummary>, Error> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, source, status, containers, created_at, updated_at,
+                        CASE WHEN status = 'failed' AND json_valid(result) THEN json_extract(result, '$.error') END
+                 FROM jobs ORDER BY created_at DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map(params![limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, source, status, containers, created_at, updated_at, error) = row?;
+                out.push(JobSummary {
+                    id,
+                    source,
+                    status: JobStatus::parse(&status).unwrap_or(JobStatus::Failed),
+                    containers: serde_json::from_str(&containers).unwrap_or_default(),
+                    created_at,
+                    updated_at,
+                    error,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The stored input of a job (None when unknown or recorded without one).
+    pub async fn job_input(&self, id: &str) -> Result<Option<Value>, Error> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let text: Option<Option<String>> = c
+                .prepare_cached("SELECT input FROM jobs WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?;
+            match text.flatten() {
+                Some(t) => Ok(Some(serde_json::from_str(&t)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
     /// Marks every `running` job as failed with `reason` (after a restart); returns how many.
     pub async fn fail_running(&self, reason: &str) -> Result<usize, Error> {
         let result = serde_json::to_string(&serde_json::json!({"container": "", "error": reason}))?;
@@ -315,6 +383,7 @@ mod tests {
             client: "127.0.0.1",
             source: JobSource::Rest,
             containers: &c,
+            input: None,
         })
         .await
         .unwrap();
@@ -323,6 +392,7 @@ mod tests {
             client: "::1",
             source: JobSource::Rest,
             containers: &c,
+            input: None,
         })
         .await
         .unwrap();
@@ -360,6 +430,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn recent_lists_newest_first_with_errors_and_inputs() {
+        let (_dir, s) = store();
+        let c = ids(&["echo", "llm"]);
+        let input = serde_json::json!({"prompt": "hi"});
+        for id in ["a", "b", "c"] {
+            s.insert_running(NewJob {
+                id,
+                client: "127.0.0.1",
+                source: JobSource::Stream,
+                containers: &c,
+                input: Some(&input),
+            })
+            .await
+            .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        s.finish(
+            "b",
+            JobStatus::Failed,
+            Some(serde_json::json!({"container": "llm", "error": "boom"})),
+            vec![],
+        )
+        .await
+        .unwrap();
+        let r = s.recent(2).await.unwrap();
+        assert_eq!(
+            r.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["c", "b"]
+        );
+        assert_eq!(r[1].status, JobStatus::Failed);
+        assert_eq!(r[1].error.as_deref(), Some("boom"));
+        assert_eq!(r[0].containers, c);
+        assert_eq!(r[0].source, "stream");
+        assert_eq!(s.job_input("a").await.unwrap(), Some(input));
+        assert_eq!(s.job_input("nope").await.unwrap(), None);
+    }
+
+    #[tokio::test]
     async fn prune_expires_stale_running_and_old_results() {
         let (_dir, s) = store();
         let c = ids(&["echo"]);
@@ -369,6 +477,7 @@ mod tests {
                 client: "1.2.3.4",
                 source: JobSource::Rest,
                 containers: &c,
+                input: None,
             })
             .await
             .unwrap();
@@ -423,7 +532,7 @@ mod tests {
         let e = SqliteStore::open(&p).unwrap_err().to_string();
         assert!(
             e.contains(
-                "has schema version 99, newer than this infernet knows (2); upgrade infernet"
+                "has schema version 99, newer than this infernet knows (3); upgrade infernet"
             ),
             "{e}"
         );

@@ -61,6 +61,9 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
      );
      CREATE INDEX chain_txs_by_state ON chain_txs(deployment, node, state);",
+    // v3: the job input (shown in the TUI job detail) and the recent-jobs listing.
+    "ALTER TABLE jobs ADD COLUMN input TEXT;
+     CREATE INDEX jobs_by_created ON jobs(created_at);",
 ];
 
 pub fn run(conn: &mut rusqlite::Connection, path: &Path) -> Result<(), Error> {

@@ -1,4 +1,6 @@
 //! What this machine can hold: RAM (sysinfo) and GPU memory, for the model fit rule.
+pub mod sample;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -1,3 +1,20 @@
-//! infernet-ui: the terminal UI's view model and themes. It depends on serde only (never on
-//! the engine's chain, Docker or store crates); the ratatui app lands with the TUI.
+//! infernet-ui: the terminal UI. A serialisable view model (`model`) and intents (`intent`)
+//! are its whole interface to the node; `App::update` turns keys into intents, `draw::draw`
+//! renders (pure), `run::run` owns the terminal. No chain, Docker or store crates here.
+pub mod app;
+pub mod chat;
+pub mod draw;
+pub mod fmt;
+pub mod input;
+pub mod intent;
+pub mod keymap;
+pub mod list;
+pub mod model;
+pub mod panels;
+pub mod run;
 pub mod theme;
+pub mod wizard;
+
+pub use app::{App, Msg, Panel, View};
+pub use intent::{ChatUpdate, DetectedBackend, Intent, Update};
+pub use model::Model;

@@ -1,0 +1,39 @@
+//! `infernet tui`: the operator's dashboard, chat pane and first-run wizard.
+use clap::Args;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Theme: dark, light, high-contrast, ansi16, or a user theme in <config dir>/themes/NAME.toml
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Print every theme slot, its purpose and the built-in values, then exit
+    #[arg(long)]
+    pub print_theme_slots: bool,
+    /// With no config file: run on the built-in defaults instead of opening the setup wizard
+    #[arg(long)]
+    pub defaults: bool,
+    /// Open the setup wizard even when a config exists (it updates that file)
+    #[arg(long, conflicts_with = "defaults")]
+    pub setup: bool,
+    /// Leave the mouse to the terminal (text selection); keys still do everything
+    #[arg(long)]
+    pub no_mouse: bool,
+}
+
+pub fn run(flag: Option<&Path>, args: TuiArgs) -> ExitCode {
+    if args.print_theme_slots {
+        print!("{}", infernet_ui::theme::Theme::slot_table());
+        return ExitCode::SUCCESS;
+    }
+    crate::tui::run(
+        flag,
+        crate::tui::Options {
+            theme: args.theme,
+            defaults: args.defaults,
+            setup: args.setup,
+            no_mouse: args.no_mouse,
+        },
+    )
+}

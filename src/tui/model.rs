@@ -1,0 +1,212 @@
+//! NodeSnapshot and friends -> `ui::model::Model`: the one mapping from engine data to what
+//! panels show.
+use crate::chain::ChainSnapshot;
+use crate::compute::ContainerStatus;
+use crate::engine::NodeSnapshot;
+use crate::logging::RingLine;
+use crate::store::{JobStatus, JobSummary};
+use crate::system::sample::{GpuSample, HostSample};
+use infernet_ui::model as ui;
+use std::collections::HashMap;
+
+/// How many samples the sparklines keep.
+pub const HISTORY: usize = 240;
+/// Log lines sent to the panel.
+pub const LOG_LINES: usize = 2000;
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn job_rows(jobs: &[JobSummary], streaming: &HashMap<String, u64>) -> Vec<ui::JobRow> {
+    jobs.iter()
+        .map(|j| {
+            let state = match j.status {
+                JobStatus::Running => ui::JobState::Running,
+                JobStatus::Success => ui::JobState::Success,
+                JobStatus::Failed => ui::JobState::Failed,
+            };
+            ui::JobRow {
+                id: j.id.clone(),
+                source: j.source.clone(),
+                containers: j.containers.clone(),
+                state,
+                created_ms: j.created_at,
+                finished_ms: (state != ui::JobState::Running).then_some(j.updated_at),
+                streamed_bytes: streaming.get(&j.id).copied(),
+                error: j.error.clone(),
+            }
+        })
+        .collect()
+}
+
+pub fn containers(c: &[ContainerStatus]) -> Vec<ui::ContainerRow> {
+    c.iter()
+        .map(|s| ui::ContainerRow {
+            id: s.id.clone(),
+            state: serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| format!("{:?}", s.state).to_lowercase()),
+            reason: s.reason.clone(),
+            image: s.image.clone(),
+            port: s.port,
+            managed: s.managed && !s.external,
+            restarts: s.restarts,
+            description: (!s.description.is_empty()).then(|| s.description.clone()),
+        })
+        .collect()
+}
+
+pub fn chain(c: Option<&ChainSnapshot>) -> ui::ChainView {
+    let Some(c) = c else {
+        return ui::ChainView::Disabled {
+            how: "The chain side is off: this node serves off-chain REST jobs only.\n\
+                  To serve on-chain subscriptions set in config.json: chain.enabled = true, chain.rpc_url,\n\
+                  chain.registry_address, and the wallet key (infernet secret set chain.wallet.private_key,\n\
+                  or chain.wallet.private_key in the file), then restart. `infernet tui --setup` walks through it."
+                .into(),
+        };
+    };
+    let phase = serde_json::to_value(c.phase)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    ui::ChainView::Enabled(Box::new(ui::ChainStatusView {
+        phase,
+        error: c.error.clone(),
+        chain_id: c.chain_id,
+        node: c.node.clone(),
+        coordinator: c.addresses.as_ref().map(|a| a.coordinator.to_string()),
+        head_block: c.head_block,
+        synced_sub_id: c.synced_sub_id,
+        head_sub_id: c.head_sub_id,
+        rpc_ok: c.rpc.ok,
+        rpc_calls: c.rpc.calls,
+        rpc_errors: c.rpc.errors,
+        rpc_last_error: c.rpc.last_error.clone(),
+        tracked: c.tracked,
+        delivered: c.delivered,
+        skipped: c.skipped,
+        failed: c.failed,
+        in_flight: c.in_flight,
+        subscriptions: c
+            .subscriptions
+            .iter()
+            .map(|s| ui::SubscriptionRow {
+                id: s.id,
+                owner: s.owner.clone(),
+                containers: s.containers.clone(),
+                period: s.period,
+                frequency: s.frequency,
+                redundancy: s.redundancy,
+                responses: s.responses,
+                lazy: s.lazy,
+                status: s.status.clone(),
+                reason: s.reason.clone(),
+                interval: s.interval,
+                next_due: s.next_due,
+                last_delivery: s.last_delivery.clone(),
+                last_tx: s.last_tx.clone(),
+            })
+            .collect(),
+    }))
+}
+
+pub fn logs(lines: &[RingLine]) -> Vec<ui::LogLine> {
+    let start = lines.len().saturating_sub(LOG_LINES);
+    lines[start..]
+        .iter()
+        .map(|l| ui::LogLine {
+            ts_ms: l.ts_ms,
+            level: match l.level {
+                tracing::Level::TRACE => ui::Level::Trace,
+                tracing::Level::DEBUG => ui::Level::Debug,
+                tracing::Level::INFO => ui::Level::Info,
+                tracing::Level::WARN => ui::Level::Warn,
+                tracing::Level::ERROR => ui::Level::Error,
+            },
+            target: l.target.clone(),
+            text: l.text.clone(),
+        })
+        .collect()
+}
+
+/// CPU and GPU history for the sparklines.
+#[derive(Debug, Default)]
+pub struct SystemHistory {
+    cpu: Vec<u64>,
+    gpu: HashMap<u32, Vec<u64>>,
+}
+
+fn push(v: &mut Vec<u64>, x: u64) {
+    if v.len() == HISTORY {
+        v.remove(0);
+    }
+    v.push(x);
+}
+
+impl SystemHistory {
+    pub fn view(
+        &mut self,
+        host: &HostSample,
+        gpus: &Result<Vec<GpuSample>, String>,
+    ) -> ui::SystemView {
+        push(&mut self.cpu, host.cpu_pct.round() as u64);
+        let (gpu_rows, note) = match gpus {
+            Ok(g) if g.is_empty() => (
+                Vec::new(),
+                Some("no GPU detected: the NVIDIA driver lists no devices".to_string()),
+            ),
+            Ok(g) => (
+                g.iter()
+                    .map(|s| {
+                        let h = self.gpu.entry(s.index).or_default();
+                        push(h, s.util_pct as u64);
+                        ui::GpuView {
+                            index: s.index,
+                            name: s.name.clone(),
+                            util_pct: s.util_pct,
+                            util_history: h.clone(),
+                            mem_used: s.mem_used,
+                            mem_total: s.mem_total,
+                            temp_c: s.temp_c,
+                            power_w: s.power_w,
+                            power_limit_w: s.power_limit_w,
+                        }
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(e.clone())),
+        };
+        ui::SystemView {
+            cpu_pct: host.cpu_pct,
+            cpu_history: self.cpu.clone(),
+            cores: host.cores,
+            ram_used: host.ram_used,
+            ram_total: host.ram_total,
+            load: host.load,
+            gpus: gpu_rows,
+            gpu_note: note,
+        }
+    }
+}
+
+pub fn header(s: &NodeSnapshot, name: &str, source: &str) -> ui::Header {
+    ui::Header {
+        node_name: name.to_string(),
+        version: s.version.to_string(),
+        started_ms: s
+            .started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0),
+        rest_addr: s.rest_addr.to_string(),
+        mode: ui::Mode::InProcess,
+        config_source: source.to_string(),
+    }
+}

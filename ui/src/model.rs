@@ -1,0 +1,271 @@
+//! The view model: everything a panel shows, as plain serialisable data. The engine bridge
+//! (`src/tui.rs`) fills it in-process; a daemon sends the same structure over its socket.
+//! Times are unix milliseconds; `now_ms` is the clock panels compute ages with (fixed in tests).
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub now_ms: i64,
+    pub header: Header,
+    pub system: SystemView,
+    pub jobs: JobsView,
+    pub chain: ChainView,
+    pub containers: Vec<ContainerRow>,
+    pub backends: BackendsView,
+    pub peers: PeersView,
+    /// The newest log lines, oldest first (bounded by the bridge).
+    pub logs: Vec<LogLine>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    #[default]
+    InProcess,
+    Attached,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub node_name: String,
+    pub version: String,
+    pub started_ms: i64,
+    pub rest_addr: String,
+    pub mode: Mode,
+    /// Where the config came from (a path, or "built-in defaults").
+    pub config_source: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemView {
+    pub cpu_pct: f32,
+    /// Recent CPU use, percent, oldest first.
+    pub cpu_history: Vec<u64>,
+    pub cores: usize,
+    pub ram_used: u64,
+    pub ram_total: u64,
+    pub load: [f64; 3],
+    pub gpus: Vec<GpuView>,
+    /// Why no GPU is listed (e.g. no NVIDIA driver): shown instead of GPU rows.
+    pub gpu_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuView {
+    pub index: u32,
+    pub name: String,
+    pub util_pct: u32,
+    pub util_history: Vec<u64>,
+    pub mem_used: u64,
+    pub mem_total: u64,
+    pub temp_c: Option<u32>,
+    pub power_w: Option<f64>,
+    pub power_limit_w: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    #[default]
+    Running,
+    Success,
+    Failed,
+}
+
+impl JobState {
+    pub fn label(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Success => "success",
+            JobState::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobRow {
+    pub id: String,
+    /// rest | stream | status | chain
+    pub source: String,
+    pub containers: Vec<String>,
+    pub state: JobState,
+    pub created_ms: i64,
+    /// Set once the job finished.
+    pub finished_ms: Option<i64>,
+    /// Bytes streamed so far (streaming jobs).
+    pub streamed_bytes: Option<u64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobsView {
+    /// Newest first.
+    pub rows: Vec<JobRow>,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+/// One job in full, loaded on demand (`Intent::LoadJob`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub id: String,
+    pub state: JobState,
+    pub containers: Vec<String>,
+    pub input: Option<String>,
+    pub intermediate: Vec<String>,
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChainView {
+    /// `chain.enabled` is false: how to enable it.
+    Disabled {
+        how: String,
+    },
+    Enabled(Box<ChainStatusView>),
+}
+
+impl Default for ChainView {
+    fn default() -> Self {
+        ChainView::Disabled { how: String::new() }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChainStatusView {
+    /// connecting | syncing | following
+    pub phase: String,
+    pub error: Option<String>,
+    pub chain_id: u64,
+    pub node: Option<String>,
+    pub coordinator: Option<String>,
+    pub head_block: u64,
+    pub synced_sub_id: u32,
+    pub head_sub_id: u32,
+    pub rpc_ok: bool,
+    pub rpc_calls: u64,
+    pub rpc_errors: u64,
+    pub rpc_last_error: Option<String>,
+    pub tracked: usize,
+    pub delivered: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    pub subscriptions: Vec<SubscriptionRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionRow {
+    pub id: u32,
+    pub owner: String,
+    pub containers: Vec<String>,
+    pub period: u32,
+    pub frequency: u32,
+    pub redundancy: u16,
+    /// Nodes that delivered the current interval, when known.
+    pub responses: Option<u16>,
+    pub lazy: bool,
+    /// tracked | ignored | cancelled | completed | expired
+    pub status: String,
+    pub reason: Option<String>,
+    pub interval: Option<u32>,
+    /// Unix seconds (block time) the interval opens.
+    pub next_due: Option<u64>,
+    pub last_delivery: Option<String>,
+    pub last_tx: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRow {
+    pub id: String,
+    /// starting | ready | unavailable | stopped …
+    pub state: String,
+    pub reason: Option<String>,
+    pub image: String,
+    pub port: u16,
+    pub managed: bool,
+    pub restarts: u32,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackendsView {
+    pub rows: Vec<BackendRow>,
+    /// Shown when nothing is configured (how to add one, what auto-detection found).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackendRow {
+    pub id: String,
+    pub kind: String,
+    pub url: String,
+    /// checking | ready | unreachable
+    pub state: String,
+    pub error: Option<String>,
+    pub default_model: Option<String>,
+    pub models: Vec<ModelRow>,
+    /// Set by the configuration (false for auto-detected servers).
+    pub configured: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelRow {
+    pub name: String,
+    pub size: Option<u64>,
+    pub fits: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PeersView {
+    /// No control plane is configured: how to configure one.
+    NotConfigured {
+        how: String,
+    },
+    Peers(Vec<PeerRow>),
+}
+
+impl Default for PeersView {
+    fn default() -> Self {
+        PeersView::NotConfigured { how: String::new() }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub models: Vec<String>,
+    pub last_seen_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Level {
+    Trace,
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub ts_ms: i64,
+    pub level: Level,
+    pub target: String,
+    /// The message followed by its fields (`key=value`).
+    pub text: String,
+}

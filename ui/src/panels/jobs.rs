@@ -1,0 +1,158 @@
+//! Jobs: a live table (newest first) with filter; Enter opens a job's input, intermediate
+//! results and output. Streaming jobs show the bytes received so far.
+use crate::app::{App, Panel};
+use crate::fmt;
+use crate::model::{JobRow, JobState};
+use crate::theme::{Slot, Theme};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, Wrap};
+
+pub fn state_style(t: &Theme, s: JobState) -> Style {
+    t.fg(match s {
+        JobState::Running => Slot::StatusRunning,
+        JobState::Success => Slot::StatusOk,
+        JobState::Failed => Slot::StatusError,
+    })
+}
+
+fn progress(app: &App, j: &JobRow) -> String {
+    match (j.finished_ms, j.streamed_bytes) {
+        (Some(end), _) => fmt::duration(end - j.created_ms),
+        (None, Some(b)) => format!("{} ↓", fmt::bytes(b)),
+        (None, None) => format!("{}…", fmt::duration(app.model.now_ms - j.created_ms)),
+    }
+}
+
+pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
+    let t = &app.theme;
+    let rows = app.job_rows();
+    let total = app.model.jobs.rows.len();
+    let mut note = if rows.len() == total {
+        format!("{total} recent")
+    } else {
+        format!("{} of {total} · filter '{}'", rows.len(), app.jobs.filter)
+    };
+    if total == 0 {
+        note.clear();
+    }
+    let block = super::block(app, Panel::Jobs, focused, note);
+    if total == 0 {
+        let text = format!(
+            "No jobs yet. Send one:\n  curl -s -XPOST {}/api/jobs -H 'content-type: application/json' \\\n    -d '{{\"containers\":[\"<id>\"],\"data\":{{}}}}'\nOn-chain subscriptions appear under Subscriptions (3).",
+            app.model.header.rest_addr
+        );
+        super::explain(app, f, area, block, &text);
+        return;
+    }
+    let height = area.height.saturating_sub(3) as usize;
+    let first = app.jobs.window(height, rows.len());
+    let wide = area.width >= 100;
+    let body: Vec<Row> = rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, j)| {
+            let mut cells = vec![
+                Cell::from(fmt::short(&j.id, if wide { 36 } else { 8 })),
+                Cell::from(Span::styled(j.state.label(), state_style(t, j.state))),
+                Cell::from(fmt::age(app.model.now_ms - j.created_ms)),
+                Cell::from(progress(app, j)),
+            ];
+            if wide {
+                cells.insert(1, Cell::from(j.source.clone()));
+            }
+            let mut containers = j.containers.join(" → ");
+            if let Some(e) = &j.error {
+                containers = format!("{containers}  {e}");
+            }
+            cells.push(Cell::from(containers));
+            let row = Row::new(cells);
+            if i == app.jobs.selected && focused {
+                row.style(t.selection())
+            } else {
+                row.style(t.fg(Slot::Text))
+            }
+        })
+        .collect();
+    let mut header = vec!["id", "status", "age", "time"];
+    let mut widths = vec![
+        Constraint::Length(if wide { 36 } else { 8 }),
+        Constraint::Length(7),
+        Constraint::Length(4),
+        Constraint::Length(10),
+    ];
+    if wide {
+        header.insert(1, "source");
+        widths.insert(1, Constraint::Length(6));
+    }
+    header.push("containers");
+    widths.push(Constraint::Min(10));
+    let table = Table::new(body, widths)
+        .header(Row::new(header).style(t.fg(Slot::TextDim)))
+        .block(block);
+    f.render_widget(table, area);
+}
+
+pub fn draw_detail(app: &App, f: &mut Frame, area: Rect) {
+    let Some(st) = &app.detail else { return };
+    let t = &app.theme;
+    let rect = super::centered(area, 90, 85);
+    f.render_widget(Clear, rect);
+    let block = super::block(
+        app,
+        Panel::Jobs,
+        true,
+        format!("job {} · Esc closes", st.id),
+    );
+    let mut lines: Vec<Line> = Vec::new();
+    match &st.detail {
+        None => lines.push(Line::from(Span::styled("loading…", t.fg(Slot::TextDim)))),
+        Some(d) => {
+            lines.push(Line::from(vec![
+                Span::styled("status      ", t.fg(Slot::TextDim)),
+                Span::styled(d.state.label(), state_style(t, d.state)),
+                Span::styled(
+                    format!("   containers {}", d.containers.join(" → ")),
+                    t.fg(Slot::Text),
+                ),
+            ]));
+            let mut section = |title: &str, body: Option<&str>| {
+                lines.push(Line::from(""));
+                lines.push(Line::from(Span::styled(
+                    title.to_string(),
+                    t.fg(Slot::Title),
+                )));
+                match body {
+                    Some(b) => lines.extend(
+                        b.lines()
+                            .map(|l| Line::from(Span::styled(l.to_string(), t.fg(Slot::Text)))),
+                    ),
+                    None => lines.push(Line::from(Span::styled("(none)", t.fg(Slot::TextDim)))),
+                }
+            };
+            section("input", d.input.as_deref());
+            for (i, s) in d.intermediate.iter().enumerate() {
+                section(
+                    &format!(
+                        "intermediate {} ({})",
+                        i + 1,
+                        d.containers.get(i).map(String::as_str).unwrap_or("?")
+                    ),
+                    Some(s),
+                );
+            }
+            section("output", d.output.as_deref());
+        }
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((st.scroll, 0)),
+        rect,
+    );
+}

@@ -1,0 +1,172 @@
+//! The terminal loop: raw mode + alternate screen, events in, coalesced redraws out. The
+//! terminal is restored on every exit path: normal quit, panic, SIGTERM/SIGHUP, and around
+//! Ctrl-Z suspension.
+use crate::app::{App, Msg};
+use crate::intent::{Intent, Update};
+use crate::model::{Level, Model};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyCode, KeyEventKind,
+    KeyModifiers,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use futures::{FutureExt, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{self, Stdout};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+pub struct Channels {
+    pub model: watch::Receiver<Arc<Model>>,
+    pub updates: mpsc::Receiver<Update>,
+    pub intents: mpsc::Sender<Intent>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub mouse: bool,
+}
+
+fn enter(mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen)?;
+    if mouse {
+        execute!(io::stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+/// Leaves raw mode and the alternate screen; safe to call more than once.
+pub fn restore() {
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+}
+
+/// A panic anywhere restores the terminal before the message is printed.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
+
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+#[cfg(unix)]
+fn suspend(mouse: bool, term: &mut Terminal<CrosstermBackend<Stdout>>) -> io::Result<()> {
+    restore();
+    // SAFETY: raising a signal on our own process; SIGTSTP stops it until SIGCONT.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    enter(mouse)?;
+    term.clear()
+}
+
+pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()> {
+    install_panic_hook();
+    enter(opts.mouse)?;
+    let _guard = Guard;
+    let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    term.clear()?;
+    let size = term.size()?;
+    app.update(Msg::Resize(size.width, size.height));
+    app.update(Msg::Model(ch.model.borrow_and_update().clone()));
+    let mut events = EventStream::new();
+    #[cfg(unix)]
+    let mut term_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut model_open = true;
+    let mut dirty = true;
+    loop {
+        if dirty {
+            term.draw(|f| crate::draw::draw(&app, f))?;
+            dirty = false;
+        }
+        if app.quit {
+            break;
+        }
+        let mut msgs: Vec<Msg> = Vec::new();
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => msgs.extend(to_msg(ev)),
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            r = ch.model.changed(), if model_open => match r {
+                Ok(()) => msgs.push(Msg::Model(ch.model.borrow_and_update().clone())),
+                Err(_) => model_open = false,
+            },
+            Some(u) = ch.updates.recv() => msgs.push(Msg::Update(u)),
+            _ = term_sig.recv() => {
+                let _ = ch.intents.try_send(Intent::Quit);
+                break;
+            }
+            _ = hup_sig.recv() => {
+                let _ = ch.intents.try_send(Intent::Quit);
+                break;
+            }
+        }
+        // Coalesce: take everything already waiting, then draw once.
+        while let Some(Some(Ok(ev))) = events.next().now_or_never() {
+            msgs.extend(to_msg(ev));
+        }
+        while let Ok(u) = ch.updates.try_recv() {
+            msgs.push(Msg::Update(u));
+        }
+        if model_open && ch.model.has_changed().unwrap_or(false) {
+            msgs.push(Msg::Model(ch.model.borrow_and_update().clone()));
+        }
+        for m in msgs {
+            if let Msg::Key(k) = &m
+                && k.kind != KeyEventKind::Release
+                && k.code == KeyCode::Char('z')
+                && k.modifiers.contains(KeyModifiers::CONTROL)
+            {
+                #[cfg(unix)]
+                suspend(opts.mouse, &mut term)?;
+                dirty = true;
+                continue;
+            }
+            for intent in app.update(m) {
+                if ch.intents.try_send(intent).is_err() {
+                    app.update(Msg::Update(Update::Notice {
+                        level: Level::Warn,
+                        text: "the node is busy; try again in a moment".into(),
+                    }));
+                }
+            }
+            dirty = true;
+        }
+    }
+    let _ = ch.intents.try_send(Intent::Quit);
+    // Let the bridge see Quit before the caller tears down; the guard restores the terminal.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    Ok(())
+}
+
+fn to_msg(ev: Event) -> Option<Msg> {
+    match ev {
+        Event::Key(k) => Some(Msg::Key(k)),
+        Event::Mouse(m) => Some(Msg::Mouse(m)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}

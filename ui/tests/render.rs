@@ -1,0 +1,155 @@
+//! Render snapshots: every panel and the whole app at 80x24 and 160x48, fixed clock and ids.
+mod support;
+
+use infernet_ui::app::{Panel, View};
+use infernet_ui::intent::{ChatUpdate, Update};
+use infernet_ui::model::{ChainView, PeersView, SystemView};
+use infernet_ui::wizard::WizardState;
+use infernet_ui::{DetectedBackend, Msg};
+use support::*;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn snap(name: &str, app: &mut infernet_ui::App) {
+    for (w, h) in SIZES {
+        let text = render(app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn dashboard() {
+    let mut a = app(model(40, 12));
+    snap("dashboard", &mut a);
+}
+
+#[test]
+fn every_full_panel() {
+    for (name, p) in [
+        ("jobs", Panel::Jobs),
+        ("subscriptions", Panel::Subscriptions),
+        ("containers", Panel::Containers),
+        ("peers", Panel::Peers),
+        ("logs", Panel::Logs),
+        ("chat", Panel::Chat),
+    ] {
+        let mut a = app(model(40, 12));
+        a.view = View::Full(p);
+        snap(name, &mut a);
+    }
+}
+
+#[test]
+fn system_panel_without_gpu_explains_why() {
+    let mut m = model(3, 0);
+    m.system = SystemView {
+        cpu_pct: 5.0,
+        cpu_history: vec![5; 10],
+        cores: 2,
+        ram_used: 1 << 30,
+        ram_total: 4 << 30,
+        load: [0.1, 0.2, 0.3],
+        gpus: vec![],
+        gpu_note: Some("no GPU detected: the NVIDIA driver library (libnvidia-ml.so.1) is not installed; CPU-only backends still work".into()),
+    };
+    let mut a = app(m);
+    snap("system_no_gpu", &mut a);
+}
+
+#[test]
+fn features_not_configured_say_how_to_enable_them() {
+    let mut m = model(0, 0);
+    m.chain = ChainView::Disabled {
+        how: "The chain side is off. Set chain.enabled = true with chain.rpc_url, chain.registry_address and a wallet key (infernet secret set chain.wallet.private_key), then restart.".into(),
+    };
+    m.containers.clear();
+    m.backends.rows.clear();
+    m.peers = PeersView::NotConfigured {
+        how: "No control plane configured.".into(),
+    };
+    let mut a = app(m);
+    snap("unconfigured", &mut a);
+    let text = render(&mut a, 160, 48);
+    assert!(text.contains("chain.enabled"), "{text}");
+    assert!(text.contains("No jobs yet"), "{text}");
+}
+
+#[test]
+fn job_detail_help_and_chat_with_answer() {
+    let mut a = app(model(40, 12));
+    a.view = View::Full(Panel::Jobs);
+    a.update(Msg::Key(key('\n')));
+    a.update(Msg::Update(Update::JobDetail(Box::new(
+        infernet_ui::model::JobDetail {
+            id: a.detail.as_ref().unwrap().id.clone(),
+            state: infernet_ui::model::JobState::Success,
+            containers: vec!["echo".into(), "llm".into()],
+            input: Some("{\n  \"prompt\": \"hi\"\n}".into()),
+            intermediate: vec!["{\"echo\": \"hi\"}".into()],
+            output: Some("{\"text\": \"Hello!\"}".into()),
+        },
+    ))));
+    snap("job_detail", &mut a);
+    a.update(Msg::Key(esc()));
+    a.update(Msg::Key(key('?')));
+    snap("help", &mut a);
+    a.update(Msg::Key(key('x')));
+    a.update(Msg::Key(key('7')));
+    for c in "what is 2+2?".chars() {
+        a.update(Msg::Key(key(c)));
+    }
+    a.update(Msg::Key(key('\n')));
+    let (chat, turn) = (1, 1);
+    for ev in [
+        ChatUpdate::Meta {
+            backend: "llm".into(),
+            model: "SmolLM2".into(),
+        },
+        ChatUpdate::Token("2+2 is ".into()),
+        ChatUpdate::Token("4.".into()),
+        ChatUpdate::Done {
+            reason: "stop".into(),
+            usage: Some((12, 5)),
+        },
+    ] {
+        a.update(Msg::Update(Update::Chat {
+            chat,
+            turn,
+            event: ev,
+        }));
+    }
+    snap("chat_answered", &mut a);
+}
+
+#[test]
+fn wizard_screens() {
+    let mut a = app(model(0, 0)).with_wizard(WizardState::new(
+        "/home/op/.config/infernet/config.json",
+        "gpu-box-1",
+    ));
+    snap("wizard_welcome", &mut a);
+    a.update(Msg::Key(key('\n')));
+    a.update(Msg::Update(Update::Detected(vec![DetectedBackend {
+        kind: "llamacpp".into(),
+        url: "http://127.0.0.1:8080".into(),
+        models: vec!["SmolLM2-135M-Instruct".into()],
+    }])));
+    snap("wizard_backend", &mut a);
+    for _ in 0..4 {
+        a.update(Msg::Key(key('\n')));
+    }
+    snap("wizard_review", &mut a);
+}
+
+pub fn key(c: char) -> crossterm::event::KeyEvent {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    match c {
+        '\n' => KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+        c => KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+    }
+}
+
+pub fn esc() -> crossterm::event::KeyEvent {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)
+}
