@@ -1,0 +1,222 @@
+//! Smoke test of the real `infernet tui` in tmux: it starts a real node (REST + the echo
+//! container as a native process), shows a real job, switches every panel, opens a job's
+//! detail and the chat pane, quits — and the terminal is restored (also after SIGTERM).
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+struct Session {
+    name: String,
+}
+
+impl Session {
+    fn start(name: &str, cmd: &str) -> Self {
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                name,
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "110",
+                "-y",
+                "32",
+                cmd,
+            ])
+            .status()
+            .expect("tmux runs");
+        assert!(ok.success(), "tmux new-session failed");
+        Session { name: name.into() }
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.name, "capture-pane", "-p", "-t", &self.name])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux")
+                .args(["-L", &self.name, "send-keys", "-t", &self.name, k])
+                .status()
+                .expect("send-keys");
+            assert!(ok.success());
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+
+    fn alternate_on(&self) -> bool {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.name,
+                "display",
+                "-p",
+                "-t",
+                &self.name,
+                "#{alternate_on}",
+            ])
+            .output()
+            .expect("display");
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    /// Waits (bounded) until the screen contains `text`.
+    fn wait_for(&self, text: &str, within: Duration) -> String {
+        let t0 = Instant::now();
+        loop {
+            let s = self.capture();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(t0.elapsed() < within, "screen never showed '{text}':\n{s}");
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Each test has its own tmux server (-L): killing it ends only this test's session.
+        let _ = Command::new("tmux")
+            .args(["-L", &self.name, "kill-server"])
+            .status();
+    }
+}
+
+fn write_config(home: &Path, port: u16, echo_url: &str) -> std::path::PathBuf {
+    let path = home.join("config.json");
+    let cfg = serde_json::json!({
+        "server": {"port": port, "bind": "127.0.0.1"},
+        "manage_containers": false,
+        "containers": [{"id": "echo", "url": echo_url}],
+        "log": {"path": home.join("node.log")},
+        "store": {"path": home.join("infernet.db")},
+        "ui": {"node_name": "smoke-node", "theme": "ansi16"}
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
+    path
+}
+
+fn command_line(home: &Path, config: &Path, marker: &str) -> String {
+    format!(
+        "env -u INFERNET_CONFIG_PATH XDG_CONFIG_HOME={h} XDG_DATA_HOME={h} TERM=xterm-256color {bin} tui --config {c}; echo {marker}=$?; sleep 120",
+        h = home.display(),
+        bin = env!("CARGO_BIN_EXE_infernet"),
+        c = config.display(),
+    )
+}
+
+fn require_tmux() -> bool {
+    if tmux_available() {
+        return true;
+    }
+    assert!(!in_ci(), "tmux is missing (scripts/test.sh installs it)");
+    eprintln!("skipping: tmux is not installed");
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tui_shows_a_real_job_switches_every_panel_and_restores_the_terminal() {
+    if !require_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let echo = NativeEcho::start("echo");
+    let port = free_port();
+    let config = write_config(dir.path(), port, &echo.url());
+    let name = format!("infernet-smoke-{}", std::process::id());
+    let s = Session::start(&name, &command_line(dir.path(), &config, "TUI-EXIT"));
+    let screen = s.wait_for(&format!("REST 127.0.0.1:{port}"), Duration::from_secs(30));
+    assert!(screen.contains("smoke-node"), "{screen}");
+    assert!(s.alternate_on(), "the TUI runs on the alternate screen");
+
+    // A real job through the node's REST API shows up in the Jobs panel.
+    let base = format!("http://127.0.0.1:{port}");
+    let r: serde_json::Value = http()
+        .post(format!("{base}/api/jobs"))
+        .json(&serde_json::json!({"containers": ["echo"], "data": {"greeting": "from-the-smoke-test"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_str().expect("job id").to_string();
+    wait_job(&base, &id, Duration::from_secs(20)).await;
+    s.wait_for(&id[..7], Duration::from_secs(10));
+    s.wait_for("1 ok", Duration::from_secs(10));
+
+    s.keys(&["2"]);
+    s.wait_for(&id, Duration::from_secs(5));
+    s.keys(&["Enter"]);
+    s.wait_for("from-the-smoke-test", Duration::from_secs(10));
+    s.keys(&["Escape", "3"]);
+    s.wait_for("The chain side is off", Duration::from_secs(5));
+    s.keys(&["4"]);
+    s.wait_for("external :", Duration::from_secs(5));
+    s.keys(&["5"]);
+    s.wait_for("No control plane is configured", Duration::from_secs(5));
+    s.keys(&["6"]);
+    s.wait_for("REST API listening", Duration::from_secs(5));
+    s.keys(&["7"]);
+    s.wait_for("message · Enter sends", Duration::from_secs(5));
+    s.keys(&["/model smol", "Enter"]);
+    s.wait_for("model: smol", Duration::from_secs(5));
+    s.keys(&["Escape", "?"]);
+    s.wait_for("Help", Duration::from_secs(5));
+    s.keys(&["x", "1", "q"]);
+    let end = s.wait_for("TUI-EXIT=0", Duration::from_secs(30));
+    assert!(!s.alternate_on(), "the alternate screen is left on exit");
+    assert!(
+        !end.contains("Dashboard"),
+        "the TUI's screen is gone after exit:\n{end}"
+    );
+    // The node stopped gracefully with the TUI.
+    let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
+    assert!(log.contains("\"stopped\""), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_restores_the_terminal_and_stops_the_node() {
+    if !require_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let echo = NativeEcho::start("echo");
+    let port = free_port();
+    let config = write_config(dir.path(), port, &echo.url());
+    let name = format!("infernet-smoke-term-{}", std::process::id());
+    let s = Session::start(&name, &command_line(dir.path(), &config, "TUI-EXIT"));
+    s.wait_for(&format!("REST 127.0.0.1:{port}"), Duration::from_secs(30));
+    // Only the TUI process itself (not the shell tmux runs it in).
+    let pattern = format!(
+        "^{} tui --config {}",
+        env!("CARGO_BIN_EXE_infernet"),
+        config.display()
+    );
+    let ok = Command::new("pkill")
+        .args(["-TERM", "-f", &pattern])
+        .status()
+        .expect("pkill");
+    assert!(ok.success(), "no infernet tui process to signal");
+    s.wait_for("TUI-EXIT=0", Duration::from_secs(30));
+    assert!(!s.alternate_on());
+    let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
+    assert!(log.contains("\"stopped\""), "{log}");
+}
