@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need, idempotently: Debian's docker.io (and starts
-# dockerd when no engine answers), llama.cpp's llama-server and a small GGUF model
+# dockerd when no engine answers), tmux (TUI smoke test), llama.cpp's llama-server and a small GGUF model
 # (scripts/provision-llm.sh), anvil and solc-js from npm (scripts/provision-chain.sh); then the
 # contract artifacts check, fmt, clippy and every test. Needs only the Rust
 # toolchain and root or sudo for the install step.
@@ -42,6 +42,12 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 log "docker engine $(docker info --format '{{.ServerVersion}}')"
+
+# tmux drives the real `infernet tui` in the smoke test.
+if ! command -v tmux >/dev/null 2>&1; then
+  log "installing tmux"
+  apt_install tmux
+fi
 
 # A real LLM server and model for the backend tests (built once, cached outside the clone).
 eval "$(./scripts/provision-llm.sh)"

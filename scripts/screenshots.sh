@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Regenerates screenshots/*.png from the real binary: `infernet tui` runs in tmux against a real
+# node (the echo container as a native process, llama.cpp's llama-server with SmolLM2 for chat,
+# anvil with our contracts from `infernet dev chain`), jobs are posted over REST, and each
+# screen is captured with its colours (tmux capture-pane -e) and drawn to PNG with DejaVu Sans
+# Mono (ui/examples/ansi2png.rs). Run: ./scripts/screenshots.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '==> %s\n' "$*" >&2; }
+SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+FONT=/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf
+if [ ! -f "$FONT" ] || ! command -v tmux >/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core tmux >/dev/null
+fi
+./scripts/build-deps.sh
+eval "$(./scripts/provision-llm.sh)"
+eval "$(./scripts/provision-chain.sh)"
+T="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --quiet --bin infernet
+cargo build --release --quiet -p infernet-ui --example ansi2png
+RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$T/echo-container" cargo build --release --quiet \
+  --target x86_64-unknown-linux-gnu --manifest-path tests/fixtures/echo-container/Cargo.toml
+BIN="$T/release/infernet"
+ECHO="$T/echo-container/x86_64-unknown-linux-gnu/release/infernet-echo"
+A2P="$T/release/examples/ansi2png"
+
+W=$(mktemp -d)
+SOCK="infernet-shots-$$"
+PIDS=()
+cleanup() { tmux -L "$SOCK" kill-server 2>/dev/null || true; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+ECHO_PORT=$(free_port); LLM_PORT=$(free_port); CHAIN_PORT=$(free_port); REST_PORT=$(free_port)
+"$ECHO" --bind 127.0.0.1 --port "$ECHO_PORT" --tag echo 2>/dev/null & PIDS+=($!)
+"$INFERNET_TEST_LLAMA_SERVER" -m "$INFERNET_TEST_GGUF" --host 127.0.0.1 --port "$LLM_PORT" -t 2 -c 2048 >/dev/null 2>"$W/llama.log" & PIDS+=($!)
+cat > "$W/config.json" <<JSON
+{
+  "server": {"port": $REST_PORT, "bind": "127.0.0.1"},
+  "manage_containers": false,
+  "containers": [{"id": "echo", "url": "http://127.0.0.1:$ECHO_PORT", "description": "echoes its input"}],
+  "backends": [{"id": "llm", "kind": "llamacpp", "url": "http://127.0.0.1:$LLM_PORT"}],
+  "log": {"path": "$W/node.log"},
+  "store": {"path": "$W/infernet.db"},
+  "ui": {"node_name": "demo-node"}
+}
+JSON
+INFERNET_ANVIL_BIN="$INFERNET_ANVIL_BIN" "$BIN" dev chain --port "$CHAIN_PORT" --write-config "$W/config.json" >"$W/chain.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 1 60); do grep -q "^config" "$W/chain.log" && break; sleep 1; done
+grep -q "^config" "$W/chain.log" || { cat "$W/chain.log" >&2; exit 1; }
+for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$LLM_PORT/health" >/dev/null && break; sleep 1; done
+
+tmux -L "$SOCK" new-session -d -s s -x 160 -y 48 \
+  "XDG_CONFIG_HOME=$W/xdg COLORTERM=truecolor $BIN tui --config $W/config.json"
+for _ in $(seq 1 60); do tmux -L "$SOCK" capture-pane -p -t s | grep -q "REST 127.0.0.1:$REST_PORT" && break; sleep 0.5; done
+
+post() { curl -s -XPOST "http://127.0.0.1:$REST_PORT/api/jobs" -H 'content-type: application/json' -d "$1" >/dev/null; }
+for i in 1 2 3 4 5 6; do post "{\"containers\":[\"echo\"],\"data\":{\"prompt\":\"job $i\"}}"; done
+post '{"containers":["echo","llm"],"data":{"messages":[{"role":"user","content":"Say hi"}]}}'
+post '{"containers":["llm"],"data":{"messages":[{"role":"user","content":"Name a colour."}],"max_tokens":16}}'
+sleep 6
+
+shot() { # name
+  sleep 1.5
+  tmux -L "$SOCK" capture-pane -e -p -t s > "$W/$1.ansi"
+  "$A2P" "$FONT" "$W/$1.ansi" "screenshots/$1.png"
+  log "screenshots/$1.png"
+}
+keys() { for k in "$@"; do tmux -L "$SOCK" send-keys -t s "$k"; sleep 0.3; done; }
+mkdir -p screenshots
+shot overview
+keys 2; shot jobs
+keys Enter; shot job-detail
+keys Escape 3; shot subscriptions
+keys 4 j j; shot containers
+keys 7 "In one sentence, what is a GPU?" Enter; sleep 12; shot chat
+keys Escape q; sleep 2
+tmux -L "$SOCK" new-session -d -s w -x 160 -y 48 \
+  "XDG_CONFIG_HOME=$W/xdg2 COLORTERM=truecolor $BIN tui --config $W/new-config.json"
+sleep 2; tmux -L "$SOCK" send-keys -t w Enter; sleep 4
+tmux -L "$SOCK" capture-pane -e -p -t w > "$W/wizard.ansi"
+"$A2P" "$FONT" "$W/wizard.ansi" screenshots/wizard.png
+log "screenshots/wizard.png"
