@@ -24,12 +24,14 @@ fn main() {
     ] {
         app.view = view;
         for _ in 0..50 {
-            term.draw(|f| infernet_ui::draw::draw(&app, f)).expect("draw");
+            term.draw(|f| infernet_ui::draw::draw(&app, f))
+                .expect("draw");
         }
         let n = 1000;
         let t0 = Instant::now();
         for _ in 0..n {
-            term.draw(|f| infernet_ui::draw::draw(&app, f)).expect("draw");
+            term.draw(|f| infernet_ui::draw::draw(&app, f))
+                .expect("draw");
         }
         let ms = t0.elapsed().as_secs_f64() * 1000.0 / n as f64;
         println!(

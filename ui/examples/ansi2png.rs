@@ -11,13 +11,30 @@ struct Style {
     reverse: bool,
 }
 
-const DEFAULT: Style = Style { fg: [0xd4, 0xd4, 0xd4], bg: [0x1e, 0x1e, 0x1e], bold: false, reverse: false };
+const DEFAULT: Style = Style {
+    fg: [0xd4, 0xd4, 0xd4],
+    bg: [0x1e, 0x1e, 0x1e],
+    bold: false,
+    reverse: false,
+};
 
 const ANSI: [[u8; 3]; 16] = [
-    [0x1e, 0x1e, 0x1e], [0xcd, 0x31, 0x31], [0x0d, 0xbc, 0x79], [0xe5, 0xe5, 0x10],
-    [0x24, 0x72, 0xc8], [0xbc, 0x3f, 0xbc], [0x11, 0xa8, 0xcd], [0xe5, 0xe5, 0xe5],
-    [0x66, 0x66, 0x66], [0xf1, 0x4c, 0x4c], [0x23, 0xd1, 0x8b], [0xf5, 0xf5, 0x43],
-    [0x3b, 0x8e, 0xea], [0xd6, 0x70, 0xd6], [0x29, 0xb8, 0xdb], [0xff, 0xff, 0xff],
+    [0x1e, 0x1e, 0x1e],
+    [0xcd, 0x31, 0x31],
+    [0x0d, 0xbc, 0x79],
+    [0xe5, 0xe5, 0x10],
+    [0x24, 0x72, 0xc8],
+    [0xbc, 0x3f, 0xbc],
+    [0x11, 0xa8, 0xcd],
+    [0xe5, 0xe5, 0xe5],
+    [0x66, 0x66, 0x66],
+    [0xf1, 0x4c, 0x4c],
+    [0x23, 0xd1, 0x8b],
+    [0xf5, 0xf5, 0x43],
+    [0x3b, 0x8e, 0xea],
+    [0xd6, 0x70, 0xd6],
+    [0x29, 0xb8, 0xdb],
+    [0xff, 0xff, 0xff],
 ];
 
 fn idx256(n: u8) -> [u8; 3] {
@@ -89,7 +106,8 @@ fn parse(text: &str) -> Vec<Vec<(char, Style)>> {
                 for d in chars.by_ref() {
                     if d.is_ascii_alphabetic() {
                         if d == 'm' {
-                            let params: Vec<u16> = buf.split(';').filter_map(|s| s.parse().ok()).collect();
+                            let params: Vec<u16> =
+                                buf.split(';').filter_map(|s| s.parse().ok()).collect();
                             sgr(&mut st, &params);
                         }
                         break;
@@ -102,7 +120,10 @@ fn parse(text: &str) -> Vec<Vec<(char, Style)>> {
         }
         lines.push(row);
     }
-    while lines.last().is_some_and(|l: &Vec<(char, Style)>| l.is_empty()) {
+    while lines
+        .last()
+        .is_some_and(|l: &Vec<(char, Style)>| l.is_empty())
+    {
         lines.pop();
     }
     lines
@@ -127,7 +148,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for (y, row) in lines.iter().enumerate() {
         for (x, (c, st)) in row.iter().enumerate() {
-            let (fg, bg) = if st.reverse { (st.bg, st.fg) } else { (st.fg, st.bg) };
+            let (fg, bg) = if st.reverse {
+                (st.bg, st.fg)
+            } else {
+                (st.fg, st.bg)
+            };
             for yy in 0..ch {
                 for xx in 0..cw {
                     let o = ((y * ch + yy) * w + x * cw + xx) * 3;
@@ -137,9 +162,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if *c == ' ' {
                 continue;
             }
-            let glyph = font
-                .glyph_id(*c)
-                .with_scale_and_position(scale, ab_glyph::point((x * cw) as f32, (y * ch) as f32 + sf.ascent() + 1.0));
+            let glyph = font.glyph_id(*c).with_scale_and_position(
+                scale,
+                ab_glyph::point((x * cw) as f32, (y * ch) as f32 + sf.ascent() + 1.0),
+            );
             if let Some(g) = font.outline_glyph(glyph) {
                 let b = g.px_bounds();
                 g.draw(|gx, gy, cov| {

@@ -41,8 +41,14 @@ fn enter_on_a_job_loads_its_detail_and_filter_narrows_rows() {
     c(&mut a, 'j');
     c(&mut a, 'j');
     let want = a.job_rows()[2].id.clone();
-    assert_eq!(k(&mut a, KeyCode::Enter), vec![Intent::LoadJob { id: want.clone() }]);
-    assert_eq!(a.detail.as_ref().map(|d| d.id.as_str()), Some(want.as_str()));
+    assert_eq!(
+        k(&mut a, KeyCode::Enter),
+        vec![Intent::LoadJob { id: want.clone() }]
+    );
+    assert_eq!(
+        a.detail.as_ref().map(|d| d.id.as_str()),
+        Some(want.as_str())
+    );
     k(&mut a, KeyCode::Esc);
     assert!(a.detail.is_none());
     c(&mut a, '/');
@@ -60,14 +66,20 @@ fn enter_on_a_job_loads_its_detail_and_filter_narrows_rows() {
 fn container_and_backend_actions() {
     let mut a = app(model(0, 0));
     c(&mut a, '4');
-    assert_eq!(c(&mut a, 'r'), vec![Intent::RestartContainer { id: "echo".into() }]);
+    assert_eq!(
+        c(&mut a, 'r'),
+        vec![Intent::RestartContainer { id: "echo".into() }]
+    );
     // 'p' on a container explains instead of acting.
     assert!(c(&mut a, 'p').is_empty());
     assert_eq!(a.notice.as_ref().map(|n| n.0), Some(Level::Warn));
     c(&mut a, 'G');
     assert_eq!(
         c(&mut a, 'p'),
-        vec![Intent::PullModel { backend: "llm".into(), model: "SmolLM2-135M-Instruct".into() }]
+        vec![Intent::PullModel {
+            backend: "llm".into(),
+            model: "SmolLM2-135M-Instruct".into()
+        }]
     );
     // An unmanaged container is not restarted.
     let mut m = model(0, 0);
@@ -86,14 +98,28 @@ fn chat_sends_and_escape_cancels() {
         c(&mut a, ch);
     }
     let out = k(&mut a, KeyCode::Enter);
-    let [Intent::SendChat { chat, turn, messages, .. }] = out.as_slice() else {
+    let [
+        Intent::SendChat {
+            chat,
+            turn,
+            messages,
+            ..
+        },
+    ] = out.as_slice()
+    else {
         panic!("{out:?}")
     };
     assert_eq!(messages.last().unwrap().content, "hi there");
     // 'q' while typing is text, not quit.
     assert!(c(&mut a, 'q').is_empty());
     assert!(!a.quit);
-    assert_eq!(k(&mut a, KeyCode::Esc), vec![Intent::CancelChat { chat: *chat, turn: *turn }]);
+    assert_eq!(
+        k(&mut a, KeyCode::Esc),
+        vec![Intent::CancelChat {
+            chat: *chat,
+            turn: *turn
+        }]
+    );
 }
 
 #[test]
@@ -109,7 +135,10 @@ fn quit_and_rebound_keys() {
     assert!(a.quit);
     // Ctrl-C always quits.
     let mut b = app(model(0, 0));
-    let out = b.update(Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    let out = b.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
     assert_eq!(out, vec![Intent::Quit]);
 }
 
@@ -138,7 +167,12 @@ fn mouse_click_focuses_and_selects_a_row_and_wheel_scrolls() {
     // Dashboard: clicking the logs panel focuses it.
     render(&mut a, 160, 48);
     let areas = a.areas(ratatui::layout::Rect::new(0, 0, 160, 48));
-    let (_, logs) = areas.panels.iter().find(|(p, _)| *p == Panel::Logs).copied().unwrap();
+    let (_, logs) = areas
+        .panels
+        .iter()
+        .find(|(p, _)| *p == Panel::Logs)
+        .copied()
+        .unwrap();
     a.update(Msg::Mouse(click(logs.y + 1).clone_with_column(logs.x + 2)));
     assert_eq!(a.focus, Panel::Logs);
 }
