@@ -110,6 +110,7 @@ pub fn load_with(
     };
     apply_env(&mut config, env)?;
     apply_flags(&mut config, overrides);
+    stored_chain_key(&mut config, env, &mut warnings);
     if config.store.path.is_empty() {
         config.store.path = data_dir(env)
             .join("infernet.db")
@@ -122,6 +123,29 @@ pub fn load_with(
         source,
         warnings,
     })
+}
+
+/// Name of the stored wallet key (`infernet secret set chain.wallet.private_key`, the wizard).
+pub const CHAIN_KEY_SECRET: &str = "chain.wallet.private_key";
+
+/// With the chain on and no key in the file or env, the wallet key comes from the secret store
+/// (OS keyring, else the 0600 file in the config directory), so a config can leave it out.
+fn stored_chain_key(
+    config: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) {
+    if !config.chain.enabled || config.chain.wallet.private_key.is_some() {
+        return;
+    }
+    let Some(dir) = config_dir(env) else { return };
+    match crate::identity::Secrets::new(&dir).get(CHAIN_KEY_SECRET) {
+        Ok(Some((key, _))) => config.chain.wallet.private_key = Some(key),
+        Ok(None) => {}
+        Err(e) => warnings.push(format!(
+            "cannot read '{CHAIN_KEY_SECRET}' from the secret store: {e}"
+        )),
+    }
 }
 
 /// Parses config text; returns the config and the unknown/legacy-key warnings.

@@ -11,7 +11,8 @@ pub mod validate;
 pub use error::Error;
 pub use lenient::parse_uint256;
 pub use load::{
-    Loaded, Overrides, Source, config_dir, data_dir, load, load_with, locate, parse_str,
+    CHAIN_KEY_SECRET, Loaded, Overrides, Source, config_dir, data_dir, load, load_with, locate,
+    parse_str,
 };
 pub use redact::redacted;
 pub use schema::*;

@@ -198,9 +198,14 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
         ];
         for (key, missing) in need {
             if missing {
+                let hint = if key == "chain.wallet.private_key" {
+                    " (in the file, or stored with `infernet secret set chain.wallet.private_key`)"
+                } else {
+                    ""
+                };
                 return Err(err(
                     key.into(),
-                    "is required when 'chain.enabled' is true".into(),
+                    format!("is required when 'chain.enabled' is true{hint}"),
                 ));
             }
         }

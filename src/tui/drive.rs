@@ -205,10 +205,7 @@ impl Bridge {
         });
     }
 
-    async fn start_node(&self, mut config: Config, source: String) -> Option<Node> {
-        if let Some(dir) = config::config_dir(&env) {
-            setup::fill_chain_key(&mut config, &dir);
-        }
+    async fn start_node(&self, config: Config, source: String) -> Option<Node> {
         match Engine::start(config.clone()).await {
             Ok(handle) => {
                 tracing::info!(config = %source, "node started in the TUI");

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 /// Secret names shared with `infernet secret` and the node.
-pub const CHAIN_KEY: &str = "chain.wallet.private_key";
+pub const CHAIN_KEY: &str = crate::config::CHAIN_KEY_SECRET;
 pub const NODE_IDENTITY: &str = "node.identity";
 
 /// Writes `path` (creating its directory; keys already in the file are kept) and stores the
@@ -93,23 +93,6 @@ pub fn ensure_identity(secrets: &Secrets) -> Result<String, String> {
     ))
 }
 
-/// A config with chain enabled and no key in the file takes the stored wallet key.
-pub fn fill_chain_key(config: &mut crate::config::Config, secrets_dir: &Path) {
-    if !config.chain.enabled || config.chain.wallet.private_key.is_some() {
-        return;
-    }
-    match Secrets::new(secrets_dir).get(CHAIN_KEY) {
-        Ok(Some((k, loc))) => {
-            tracing::info!(location = %loc, "chain wallet key taken from the secret store");
-            config.chain.wallet.private_key = Some(k);
-        }
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the chain wallet key from the secret store")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +130,59 @@ mod tests {
         assert_eq!(c.backends[0].model, "smol");
         assert!(!c.chain.enabled);
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn a_chain_answer_keeps_the_key_out_of_the_file_and_the_config_loads_with_it() {
+        let home = tempfile::tempdir().unwrap();
+        let cfg_dir = home.path().join("infernet");
+        let path = cfg_dir.join("config.json");
+        let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+        let a = Answers {
+            backend: None,
+            containers: vec![],
+            chain: Some(infernet_ui::wizard::ChainAnswer {
+                rpc_url: "http://127.0.0.1:8545".into(),
+                registry_address: "0x663F3ad617193148711d28f5334eE4Ed07016602".into(),
+                private_key: key.into(),
+            }),
+            node_name: "box".into(),
+            port: 4000,
+            identity: true,
+        };
+        let report = apply(&path, &cfg_dir, &a).unwrap();
+        assert!(
+            report.iter().any(|r| r.starts_with("wallet key stored in")),
+            "{report:?}"
+        );
+        assert!(
+            report.iter().any(|r| r.starts_with("node identity ")),
+            "{report:?}"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(&key[2..]),
+            "the key must not be in config.json"
+        );
+        // Loading with this config dir finds the stored key (keyring, else the 0600 file).
+        let xdg = home.path().to_string_lossy().into_owned();
+        let env = move |k: &str| (k == "XDG_CONFIG_HOME").then(|| xdg.clone());
+        let loaded = crate::config::load_with(Some(&path), &Default::default(), &env).unwrap();
+        assert!(loaded.config.chain.enabled);
+        assert_eq!(
+            loaded
+                .config
+                .chain
+                .wallet
+                .private_key
+                .as_ref()
+                .map(|k| k.expose().to_string()),
+            Some(key.to_string())
+        );
+        // A second run keeps the identity it created.
+        let again = ensure_identity(&Secrets::new(&cfg_dir)).unwrap();
+        assert!(again.contains("kept"), "{again}");
+        let _ = Secrets::new(&cfg_dir).remove(CHAIN_KEY);
+        let _ = Secrets::new(&cfg_dir).remove(NODE_IDENTITY);
     }
 }
