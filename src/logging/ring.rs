@@ -89,12 +89,8 @@ impl<S: Subscriber> Layer<S> for RingLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut t = Text::default();
         event.record(&mut t);
-        let ts_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
         self.ring.push(RingLine {
-            ts_ms,
+            ts_ms: crate::store::now_ms(),
             level: *event.metadata().level(),
             target: event.metadata().target().to_string(),
             text: t.message + &t.fields,

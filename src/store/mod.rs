@@ -8,7 +8,7 @@ mod migrate;
 mod writer;
 
 pub use chain::{ChainLedger, DeliveryRecord, DeliveryState, TrackedRow, TxRecord};
-pub use job::{JobRecord, JobSource, JobStatus, JobSummary, NewJob, PruneCounts};
+pub use job::{JobRecord, JobSource, JobStatus, JobSummary, NewJob, PruneCounts, now_ms};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,11 +1,12 @@
 //! The bridge's tasks: start (or set up, then start) the node, publish the model, serve
 //! intents. Runs beside the terminal loop; never blocks it.
-use super::model::{self as map, SystemHistory, now_ms};
+use super::model::{self as map, SystemHistory};
 use super::setup;
 use crate::backend::{self, Backends, ChatBackend, ChatEvent, ChatRequest, Message};
 use crate::config::{self, Config, Overrides, Source};
 use crate::engine::{Engine, EngineHandle};
 use crate::logging::LogRing;
+use crate::store::now_ms;
 use crate::system::sample::{GpuProbe, GpuSample, HostProbe, HostSample, NvmlProbe};
 use futures::StreamExt;
 use infernet_ui::App;
@@ -236,7 +237,7 @@ impl Bridge {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut jobs_cache: Vec<ui::JobRow> = Vec::new();
         let mut last_counts = (u64::MAX, u64::MAX, u64::MAX);
-        let mut last_jobs_read = std::time::Instant::now() - Duration::from_secs(10);
+        let mut last_jobs_read: Option<std::time::Instant> = None;
         let (mut logs_gen, mut logs_cache) = (u64::MAX, Vec::new());
         loop {
             if let Some(n) = &node
@@ -245,7 +246,6 @@ impl Bridge {
                 let cancel = CancellationToken::new();
                 spawn_backend_probe(
                     n.handle.backends().clone(),
-                    self.http.clone(),
                     backends_view.0.clone(),
                     cancel.clone(),
                 );
@@ -269,14 +269,14 @@ impl Bridge {
             // Re-read the job list when counters move, while jobs run, or every 5 s.
             if counts != last_counts
                 || snap.jobs_running > 0
-                || last_jobs_read.elapsed() > Duration::from_secs(5)
+                || last_jobs_read.is_none_or(|t| t.elapsed() > Duration::from_secs(5))
             {
                 match n.handle.store().recent(1000).await {
                     Ok(rows) => jobs_cache = map::job_rows(&rows, &n.handle.jobs().streaming()),
                     Err(e) => tracing::warn!(error = %e, "cannot read recent jobs"),
                 }
                 last_counts = counts;
-                last_jobs_read = std::time::Instant::now();
+                last_jobs_read = Some(std::time::Instant::now());
             }
             let g = self.ring.generation();
             if g != logs_gen {
@@ -546,10 +546,7 @@ async fn chat_turn(
             ChatEvent::Meta { backend, model, .. } => ChatUpdate::Meta { backend, model },
             ChatEvent::Token { text, .. } => ChatUpdate::Token(text),
             ChatEvent::Done { reason, usage, .. } => ChatUpdate::Done {
-                reason: serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                reason: map::wire_name(reason),
                 usage: usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
             },
             ChatEvent::Error { message, .. } => ChatUpdate::Error(message),
@@ -617,7 +614,6 @@ fn spawn_sampler() -> watch::Receiver<(HostSample, Result<Vec<GpuSample>, String
 /// Lists each configured backend's models every 15 s (state, models, fit on this box).
 fn spawn_backend_probe(
     backends: Backends,
-    _http: reqwest::Client,
     tx: watch::Sender<ui::BackendsView>,
     cancel: CancellationToken,
 ) {

@@ -14,11 +14,12 @@ pub const HISTORY: usize = 240;
 /// Log lines sent to the panel.
 pub const LOG_LINES: usize = 2000;
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+/// snake_case wire name of an engine enum (`ready`, `following`, `stop`), as `/info` shows it.
+pub fn wire_name<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 pub fn job_rows(jobs: &[JobSummary], streaming: &HashMap<String, u64>) -> Vec<ui::JobRow> {
@@ -47,10 +48,7 @@ pub fn containers(c: &[ContainerStatus]) -> Vec<ui::ContainerRow> {
     c.iter()
         .map(|s| ui::ContainerRow {
             id: s.id.clone(),
-            state: serde_json::to_value(s.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{:?}", s.state).to_lowercase()),
+            state: wire_name(s.state),
             reason: s.reason.clone(),
             image: s.image.clone(),
             port: s.port,
@@ -71,12 +69,8 @@ pub fn chain(c: Option<&ChainSnapshot>) -> ui::ChainView {
                 .into(),
         };
     };
-    let phase = serde_json::to_value(c.phase)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
     ui::ChainView::Enabled(Box::new(ui::ChainStatusView {
-        phase,
+        phase: wire_name(c.phase),
         error: c.error.clone(),
         chain_id: c.chain_id,
         node: c.node.clone(),

@@ -1,6 +1,6 @@
 //! `draw`: renders the app from its state and model. Pure: it reads `App`, writes the frame.
 use crate::app::{App, Panel, View};
-use crate::keymap::{Action, Scope};
+use crate::keymap::Action;
 use crate::model::Level;
 use crate::panels;
 use crate::theme::Slot;
@@ -114,13 +114,6 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
         let Some(b) = app.keymap.binding(a) else {
             continue;
         };
-        if b.scope != Scope::Global
-            && b.scope != Scope::List
-            && app.view == View::Dashboard
-            && a == Action::Open
-        {
-            continue;
-        }
         spans.push(Span::styled(
             format!(" {}", app.keymap.key_label(a)),
             t.fg(Slot::KeyHint),

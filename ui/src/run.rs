@@ -17,7 +17,6 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{self, Stdout};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 pub struct Channels {
@@ -115,14 +114,8 @@ pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()
                 Err(_) => model_open = false,
             },
             Some(u) = ch.updates.recv() => msgs.push(Msg::Update(u)),
-            _ = term_sig.recv() => {
-                let _ = ch.intents.try_send(Intent::Quit);
-                break;
-            }
-            _ = hup_sig.recv() => {
-                let _ = ch.intents.try_send(Intent::Quit);
-                break;
-            }
+            _ = term_sig.recv() => break,
+            _ = hup_sig.recv() => break,
         }
         // Coalesce: take everything already waiting, then draw once.
         while let Some(Some(Ok(ev))) = events.next().now_or_never() {
@@ -156,9 +149,9 @@ pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()
             dirty = true;
         }
     }
+    // Every way out (q, Ctrl-C, SIGTERM/SIGHUP) tells the node to stop; the guard restores
+    // the terminal.
     let _ = ch.intents.try_send(Intent::Quit);
-    // Let the bridge see Quit before the caller tears down; the guard restores the terminal.
-    tokio::time::sleep(Duration::from_millis(1)).await;
     Ok(())
 }
 

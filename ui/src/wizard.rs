@@ -214,7 +214,9 @@ impl WizardState {
         let n = match self.current() {
             Step::Backend => self.backend.len(),
             Step::Containers => self.containers.len(),
-            Step::Chain => self.chain.len(),
+            // The chain fields are hidden (and skipped) while the chain is off.
+            Step::Chain if self.chain_enabled => self.chain.len(),
+            Step::Chain => 0,
             Step::Identity => self.identity.len(),
             _ => 0,
         };
@@ -247,55 +249,40 @@ impl WizardState {
             return Some(Intent::Quit);
         }
         let selector_focused = self.has_selector() && self.focus == 0;
-        match key.code {
-            KeyCode::Enter => return self.next(),
-            KeyCode::Esc => {
-                self.back();
-                return None;
-            }
-            KeyCode::Tab | KeyCode::Down
-                if !(selector_focused
-                    && self.current() == Step::Backend
-                    && key.code == KeyCode::Down) =>
-            {
-                let n = self.focus_count();
-                if n > 0 {
-                    self.focus = (self.focus + 1) % n;
-                }
-                return None;
-            }
-            KeyCode::BackTab | KeyCode::Up
-                if !(selector_focused
-                    && self.current() == Step::Backend
-                    && key.code == KeyCode::Up) =>
-            {
-                let n = self.focus_count();
-                if n > 0 {
-                    self.focus = (self.focus + n - 1) % n;
-                }
-                return None;
-            }
-            _ => {}
-        }
-        if selector_focused {
-            match (self.current(), key.code) {
-                (Step::Backend, KeyCode::Up) => {
+        // On the backend list, ↑/↓ choose a server; everywhere else they move between fields.
+        if selector_focused && self.current() == Step::Backend {
+            match key.code {
+                KeyCode::Up => {
                     self.choice = self.choice.saturating_sub(1);
                     self.apply_choice();
+                    return None;
                 }
-                (Step::Backend, KeyCode::Down) => {
+                KeyCode::Down => {
                     self.choice = (self.choice + 1).min(self.choices().len() - 1);
                     self.apply_choice();
+                    return None;
                 }
-                (Step::Chain, KeyCode::Char(' ')) => self.chain_enabled = !self.chain_enabled,
-                (Step::Identity, KeyCode::Char(' ')) => self.make_identity = !self.make_identity,
                 _ => {}
             }
-            return None;
         }
-        let idx = self.focus - usize::from(self.has_selector());
-        if let Some(f) = self.fields_mut().and_then(|f| f.get_mut(idx)) {
-            let _: Edit = f.input.handle(key);
+        let n = self.focus_count();
+        match key.code {
+            KeyCode::Enter => return self.next(),
+            KeyCode::Esc => self.back(),
+            KeyCode::Tab | KeyCode::Down if n > 0 => self.focus = (self.focus + 1) % n,
+            KeyCode::BackTab | KeyCode::Up if n > 0 => self.focus = (self.focus + n - 1) % n,
+            KeyCode::Char(' ') if selector_focused => match self.current() {
+                Step::Chain => self.chain_enabled = !self.chain_enabled,
+                Step::Identity => self.make_identity = !self.make_identity,
+                _ => {}
+            },
+            _ if selector_focused => {}
+            _ => {
+                let idx = self.focus - usize::from(self.has_selector());
+                if let Some(f) = self.fields_mut().and_then(|f| f.get_mut(idx)) {
+                    let _: Edit = f.input.handle(key);
+                }
+            }
         }
         None
     }

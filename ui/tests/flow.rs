@@ -148,13 +148,13 @@ fn mouse_click_focuses_and_selects_a_row_and_wheel_scrolls() {
     a.update(Msg::Resize(160, 48));
     c(&mut a, '2');
     // Full jobs panel: header 3 rows (2 header + 1 tabs), border row, table header row.
-    let click = |row| MouseEvent {
+    let click = |column, row| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
-        column: 10,
+        column,
         row,
         modifiers: KeyModifiers::NONE,
     };
-    a.update(Msg::Mouse(click(3 + 2 + 4)));
+    a.update(Msg::Mouse(click(10, 3 + 2 + 4)));
     assert_eq!(a.jobs.selected, 4);
     a.update(Msg::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollDown,
@@ -173,19 +173,8 @@ fn mouse_click_focuses_and_selects_a_row_and_wheel_scrolls() {
         .find(|(p, _)| *p == Panel::Logs)
         .copied()
         .unwrap();
-    a.update(Msg::Mouse(click(logs.y + 1).clone_with_column(logs.x + 2)));
+    a.update(Msg::Mouse(click(logs.x + 2, logs.y + 1)));
     assert_eq!(a.focus, Panel::Logs);
-}
-
-trait WithColumn {
-    fn clone_with_column(self, col: u16) -> Self;
-}
-
-impl WithColumn for MouseEvent {
-    fn clone_with_column(mut self, col: u16) -> Self {
-        self.column = col;
-        self
-    }
 }
 
 #[test]

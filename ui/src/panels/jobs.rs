@@ -41,8 +41,13 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     let block = super::block(app, Panel::Jobs, focused, note);
     if total == 0 {
         let text = format!(
-            "No jobs yet. Send one:\n  curl -s -XPOST {}/api/jobs -H 'content-type: application/json' \\\n    -d '{{\"containers\":[\"<id>\"],\"data\":{{}}}}'\nOn-chain subscriptions appear under Subscriptions (3).",
-            app.model.header.rest_addr
+            "No jobs yet. Send one:\n  curl -s -XPOST http://{}/api/jobs -H 'content-type: application/json' \\\n    -d '{{\"containers\":[\"<id>\"],\"data\":{{}}}}'\nOn-chain subscriptions appear under Subscriptions (3).",
+            // A wildcard bind is reached on loopback from this machine.
+            app.model
+                .header
+                .rest_addr
+                .replace("0.0.0.0:", "127.0.0.1:")
+                .replace("[::]:", "[::1]:")
         );
         super::explain(app, f, area, block, &text);
         return;
