@@ -115,7 +115,7 @@ fn write_config(home: &Path, port: u16, echo_url: &str) -> std::path::PathBuf {
 
 fn command_line(home: &Path, config: &Path, marker: &str) -> String {
     format!(
-        "env -u INFERNET_CONFIG_PATH XDG_CONFIG_HOME={h} XDG_DATA_HOME={h} TERM=xterm-256color {bin} tui --config {c}; echo {marker}=$?; sleep 120",
+        "cd {h} && env -u INFERNET_CONFIG_PATH XDG_CONFIG_HOME={h} XDG_DATA_HOME={h} TERM=xterm-256color {bin} tui --config {c}; echo {marker}=$?; sleep 120",
         h = home.display(),
         bin = env!("CARGO_BIN_EXE_infernet"),
         c = config.display(),
@@ -219,4 +219,59 @@ async fn sigterm_restores_the_terminal_and_stops_the_node() {
     assert!(!s.alternate_on());
     let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
     assert!(log.contains("\"stopped\""), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_run_wizard_writes_the_config_and_starts_the_node() {
+    if !require_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("infernet").join("config.json");
+    let port = free_port();
+    let name = format!("infernet-smoke-wizard-{}", std::process::id());
+    let s = Session::start(&name, &command_line(dir.path(), &config, "TUI-EXIT"));
+    s.wait_for("No config.json was found", Duration::from_secs(20));
+    // Until the node runs nothing else wakes the UI: every key must be seen on its own.
+    s.keys(&["Enter"]);
+    s.wait_for("enter a server by hand", Duration::from_secs(10));
+    s.keys(&["Down"]);
+    s.wait_for("● no LLM backend for now", Duration::from_secs(5));
+    s.keys(&["Enter"]);
+    s.wait_for("Workflow containers", Duration::from_secs(5));
+    s.keys(&["bad-entry", "Enter"]);
+    s.wait_for("'bad-entry' is not id=image@port", Duration::from_secs(5));
+    s.keys(&["C-u", "Enter"]);
+    s.wait_for("serve on-chain subscriptions", Duration::from_secs(5));
+    s.keys(&["Enter"]);
+    s.wait_for("REST port", Duration::from_secs(5));
+    s.keys(&[
+        "Tab",
+        "Tab",
+        "C-u",
+        &port.to_string(),
+        "Tab",
+        "Tab",
+        "C-u",
+        "wizard-node",
+        "Enter",
+    ]);
+    s.wait_for("Review and start", Duration::from_secs(5));
+    s.keys(&["Enter"]);
+    s.wait_for(&format!("REST 0.0.0.0:{port}"), Duration::from_secs(30));
+    s.wait_for("wizard-node", Duration::from_secs(5));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(written["server"]["port"], port);
+    assert_eq!(written["ui"]["node_name"], "wizard-node");
+    assert_eq!(written["chain"]["enabled"], false);
+    let health = http()
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    s.keys(&["q"]);
+    s.wait_for("TUI-EXIT=0", Duration::from_secs(30));
+    assert!(!s.alternate_on());
 }

@@ -12,12 +12,15 @@ use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{self, Stdout};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
+
+/// The shortest time between two frames (about 60 per second at most).
+const FRAME: std::time::Duration = std::time::Duration::from_millis(16);
 
 pub struct Channels {
     pub model: watch::Receiver<Arc<Model>>,
@@ -94,15 +97,22 @@ pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()
     let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut model_open = true;
     let mut dirty = true;
+    let mut next_frame = tokio::time::Instant::now();
     loop {
-        if dirty {
+        // Coalesced redraws: whatever arrived since the last frame is drawn once, at most
+        // once per FRAME.
+        if dirty && tokio::time::Instant::now() >= next_frame {
             term.draw(|f| crate::draw::draw(&app, f))?;
             dirty = false;
+            next_frame = tokio::time::Instant::now() + FRAME;
         }
         if app.quit {
             break;
         }
         let mut msgs: Vec<Msg> = Vec::new();
+        // The event stream is only ever polled here, with this task's waker: polling it from
+        // elsewhere (e.g. `now_or_never`) leaves crossterm's wake-up thread holding a waker
+        // that wakes nobody, and keys then wait for the next model update.
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(ev)) => msgs.extend(to_msg(ev)),
@@ -114,18 +124,12 @@ pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()
                 Err(_) => model_open = false,
             },
             Some(u) = ch.updates.recv() => msgs.push(Msg::Update(u)),
+            _ = tokio::time::sleep_until(next_frame), if dirty => {}
             _ = term_sig.recv() => break,
             _ = hup_sig.recv() => break,
         }
-        // Coalesce: take everything already waiting, then draw once.
-        while let Some(Some(Ok(ev))) = events.next().now_or_never() {
-            msgs.extend(to_msg(ev));
-        }
         while let Ok(u) = ch.updates.try_recv() {
             msgs.push(Msg::Update(u));
-        }
-        if model_open && ch.model.has_changed().unwrap_or(false) {
-            msgs.push(Msg::Model(ch.model.borrow_and_update().clone()));
         }
         for m in msgs {
             if let Msg::Key(k) = &m

@@ -437,7 +437,7 @@ impl WizardState {
         }
         match self.chain_answer() {
             Ok(Some(c)) => out.push(format!(
-                "chain       {} · registry {} · key stored in the keyring",
+                "chain       {} · registry {} · key to the OS keyring (or a 0600 file)",
                 c.rpc_url, c.registry_address
             )),
             Ok(None) => out.push("chain       off (off-chain jobs only)".into()),
@@ -554,6 +554,17 @@ mod tests {
         assert_eq!(a.chain, None);
         assert_eq!((a.node_name.as_str(), a.port), ("box", 4000));
         assert!(w.busy);
+    }
+
+    #[test]
+    fn arrows_choose_on_the_backend_list_even_with_nothing_detected() {
+        let mut w = WizardState::new("/tmp/c.json", "box");
+        press(&mut w, KeyCode::Enter);
+        w.set_detected(vec![]);
+        press(&mut w, KeyCode::Down);
+        assert_eq!(w.choice, 1);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.current(), Step::Containers, "{:?}", w.error);
     }
 
     #[test]
