@@ -23,8 +23,9 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         0.0
     };
     let mut rows = vec![Constraint::Length(1); 2];
+    // The no-GPU reason is a sentence: room for it to wrap on narrow screens.
     let gpu_lines = if s.gpus.is_empty() {
-        1
+        3
     } else {
         s.gpus.len() as u16 * 2
     };
