@@ -4,5 +4,6 @@
 mod drive;
 mod model;
 pub mod setup;
+mod tasks;
 
 pub use drive::{Options, run};

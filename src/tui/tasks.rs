@@ -1,0 +1,214 @@
+//! The bridge's background work: chat turns, job detail, model pulls, host/GPU sampling and
+//! backend probing. Each reports through the UI's update channel or a watch.
+use super::model::wire_name;
+use crate::backend::{self, Backends, ChatBackend, ChatEvent, ChatRequest, Message};
+use crate::system::sample::{GpuProbe, GpuSample, HostProbe, HostSample, NvmlProbe};
+use futures::StreamExt;
+use infernet_ui::intent::{ChatUpdate, Update};
+use infernet_ui::model::{self as ui, Level};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+pub(super) async fn job_detail(
+    store: &crate::store::SqliteStore,
+    id: &str,
+) -> Result<ui::JobDetail, String> {
+    let rec = store
+        .get_many(None, &[id.to_string()])
+        .await
+        .map_err(|e| format!("cannot read job '{id}': {e}"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("job '{id}' is no longer stored (pruned after its retention)"))?;
+    let input = store
+        .job_input(id)
+        .await
+        .map_err(|e| format!("cannot read job '{id}': {e}"))?;
+    let pretty =
+        |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    Ok(ui::JobDetail {
+        id: rec.id,
+        state: match rec.status {
+            crate::store::JobStatus::Running => ui::JobState::Running,
+            crate::store::JobStatus::Success => ui::JobState::Success,
+            crate::store::JobStatus::Failed => ui::JobState::Failed,
+        },
+        containers: rec.containers,
+        input: input.as_ref().map(pretty),
+        intermediate: rec.intermediate.iter().map(pretty).collect(),
+        output: rec.result.as_ref().map(pretty),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn chat_turn(
+    configured: Backends,
+    http: reqwest::Client,
+    backend: Option<String>,
+    model: Option<String>,
+    messages: Vec<infernet_ui::intent::ChatMessage>,
+    chat: u64,
+    turn: u64,
+    cancel: CancellationToken,
+    tx: mpsc::Sender<Update>,
+) {
+    let send = |event: ChatUpdate| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(Update::Chat { chat, turn, event }).await;
+        }
+    };
+    let be: Arc<dyn ChatBackend> =
+        match backend::resolve_backend(backend.as_deref(), None, &configured, &env, http).await {
+            Ok((b, _)) => b,
+            Err(e) => return send(ChatUpdate::Error(e)).await,
+        };
+    let req = ChatRequest {
+        id: uuid::Uuid::new_v4().to_string(),
+        messages: messages
+            .iter()
+            .map(|m| Message::new(&m.role, &m.content))
+            .collect(),
+        model,
+        temperature: None,
+        max_tokens: None,
+    };
+    let mut stream = be.chat(req, cancel);
+    while let Some(ev) = stream.next().await {
+        let u = match ev {
+            ChatEvent::Meta { backend, model, .. } => ChatUpdate::Meta { backend, model },
+            ChatEvent::Token { text, .. } => ChatUpdate::Token(text),
+            ChatEvent::Done { reason, usage, .. } => ChatUpdate::Done {
+                reason: wire_name(reason),
+                usage: usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+            },
+            ChatEvent::Error { message, .. } => ChatUpdate::Error(message),
+        };
+        send(u).await;
+    }
+}
+
+pub(super) async fn pull(b: Arc<dyn ChatBackend>, model: String, tx: mpsc::Sender<Update>) {
+    let note = |level, text: String| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(Update::Notice { level, text }).await;
+        }
+    };
+    note(Level::Info, format!("pulling '{model}' on '{}'…", b.id())).await;
+    let mut s = b.pull(&model);
+    let mut last = std::time::Instant::now();
+    while let Some(p) = s.next().await {
+        match p {
+            Ok(p) => {
+                if last.elapsed() > Duration::from_millis(250) {
+                    last = std::time::Instant::now();
+                    let pct = match (p.completed, p.total) {
+                        (Some(c), Some(t)) if t > 0 => {
+                            format!(" {:.0}%", c as f64 * 100.0 / t as f64)
+                        }
+                        _ => String::new(),
+                    };
+                    note(Level::Info, format!("pull '{model}': {}{pct}", p.status)).await;
+                }
+            }
+            Err(e) => return note(Level::Error, format!("pull '{model}' failed: {e}")).await,
+        }
+    }
+    note(Level::Info, format!("pulled '{model}' on '{}'", b.id())).await;
+}
+
+/// Samples CPU/RAM every second and GPUs through NVML on a plain thread (NVML calls block).
+pub(super) fn spawn_sampler() -> watch::Receiver<(HostSample, Result<Vec<GpuSample>, String>)> {
+    let (tx, rx) = watch::channel((HostSample::default(), Err("sampling…".to_string())));
+    let spawned = std::thread::Builder::new()
+        .name("infernet-sampler".into())
+        .spawn(move || {
+            let mut host = HostProbe::new();
+            let mut gpu: Result<NvmlProbe, String> = NvmlProbe::open();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let h = host.sample();
+                let g = match gpu.as_mut() {
+                    Ok(p) => p.sample(),
+                    Err(e) => Err(e.clone()),
+                };
+                if tx.send((h, g)).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the system sampler");
+    }
+    rx
+}
+
+/// Lists each configured backend's models every 15 s (state, models, fit on this box).
+pub(super) fn spawn_backend_probe(
+    backends: Backends,
+    tx: watch::Sender<ui::BackendsView>,
+    cancel: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mem = crate::system::Memory::probe();
+        let mut rows: Vec<ui::BackendRow> = backends
+            .all()
+            .iter()
+            .map(|b| ui::BackendRow {
+                id: b.id().to_string(),
+                kind: b.kind().name().to_string(),
+                url: b.url().to_string(),
+                state: "checking".into(),
+                error: None,
+                default_model: b.default_model().map(str::to_string),
+                models: Vec::new(),
+                configured: true,
+            })
+            .collect();
+        tx.send_replace(ui::BackendsView {
+            rows: rows.clone(),
+            note: None,
+        });
+        loop {
+            for (b, row) in backends.all().iter().zip(rows.iter_mut()) {
+                match tokio::time::timeout(Duration::from_secs(5), b.models()).await {
+                    Ok(Ok(models)) => {
+                        row.state = "ready".into();
+                        row.error = None;
+                        row.models = models
+                            .into_iter()
+                            .map(|m| ui::ModelRow {
+                                fits: mem.fits(m.size_bytes),
+                                size: m.size_bytes,
+                                name: m.name,
+                            })
+                            .collect();
+                    }
+                    Ok(Err(e)) => {
+                        row.state = "unreachable".into();
+                        row.error = Some(e.to_string());
+                    }
+                    Err(_) => {
+                        row.state = "unreachable".into();
+                        row.error = Some("no answer within 5 s".into());
+                    }
+                }
+            }
+            tx.send_replace(ui::BackendsView {
+                rows: rows.clone(),
+                note: None,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                _ = cancel.cancelled() => return,
+            }
+        }
+    });
+}
