@@ -275,3 +275,46 @@ async fn first_run_wizard_writes_the_config_and_starts_the_node() {
     s.wait_for("TUI-EXIT=0", Duration::from_secs(30));
     assert!(!s.alternate_on());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_terminal_stops_the_tui_and_the_node() {
+    // An SSH session that drops takes the terminal away: the TUI must stop (not spin) and
+    // shut the node down gracefully.
+    if !require_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let echo = NativeEcho::start("echo");
+    let port = free_port();
+    let config = write_config(dir.path(), port, &echo.url());
+    let name = format!("infernet-smoke-hup-{}", std::process::id());
+    let s = Session::start(&name, &command_line(dir.path(), &config, "TUI-EXIT"));
+    s.wait_for(&format!("REST 127.0.0.1:{port}"), Duration::from_secs(30));
+    let pattern = format!(
+        "^{} tui --config {}",
+        env!("CARGO_BIN_EXE_infernet"),
+        config.display()
+    );
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &pattern])
+            .status()
+            .is_ok_and(|st| st.success())
+    };
+    assert!(running());
+    let ok = Command::new("tmux")
+        .args(["-L", &name, "kill-server"])
+        .status()
+        .expect("tmux");
+    assert!(ok.success());
+    let t0 = Instant::now();
+    while running() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "infernet tui outlived its terminal"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
+    assert!(log.contains("\"stopped\""), "{log}");
+}

@@ -165,15 +165,25 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
             RunOptions { mouse },
         )
         .await;
+        // stderr may be the terminal that just went away: write, never `eprintln!` (it panics).
+        use std::io::Write as _;
+        let mut err = std::io::stderr();
         match tokio::time::timeout(Duration::from_secs(30), task).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("error: the node bridge stopped: {e}"),
-            Err(_) => eprintln!("warning: the node did not stop within 30 s"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the node bridge stopped");
+                let _ = writeln!(err, "error: the node bridge stopped: {e}");
+            }
+            Err(_) => {
+                tracing::warn!("the node did not stop within 30 s");
+                let _ = writeln!(err, "warning: the node did not stop within 30 s");
+            }
         }
         match ui_result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: terminal: {e}");
+                tracing::error!(error = %e, "terminal");
+                let _ = writeln!(err, "error: terminal: {e}");
                 ExitCode::FAILURE
             }
         }

@@ -81,11 +81,29 @@ fn suspend(mouse: bool, term: &mut Terminal<CrosstermBackend<Stdout>>) -> io::Re
     term.clear()
 }
 
-pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()> {
+pub async fn run(app: App, mut ch: Channels, opts: Options) -> io::Result<()> {
     install_panic_hook();
     enter(opts.mouse)?;
     let _guard = Guard;
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let result = event_loop(app, &mut term, &mut ch, opts).await;
+    // Every way out (q, Ctrl-C, SIGTERM/SIGHUP, a lost terminal) tells the node to stop; the
+    // guard restores the terminal.
+    let _ = ch.intents.try_send(Intent::Quit);
+    // ratatui's Drop prints (and `eprintln!` panics) when the cursor cannot be shown, which is
+    // the case when the terminal is gone (an SSH session dropped): then skip that Drop.
+    if term.show_cursor().is_err() {
+        std::mem::forget(term);
+    }
+    result
+}
+
+async fn event_loop(
+    mut app: App,
+    term: &mut Terminal<CrosstermBackend<Stdout>>,
+    ch: &mut Channels,
+    opts: Options,
+) -> io::Result<()> {
     term.clear()?;
     let size = term.size()?;
     app.update(Msg::Resize(size.width, size.height));
@@ -138,7 +156,7 @@ pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()
                 && k.modifiers.contains(KeyModifiers::CONTROL)
             {
                 #[cfg(unix)]
-                suspend(opts.mouse, &mut term)?;
+                suspend(opts.mouse, term)?;
                 dirty = true;
                 continue;
             }
@@ -153,9 +171,6 @@ pub async fn run(mut app: App, mut ch: Channels, opts: Options) -> io::Result<()
             dirty = true;
         }
     }
-    // Every way out (q, Ctrl-C, SIGTERM/SIGHUP) tells the node to stop; the guard restores
-    // the terminal.
-    let _ = ch.intents.try_send(Intent::Quit);
     Ok(())
 }
 
