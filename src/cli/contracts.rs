@@ -238,8 +238,9 @@ pub fn dev_chain(args: DevChainArgs) -> ExitCode {
         "\nrun the node:   infernet start --foreground --config {}",
         args.write_config.display()
     );
-    println!("Ctrl-C stops the chain.");
-    let _ = rt.block_on(tokio::signal::ctrl_c());
+    println!("Ctrl-C (or SIGTERM) stops the chain.");
+    // SIGTERM too (scripts, service managers): anvil is stopped on the way out either way.
+    rt.block_on(super::node::wait_for_signal());
     drop(chain);
     ExitCode::SUCCESS
 }

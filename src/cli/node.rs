@@ -82,7 +82,7 @@ pub fn start(flag: Option<&Path>, args: StartArgs) -> ExitCode {
     })
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
