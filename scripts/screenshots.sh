@@ -3,7 +3,8 @@
 # node (the echo container as a native process, llama.cpp's llama-server with SmolLM2 for chat,
 # anvil with our contracts from `infernet dev chain`), jobs are posted over REST, and each
 # screen is captured with its colours (tmux capture-pane -e) and drawn to PNG with DejaVu Sans
-# Mono (ui/examples/ansi2png.rs). Run: ./scripts/screenshots.sh
+# Mono (ui/examples/ansi2png.rs). The wizard finds the llama-server through LLAMACPP_HOST.
+# Run: ./scripts/screenshots.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*" >&2; }
@@ -77,7 +78,7 @@ keys 4 j j; shot containers
 keys 7 "In one sentence, what is a GPU?" Enter; sleep 12; shot chat
 keys Escape q; sleep 2
 tmux -L "$SOCK" new-session -d -s w -x 160 -y 48 \
-  "XDG_CONFIG_HOME=$W/xdg2 COLORTERM=truecolor $BIN tui --config $W/new-config.json"
+  "XDG_CONFIG_HOME=$W/xdg2 LLAMACPP_HOST=http://127.0.0.1:$LLM_PORT COLORTERM=truecolor $BIN tui --config $W/new-config.json"
 sleep 2; tmux -L "$SOCK" send-keys -t w Enter; sleep 4
 tmux -L "$SOCK" capture-pane -e -p -t w > "$W/wizard.ansi"
 "$A2P" "$FONT" "$W/wizard.ansi" screenshots/wizard.png

@@ -151,8 +151,21 @@ async fn dev_chain_gives_a_ready_config() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    child.kill().unwrap();
-    let _ = child.wait();
+    // SIGTERM (what scripts and service managers send) stops the command and its anvil.
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "dev chain exits cleanly on SIGTERM: {status}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "anvil still answers on {port} after dev chain stopped"
+    );
 }
 
 async fn callback_delivered(chain: &TestChain, rpc_url: &str) {
