@@ -5,6 +5,7 @@ pub mod chain;
 pub mod cli;
 pub mod compute;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod guardian;
 pub mod identity;

@@ -3,6 +3,7 @@ mod backends_cmd;
 mod chat;
 mod config_cmd;
 mod contracts;
+mod daemon_cmd;
 mod model;
 mod node;
 mod secret;
@@ -29,11 +30,23 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The operator's dashboard: jobs, subscriptions, GPUs, containers, logs and chat, with the
-    /// node running in-process (opens the setup wizard when there is no config)
+    /// The operator's dashboard: jobs, subscriptions, GPUs, containers, logs and chat; attached
+    /// to the background node when one runs, else hosting it (the setup wizard when there is
+    /// no config)
     Tui(tui_cmd::TuiArgs),
-    /// Run the node: REST API, workflow containers, job store
+    /// Run the node in the background (REST API, workflow containers, chain, job store);
+    /// `--foreground` for systemd
     Start(node::StartArgs),
+    /// Stop the background node gracefully (running jobs finish, containers stop)
+    Stop(daemon_cmd::StopArgs),
+    /// Stop, then start the background node
+    Restart(daemon_cmd::RestartArgs),
+    /// Is the node running, and how is it doing (`--json`; exit 3 when not running)
+    Status(daemon_cmd::StatusArgs),
+    /// The running node's counters: jobs, containers, chain (`--json`)
+    Stats(daemon_cmd::StatusArgs),
+    /// The background node's log (`-f` to follow, `--lines N`)
+    Logs(daemon_cmd::LogsArgs),
     /// Validate config.json and show the effective settings
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -59,6 +72,11 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Tui(args) => tui_cmd::run(cli.config.as_deref(), args),
         Command::Start(args) => node::start(cli.config.as_deref(), args),
+        Command::Stop(args) => daemon_cmd::stop(args),
+        Command::Restart(args) => daemon_cmd::restart(cli.config.as_deref(), args),
+        Command::Status(args) => daemon_cmd::status(args),
+        Command::Stats(args) => daemon_cmd::stats(args),
+        Command::Logs(args) => daemon_cmd::logs(args),
         Command::Config(cmd) => config_cmd::run(cli.config.as_deref(), cmd),
         Command::Chat(args) => chat::run(cli.config.as_deref(), args),
         Command::Backends(args) => backends_cmd::run(cli.config.as_deref(), args),

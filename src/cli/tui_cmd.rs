@@ -1,4 +1,5 @@
-//! `infernet tui`: the operator's dashboard, chat pane and first-run wizard.
+//! `infernet tui`: the operator's dashboard, chat pane and first-run wizard; attaches to the
+//! background daemon when one runs.
 use clap::Args;
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,6 +21,10 @@ pub struct TuiArgs {
     /// Leave the mouse to the terminal (text selection); keys still do everything
     #[arg(long)]
     pub no_mouse: bool,
+    /// Host the node in this process even when a background daemon runs (by default the
+    /// dashboard attaches to it)
+    #[arg(long)]
+    pub in_process: bool,
 }
 
 pub fn run(flag: Option<&Path>, args: TuiArgs) -> ExitCode {
@@ -34,6 +39,7 @@ pub fn run(flag: Option<&Path>, args: TuiArgs) -> ExitCode {
             defaults: args.defaults,
             setup: args.setup,
             no_mouse: args.no_mouse,
+            in_process: args.in_process,
         },
     )
 }

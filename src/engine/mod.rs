@@ -296,7 +296,7 @@ impl EngineHandle {
 
     /// Stops taking requests, lets running jobs finish (up to `jobs.shutdown_grace`), stops the
     /// containers this node started, marks what is left as failed and flushes the store.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         tracing::info!("shutting down");
         let drained = self.jobs.drain(self.grace).await;
         if !drained {

@@ -2,6 +2,7 @@
 //! (Secret Service) when one answers, else a 0600 file in the config directory — and the caller
 //! is always told which, so a fallback is never silent.
 mod file;
+pub mod node_key;
 
 pub use file::FileSecrets;
 

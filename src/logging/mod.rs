@@ -64,3 +64,36 @@ pub fn init_tui(log: &LogConfig, ring: &LogRing) -> Result<(), String> {
         .try_init()
         .map_err(|e| format!("logging already initialised: {e}"))
 }
+
+/// Logging for the daemon: human lines on stderr (under systemd: the journal) or, when
+/// detached, to `daemon_log` rotated like `log.path`; the ring feeds attached TUIs; JSON lines
+/// to `log.path` as in `start`.
+pub fn init_daemon(
+    log: &LogConfig,
+    daemon_log: Option<&std::path::Path>,
+    ring: &LogRing,
+) -> Result<(), String> {
+    let console = match daemon_log {
+        Some(p) => {
+            let f = RotatingFile::open(p, log.max_file_size, log.backup_count)
+                .map_err(|e| format!("cannot open '{}': {e}", p.display()))?;
+            tracing_subscriber::fmt::layer()
+                .with_writer(f)
+                .with_ansi(false)
+                .with_target(false)
+                .with_filter(level_filter(log)?)
+                .boxed()
+        }
+        None => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_filter(level_filter(log)?)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(console)
+        .with(ring.layer().with_filter(level_filter(log)?))
+        .with(file_layer(log)?)
+        .try_init()
+        .map_err(|e| format!("logging already initialised: {e}"))
+}

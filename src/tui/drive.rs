@@ -1,21 +1,18 @@
 //! The bridge's tasks: start (or set up, then start) the node, publish the model, serve
 //! intents. Runs beside the terminal loop; never blocks it.
-use super::model::{self as map, SystemHistory};
+use super::host::{Host, Session};
 use super::setup;
-use super::tasks::{chat_turn, job_detail, pull, spawn_backend_probe, spawn_sampler};
-use crate::backend;
+use crate::backend::Backends;
 use crate::config::{self, Config, Overrides, Source};
-use crate::engine::{Engine, EngineHandle};
+use crate::engine::Engine;
 use crate::logging::LogRing;
-use crate::store::now_ms;
 use infernet_ui::App;
-use infernet_ui::intent::{DetectedBackend, Intent, Update};
+use infernet_ui::intent::{Intent, Update};
 use infernet_ui::keymap::Keymap;
 use infernet_ui::model::{self as ui, Level};
 use infernet_ui::run::{Channels, Options as RunOptions};
 use infernet_ui::theme::{Depth, Theme};
 use infernet_ui::wizard::WizardState;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -31,6 +28,8 @@ pub struct Options {
     /// Open the wizard even when a config exists (it updates that file).
     pub setup: bool,
     pub no_mouse: bool,
+    /// Host the node in this process even when a daemon runs (never attach).
+    pub in_process: bool,
 }
 
 fn env(k: &str) -> Option<String> {
@@ -57,6 +56,8 @@ fn host_name() -> String {
 enum Start {
     Node(Box<Config>, String),
     Wizard(PathBuf),
+    /// A daemon runs: show it through its socket.
+    Attach(PathBuf),
 }
 
 pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
@@ -68,7 +69,13 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         }
     };
     let missing_flag_file = matches!(&located, Source::File(p) if !p.exists());
-    let start = if opts.setup
+    let daemon_sock = crate::daemon::Paths::from_env()
+        .ok()
+        .map(|p| p.sock)
+        .filter(|s| !opts.in_process && !opts.setup && super::attach::daemon_answers(s));
+    let start = if let Some(sock) = daemon_sock {
+        Start::Attach(sock)
+    } else if opts.setup
         || missing_flag_file
         || (matches!(located, Source::Defaults { .. }) && !opts.defaults)
     {
@@ -95,6 +102,9 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         Start::Wizard(p) => config::load(Some(p), &Overrides::default())
             .map(|l| l.config.ui)
             .unwrap_or_default(),
+        Start::Attach(_) => config::load(flag, &Overrides::default())
+            .map(|l| l.config.ui)
+            .unwrap_or_default(),
     };
     let theme_name = opts.theme.clone().unwrap_or(ui_cfg.theme.clone());
     let user_themes = config::config_dir(&env).map(|d| d.join("themes"));
@@ -111,7 +121,11 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
     }
     let log_cfg = match &start {
         Start::Node(c, _) => c.log.clone(),
-        Start::Wizard(_) => Default::default(),
+        // Attached: the daemon logs; this process only shows its ring.
+        Start::Wizard(_) | Start::Attach(_) => config::LogConfig {
+            path: String::new(),
+            ..Default::default()
+        },
     };
     let ring = LogRing::new(5000);
     if let Err(e) = crate::logging::init_tui(&log_cfg, &ring) {
@@ -142,19 +156,28 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         let (model_tx, model_rx) = watch::channel(Arc::new(ui::Model::default()));
         let (update_tx, update_rx) = mpsc::channel::<Update>(256);
         let (intent_tx, intent_rx) = mpsc::channel::<Intent>(64);
-        let bridge = Bridge {
-            model: model_tx,
-            updates: update_tx,
-            ring,
-            node_name,
-            chats: HashMap::new(),
-            http: reqwest::Client::new(),
-            wizard_target: match &start {
-                Start::Wizard(p) => Some(p.clone()),
-                Start::Node(..) => None,
-            },
+        let bridge_task = if let Start::Attach(sock) = &start {
+            tracing::info!(socket = %sock.display(), "attached to the daemon");
+            tokio::spawn(super::attach::drive(
+                sock.clone(),
+                model_tx,
+                update_tx,
+                intent_rx,
+            ))
+        } else {
+            let bridge = Bridge {
+                model: model_tx,
+                session: Session::new(update_tx),
+                ring,
+                node_name,
+                wizard_target: match &start {
+                    Start::Wizard(p) => Some(p.clone()),
+                    _ => None,
+                },
+            };
+            tokio::spawn(bridge.drive(start, intent_rx))
         };
-        let task = tokio::spawn(bridge.drive(start, intent_rx));
+        let task = bridge_task;
         let ui_result = infernet_ui::run::run(
             app,
             Channels {
@@ -192,42 +215,30 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
 
 struct Bridge {
     model: watch::Sender<Arc<ui::Model>>,
-    updates: mpsc::Sender<Update>,
+    session: Session,
     ring: LogRing,
     node_name: String,
-    chats: HashMap<(u64, u64), CancellationToken>,
-    http: reqwest::Client,
     /// Where the wizard writes the config (None when a config was loaded).
     wizard_target: Option<PathBuf>,
 }
 
-struct Node {
-    handle: EngineHandle,
-    config: Config,
-    source: String,
-}
-
 impl Bridge {
-    fn notice(&self, level: Level, text: impl Into<String>) {
-        let _ = self.updates.try_send(Update::Notice {
-            level,
-            text: text.into(),
-        });
-    }
-
-    async fn start_node(&self, config: Config, source: String) -> Option<Node> {
+    async fn start_node(&self, config: Config, source: String) -> Option<Arc<Host>> {
         match Engine::start(config.clone()).await {
             Ok(handle) => {
                 tracing::info!(config = %source, "node started in the TUI");
-                Some(Node {
-                    handle,
+                Some(Arc::new(Host {
+                    handle: Arc::new(handle),
                     config,
                     source,
-                })
+                    node_name: self.node_name.clone(),
+                    ring: self.ring.clone(),
+                }))
             }
             Err(e) => {
                 tracing::error!("{e}");
-                self.notice(Level::Error, format!("the node could not start: {e}"));
+                self.session
+                    .notice(Level::Error, format!("the node could not start: {e}"));
                 None
             }
         }
@@ -236,228 +247,55 @@ impl Bridge {
     async fn drive(mut self, start: Start, mut intents: mpsc::Receiver<Intent>) {
         let mut node = match start {
             Start::Node(c, src) => self.start_node(*c, src).await,
-            Start::Wizard(_) => None,
+            Start::Wizard(_) | Start::Attach(_) => None,
         };
-        let samples = spawn_sampler();
-        let backends_view = watch::channel(ui::BackendsView::default());
-        let mut backend_task: Option<CancellationToken> = None;
-        let mut history = SystemHistory::default();
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut jobs_cache: Vec<ui::JobRow> = Vec::new();
-        let mut last_counts = (u64::MAX, u64::MAX, u64::MAX);
-        let mut last_jobs_read: Option<std::time::Instant> = None;
-        let (mut logs_gen, mut logs_cache) = (u64::MAX, Vec::new());
-        loop {
-            if let Some(n) = &node
-                && backend_task.is_none()
-            {
-                let cancel = CancellationToken::new();
-                spawn_backend_probe(
-                    n.handle.backends().clone(),
-                    backends_view.0.clone(),
-                    cancel.clone(),
-                );
-                backend_task = Some(cancel);
-            }
-            tokio::select! {
-                _ = tick.tick() => {}
-                i = intents.recv() => match i {
-                    None | Some(Intent::Quit) => break,
-                    Some(i) => {
-                        if let Some(n) = self.intent(i, node.as_ref()).await {
-                            node = Some(n);
-                        }
-                        continue;
+        let publishing = CancellationToken::new();
+        if let Some(h) = &node {
+            tokio::spawn(h.clone().publish(
+                self.model.clone(),
+                ui::Mode::InProcess,
+                publishing.clone(),
+            ));
+        }
+        while let Some(i) = intents.recv().await {
+            match (i, &node) {
+                (Intent::Quit, _) => break,
+                (Intent::FinishWizard(a), None) => {
+                    if let Some(h) = self.finish_wizard(&a).await {
+                        tokio::spawn(h.clone().publish(
+                            self.model.clone(),
+                            ui::Mode::InProcess,
+                            publishing.clone(),
+                        ));
+                        node = Some(h);
                     }
-                },
-            }
-            let Some(n) = &node else { continue };
-            let snap = n.handle.snapshot().borrow().clone();
-            let counts = (snap.jobs_running, snap.jobs_succeeded, snap.jobs_failed);
-            // Re-read the job list when counters move, while jobs run, or every 5 s.
-            if counts != last_counts
-                || snap.jobs_running > 0
-                || last_jobs_read.is_none_or(|t| t.elapsed() > Duration::from_secs(5))
-            {
-                match n.handle.store().recent(1000).await {
-                    Ok(rows) => jobs_cache = map::job_rows(&rows, &n.handle.jobs().streaming()),
-                    Err(e) => tracing::warn!(error = %e, "cannot read recent jobs"),
                 }
-                last_counts = counts;
-                last_jobs_read = Some(std::time::Instant::now());
+                (i, Some(h)) => h.intent(i, &mut self.session).await,
+                (i, None) => self.session.common(i, &Backends::default()),
             }
-            let g = self.ring.generation();
-            if g != logs_gen {
-                logs_cache = map::logs(&self.ring.lines());
-                logs_gen = g;
-            }
-            let (host, gpus) = samples.borrow().clone();
-            let mut backends = backends_view.1.borrow().clone();
-            if n.config.backends.is_empty() && backends.rows.is_empty() {
-                backends.note = Some("Chat uses a server found on this machine when none is configured (Ollama :11434, vLLM :8000, SGLang :30000, llama.cpp :8080).".into());
-            }
-            let m = ui::Model {
-                now_ms: now_ms(),
-                header: map::header(&snap, &self.node_name, &n.source),
-                system: history.view(&host, &gpus),
-                jobs: ui::JobsView {
-                    rows: jobs_cache.clone(),
-                    running: snap.jobs_running,
-                    succeeded: snap.jobs_succeeded,
-                    failed: snap.jobs_failed,
-                },
-                chain: map::chain(snap.chain.as_ref()),
-                containers: map::containers(&snap.containers),
-                backends,
-                peers: ui::PeersView::NotConfigured {
-                    how: "No control plane is configured, so there are no peers to show.\n\
-                          Peers (other nodes registered with the same control plane, their models and load)\n\
-                          appear here once this node registers with one (`infernet register`, control-plane support)."
-                        .into(),
-                },
-                logs: logs_cache.clone(),
-            };
-            self.model.send_replace(Arc::new(m));
         }
-        if let Some(c) = backend_task {
-            c.cancel();
-        }
-        for (_, c) in self.chats.drain() {
-            c.cancel();
-        }
-        if let Some(n) = node {
-            n.handle.shutdown().await;
+        publishing.cancel();
+        drop(self.session);
+        if let Some(h) = node {
+            h.handle.shutdown().await;
         }
     }
 
-    /// Carries out one intent; returns a node when the wizard started one.
-    async fn intent(&mut self, i: Intent, node: Option<&Node>) -> Option<Node> {
-        match i {
-            Intent::SendChat {
-                chat,
-                turn,
-                backend,
-                model,
-                messages,
-            } => {
-                let configured = node
-                    .map(|n| n.handle.backends().clone())
-                    .unwrap_or_default();
-                let cancel = CancellationToken::new();
-                self.chats.retain(|_, c| !c.is_cancelled());
-                self.chats.insert((chat, turn), cancel.clone());
-                let tx = self.updates.clone();
-                let http = self.http.clone();
-                tokio::spawn(async move {
-                    chat_turn(
-                        configured,
-                        http,
-                        backend,
-                        model,
-                        messages,
-                        chat,
-                        turn,
-                        cancel.clone(),
-                        tx,
-                    )
-                    .await;
-                    cancel.cancel();
-                });
-            }
-            Intent::CancelChat { chat, turn } => {
-                if let Some(c) = self.chats.remove(&(chat, turn)) {
-                    c.cancel();
-                }
-            }
-            Intent::LoadJob { id } => {
-                let Some(n) = node else {
-                    self.notice(Level::Warn, "the node is not running");
-                    return None;
-                };
-                let tx = self.updates.clone();
-                let store = n.handle.store().clone();
-                tokio::spawn(async move {
-                    let detail = job_detail(&store, &id).await;
-                    match detail {
-                        Ok(d) => {
-                            let _ = tx.send(Update::JobDetail(Box::new(d))).await;
-                        }
-                        Err(e) => {
-                            let _ = tx
-                                .send(Update::Notice {
-                                    level: Level::Error,
-                                    text: e,
-                                })
-                                .await;
-                        }
-                    }
-                });
-            }
-            Intent::RestartContainer { id } => {
-                let Some(n) = node else {
-                    self.notice(Level::Warn, "the node is not running");
-                    return None;
-                };
-                match n.handle.restart_container(&id).await {
-                    Ok(()) => self.notice(
-                        Level::Info,
-                        format!("restarting '{id}'; it takes jobs again once it answers"),
-                    ),
-                    Err(e) => self.notice(Level::Error, e),
-                }
-            }
-            Intent::PullModel { backend, model } => {
-                let Some(b) = node.and_then(|n| n.handle.backends().get(&backend)) else {
-                    self.notice(Level::Error, format!("no configured backend '{backend}'"));
-                    return None;
-                };
-                let tx = self.updates.clone();
-                tokio::spawn(pull(b, model, tx));
-            }
-            Intent::DetectBackends => {
-                let tx = self.updates.clone();
-                let http = self.http.clone();
-                tokio::spawn(async move {
-                    let probes =
-                        backend::detect::detect(&http, &backend::detect::default_candidates(&env))
-                            .await;
-                    let found = probes
-                        .into_iter()
-                        .filter(|p| p.answered)
-                        .map(|p| DetectedBackend {
-                            kind: p.kind.name().to_string(),
-                            url: p.url,
-                            models: p.models,
-                        })
-                        .collect();
-                    let _ = tx.send(Update::Detected(found)).await;
-                });
-            }
-            Intent::FinishWizard(a) if node.is_none() => return self.finish_wizard(&a).await,
-            Intent::FinishWizard(_) => self.notice(Level::Warn, "the node is already running"),
-            Intent::Quit => {}
-        }
-        None
-    }
-
-    async fn finish_wizard(&mut self, a: &infernet_ui::wizard::Answers) -> Option<Node> {
+    async fn finish_wizard(&mut self, a: &infernet_ui::wizard::Answers) -> Option<Arc<Host>> {
         let target = self.wizard_target.clone()?;
+        let updates = self.session.updates.clone();
         let secrets_dir = config::config_dir(&env).unwrap_or_else(|| PathBuf::from("."));
         let report = match setup::apply(&target, &secrets_dir, a) {
             Ok(r) => r,
             Err(e) => {
-                let _ = self.updates.send(Update::WizardResult(Err(e))).await;
+                let _ = updates.send(Update::WizardResult(Err(e))).await;
                 return None;
             }
         };
         let loaded = match config::load(Some(&target), &Overrides::default()) {
             Ok(l) => l,
             Err(e) => {
-                let _ = self
-                    .updates
-                    .send(Update::WizardResult(Err(e.to_string())))
-                    .await;
+                let _ = updates.send(Update::WizardResult(Err(e.to_string()))).await;
                 return None;
             }
         };
@@ -469,8 +307,7 @@ impl Bridge {
             .await;
         match &node {
             Some(_) => {
-                let _ = self
-                    .updates
+                let _ = updates
                     .send(Update::WizardResult(Ok(target.display().to_string())))
                     .await;
                 for r in report {
@@ -478,8 +315,7 @@ impl Bridge {
                 }
             }
             None => {
-                let _ = self
-                    .updates
+                let _ = updates
                     .send(Update::WizardResult(Err("the config was written but the node could not start; see the message below".into())))
                     .await;
             }

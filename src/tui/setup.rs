@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 /// Secret names shared with `infernet secret` and the node.
-pub const CHAIN_KEY: &str = crate::config::CHAIN_KEY_SECRET;
-pub const NODE_IDENTITY: &str = "node.identity";
+pub use crate::identity::node_key::{CHAIN_KEY, NODE_IDENTITY};
 
 /// Writes `path` (creating its directory; keys already in the file are kept) and stores the
 /// wallet key and node identity. Returns lines to report (where secrets went).
@@ -64,32 +63,12 @@ pub fn apply(path: &Path, secrets_dir: &Path, a: &Answers) -> Result<Vec<String>
 
 /// Creates the node identity (secp256k1) when there is none; reports its x-only public key.
 pub fn ensure_identity(secrets: &Secrets) -> Result<String, String> {
-    use alloy::signers::local::PrivateKeySigner;
-    let existing = secrets
-        .get(NODE_IDENTITY)
-        .map_err(|e| format!("cannot read the node identity: {e}"))?;
-    let (signer, loc, new) = match existing {
-        Some((s, loc)) => {
-            let signer: PrivateKeySigner = s
-                .expose()
-                .parse()
-                .map_err(|_| "the stored node identity is not a valid key".to_string())?;
-            (signer, loc, false)
-        }
-        None => {
-            let signer = PrivateKeySigner::random();
-            let hex = format!("0x{}", alloy::hex::encode(signer.to_bytes()));
-            let loc = secrets
-                .set(NODE_IDENTITY, &Secret::new(hex))
-                .map_err(|e| format!("cannot store the node identity: {e}"))?;
-            (signer, loc, true)
-        }
-    };
-    let point = signer.credential().verifying_key().to_encoded_point(true);
-    let x = alloy::hex::encode(&point.as_bytes()[1..]);
+    let id = crate::identity::node_key::ensure(secrets, false)?;
     Ok(format!(
-        "node identity {x} ({} in {loc})",
-        if new { "created" } else { "kept" }
+        "node identity {} ({} in {})",
+        id.public_key,
+        if id.created { "created" } else { "kept" },
+        id.location
     ))
 }
 

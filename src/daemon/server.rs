@@ -1,0 +1,276 @@
+//! The daemon's IPC server: `ping`, `status`, `stats`, `shutdown`, `subscribe` (a stream of UI
+//! models and updates for attached TUIs) and `intent` (what an attached TUI asks for).
+use super::Paths;
+use super::ipc::{MAX_LINE, err_line, event_line, ok_line, parse};
+use crate::store::now_ms;
+use crate::tui::host::{Host, Session};
+use infernet_ui::intent::{Intent, Update};
+use infernet_ui::model as ui;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// What the socket serves.
+pub struct Daemon {
+    pub host: Arc<Host>,
+    pub paths: Paths,
+    pub started_at_ms: i64,
+    /// Cancelled by `shutdown` (and by signals): the daemon then stops gracefully.
+    pub shutdown: CancellationToken,
+    /// The UI model, published only while a TUI is attached.
+    pub model: watch::Sender<Arc<ui::Model>>,
+    pub public_key: Option<String>,
+    /// Log lines go here (None under systemd: the journal has them).
+    pub log_file: Option<String>,
+}
+
+/// Binds the socket (0600). The caller holds the pid lock, so a socket file left behind is
+/// stale and is replaced.
+pub fn bind(sock: &Path) -> Result<UnixListener, String> {
+    use std::os::unix::fs::PermissionsExt;
+    if sock.as_os_str().len() >= 104 {
+        return Err(format!(
+            "the socket path '{}' is too long for a Unix socket (limit about 100 bytes); use a shorter XDG_CONFIG_HOME",
+            sock.display()
+        ));
+    }
+    let _ = std::fs::remove_file(sock);
+    let l = UnixListener::bind(sock)
+        .map_err(|e| format!("cannot listen on '{}': {e}", sock.display()))?;
+    std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict '{}' to 0600: {e}", sock.display()))?;
+    Ok(l)
+}
+
+pub async fn serve(listener: UnixListener, d: Arc<Daemon>) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(stream, d.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "IPC accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+            _ = d.shutdown.cancelled() => break,
+        }
+    }
+    let _ = std::fs::remove_file(&d.paths.sock);
+}
+
+async fn connection(stream: UnixStream, d: Arc<Daemon>) {
+    let (r, mut w) = stream.into_split();
+    let (out, mut out_rx) = mpsc::channel::<String>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(line) = out_rx.recv().await {
+            if w.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut reader = BufReader::new(r);
+    let mut session: Option<(Session, CancellationToken)> = None;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = match (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        if buf.len() > MAX_LINE {
+            let _ = out
+                .send(err_line(format!("line-too-long: over {MAX_LINE} bytes")))
+                .await;
+            break;
+        }
+        let line = String::from_utf8_lossy(&buf);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match parse(line.trim()) {
+            Err(e) => err_line(e),
+            Ok(req) => match req.cmd.as_str() {
+                "ping" => ok_line(json!({"pong": now_ms()})),
+                "status" => ok_line(status(&d).await),
+                "stats" => ok_line(stats(&d).await),
+                "shutdown" => {
+                    tracing::info!("shutdown requested over IPC");
+                    let _ = out.send(ok_line(json!({"shuttingDown": true}))).await;
+                    d.shutdown.cancel();
+                    continue;
+                }
+                "subscribe" if session.is_some() => err_line("already subscribed"),
+                "subscribe" => {
+                    let (tx, rx) = mpsc::channel::<Update>(256);
+                    let stop = CancellationToken::new();
+                    let _ = out
+                        .send(ok_line(json!({
+                            "subscribed": true,
+                            "pid": std::process::id(),
+                            "version": env!("CARGO_PKG_VERSION"),
+                        })))
+                        .await;
+                    tokio::spawn(forward(d.model.subscribe(), rx, out.clone(), stop.clone()));
+                    session = Some((Session::new(tx), stop));
+                    continue;
+                }
+                "intent" => match &mut session {
+                    None => err_line("not-subscribed: send {\"cmd\":\"subscribe\"} first"),
+                    Some((s, _)) => match serde_json::from_value::<Intent>(req.payload) {
+                        Ok(i) => {
+                            d.host.intent(i, s).await;
+                            ok_line(json!({"accepted": true}))
+                        }
+                        Err(e) => err_line(format!("bad-intent: {e}")),
+                    },
+                },
+                other => err_line(format!("unknown-cmd: {other}")),
+            },
+        };
+        if out.send(reply).await.is_err() {
+            break;
+        }
+    }
+    if let Some((_, stop)) = session {
+        stop.cancel();
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+/// Streams the model (latest only) and this session's updates to the connection.
+async fn forward(
+    mut model: watch::Receiver<Arc<ui::Model>>,
+    mut updates: mpsc::Receiver<Update>,
+    out: mpsc::Sender<String>,
+    stop: CancellationToken,
+) {
+    loop {
+        let line = tokio::select! {
+            r = model.changed() => {
+                if r.is_err() { return }
+                let m = model.borrow_and_update().clone();
+                event_line("model", &*m)
+            }
+            u = updates.recv() => match u {
+                Some(u) => event_line("update", &u),
+                None => return,
+            },
+            _ = stop.cancelled() => return,
+        };
+        if out.send(line).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn uptime(d: &Daemon) -> i64 {
+    now_ms() - d.started_at_ms
+}
+
+fn node(d: &Daemon) -> Value {
+    json!({"name": d.host.node_name, "publicKey": d.public_key})
+}
+
+async fn active_jobs(d: &Daemon) -> (Vec<String>, Option<i64>) {
+    match d.host.handle.store().recent(200).await {
+        Ok(rows) => (
+            rows.iter()
+                .filter(|j| j.status == crate::store::JobStatus::Running)
+                .map(|j| j.id.clone())
+                .collect(),
+            rows.iter().map(|j| j.created_at).max(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read recent jobs");
+            (Vec::new(), None)
+        }
+    }
+}
+
+/// Everything `infernet status` shows.
+pub async fn status(d: &Daemon) -> Value {
+    let snap = d.host.handle.snapshot().borrow().clone();
+    let backends: Vec<Value> = d
+        .host
+        .handle
+        .backends()
+        .all()
+        .iter()
+        .map(|b| json!({"id": b.id(), "kind": b.kind().name(), "url": b.url(), "model": b.default_model()}))
+        .collect();
+    json!({
+        "pid": std::process::id(),
+        "startedAt": d.started_at_ms,
+        "uptimeMs": uptime(d),
+        "version": snap.version,
+        "config": d.host.source,
+        "node": node(d),
+        "controlPlaneUrl": Value::Null,
+        "rest": snap.rest_addr.to_string(),
+        "logFile": d.log_file,
+        "managedBy": if std::env::var_os("INVOCATION_ID").is_some() {
+            "systemd"
+        } else if d.log_file.is_some() {
+            "infernet start"
+        } else {
+            "foreground"
+        },
+        "jobLog": (!d.host.config.log.path.is_empty()).then(|| d.host.config.log.path.clone()),
+        "store": d.host.config.store.path,
+        "jobs": {
+            "running": snap.jobs_running,
+            "succeeded": snap.jobs_succeeded,
+            "failed": snap.jobs_failed,
+        },
+        "containers": snap.containers,
+        "backends": backends,
+        "chain": snap.chain,
+    })
+}
+
+/// Counters (`infernet stats`), shaped like the reference daemon's snapshot where it applies.
+pub async fn stats(d: &Daemon) -> Value {
+    let snap = d.host.handle.snapshot().borrow().clone();
+    let (active, last) = active_jobs(d).await;
+    json!({
+        "pid": std::process::id(),
+        "startedAt": d.started_at_ms,
+        "uptimeMs": uptime(d),
+        "node": node(d),
+        "controlPlaneUrl": Value::Null,
+        "rest": snap.rest_addr.to_string(),
+        "stats": {
+            "jobsCompleted": snap.jobs_succeeded,
+            "jobsFailed": snap.jobs_failed,
+            "activeJobs": snap.jobs_running,
+            "activeJobIds": active,
+            "lastJobAt": last,
+        },
+        "containers": {
+            "total": snap.containers.len(),
+            "ready": snap.containers.iter().filter(|c| c.state == crate::compute::ContainerState::Ready).count(),
+        },
+        "chain": snap.chain.as_ref().map(|c| json!({
+            "headBlock": c.head_block,
+            "tracked": c.tracked,
+            "delivered": c.delivered,
+            "skipped": c.skipped,
+            "failed": c.failed,
+            "inFlight": c.in_flight,
+        })),
+    })
+}

@@ -1,0 +1,251 @@
+//! A running node as the UI sees it: `Host` builds `ui::Model` from the engine, the store, the
+//! host/GPU sampler and the log ring, and carries out the UI's intents. `infernet tui` hosts it
+//! in-process; the daemon hosts it for TUIs attached over its socket. `Session` is one UI's
+//! private state (its chat turns and where its updates go).
+use super::model::{self as map, SystemHistory};
+use super::tasks::{chat_turn, job_detail, pull, spawn_backend_probe, spawn_sampler};
+use crate::backend::{self, Backends};
+use crate::config::Config;
+use crate::engine::EngineHandle;
+use crate::logging::LogRing;
+use crate::store::now_ms;
+use infernet_ui::intent::{DetectedBackend, Intent, Update};
+use infernet_ui::model::{self as ui, Level};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+pub struct Host {
+    pub handle: Arc<EngineHandle>,
+    pub config: Config,
+    /// Where the config came from (path or "built-in defaults").
+    pub source: String,
+    pub node_name: String,
+    pub ring: LogRing,
+}
+
+impl Host {
+    /// Publishes the model twice a second into `tx` until `cancel`. Builds nothing while no
+    /// one watches (the daemon with no TUI attached).
+    pub async fn publish(
+        self: Arc<Self>,
+        tx: watch::Sender<Arc<ui::Model>>,
+        mode: ui::Mode,
+        cancel: CancellationToken,
+    ) {
+        let samples = spawn_sampler();
+        let backends_view = watch::channel(ui::BackendsView::default());
+        let probe_cancel = cancel.child_token();
+        spawn_backend_probe(
+            self.handle.backends().clone(),
+            backends_view.0.clone(),
+            probe_cancel,
+        );
+        let mut history = SystemHistory::default();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut jobs_cache: Vec<ui::JobRow> = Vec::new();
+        let mut last_counts = (u64::MAX, u64::MAX, u64::MAX);
+        let mut last_jobs_read: Option<Instant> = None;
+        let (mut logs_gen, mut logs_cache) = (u64::MAX, Vec::new());
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = cancel.cancelled() => return,
+            }
+            if tx.receiver_count() == 0 {
+                continue;
+            }
+            let snap = self.handle.snapshot().borrow().clone();
+            let counts = (snap.jobs_running, snap.jobs_succeeded, snap.jobs_failed);
+            // Re-read the job list when counters move, while jobs run, or every 5 s.
+            if counts != last_counts
+                || snap.jobs_running > 0
+                || last_jobs_read.is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+            {
+                match self.handle.store().recent(1000).await {
+                    Ok(rows) => jobs_cache = map::job_rows(&rows, &self.handle.jobs().streaming()),
+                    Err(e) => tracing::warn!(error = %e, "cannot read recent jobs"),
+                }
+                last_counts = counts;
+                last_jobs_read = Some(Instant::now());
+            }
+            let g = self.ring.generation();
+            if g != logs_gen {
+                logs_cache = map::logs(&self.ring.lines());
+                logs_gen = g;
+            }
+            let (host, gpus) = samples.borrow().clone();
+            let mut backends = backends_view.1.borrow().clone();
+            if self.config.backends.is_empty() && backends.rows.is_empty() {
+                backends.note = Some("Chat uses a server found on this machine when none is configured (Ollama :11434, vLLM :8000, SGLang :30000, llama.cpp :8080).".into());
+            }
+            let mut header = map::header(&snap, &self.node_name, &self.source);
+            header.mode = mode;
+            let m = ui::Model {
+                now_ms: now_ms(),
+                header,
+                system: history.view(&host, &gpus),
+                jobs: ui::JobsView {
+                    rows: jobs_cache.clone(),
+                    running: snap.jobs_running,
+                    succeeded: snap.jobs_succeeded,
+                    failed: snap.jobs_failed,
+                },
+                chain: map::chain(snap.chain.as_ref()),
+                containers: map::containers(&snap.containers),
+                backends,
+                peers: ui::PeersView::NotConfigured {
+                    how: "No control plane is configured, so there are no peers to show.\n\
+                          Peers (other nodes registered with the same control plane, their models and load)\n\
+                          appear here once this node registers with one (`infernet register`, control-plane support)."
+                        .into(),
+                },
+                logs: logs_cache.clone(),
+            };
+            tx.send_replace(Arc::new(m));
+        }
+    }
+
+    /// Carries out an intent for one UI. The wizard and quitting belong to the in-process
+    /// bridge, so they are refused here.
+    pub async fn intent(&self, i: Intent, s: &mut Session) {
+        match i {
+            Intent::LoadJob { id } => {
+                let tx = s.updates.clone();
+                let store = self.handle.store().clone();
+                tokio::spawn(async move {
+                    let u = match job_detail(&store, &id).await {
+                        Ok(d) => Update::JobDetail(Box::new(d)),
+                        Err(text) => Update::Notice {
+                            level: Level::Error,
+                            text,
+                        },
+                    };
+                    let _ = tx.send(u).await;
+                });
+            }
+            Intent::RestartContainer { id } => match self.handle.restart_container(&id).await {
+                Ok(()) => s.notice(
+                    Level::Info,
+                    format!("restarting '{id}'; it takes jobs again once it answers"),
+                ),
+                Err(e) => s.notice(Level::Error, e),
+            },
+            Intent::PullModel { backend, model } => match self.handle.backends().get(&backend) {
+                Some(b) => {
+                    tokio::spawn(pull(b, model, s.updates.clone()));
+                }
+                None => s.notice(Level::Error, format!("no configured backend '{backend}'")),
+            },
+            Intent::FinishWizard(_) => s.notice(Level::Warn, "the node is already running"),
+            other => s.common(other, self.handle.backends()),
+        }
+    }
+}
+
+/// One UI's chat turns and update channel; dropping it cancels the turns still running.
+pub struct Session {
+    chats: HashMap<(u64, u64), CancellationToken>,
+    pub updates: mpsc::Sender<Update>,
+    http: reqwest::Client,
+}
+
+impl Session {
+    pub fn new(updates: mpsc::Sender<Update>) -> Self {
+        Self {
+            chats: HashMap::new(),
+            updates,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn notice(&self, level: Level, text: impl Into<String>) {
+        let _ = self.updates.try_send(Update::Notice {
+            level,
+            text: text.into(),
+        });
+    }
+
+    /// Intents that need no running node: chat (configured backends, else detected ones) and
+    /// backend detection.
+    pub fn common(&mut self, i: Intent, configured: &Backends) {
+        match i {
+            Intent::SendChat {
+                chat,
+                turn,
+                backend,
+                model,
+                messages,
+            } => {
+                let cancel = CancellationToken::new();
+                self.chats.retain(|_, c| !c.is_cancelled());
+                self.chats.insert((chat, turn), cancel.clone());
+                let tx = self.updates.clone();
+                let http = self.http.clone();
+                let configured = configured.clone();
+                tokio::spawn(async move {
+                    chat_turn(
+                        configured,
+                        http,
+                        backend,
+                        model,
+                        messages,
+                        chat,
+                        turn,
+                        cancel.clone(),
+                        tx,
+                    )
+                    .await;
+                    cancel.cancel();
+                });
+            }
+            Intent::CancelChat { chat, turn } => {
+                if let Some(c) = self.chats.remove(&(chat, turn)) {
+                    c.cancel();
+                }
+            }
+            Intent::DetectBackends => {
+                let tx = self.updates.clone();
+                let http = self.http.clone();
+                tokio::spawn(async move {
+                    let probes =
+                        backend::detect::detect(&http, &backend::detect::default_candidates(&env))
+                            .await;
+                    let found = probes
+                        .into_iter()
+                        .filter(|p| p.answered)
+                        .map(|p| DetectedBackend {
+                            kind: p.kind.name().to_string(),
+                            url: p.url,
+                            models: p.models,
+                        })
+                        .collect();
+                    let _ = tx.send(Update::Detected(found)).await;
+                });
+            }
+            Intent::LoadJob { .. } | Intent::RestartContainer { .. } | Intent::PullModel { .. } => {
+                self.notice(Level::Warn, "the node is not running")
+            }
+            Intent::FinishWizard(_) => self.notice(
+                Level::Warn,
+                "the setup wizard runs only in `infernet tui --setup` without a daemon",
+            ),
+            Intent::Quit => {}
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for (_, c) in self.chats.drain() {
+            c.cancel();
+        }
+    }
+}
