@@ -127,9 +127,9 @@ mod tests {
     #[test]
     fn a_known_key_has_the_known_x_only_key_and_address() {
         // Anvil's first account: the BIP-340 x-only key is its public point's x coordinate.
-        let k = Secret::new(
-            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".into(),
-        );
+        let k = Secret::new(String::from(
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        ));
         let signer = parse_key(&k).unwrap();
         assert_eq!(
             x_only(&signer),
@@ -139,6 +139,6 @@ mod tests {
             signer.address().to_string(),
             "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
         );
-        assert!(parse_key(&Secret::new("nope".into())).is_err());
+        assert!(parse_key(&Secret::new(String::from("nope"))).is_err());
     }
 }
