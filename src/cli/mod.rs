@@ -4,9 +4,13 @@ mod chat;
 mod config_cmd;
 mod contracts;
 mod daemon_cmd;
+mod firewall_cmd;
+mod gpu_cmd;
+mod init_cmd;
 mod model;
 mod node;
 mod secret;
+mod service_cmd;
 mod tui_cmd;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +60,15 @@ pub enum Command {
     Backends(backends_cmd::BackendsArgs),
     /// Models on a backend: list, show, use, pull, remove
     Model(model::ModelArgs),
+    /// Create (or show) the node identity and store the chain wallet key in the OS keyring
+    Init(init_cmd::InitArgs),
+    /// This machine: CPU, RAM, GPUs (NVML, else lspci) and interconnects (`--json`)
+    Gpu(gpu_cmd::GpuArgs),
+    /// Print the commands that open the REST API port (ufw, firewalld, nftables, iptables)
+    Firewall(firewall_cmd::FirewallArgs),
+    /// Run the node as a systemd user service: install, uninstall, enable, disable, status, logs, unit
+    #[command(subcommand)]
+    Service(service_cmd::ServiceCommand),
     /// Secrets such as backend API keys: OS keyring, else a 0600 file
     #[command(subcommand)]
     Secret(secret::SecretCommand),
@@ -81,6 +94,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Chat(args) => chat::run(cli.config.as_deref(), args),
         Command::Backends(args) => backends_cmd::run(cli.config.as_deref(), args),
         Command::Model(args) => model::run(cli.config.as_deref(), args),
+        Command::Init(args) => init_cmd::run(args),
+        Command::Gpu(args) => gpu_cmd::run(args),
+        Command::Firewall(args) => firewall_cmd::run(cli.config.as_deref(), args),
+        Command::Service(cmd) => service_cmd::run(cli.config.as_deref(), cmd),
         Command::Secret(cmd) => secret::run(cmd),
         Command::Contracts(contracts::ContractsCommand::Deploy(args)) => contracts::deploy(args),
         Command::Dev(contracts::DevCommand::Chain(args)) => contracts::dev_chain(args),

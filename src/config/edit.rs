@@ -28,11 +28,19 @@ fn write(path: &Path, v: &Value) -> Result<(), Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
-    let mut text = serde_json::to_string_pretty(v).map_err(|e| Error::Key {
+    let indent = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| indent_of(&t))
+        .unwrap_or_else(|| "  ".into());
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(v, &mut ser).map_err(|e| Error::Key {
         path: path.to_path_buf(),
         key: "$".into(),
         message: e.to_string(),
     })?;
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
     text.push('\n');
     let tmp = PathBuf::from(format!("{}.tmp", path.display()));
     std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
@@ -40,6 +48,14 @@ fn write(path: &Path, v: &Value) -> Result<(), Error> {
         let _ = std::fs::set_permissions(&tmp, meta.permissions());
     }
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
+/// The file's indentation unit (first indented line: tabs or N spaces), so edits keep it.
+fn indent_of(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let ws: String = l.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        (!ws.is_empty() && ws.len() < l.len()).then_some(ws)
+    })
 }
 
 /// Sets (or clears, with `None`) the default model of backend `id`, adding the backend entry
@@ -102,6 +118,30 @@ pub fn set_keys(path: &Path, entries: &[(&str, Value)]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeps_the_files_indentation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(
+            &p,
+            "{\n    \"server\": {\n        \"port\": 4001\n    }\n}\n",
+        )
+        .unwrap();
+        set_keys(&p, &[("ui.theme", json!("light"))]).unwrap();
+        let t = std::fs::read_to_string(&p).unwrap();
+        assert!(t.contains("\n        \"port\": 4001"), "{t}");
+        assert!(
+            t.contains("\n    \"ui\": {\n        \"theme\": \"light\""),
+            "{t}"
+        );
+        std::fs::write(&p, "{\n\t\"a\": 1\n}").unwrap();
+        set_keys(&p, &[("b", json!(2))]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\n\t\"a\": 1,\n\t\"b\": 2\n}\n"
+        );
+    }
 
     #[test]
     fn keeps_other_keys_and_their_order() {

@@ -1,4 +1,5 @@
 //! What this machine can hold: RAM (sysinfo) and GPU memory, for the model fit rule.
+pub mod gpu;
 pub mod sample;
 
 use serde::Serialize;
