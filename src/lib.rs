@@ -6,6 +6,7 @@ pub mod cli;
 pub mod compute;
 pub mod config;
 pub mod daemon;
+pub mod diag;
 pub mod engine;
 pub mod guardian;
 pub mod identity;

@@ -400,9 +400,12 @@ fn config_check_cli_validates_and_redacts() {
     assert_eq!(code, 0);
     assert!(err.contains("no file found (searched config.json"), "{err}");
 
-    let (code, _out, err) = infernet(&["start"], dir.path());
-    assert_eq!(code, 2);
-    assert!(err.contains("infernet start --foreground"), "{err}");
+    let (code, out, _) = infernet(&["status"], dir.path());
+    assert_eq!(
+        code, 3,
+        "status without a daemon exits 3, as systemctl does"
+    );
+    assert!(out.contains("not running"), "{out}");
     let (code, out, _) = infernet(&["--help"], dir.path());
     assert_eq!(code, 0);
     assert!(out.contains("start") && out.contains("config"));

@@ -21,6 +21,7 @@ impl Node {
             .args(["start", "--foreground", "--config"])
             .arg(config)
             .current_dir(dir)
+            .env("XDG_CONFIG_HOME", dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

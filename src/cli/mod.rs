@@ -4,6 +4,7 @@ mod chat;
 mod config_cmd;
 mod contracts;
 mod daemon_cmd;
+mod diag_cmd;
 mod firewall_cmd;
 mod gpu_cmd;
 mod init_cmd;
@@ -11,6 +12,7 @@ mod model;
 mod node;
 mod secret;
 mod service_cmd;
+mod setup_cmd;
 mod tui_cmd;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Guided, idempotent setup: hardware, Docker, LLM backend and model, chain, containers,
+    /// config, firewall, identity, background node (`--yes` takes the defaults)
+    Setup(setup_cmd::SetupArgs),
     /// The operator's dashboard: jobs, subscriptions, GPUs, containers, logs and chat; attached
     /// to the background node when one runs, else hosting it (the setup wizard when there is
     /// no config)
@@ -69,6 +74,11 @@ pub enum Command {
     /// Run the node as a systemd user service: install, uninstall, enable, disable, status, logs, unit
     #[command(subcommand)]
     Service(service_cmd::ServiceCommand),
+    /// Check config, identity, Docker, containers, backends, chain, daemon and a job end to end
+    /// (exit 1 when a check fails)
+    Doctor(diag_cmd::DoctorArgs),
+    /// A Markdown bundle for bug reports, with every secret redacted
+    Debug(diag_cmd::DebugArgs),
     /// Secrets such as backend API keys: OS keyring, else a 0600 file
     #[command(subcommand)]
     Secret(secret::SecretCommand),
@@ -84,6 +94,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Tui(args) => tui_cmd::run(cli.config.as_deref(), args),
+        Command::Setup(args) => setup_cmd::run(cli.config.as_deref(), args),
         Command::Start(args) => node::start(cli.config.as_deref(), args),
         Command::Stop(args) => daemon_cmd::stop(args),
         Command::Restart(args) => daemon_cmd::restart(cli.config.as_deref(), args),
@@ -98,6 +109,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Gpu(args) => gpu_cmd::run(args),
         Command::Firewall(args) => firewall_cmd::run(cli.config.as_deref(), args),
         Command::Service(cmd) => service_cmd::run(cli.config.as_deref(), cmd),
+        Command::Doctor(args) => diag_cmd::doctor(cli.config.as_deref(), args),
+        Command::Debug(args) => diag_cmd::debug(cli.config.as_deref(), args),
         Command::Secret(cmd) => secret::run(cmd),
         Command::Contracts(contracts::ContractsCommand::Deploy(args)) => contracts::deploy(args),
         Command::Dev(contracts::DevCommand::Chain(args)) => contracts::dev_chain(args),

@@ -247,7 +247,12 @@ async fn use_model(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCod
     }
 }
 
-async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
+/// Pulls with a progress bar; refuses a model that does not fit unless `force`.
+pub(super) async fn pull_model(
+    be: Arc<dyn ChatBackend>,
+    name: &str,
+    force: bool,
+) -> Result<(), String> {
     let mem = Memory::probe();
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -264,7 +269,7 @@ async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
             Ok(p) => p,
             Err(e) => {
                 bar.abandon();
-                return fail(1, e);
+                return Err(e.to_string());
             }
         };
         if let (Some(total), false) = (p.total, checked) {
@@ -272,15 +277,12 @@ async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
             checked = true;
             if mem.fits(Some(total)) == Some(false) && !force {
                 bar.abandon();
-                return fail(
-                    1,
-                    format!(
-                        "'{name}' needs {} and this machine fits models up to {} ({}); pass --force to pull it anyway",
-                        gb(total),
-                        gb(mem.fit_limit_bytes()),
-                        mem.rule()
-                    ),
-                );
+                return Err(format!(
+                    "'{name}' needs {} and this machine fits models up to {} ({}); pass --force to pull it anyway",
+                    gb(total),
+                    gb(mem.fit_limit_bytes()),
+                    mem.rule()
+                ));
             }
         }
         if let (Some(total), Some(done)) = (p.total, p.completed) {
@@ -297,13 +299,21 @@ async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
     }
     bar.finish_and_clear();
     if last_status != "success" {
-        return fail(
-            1,
-            format!("pull of '{name}' ended without success (last status: '{last_status}')"),
-        );
+        return Err(format!(
+            "pull of '{name}' ended without success (last status: '{last_status}')"
+        ));
     }
-    println!("pulled {name}");
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
+    match pull_model(be, name, force).await {
+        Ok(()) => {
+            println!("pulled {name}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, e),
+    }
 }
 
 async fn pull_hf(

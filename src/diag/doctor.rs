@@ -1,0 +1,604 @@
+//! `infernet doctor`: independent checks of everything the node depends on, each with what is
+//! wrong and the exact fix. A failed check never stops the others.
+use crate::backend::Backends;
+use crate::config::{self, Config, Overrides, Source};
+use crate::daemon::{Paths, ipc};
+use crate::identity::{Location, Secrets};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    pub detail: String,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn check(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.into(),
+        status,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+impl Check {
+    fn fix(mut self, f: impl Into<String>) -> Self {
+        self.fix = Some(f.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub skip_e2e: bool,
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// Runs every check.
+pub async fn run(flag: Option<&Path>, opts: &Options) -> Vec<Check> {
+    let mut out = Vec::new();
+    let loaded = config::load(flag, &Overrides::default());
+    let cfg = match &loaded {
+        Ok(l) => {
+            out.push(config_check(l, flag));
+            Some(l.config.clone())
+        }
+        Err(e) => {
+            out.push(
+                check("config", Status::Fail, e.to_string())
+                    .fix("correct the file; `infernet config check` shows the effective settings"),
+            );
+            None
+        }
+    };
+    let paths = Paths::from_env().ok();
+    out.push(identity_check(paths.as_ref()));
+    let daemon = match &paths {
+        Some(p) if p.sock.exists() => {
+            ipc::call(&p.sock, "status", Value::Null, Duration::from_secs(3))
+                .await
+                .ok()
+        }
+        _ => None,
+    };
+    if let Some(cfg) = &cfg {
+        out.push(docker_check(cfg).await);
+        out.extend(container_checks(cfg, daemon.as_ref()).await);
+        out.extend(backend_checks(cfg).await);
+        out.push(chain_check(cfg).await);
+    }
+    out.push(check(
+        "control plane",
+        Status::Skip,
+        "no control plane configured (this node serves REST and on-chain jobs)",
+    ));
+    out.push(match &daemon {
+        Some(s) => check(
+            "daemon",
+            Status::Ok,
+            format!(
+                "running (pid {}, REST {}, config {})",
+                s["pid"],
+                s["rest"].as_str().unwrap_or("?"),
+                s["config"].as_str().unwrap_or("?")
+            ),
+        ),
+        None => check("daemon", Status::Warn, "not running")
+            .fix("infernet start (or `infernet service install --enable` to run it under systemd)"),
+    });
+    out.push(if opts.skip_e2e {
+        check("end-to-end job", Status::Skip, "skipped (--skip-e2e)")
+    } else {
+        match (&daemon, &cfg) {
+            (Some(s), Some(c)) => e2e(s, c).await,
+            _ => check(
+                "end-to-end job",
+                Status::Skip,
+                "needs a running node: `infernet start`, then `infernet doctor` again",
+            ),
+        }
+    });
+    out
+}
+
+fn config_check(l: &config::Loaded, flag: Option<&Path>) -> Check {
+    let _ = flag;
+    let mut c = match &l.source {
+        Source::File(p) => {
+            let mut c = check("config", Status::Ok, format!("{} is valid", p.display()));
+            if let Some(w) = secret_readable(p, &l.config) {
+                c = check("config", Status::Warn, w).fix(format!("chmod 600 {}", p.display()));
+            }
+            c
+        }
+        Source::Defaults { searched } => check(
+            "config",
+            Status::Warn,
+            format!(
+                "no config file (looked at {}); the node runs on built-in defaults: no containers, no backends",
+                searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .fix("infernet setup (or `infernet tui` for the wizard)"),
+    };
+    if !l.warnings.is_empty() && c.status == Status::Ok {
+        c.status = Status::Warn;
+        c.detail = format!("{}; {}", c.detail, l.warnings.join("; "));
+    }
+    c
+}
+
+/// A config file holding a secret inline should not be readable by others.
+fn secret_readable(p: &Path, cfg: &Config) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(p).ok()?.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(p).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    let inline = v
+        .pointer("/chain/wallet/private_key")
+        .is_some_and(|k| k.as_str().is_some_and(|s| !s.is_empty()))
+        || v.pointer("/docker/password")
+            .is_some_and(|k| k.as_str().is_some_and(|s| !s.is_empty()))
+        || cfg
+            .backends
+            .iter()
+            .any(|b| !b.api_key.expose().is_empty() && text.contains(b.api_key.expose()));
+    inline.then(|| {
+        format!(
+            "{} holds a secret and is readable by others (mode {mode:o}); or move the secret to the keyring with `infernet secret set`",
+            p.display()
+        )
+    })
+}
+
+fn identity_check(paths: Option<&Paths>) -> Check {
+    let Some(p) = paths else {
+        return check(
+            "identity",
+            Status::Fail,
+            "cannot find the config directory (set HOME)",
+        );
+    };
+    match crate::identity::node_key::load(&Secrets::new(&p.dir)) {
+        Ok(Some(id)) => {
+            let mut c = check(
+                "identity",
+                Status::Ok,
+                format!("{} ({})", id.public_key, id.location),
+            );
+            if matches!(id.location, Location::File { .. }) {
+                c.status = Status::Warn;
+                c = c.fix("install and unlock a Secret Service keyring (e.g. gnome-keyring) to keep keys out of files");
+            }
+            c
+        }
+        Ok(None) => check("identity", Status::Warn, "no node identity yet").fix("infernet init"),
+        Err(e) => check("identity", Status::Fail, e).fix("infernet init --force creates a new one"),
+    }
+}
+
+const DOCKER_FIX: &str = "start the engine: sudo systemctl start docker (install it: sudo apt-get install docker.io); let your user reach it: sudo usermod -aG docker $USER, then log in again";
+
+async fn docker_check(cfg: &Config) -> Check {
+    if !cfg.manage_containers || cfg.containers.is_empty() {
+        return check(
+            "docker",
+            Status::Skip,
+            "no managed containers (manage_containers is false or none configured)",
+        );
+    }
+    let host = env("DOCKER_HOST").unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+    let docker = match bollard::Docker::connect_with_local_defaults() {
+        Ok(d) => d,
+        Err(e) => {
+            return check(
+                "docker",
+                Status::Fail,
+                format!("cannot use the Docker engine at {host}: {e}"),
+            )
+            .fix(DOCKER_FIX);
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(5), docker.version()).await {
+        Ok(Ok(v)) => check(
+            "docker",
+            Status::Ok,
+            format!("Docker {} answers at {host}", v.version.unwrap_or_default()),
+        ),
+        Ok(Err(e)) => check(
+            "docker",
+            Status::Fail,
+            format!("the Docker engine at {host} does not answer: {e}"),
+        )
+        .fix(DOCKER_FIX),
+        Err(_) => check(
+            "docker",
+            Status::Fail,
+            format!("the Docker engine at {host} did not answer within 5 s"),
+        )
+        .fix(DOCKER_FIX),
+    }
+}
+
+async fn container_checks(cfg: &Config, daemon: Option<&Value>) -> Vec<Check> {
+    let mut out = Vec::new();
+    let docker = bollard::Docker::connect_with_local_defaults().ok();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap_or_default();
+    for c in &cfg.containers {
+        let name = format!("container {}", c.id);
+        let live = daemon.and_then(|d| {
+            d["containers"]
+                .as_array()?
+                .iter()
+                .find(|x| x["id"] == c.id.as_str())
+                .cloned()
+        });
+        if let Some(l) = live {
+            let state = l["state"].as_str().unwrap_or("?");
+            let reason = l["reason"].as_str().unwrap_or("");
+            out.push(match state {
+                "ready" => check(
+                    &name,
+                    Status::Ok,
+                    format!("ready in the running node ({})", c.image),
+                ),
+                "starting" | "pulling" => check(&name, Status::Warn, format!("{state} {reason}")),
+                _ => check(&name, Status::Fail, format!("{state}: {reason}")).fix(
+                    "`infernet logs` shows why; restart it from the TUI (Containers panel, r)",
+                ),
+            });
+            continue;
+        }
+        if cfg.manage_containers && !c.external {
+            let Some(d) = &docker else {
+                out.push(check(&name, Status::Skip, "Docker is not reachable"));
+                continue;
+            };
+            out.push(
+                match tokio::time::timeout(Duration::from_secs(5), d.inspect_image(&c.image)).await
+                {
+                    Ok(Ok(_)) => check(&name, Status::Ok, format!("image {} is present", c.image)),
+                    Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    })) => check(
+                        &name,
+                        Status::Warn,
+                        format!(
+                            "image {} is not pulled yet; the node pulls it when it starts",
+                            c.image
+                        ),
+                    )
+                    .fix(format!("docker pull {} (or build it)", c.image)),
+                    Ok(Err(e)) => check(
+                        &name,
+                        Status::Fail,
+                        format!("cannot inspect image {}: {e}", c.image),
+                    ),
+                    Err(_) => check(&name, Status::Fail, "Docker did not answer within 5 s"),
+                },
+            );
+        } else {
+            let base = crate::compute::container::endpoint_base(c, cfg.manage_containers);
+            out.push(match http.get(&base).send().await {
+                Ok(r) => check(
+                    &name,
+                    Status::Ok,
+                    format!("{base} answers (HTTP {})", r.status().as_u16()),
+                ),
+                Err(e) => check(&name, Status::Fail, format!("{base} does not answer: {e}"))
+                    .fix("start that service, or correct its url/port in config.json"),
+            });
+        }
+    }
+    out
+}
+
+async fn backend_checks(cfg: &Config) -> Vec<Check> {
+    let http = reqwest::Client::new();
+    let backends = match Backends::from_config(&cfg.backends, &env, http.clone()) {
+        Ok(b) => b,
+        Err(e) => return vec![check("backends", Status::Fail, e.to_string())],
+    };
+    if backends.all().is_empty() {
+        let found: Vec<String> = crate::backend::detect::detect(
+            &http,
+            &crate::backend::detect::default_candidates(&env),
+        )
+        .await
+        .into_iter()
+        .filter(|p| p.answered)
+        .map(|p| format!("{} at {}", p.kind.name(), p.url))
+        .collect();
+        return vec![if found.is_empty() {
+            check("backends", Status::Warn, "no LLM backend configured or running on this machine (chat and LLM jobs need one)")
+                .fix("install one (e.g. Ollama) and run `infernet setup`, or use the embedded engine: `infernet model pull hf:<org>/<repo>`")
+        } else {
+            check(
+                "backends",
+                Status::Ok,
+                format!("none configured; found {} (chat uses it)", found.join(", ")),
+            )
+        }];
+    }
+    let mut out = Vec::new();
+    for b in backends.all() {
+        let name = format!("backend {}", b.id());
+        out.push(
+            match tokio::time::timeout(Duration::from_secs(5), b.models()).await {
+                Ok(Ok(models)) => match b.default_model() {
+                    Some(m) if !m.is_empty() && !models.iter().any(|x| x.name == m) => check(
+                        &name,
+                        Status::Fail,
+                        format!(
+                            "{} at {} answers but does not have the model '{m}' ({} models)",
+                            b.kind().name(),
+                            b.url(),
+                            models.len()
+                        ),
+                    )
+                    .fix(format!("infernet model pull {m} --backend {}", b.id())),
+                    m => check(
+                        &name,
+                        Status::Ok,
+                        format!(
+                            "{} at {}: {} models{}",
+                            b.kind().name(),
+                            b.url(),
+                            models.len(),
+                            m.filter(|m| !m.is_empty())
+                                .map(|m| format!(", default '{m}' present"))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                },
+                Ok(Err(e)) => check(
+                    &name,
+                    Status::Fail,
+                    format!("{} at {} is not reachable: {e}", b.kind().name(), b.url()),
+                )
+                .fix(b.kind().start_hint()),
+                Err(_) => check(
+                    &name,
+                    Status::Fail,
+                    format!(
+                        "{} at {} did not answer within 5 s",
+                        b.kind().name(),
+                        b.url()
+                    ),
+                )
+                .fix(b.kind().start_hint()),
+            },
+        );
+    }
+    out
+}
+
+async fn chain_check(cfg: &Config) -> Check {
+    let c = &cfg.chain;
+    if !c.enabled {
+        return check(
+            "chain",
+            Status::Skip,
+            "chain.enabled is false (off-chain jobs only)",
+        );
+    }
+    let Some(url) = c.rpc_url.as_deref().filter(|u| !u.is_empty()) else {
+        return check(
+            "chain",
+            Status::Fail,
+            "chain.enabled is true but chain.rpc_url is not set",
+        )
+        .fix("set chain.rpc_url in config.json");
+    };
+    let Some(registry) = c
+        .registry_address
+        .as_deref()
+        .and_then(|r| r.parse::<alloy::primitives::Address>().ok())
+    else {
+        return check(
+            "chain",
+            Status::Fail,
+            "chain.registry_address is missing or not an address",
+        )
+        .fix("set chain.registry_address (0x…40 hex)");
+    };
+    let fix = format!(
+        "check that the RPC at {url} runs and is reachable from this machine, and that chain.registry_address is the Registry on that chain"
+    );
+    let client = match tokio::time::timeout(
+        Duration::from_secs(10),
+        crate::chain::client::ChainClient::connect(url, registry),
+    )
+    .await
+    {
+        Ok(Ok(cl)) => cl,
+        Ok(Err(e)) => return check("chain", Status::Fail, format!("RPC {url}: {e}")).fix(fix),
+        Err(_) => {
+            return check(
+                "chain",
+                Status::Fail,
+                format!("RPC {url} did not answer within 10 s"),
+            )
+            .fix(fix);
+        }
+    };
+    let mut detail = format!(
+        "RPC {url} (chain {}), coordinator {}",
+        client.chain_id, client.addresses.coordinator
+    );
+    let Some(key) = &c.wallet.private_key else {
+        return check(
+            "chain",
+            Status::Fail,
+            format!("{detail}; no wallet key to deliver with"),
+        )
+        .fix("infernet init --wallet-key-stdin < key.txt (stored in the keyring)");
+    };
+    let signer = match crate::identity::node_key::parse_key(key) {
+        Ok(s) => s,
+        Err(e) => {
+            return check("chain", Status::Fail, format!("wallet key: {e}"))
+                .fix("store a valid key: infernet init --wallet-key-stdin");
+        }
+    };
+    use alloy::providers::Provider;
+    match client.provider().get_balance(signer.address()).await {
+        Ok(b) if b.is_zero() => {
+            return check(
+                "chain",
+                Status::Warn,
+                format!("{detail}; wallet {} has no ETH for gas", signer.address()),
+            )
+            .fix(format!("send ETH to {}", signer.address()));
+        }
+        Ok(b) => detail.push_str(&format!("; wallet {} holds {} wei", signer.address(), b)),
+        Err(e) => return check("chain", Status::Fail, format!("{detail}; balance: {e}")),
+    }
+    check("chain", Status::Ok, detail)
+}
+
+/// A job through the running node: the first ready container, else an LLM backend.
+async fn e2e(status: &Value, cfg: &Config) -> Check {
+    let name = "end-to-end job";
+    let target = status["containers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["state"] == "ready"))
+        .and_then(|c| {
+            c["id"]
+                .as_str()
+                .map(|id| (id.to_string(), json!({"doctor": "ping"})))
+        })
+        .or_else(|| {
+            cfg.backends.first().map(|b| {
+                (
+                    b.id.clone(),
+                    json!({"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 8}),
+                )
+            })
+        });
+    let Some((container, data)) = target else {
+        return check(
+            name,
+            Status::Skip,
+            "no ready container or backend to send a job to",
+        );
+    };
+    let rest = status["rest"].as_str().unwrap_or("");
+    let Ok(mut addr) = rest.parse::<std::net::SocketAddr>() else {
+        return check(
+            name,
+            Status::Fail,
+            format!("the daemon reports no REST address ({rest:?})"),
+        );
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            [127, 0, 0, 1].into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    let t0 = Instant::now();
+    let created = match http
+        .post(format!("http://{addr}/api/jobs"))
+        .json(&json!({"containers": [container], "data": data}))
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+        Ok(r) => {
+            let code = r.status();
+            let body = r.text().await.unwrap_or_default();
+            return check(
+                name,
+                Status::Fail,
+                format!("POST /api/jobs answered {code}: {body}"),
+            );
+        }
+        Err(e) => {
+            return check(
+                name,
+                Status::Fail,
+                format!("the REST API at {addr} does not answer: {e}"),
+            );
+        }
+    };
+    let Some(id) = created
+        .as_ref()
+        .and_then(|v| v["id"].as_str())
+        .map(str::to_string)
+    else {
+        return check(name, Status::Fail, "POST /api/jobs returned no job id");
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(r) = http
+            .get(format!("http://{addr}/api/jobs?id={id}"))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let Ok(v) = r.json::<Value>().await else {
+            continue;
+        };
+        let job = &v[0];
+        match job["status"].as_str() {
+            Some("success") => {
+                return check(
+                    name,
+                    Status::Ok,
+                    format!(
+                        "job {id} on '{container}' succeeded in {} ms",
+                        t0.elapsed().as_millis()
+                    ),
+                );
+            }
+            Some("failed") => {
+                return check(
+                    name,
+                    Status::Fail,
+                    format!("job {id} on '{container}' failed: {}", job["result"]),
+                )
+                .fix("`infernet logs` and the Jobs panel of `infernet tui` show the details");
+            }
+            _ => {}
+        }
+    }
+    check(
+        name,
+        Status::Fail,
+        format!("job {id} on '{container}' did not finish within 60 s"),
+    )
+}
