@@ -318,3 +318,76 @@ async fn a_lost_terminal_stops_the_tui_and_the_node() {
     let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
     assert!(log.contains("\"stopped\""), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tui_attaches_to_the_running_daemon_and_leaves_it_running() {
+    if !require_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path();
+    let echo = NativeEcho::start("echo");
+    let port = free_port();
+    let config = write_config(h, port, &echo.url());
+    let infernet = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_infernet"))
+            .args(["--config", &config.to_string_lossy()])
+            .args(args)
+            .env_remove("INFERNET_CONFIG_PATH")
+            .env("XDG_CONFIG_HOME", h)
+            .env("XDG_DATA_HOME", h)
+            .current_dir(h)
+            .output()
+            .unwrap()
+    };
+    struct Stop<'a>(&'a dyn Fn(&[&str]) -> std::process::Output);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["stop", "--force", "--timeout", "10"]);
+        }
+    }
+    let o = infernet(&["start"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _stop = Stop(&infernet);
+
+    let name = format!("infernet-attach-{}", std::process::id());
+    let s = Session::start(&name, &command_line(h, &config, "TUI-EXIT"));
+    let screen = s.wait_for("attached", Duration::from_secs(30));
+    assert!(
+        screen.contains(&format!("REST 127.0.0.1:{port}")),
+        "{screen}"
+    );
+    // The daemon's log lines reach the attached Logs panel.
+    s.keys(&["6"]);
+    s.wait_for("daemon ready", Duration::from_secs(10));
+    s.keys(&["1"]);
+    // A job sent to the daemon appears live in the attached TUI.
+    let base = format!("http://127.0.0.1:{port}");
+    let r: serde_json::Value = http()
+        .post(format!("{base}/api/jobs"))
+        .json(&serde_json::json!({"containers": ["echo"], "data": {"greeting": "over-the-socket"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_str().expect("job id").to_string();
+    wait_job(&base, &id, Duration::from_secs(20)).await;
+    s.wait_for(&id[..7], Duration::from_secs(10));
+    // Job detail is an intent carried out by the daemon.
+    s.keys(&["2"]);
+    s.wait_for(&id, Duration::from_secs(5));
+    s.keys(&["Enter"]);
+    s.wait_for("over-the-socket", Duration::from_secs(10));
+    s.keys(&["Escape", "q"]);
+    s.wait_for("TUI-EXIT=0", Duration::from_secs(20));
+    // Quitting an attached TUI leaves the node running.
+    let o = infernet(&["status", "--json"]);
+    assert!(
+        o.status.success(),
+        "the daemon still runs after the TUI quits"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["daemon"]["jobs"]["succeeded"], 1);
+}

@@ -85,6 +85,14 @@ pub async fn run(flag: Option<&Path>, opts: &Options) -> Vec<Check> {
         out.extend(container_checks(cfg, daemon.as_ref()).await);
         out.extend(backend_checks(cfg).await);
         out.push(chain_check(cfg).await);
+    } else {
+        for name in ["docker", "containers", "backends", "chain"] {
+            out.push(check(
+                name,
+                Status::Skip,
+                "not checked: the config does not load",
+            ));
+        }
     }
     out.push(check(
         "control plane",
