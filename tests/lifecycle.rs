@@ -283,7 +283,7 @@ fn ipc_answers_bad_lines_with_errors_and_keeps_the_connection() {
     let mut s = UnixStream::connect(&sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut next = |r: &mut BufReader<UnixStream>, want: &dyn Fn(&Value) -> bool| -> Value {
+    let next = |r: &mut BufReader<UnixStream>, want: &dyn Fn(&Value) -> bool| -> Value {
         let t0 = Instant::now();
         loop {
             let mut l = String::new();

@@ -41,8 +41,15 @@ pub struct LogsArgs {
 pub struct RestartArgs {
     #[command(flatten)]
     pub stop: StopArgs,
-    #[command(flatten)]
-    pub start: StartArgs,
+    /// REST API port for the new process (overrides server.port)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// REST API bind address for the new process (overrides server.bind)
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Seconds to wait for the new process to answer
+    #[arg(long, default_value_t = 60)]
+    pub wait: u64,
 }
 
 fn rt() -> Option<tokio::runtime::Runtime> {
@@ -192,7 +199,16 @@ pub fn restart(flag: Option<&Path>, args: RestartArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        start_background(flag, &args.start, &paths).await
+        let start = StartArgs {
+            foreground: false,
+            port: args.port,
+            bind: args.bind.clone(),
+            store: None,
+            log_file: None,
+            wait: args.wait,
+            detached: false,
+        };
+        start_background(flag, &start, &paths).await
     })
 }
 

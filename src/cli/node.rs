@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub struct StartArgs {
     /// Stay in the foreground (for systemd, containers and debugging); otherwise the node
     /// runs in the background and `infernet stop` stops it
-    #[arg(long, env = "INFERNET_DAEMON_FOREGROUND")]
+    #[arg(long, env = "INFERNET_DAEMON_FOREGROUND", value_parser = clap::builder::FalseyValueParser::new())]
     pub foreground: bool,
     /// REST API port (overrides server.port and INFERNET_SERVER_PORT)
     #[arg(long)]
