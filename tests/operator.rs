@@ -362,15 +362,21 @@ fn doctor_names_each_broken_part() {
     );
 }
 
-#[test]
-fn doctor_passes_on_a_healthy_node_with_a_job_end_to_end() {
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_passes_on_a_healthy_node_with_jobs_end_to_end() {
     if !docker_available() {
         return;
     }
+    let Some(llm) = common::llm::LlamaServer::start() else {
+        return;
+    };
+    let Some(chain) = common::chain::TestChain::start(0, &[]).await else {
+        return;
+    };
     let image = echo_image();
     let home = tempfile::tempdir().unwrap();
-    let h = home.path();
-    let _cleanup = Cleanup(h.to_path_buf());
+    let h = home.path().to_path_buf();
+    let _cleanup = Cleanup(h.clone());
     let port = free_port();
     let echo_port = free_port();
     std::fs::create_dir_all(h.join("infernet")).unwrap();
@@ -381,18 +387,34 @@ fn doctor_passes_on_a_healthy_node_with_a_job_end_to_end() {
             "server": {"port": port, "bind": "127.0.0.1"},
             "store": {"path": h.join("node.db").to_string_lossy()},
             "containers": [{"id": format!("doctor-echo-{echo_port}"), "image": image, "port": echo_port}],
+            "backends": [{"id": "llm", "kind": "llamacpp", "url": llm.url}],
+            "chain": {"enabled": true, "rpc_url": chain.url, "registry_address": chain.addrs.registry.to_string(),
+                      "trail_head_blocks": 0},
         })
         .to_string(),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert!(run(h, &["init"]).status.success());
-    let o = run(h, &["start"]);
+    // The wallet key goes to the secret store, not the file; the node finds it there.
+    let mut child = cmd(&h)
+        .args(["init", "--wallet-key-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(WALLET.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let o = run(&h, &["start"]);
     assert!(o.status.success(), "{}", both(&o));
     let t0 = Instant::now();
     loop {
-        let s: Value = serde_json::from_slice(&run(h, &["status", "--json"]).stdout).unwrap();
+        let s: Value = serde_json::from_slice(&run(&h, &["status", "--json"]).stdout).unwrap();
         if s["daemon"]["containers"][0]["state"] == "ready" {
             break;
         }
@@ -400,30 +422,44 @@ fn doctor_passes_on_a_healthy_node_with_a_job_end_to_end() {
             t0.elapsed() < Duration::from_secs(120),
             "container not ready: {s}"
         );
-        std::thread::sleep(Duration::from_millis(300));
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let o = run(h, &["doctor", "--json"]);
+    let h2 = h.clone();
+    let o = tokio::task::spawn_blocking(move || run(&h2, &["doctor", "--json"]))
+        .await
+        .unwrap();
     let v = checks(&o);
     for name in [
         "config",
         "docker",
         &format!("container doctor-echo-{echo_port}"),
+        "backend llm",
+        "chain",
         "daemon",
         "end-to-end job",
+        "end-to-end LLM job",
     ] {
         assert_eq!(find(&v, name)["status"], "ok", "{name}: {v}");
     }
     assert!(
-        find(&v, "end-to-end job")["detail"]
+        find(&v, "chain")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("coordinator"),
+        "{v}"
+    );
+    assert!(
+        find(&v, "end-to-end LLM job")["detail"]
             .as_str()
             .unwrap()
             .contains("succeeded in"),
         "{v}"
     );
-    // Warnings (no keyring, no LLM backend here) do not fail the run.
+    // Warnings (no keyring here) do not fail the run.
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(o.status.code(), Some(0));
-    assert!(run(h, &["stop"]).status.success());
+    assert!(run(&h, &["stop"]).status.success());
+    drop(llm);
 }
 
 #[test]

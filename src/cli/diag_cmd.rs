@@ -54,9 +54,9 @@ pub fn doctor(flag: Option<&Path>, args: DoctorArgs) -> ExitCode {
                 doctor::Status::Fail => "FAIL",
                 doctor::Status::Skip => "skip",
             };
-            println!("[{mark}] {:<16} {}", c.name, c.detail);
+            println!("[{mark}] {:<18} {}", c.name, c.detail);
             if let Some(f) = &c.fix {
-                println!("       {:<16} fix: {f}", "");
+                println!("       {:<18} fix: {f}", "");
             }
         }
         let n = |s| checks.iter().filter(|c| c.status == s).count();

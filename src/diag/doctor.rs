@@ -113,18 +113,23 @@ pub async fn run(flag: Option<&Path>, opts: &Options) -> Vec<Check> {
         None => check("daemon", Status::Warn, "not running")
             .fix("infernet start (or `infernet service install --enable` to run it under systemd)"),
     });
-    out.push(if opts.skip_e2e {
-        check("end-to-end job", Status::Skip, "skipped (--skip-e2e)")
+    let e2e_checks = if opts.skip_e2e {
+        vec![check(
+            "end-to-end job",
+            Status::Skip,
+            "skipped (--skip-e2e)",
+        )]
     } else {
         match (&daemon, &cfg) {
             (Some(s), Some(c)) => e2e(s, c).await,
-            _ => check(
+            _ => vec![check(
                 "end-to-end job",
                 Status::Skip,
                 "needs a running node: `infernet start`, then `infernet doctor` again",
-            ),
+            )],
         }
-    });
+    };
+    out.extend(e2e_checks);
     out
 }
 
@@ -375,10 +380,11 @@ async fn backend_checks(cfg: &Config) -> Vec<Check> {
                         &name,
                         Status::Ok,
                         format!(
-                            "{} at {}: {} models{}",
+                            "{} at {}: {} model{}{}",
                             b.kind().name(),
                             b.url(),
                             models.len(),
+                            if models.len() == 1 { "" } else { "s" },
                             m.filter(|m| !m.is_empty())
                                 .map(|m| format!(", default '{m}' present"))
                                 .unwrap_or_default()
@@ -491,32 +497,30 @@ async fn chain_check(cfg: &Config) -> Check {
     check("chain", Status::Ok, detail)
 }
 
-/// A job through the running node: the first ready container, else an LLM backend.
-async fn e2e(status: &Value, cfg: &Config) -> Check {
-    let name = "end-to-end job";
-    let target = status["containers"]
+/// Jobs through the running node: one on the first ready container, one on the first LLM
+/// backend (that second check is left out when no backend is configured).
+async fn e2e(status: &Value, cfg: &Config) -> Vec<Check> {
+    let container = status["containers"]
         .as_array()
         .and_then(|a| a.iter().find(|c| c["state"] == "ready"))
-        .and_then(|c| {
-            c["id"]
-                .as_str()
-                .map(|id| (id.to_string(), json!({"doctor": "ping"})))
-        })
-        .or_else(|| {
-            cfg.backends.first().map(|b| {
-                (
-                    b.id.clone(),
-                    json!({"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 8}),
-                )
-            })
-        });
-    let Some((container, data)) = target else {
-        return check(
-            name,
+        .and_then(|c| c["id"].as_str().map(str::to_string));
+    let mut out = vec![match container {
+        Some(id) => job(status, "end-to-end job", &id, json!({"doctor": "ping"})).await,
+        None => check(
+            "end-to-end job",
             Status::Skip,
-            "no ready container or backend to send a job to",
-        );
-    };
+            "no ready workflow container to send a job to",
+        ),
+    }];
+    if let Some(b) = cfg.backends.first() {
+        let data = json!({"messages": [{"role": "user", "content": "Say OK."}], "max_tokens": 8});
+        out.push(job(status, "end-to-end LLM job", &b.id, data).await);
+    }
+    out
+}
+
+/// One job through the node's REST API, polled until it ends (60 s at most).
+async fn job(status: &Value, name: &str, container: &str, data: Value) -> Check {
     let rest = status["rest"].as_str().unwrap_or("");
     let Ok(mut addr) = rest.parse::<std::net::SocketAddr>() else {
         return check(

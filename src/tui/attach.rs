@@ -43,8 +43,18 @@ pub async fn drive(
     };
     let mut delay = Duration::from_millis(500);
     let mut was_connected = false;
+    let mut lost = false;
     loop {
-        match session(&sock, &model, &updates, &mut intents, &mut was_connected).await {
+        match session(
+            &sock,
+            &model,
+            &updates,
+            &mut intents,
+            &mut was_connected,
+            &mut lost,
+        )
+        .await
+        {
             End::Quit => return,
             End::Lost(why) => {
                 tracing::warn!(reason = %why, "daemon connection lost");
@@ -54,6 +64,7 @@ pub async fn drive(
                 );
             }
         }
+        lost = true;
         // Wait before reconnecting, but quit at once when asked.
         let sleep = tokio::time::sleep(delay);
         tokio::pin!(sleep);
@@ -80,6 +91,7 @@ async fn session(
     updates: &mpsc::Sender<Update>,
     intents: &mut mpsc::Receiver<Intent>,
     was_connected: &mut bool,
+    lost: &mut bool,
 ) -> End {
     let stream = match ipc::connect(sock).await {
         Ok(s) => s,
@@ -99,12 +111,6 @@ async fn session(
     if let Err(e) = w.write_all(send("subscribe", Value::Null).as_bytes()).await {
         return End::Lost(e.to_string());
     }
-    if *was_connected {
-        let _ = updates.try_send(Update::Notice {
-            level: Level::Info,
-            text: "reconnected to the daemon".into(),
-        });
-    }
     loop {
         tokio::select! {
             l = lines.next_line() => match l {
@@ -116,6 +122,12 @@ async fn session(
                         Some("model") => match serde_json::from_value::<ui::Model>(v["data"].clone()) {
                             Ok(m) => {
                                 *was_connected = true;
+                                if std::mem::take(lost) {
+                                    let _ = updates.try_send(Update::Notice {
+                                        level: Level::Info,
+                                        text: "reconnected to the daemon".into(),
+                                    });
+                                }
                                 model.send_replace(Arc::new(m));
                             }
                             Err(e) => return End::Lost(format!("the daemon's model does not match this version ({e}); run the same infernet version, or `infernet tui --in-process`")),
