@@ -604,3 +604,48 @@ fn install_sh_installs_idempotently_and_uninstalls() {
         both(&o)
     );
 }
+
+#[test]
+fn setup_yes_detects_a_running_backend_and_picks_its_model() {
+    let Some(llm) = common::llm::LlamaServer::start() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // Detection probes LLAMACPP_HOST (the test server is on an OS-chosen port).
+    let o = cmd(h)
+        .env("LLAMACPP_HOST", &llm.url)
+        .args([
+            "setup",
+            "--yes",
+            "--skip-daemon",
+            "--no-firewall",
+            "--no-chain",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", both(&o));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains(&format!("found llamacpp at {}", llm.url)),
+        "{out}"
+    );
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(cfg_path(h)).unwrap()).unwrap();
+    let b = &c["backends"][0];
+    assert_eq!(b["id"], "llm");
+    assert_eq!(b["kind"], "llamacpp");
+    assert_eq!(b["url"], llm.url.as_str());
+    let model = b["model"].as_str().unwrap();
+    assert!(model.ends_with(".gguf"), "the served model is chosen: {c}");
+    assert!(out.contains(&format!("{model} is present")), "{out}");
+    assert!(
+        !out.contains("--backend KIND"),
+        "nothing left to ask about the backend: {out}"
+    );
+    // `infernet chat` now uses it through the config.
+    let o = cmd(h)
+        .args(["chat", "--max-tokens", "4", "Say hi"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", both(&o));
+}

@@ -13,6 +13,7 @@ mod node;
 mod secret;
 mod service_cmd;
 mod setup_cmd;
+mod setup_model;
 mod tui_cmd;
 
 use clap::{Parser, Subcommand};

@@ -131,16 +131,6 @@ impl Steps {
     }
 }
 
-/// Suggested Ollama models with their approximate download size.
-const SUGGESTED: [(&str, u64); 6] = [
-    ("qwen2.5:0.5b", 398_000_000),
-    ("qwen2.5:3b", 1_900_000_000),
-    ("qwen2.5:7b", 4_700_000_000),
-    ("qwen2.5:14b", 9_000_000_000),
-    ("qwen2.5:32b", 20_000_000_000),
-    ("qwen2.5:72b", 47_000_000_000),
-];
-
 /// Where setup writes: the located config file, else the user config dir.
 fn target(flag: Option<&Path>) -> Result<PathBuf, String> {
     match config::locate(flag, &env).map_err(|e| e.to_string())? {
@@ -421,56 +411,7 @@ async fn setup(
             .as_ref()
             .map(|c| c.model.clone())
             .filter(|m| !m.is_empty());
-        let mut options: Vec<(String, String, bool)> = present
-            .iter()
-            .map(|m| {
-                let size = m
-                    .size_bytes
-                    .map(gb)
-                    .unwrap_or_else(|| "size unknown".into());
-                let fit = match mem.fits(m.size_bytes) {
-                    Some(false) => ", does not fit",
-                    _ => "",
-                };
-                (
-                    format!("{} ({size}{fit}, present)", m.name),
-                    m.name.clone(),
-                    true,
-                )
-            })
-            .collect();
-        if *kind == BackendKind::Ollama {
-            for (name, size) in SUGGESTED {
-                if !options.iter().any(|o| o.1 == name) {
-                    let fit = if mem.fits(Some(size)) == Some(false) {
-                        ", does not fit"
-                    } else {
-                        ""
-                    };
-                    options.push((
-                        format!("{name} (~{}{fit}, pull)", gb(size)),
-                        name.into(),
-                        false,
-                    ));
-                }
-            }
-        }
-        let largest_fit = |present_only: bool| {
-            let size_of = |name: &str| {
-                present
-                    .iter()
-                    .find(|m| m.name == name)
-                    .and_then(|m| m.size_bytes)
-                    .or_else(|| SUGGESTED.iter().find(|s| s.0 == name).map(|s| s.1))
-            };
-            options
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| !present_only || o.2)
-                .filter(|(_, o)| mem.fits(size_of(&o.1)) != Some(false))
-                .max_by_key(|(_, o)| size_of(&o.1).unwrap_or(0))
-                .map(|(i, _)| i)
-        };
+        let options = super::setup_model::candidates(&present, *kind, &mem);
         let model: Option<String> = match &args.model {
             Some(m) => Some(m.clone()),
             None if options.is_empty() => {
@@ -485,18 +426,14 @@ async fn setup(
                 }
             }
             None => {
-                let default = current_model
-                    .as_ref()
-                    .and_then(|c| options.iter().position(|o| &o.1 == c))
-                    .or_else(|| largest_fit(true))
-                    .or_else(|| largest_fit(false))
-                    .unwrap_or(0);
+                let default =
+                    super::setup_model::default_choice(&options, current_model.as_deref(), &mem);
                 let i = ask.select(
                     "Which model should it serve?",
-                    options.iter().map(|o| o.0.clone()).collect(),
+                    options.iter().map(|o| o.label.clone()).collect(),
                     default,
                 )?;
-                Some(options[i].1.clone())
+                options.get(i).map(|o| o.name.clone())
             }
         };
         if let (Some(m), Some(b)) = (&model, &be) {
