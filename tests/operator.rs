@@ -49,6 +49,21 @@ impl Drop for Cleanup {
 
 const WALLET: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
+/// `infernet init --wallet-key-stdin` with WALLET piped in.
+fn store_wallet(home: &Path) -> Output {
+    let mut child = cmd(home)
+        .args(["init", "--wallet-key-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(WALLET.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn setup_yes_writes_a_valid_config_and_identity_and_a_rerun_keeps_edits() {
     let home = tempfile::tempdir().unwrap();
@@ -204,19 +219,7 @@ fn keys_use_the_0600_fallback_file_and_never_appear_in_debug_output() {
         serde_json::from_slice(&run(h, &["init", "--json", "--force"]).stdout).unwrap();
     assert_ne!(again["publicKey"], v["publicKey"]);
 
-    let mut child = cmd(h)
-        .args(["init", "--wallet-key-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(WALLET.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = store_wallet(h);
     assert!(o.status.success(), "{}", both(&o));
     assert!(
         text(&o.stdout).contains("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
@@ -397,19 +400,7 @@ async fn doctor_passes_on_a_healthy_node_with_jobs_end_to_end() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
     // The wallet key goes to the secret store, not the file; the node finds it there.
-    let mut child = cmd(&h)
-        .args(["init", "--wallet-key-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(WALLET.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(store_wallet(&h).status.success());
     let o = run(&h, &["start"]);
     assert!(o.status.success(), "{}", both(&o));
     let t0 = Instant::now();

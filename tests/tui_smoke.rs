@@ -122,6 +122,22 @@ fn command_line(home: &Path, config: &Path, marker: &str) -> String {
     )
 }
 
+/// Sends a job to the echo container and waits for it to finish; returns its id.
+async fn echo_job(base: &str, greeting: &str) -> String {
+    let r: serde_json::Value = http()
+        .post(format!("{base}/api/jobs"))
+        .json(&serde_json::json!({"containers": ["echo"], "data": {"greeting": greeting}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_str().expect("job id").to_string();
+    wait_job(base, &id, Duration::from_secs(20)).await;
+    id
+}
+
 fn require_tmux() -> bool {
     if tmux_available() {
         return true;
@@ -148,17 +164,7 @@ async fn tui_shows_a_real_job_switches_every_panel_and_restores_the_terminal() {
 
     // A real job through the node's REST API shows up in the Jobs panel.
     let base = format!("http://127.0.0.1:{port}");
-    let r: serde_json::Value = http()
-        .post(format!("{base}/api/jobs"))
-        .json(&serde_json::json!({"containers": ["echo"], "data": {"greeting": "from-the-smoke-test"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = r["id"].as_str().expect("job id").to_string();
-    wait_job(&base, &id, Duration::from_secs(20)).await;
+    let id = echo_job(&base, "from-the-smoke-test").await;
     s.wait_for(&id[..7], Duration::from_secs(10));
     s.wait_for("1 ok", Duration::from_secs(10));
 
@@ -363,17 +369,7 @@ async fn tui_attaches_to_the_running_daemon_and_leaves_it_running() {
     s.keys(&["1"]);
     // A job sent to the daemon appears live in the attached TUI.
     let base = format!("http://127.0.0.1:{port}");
-    let r: serde_json::Value = http()
-        .post(format!("{base}/api/jobs"))
-        .json(&serde_json::json!({"containers": ["echo"], "data": {"greeting": "over-the-socket"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = r["id"].as_str().expect("job id").to_string();
-    wait_job(&base, &id, Duration::from_secs(20)).await;
+    let id = echo_job(&base, "over-the-socket").await;
     s.wait_for(&id[..7], Duration::from_secs(10));
     // Job detail is an intent carried out by the daemon.
     s.keys(&["2"]);

@@ -71,16 +71,9 @@ pub fn run(flag: Option<&Path>, args: ChatArgs) -> ExitCode {
         eprintln!("error: no prompt: give it as arguments (infernet chat \"hello\") or on stdin");
         return ExitCode::from(EXIT_USAGE);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(Some(2)) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(c) => return c,
     };
     runtime.block_on(chat(loaded.config, args, prompt))
 }

@@ -53,16 +53,7 @@ pub struct RestartArgs {
 }
 
 fn rt() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => Some(r),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
+    super::runtime(Some(1)).ok()
 }
 
 async fn wait_gone(paths: &Paths, timeout: Duration) -> bool {

@@ -25,12 +25,7 @@ pub struct DebugArgs {
 }
 
 fn rt() -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
-        .ok()
+    super::runtime(Some(2)).ok()
 }
 
 pub fn doctor(flag: Option<&Path>, args: DoctorArgs) -> ExitCode {

@@ -91,6 +91,19 @@ pub enum Command {
     Dev(contracts::DevCommand),
 }
 
+/// The async runtime for a command (`threads`: worker threads, None = one per core); the error
+/// is already reported.
+pub(crate) fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        b.worker_threads(n);
+    }
+    b.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {

@@ -68,13 +68,9 @@ pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
                 .join("config.json")
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(Some(2)) {
         Ok(r) => r,
-        Err(e) => return fail(1, e),
+        Err(c) => return c,
     };
     runtime.block_on(async move {
         let env = |k: &str| std::env::var(k).ok();

@@ -43,16 +43,6 @@ pub struct StartArgs {
     pub detached: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        })
-}
-
 pub fn paths() -> Result<Paths, ExitCode> {
     Paths::from_env().map_err(|e| {
         eprintln!("error: {e}");
@@ -111,7 +101,7 @@ pub fn start(flag: Option<&Path>, args: StartArgs) -> ExitCode {
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
-    let rt = match runtime() {
+    let rt = match super::runtime(None) {
         Ok(r) => r,
         Err(c) => return c,
     };
@@ -219,7 +209,7 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let rt = match runtime() {
+    let rt = match super::runtime(None) {
         Ok(r) => r,
         Err(c) => return c,
     };

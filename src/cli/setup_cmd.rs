@@ -209,16 +209,9 @@ pub fn run(flag: Option<&Path>, args: SetupArgs) -> ExitCode {
     } else {
         None
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime(Some(2)) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(c) => return c,
     };
     match rt.block_on(setup(flag, &path, &args, Ask { interactive }, wallet_key)) {
         Ok(code) => code,
