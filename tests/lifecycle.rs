@@ -249,7 +249,14 @@ fn start_status_stats_attach_logs_stop_and_stale_pid() {
 fn ipc_answers_bad_lines_with_errors_and_keeps_the_connection() {
     let home = tempfile::tempdir().unwrap();
     let _cleanup = Cleanup(home.path().to_path_buf());
-    write_config(home.path(), free_port());
+    let port = free_port();
+    let echo = common::NativeEcho::start("echo");
+    write_config(home.path(), port);
+    let cfg = dir(home.path()).join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    c["manage_containers"] = json!(false);
+    c["containers"] = json!([{"id": "echo", "url": echo.url()}]);
+    std::fs::write(&cfg, c.to_string()).unwrap();
     let o = run(home.path(), &["start"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let sock = dir(home.path()).join("daemon.sock");
@@ -342,6 +349,38 @@ fn ipc_answers_bad_lines_with_errors_and_keeps_the_connection() {
     BufReader::new(s).read_line(&mut l).unwrap();
     assert!(l.contains("line-too-long"), "{l}");
     assert_eq!(ask(&sock, r#"{"cmd":"ping"}"#)["ok"], true);
+
+    // Scripts can follow engine events alone.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"{\"cmd\":\"subscribe\",\"payload\":{\"model\":false}}\n")
+        .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    assert_eq!(next(&mut r, &reply)["data"]["subscribed"], true);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let job: Value = rt.block_on(async {
+        common::http()
+            .post(format!("http://127.0.0.1:{port}/api/jobs"))
+            .json(&json!({"containers": ["echo"], "data": {"n": 1}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let id = job["id"].as_str().unwrap().to_string();
+    let started = next(&mut r, &|v: &Value| v["event"] != "model");
+    assert_eq!(
+        started["event"], "engine",
+        "only events, no model: {started}"
+    );
+    assert_eq!(started["data"]["type"], "job_started");
+    assert_eq!(started["data"]["id"], id.as_str());
+    let done = next(&mut r, &|v: &Value| v["data"]["type"] == "job_completed");
+    assert_eq!(done["data"]["id"], id.as_str());
+    drop(r);
+    drop(s);
 
     // shutdown over IPC stops it.
     let pid = pid_of(home.path());

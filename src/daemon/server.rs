@@ -2,6 +2,7 @@
 //! models and updates for attached TUIs) and `intent` (what an attached TUI asks for).
 use super::Paths;
 use super::ipc::{MAX_LINE, err_line, event_line, ok_line, parse};
+use crate::engine::EngineEvent;
 use crate::store::now_ms;
 use crate::tui::host::{Host, Session};
 use infernet_ui::intent::{Intent, Update};
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// What the socket serves.
@@ -116,6 +117,9 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                 "subscribe" => {
                     let (tx, rx) = mpsc::channel::<Update>(256);
                     let stop = CancellationToken::new();
+                    // {"model": false} for scripts that only want the events.
+                    let want_model =
+                        req.payload.get("model").and_then(Value::as_bool) != Some(false);
                     let _ = out
                         .send(ok_line(json!({
                             "subscribed": true,
@@ -123,7 +127,13 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                             "version": env!("CARGO_PKG_VERSION"),
                         })))
                         .await;
-                    tokio::spawn(forward(d.model.subscribe(), rx, out.clone(), stop.clone()));
+                    tokio::spawn(forward(
+                        want_model.then(|| d.model.subscribe()),
+                        d.host.handle.subscribe(),
+                        rx,
+                        out.clone(),
+                        stop.clone(),
+                    ));
                     session = Some((Session::new(tx), stop));
                     continue;
                 }
@@ -151,20 +161,32 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
     let _ = writer.await;
 }
 
-/// Streams the model (latest only) and this session's updates to the connection.
+/// Streams the model (latest only), engine events and this session's updates.
 async fn forward(
-    mut model: watch::Receiver<Arc<ui::Model>>,
+    mut model: Option<watch::Receiver<Arc<ui::Model>>>,
+    mut events: broadcast::Receiver<EngineEvent>,
     mut updates: mpsc::Receiver<Update>,
     out: mpsc::Sender<String>,
     stop: CancellationToken,
 ) {
     loop {
         let line = tokio::select! {
-            r = model.changed() => {
-                if r.is_err() { return }
-                let m = model.borrow_and_update().clone();
-                event_line("model", &*m)
-            }
+            r = async {
+                match model.as_mut() {
+                    Some(m) => m.changed().await.map(|_| m.borrow_and_update().clone()),
+                    None => std::future::pending().await,
+                }
+            } => match r {
+                Ok(m) => event_line("model", &*m),
+                Err(_) => return,
+            },
+            e = events.recv() => match e {
+                Ok(e) => event_line("engine", &e),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    event_line("lagged", &json!({"skipped": n}))
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
             u = updates.recv() => match u {
                 Some(u) => event_line("update", &u),
                 None => return,
