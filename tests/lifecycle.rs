@@ -180,6 +180,22 @@ fn start_status_stats_attach_logs_stop_and_stale_pid() {
         text(&o.stdout)
     );
 
+    // `logs -f` follows the live log: the stop's own lines arrive through it.
+    let mut follow = infernet_cmd(home.path())
+        .args(["logs", "-f", "--lines", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let follow_out = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in BufReader::new(follow_out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
     let o = run(home.path(), &["stop"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(
@@ -187,6 +203,22 @@ fn start_status_stats_attach_logs_stop_and_stale_pid() {
         "{}",
         text(&o.stdout)
     );
+    let t0 = Instant::now();
+    let mut followed = Vec::new();
+    while !followed
+        .iter()
+        .any(|l: &String| l.contains("shutdown requested over IPC"))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "logs -f showed {followed:?}"
+        );
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            followed.push(l);
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
     assert!(!alive(pid), "the daemon process is gone");
     assert!(!sock.exists() && !dir(home.path()).join("daemon.pid").exists());
     let o = run(home.path(), &["status"]);
@@ -230,6 +262,24 @@ fn start_status_stats_attach_logs_stop_and_stale_pid() {
     let pid3 = pid_of(home.path());
     assert!(run(home.path(), &["stop"]).status.success());
     assert!(!alive(pid3));
+
+    // `stop --signal TERM` skips the socket and signals the pid.
+    assert!(run(home.path(), &["start"]).status.success());
+    let pid4 = pid_of(home.path());
+    let o = run(home.path(), &["stop", "--signal", "TERM"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains(&format!("stopped (pid {pid4}, signal TERM)")),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(!alive(pid4));
+    let o = run(home.path(), &["logs"]);
+    assert!(
+        text(&o.stdout).contains("SIGTERM received"),
+        "{}",
+        text(&o.stdout)
+    );
 
     // `stop` cleans a stale pid file and says so.
     std::fs::write(dir(home.path()).join("daemon.pid"), "999999\n").unwrap();
