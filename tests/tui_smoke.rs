@@ -387,3 +387,53 @@ async fn tui_attaches_to_the_running_daemon_and_leaves_it_running() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["daemon"]["jobs"]["succeeded"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_hosted_by_the_tui_answers_status_and_stops_with_infernet_stop() {
+    if !require_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path();
+    let echo = NativeEcho::start("echo");
+    let port = free_port();
+    let config = write_config(h, port, &echo.url());
+    let infernet = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_infernet"))
+            .args(["--config", &config.to_string_lossy()])
+            .args(args)
+            .env_remove("INFERNET_CONFIG_PATH")
+            .env("XDG_CONFIG_HOME", h)
+            .env("XDG_DATA_HOME", h)
+            .current_dir(h)
+            .output()
+            .unwrap()
+    };
+    let name = format!("infernet-hosted-{}", std::process::id());
+    let s = Session::start(&name, &command_line(h, &config, "TUI-EXIT"));
+    s.wait_for(&format!("REST 127.0.0.1:{port}"), Duration::from_secs(30));
+    let t0 = std::time::Instant::now();
+    let v: serde_json::Value = loop {
+        let o = infernet(&["status", "--json"]);
+        if o.status.success() {
+            break serde_json::from_slice(&o.stdout).unwrap();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "status never saw the TUI's node"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(v["daemon"]["managedBy"], "infernet tui", "{v}");
+    assert_eq!(v["daemon"]["rest"], format!("127.0.0.1:{port}"));
+    // A background start is refused: this config dir's node already runs.
+    let o = infernet(&["start"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already running"));
+    // `infernet stop` stops the node and the TUI leaves the screen cleanly.
+    let o = infernet(&["stop"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    s.wait_for("TUI-EXIT=0", Duration::from_secs(30));
+    assert!(!s.alternate_on());
+    assert_eq!(infernet(&["status"]).status.code(), Some(3));
+}

@@ -255,6 +255,11 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
             model: model.clone(),
             public_key,
             log_file: detached.then(|| paths.log.display().to_string()),
+            managed_by: if detached {
+                "infernet start".into()
+            } else {
+                crate::daemon::server::foreground_manager()
+            },
         });
         let publishing = CancellationToken::new();
         tokio::spawn(host.publish(model, ui::Mode::Attached, publishing.clone()));

@@ -27,6 +27,17 @@ pub struct Daemon {
     pub public_key: Option<String>,
     /// Log lines go here (None under systemd: the journal has them).
     pub log_file: Option<String>,
+    /// Who hosts the node: "infernet start", "foreground", "systemd", "infernet tui".
+    pub managed_by: String,
+}
+
+/// How a foreground node is run: under systemd (it sets INVOCATION_ID) or by hand.
+pub fn foreground_manager() -> String {
+    if std::env::var_os("INVOCATION_ID").is_some() {
+        "systemd".into()
+    } else {
+        "foreground".into()
+    }
 }
 
 /// Binds the socket (0600). The caller holds the pid lock, so a socket file left behind is
@@ -244,13 +255,7 @@ pub async fn status(d: &Daemon) -> Value {
         "controlPlaneUrl": Value::Null,
         "rest": snap.rest_addr.to_string(),
         "logFile": d.log_file,
-        "managedBy": if std::env::var_os("INVOCATION_ID").is_some() {
-            "systemd"
-        } else if d.log_file.is_some() {
-            "infernet start"
-        } else {
-            "foreground"
-        },
+        "managedBy": d.managed_by,
         "jobLog": (!d.host.config.log.path.is_empty()).then(|| d.host.config.log.path.clone()),
         "store": d.host.config.store.path,
         "jobs": {

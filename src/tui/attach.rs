@@ -120,7 +120,9 @@ async fn session(
                     };
                     match v.get("event").and_then(Value::as_str) {
                         Some("model") => match serde_json::from_value::<ui::Model>(v["data"].clone()) {
-                            Ok(m) => {
+                            Ok(mut m) => {
+                                // The host may be a TUI (in-process there); here it is attached.
+                                m.header.mode = ui::Mode::Attached;
                                 *was_connected = true;
                                 if std::mem::take(lost) {
                                     let _ = updates.try_send(Update::Notice {

@@ -1,5 +1,6 @@
 //! The bridge's tasks: start (or set up, then start) the node, publish the model, serve
 //! intents. Runs beside the terminal loop; never blocks it.
+use super::expose::{Exposed, expose};
 use super::host::{Host, Session};
 use super::setup;
 use crate::backend::Backends;
@@ -238,29 +239,51 @@ impl Bridge {
         }
     }
 
+    /// Publishes the node's model and makes it visible to `infernet status`/`stop`/attach.
+    fn go_live(&self, h: &Arc<Host>, publishing: &CancellationToken) -> Option<Exposed> {
+        tokio::spawn(h.clone().publish(
+            self.model.clone(),
+            ui::Mode::InProcess,
+            publishing.clone(),
+        ));
+        match expose(h.clone(), self.model.clone()) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!("{e}");
+                self.session.notice(Level::Warn, e);
+                None
+            }
+        }
+    }
+
     async fn drive(mut self, start: Start, mut intents: mpsc::Receiver<Intent>) {
         let mut node = match start {
             Start::Node(c, src) => self.start_node(*c, src).await,
             Start::Wizard(_) | Start::Attach(_) => None,
         };
         let publishing = CancellationToken::new();
-        if let Some(h) = &node {
-            tokio::spawn(h.clone().publish(
-                self.model.clone(),
-                ui::Mode::InProcess,
-                publishing.clone(),
-            ));
-        }
-        while let Some(i) = intents.recv().await {
+        let mut exposed = node.as_ref().and_then(|h| self.go_live(h, &publishing));
+        loop {
+            let stop_asked = async {
+                match &exposed {
+                    Some(e) => e.shutdown.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let i = tokio::select! {
+                i = intents.recv() => i,
+                _ = stop_asked => {
+                    tracing::info!("stopped with `infernet stop`; leaving the TUI");
+                    let _ = self.session.updates.send(Update::Quit).await;
+                    break;
+                }
+            };
+            let Some(i) = i else { break };
             match (i, &node) {
                 (Intent::Quit, _) => break,
                 (Intent::FinishWizard(a), None) => {
                     if let Some(h) = self.finish_wizard(&a).await {
-                        tokio::spawn(h.clone().publish(
-                            self.model.clone(),
-                            ui::Mode::InProcess,
-                            publishing.clone(),
-                        ));
+                        exposed = self.go_live(&h, &publishing);
                         node = Some(h);
                     }
                 }
@@ -272,6 +295,10 @@ impl Bridge {
         drop(self.session);
         if let Some(h) = node {
             h.handle.shutdown().await;
+        }
+        // The socket goes with `shutdown`; the pid lock when `exposed` drops, after the node.
+        if let Some(e) = exposed {
+            e.shutdown.cancel();
         }
     }
 

@@ -3,6 +3,7 @@
 //! UI's intents (chat turns, job detail, container restart, model pull, the wizard).
 mod attach;
 mod drive;
+mod expose;
 pub mod host;
 mod model;
 pub mod setup;

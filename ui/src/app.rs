@@ -315,6 +315,7 @@ impl App {
                 }
             }
             Update::Notice { level, text } => self.notice = Some((level, text)),
+            Update::Quit => self.quit = true,
             Update::Detected(d) => {
                 if let Some(w) = self.wizard.as_mut() {
                     w.set_detected(d);

@@ -80,4 +80,6 @@ pub enum Update {
     Detected(Vec<DetectedBackend>),
     /// The wizard's config was written and the node is starting (or could not).
     WizardResult(Result<String, String>),
+    /// The node was stopped from outside (`infernet stop`): leave the screen.
+    Quit,
 }
