@@ -13,6 +13,8 @@ struct Rules {
     allowed_ips: Vec<IpNet>,
     /// Lower-cased owner addresses allowed for on-chain subscriptions (empty: all).
     allowed_addresses: Vec<String>,
+    /// The same for delegated (signed) subscriptions.
+    allowed_delegate_addresses: Vec<String>,
 }
 
 /// Why a request was refused. `message()` is stable: clients and log greps rely on it.
@@ -118,6 +120,11 @@ impl Guardian {
                         .iter()
                         .map(|a| a.to_ascii_lowercase())
                         .collect(),
+                    allowed_delegate_addresses: c
+                        .allowed_delegate_addresses
+                        .iter()
+                        .map(|a| a.to_ascii_lowercase())
+                        .collect(),
                 };
                 (c.id.clone(), r)
             })
@@ -127,6 +134,7 @@ impl Guardian {
                     generates_proofs: false,
                     allowed_ips: b.allowed_ips.iter().filter_map(|s| parse_net(s)).collect(),
                     allowed_addresses: Vec::new(),
+                    allowed_delegate_addresses: Vec::new(),
                 };
                 (b.id.clone(), r)
             }))
@@ -196,6 +204,29 @@ impl Guardian {
         requires_proof: bool,
         provides_payment: bool,
     ) -> Result<(), OnchainSkip> {
+        self.check_subscription(containers, owner, requires_proof, provides_payment, false)
+    }
+
+    /// Delegated subscriptions: the same rules, with `allowed_delegate_addresses` for the owner
+    /// (Ritual skips the payment rules here; we do not).
+    pub fn check_delegated(
+        &self,
+        containers: Option<&[String]>,
+        owner: &str,
+        requires_proof: bool,
+        provides_payment: bool,
+    ) -> Result<(), OnchainSkip> {
+        self.check_subscription(containers, owner, requires_proof, provides_payment, true)
+    }
+
+    fn check_subscription(
+        &self,
+        containers: Option<&[String]>,
+        owner: &str,
+        requires_proof: bool,
+        provides_payment: bool,
+        delegated: bool,
+    ) -> Result<(), OnchainSkip> {
         let Some(containers) = containers.filter(|c| !c.is_empty()) else {
             return Err(OnchainSkip::ContainerSetNotSupported);
         };
@@ -211,7 +242,12 @@ impl Guardian {
         }
         let owner = owner.to_ascii_lowercase();
         for (c, r) in containers.iter().zip(&rules) {
-            if !r.allowed_addresses.is_empty() && !r.allowed_addresses.contains(&owner) {
+            let allowed = if delegated {
+                &r.allowed_delegate_addresses
+            } else {
+                &r.allowed_addresses
+            };
+            if !allowed.is_empty() && !allowed.contains(&owner) {
                 return Err(OnchainSkip::NotAllowedForAddress {
                     container: c.clone(),
                     address: owner,

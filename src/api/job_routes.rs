@@ -11,6 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::net::IpAddr;
 
 pub async fn create(
     State(st): State<AppState>,
@@ -20,7 +21,7 @@ pub async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let v = read_json(&headers, body, st.max_body).await?;
     match parse_job(v)? {
-        Parsed::Delegated => Err(chain_not_enabled(st.chain.is_some())),
+        Parsed::Delegated(body) => delegated(&st, &body, ip).await.map(Json),
         Parsed::Offchain(req) => {
             let id = st.jobs.submit(req, ip).await?;
             Ok(Json(json!({"id": id})))
@@ -43,7 +44,10 @@ pub async fn create_batch(
     for item in items {
         let entry = match parse_job(item) {
             Err(e) => e.body(),
-            Ok(Parsed::Delegated) => chain_not_enabled(st.chain.is_some()).body(),
+            Ok(Parsed::Delegated(body)) => match delegated(&st, &body, ip).await {
+                Ok(v) => v,
+                Err(e) => e.body(),
+            },
             Ok(Parsed::Offchain(req)) => match st.jobs.submit(req, ip).await {
                 Ok(id) => json!({"id": id}),
                 Err(e) => ApiError::from(e).body(),
@@ -62,7 +66,7 @@ pub async fn create_stream(
 ) -> Result<Response, ApiError> {
     let v = read_json(&headers, body, st.max_body).await?;
     let req = match parse_job(v)? {
-        Parsed::Delegated => {
+        Parsed::Delegated(_) => {
             return Err(ApiError::bad_request(
                 "Streaming only supported for OffchainJob requests.",
             ));
@@ -82,6 +86,39 @@ pub async fn create_stream(
         h.insert("x-infernet-job-id", v);
     }
     Ok(resp)
+}
+
+/// A delegated subscription: checked before answering (reference ritual-node §5.7 does it
+/// after a 200 `{}`). `{"id": <job>}` for a new one (the first interval's result is readable
+/// with that id), `{"subscription_id": N}` for one already on chain.
+async fn delegated(st: &AppState, body: &Value, ip: IpAddr) -> Result<Value, ApiError> {
+    let Some(slot) = &st.delegated else {
+        return Err(chain_not_enabled());
+    };
+    let Some(service) = slot.get() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The chain side is still connecting; try again",
+        )
+        .with_params(json!({"retry_after_s": 2})));
+    };
+    match service.accept(body, ip).await {
+        Ok(a) => {
+            let mut v = json!({});
+            if let Some(id) = a.job_id {
+                v["id"] = json!(id);
+            }
+            if let Some(n) = a.subscription_id {
+                v["subscription_id"] = json!(n);
+            }
+            Ok(v)
+        }
+        Err(r) => Err(ApiError::new(
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
+            r.error,
+        )
+        .with_params(r.params)),
+    }
 }
 
 fn job_json(r: JobRecord, intermediate: bool) -> Value {

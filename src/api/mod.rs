@@ -36,6 +36,8 @@ pub struct AppState {
     pub max_body: usize,
     /// The chain side's status, when `chain.enabled`.
     pub chain: Option<std::sync::Arc<crate::chain::ChainStatus>>,
+    /// Delegated subscriptions, when `chain.enabled` (filled once the chain is connected).
+    pub delegated: Option<crate::chain::delegated::DelegatedSlot>,
 }
 
 pub fn router(state: AppState) -> axum::Router {

@@ -6,19 +6,19 @@ use serde_json::{Value, json};
 
 pub enum Parsed {
     Offchain(JobRequest),
-    /// A delegated subscription (`subscription` + `signature`); needs the chain.
-    Delegated,
+    /// A delegated subscription (`subscription` + `signature`): the whole body.
+    Delegated(Value),
 }
 
 pub fn parse_job(v: Value) -> Result<Parsed, ApiError> {
+    if v.get("subscription").is_some() || v.get("signature").is_some() {
+        return Ok(Parsed::Delegated(v));
+    }
     let Value::Object(mut obj) = v else {
         return Err(ApiError::bad_request(
             "Invalid job request: expected a JSON object",
         ));
     };
-    if obj.contains_key("subscription") || obj.contains_key("signature") {
-        return Ok(Parsed::Delegated);
-    }
     for k in ["id", "ip"] {
         if obj.contains_key(k) {
             tracing::debug!(field = k, "ignoring client-supplied field");
@@ -71,12 +71,7 @@ pub fn parse_job(v: Value) -> Result<Parsed, ApiError> {
     }))
 }
 
-pub fn chain_not_enabled(chain_enabled: bool) -> ApiError {
-    if chain_enabled {
-        return ApiError::bad_request("Delegated subscriptions not supported").with_params(json!({
-            "hint": "this node follows on-chain subscriptions; delegated (signed) subscriptions over REST are not served yet"
-        }));
-    }
+pub fn chain_not_enabled() -> ApiError {
     ApiError::bad_request("Chain not enabled").with_params(json!({
         "hint": "delegated subscriptions need an on-chain node ('chain.enabled')"
     }))

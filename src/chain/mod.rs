@@ -3,6 +3,7 @@ pub mod abi;
 pub mod anvil;
 pub mod client;
 pub mod containers;
+pub mod delegated;
 pub mod deploy;
 pub mod eip712;
 pub mod encode;

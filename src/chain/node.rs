@@ -3,6 +3,7 @@
 //! else are already up; chain trouble shows in the status, never stops the node.
 use super::client::ChainClient;
 use super::containers::ContainerIndex;
+use super::delegated::{DelegatedService, DelegatedSlot};
 use super::deploy::parse_key;
 use super::head::Head;
 use super::scheduler::{SchedMsg, Scheduler};
@@ -14,7 +15,7 @@ use super::worker::Worker;
 use crate::config::Config;
 use crate::guardian::Guardian;
 use crate::jobs::JobService;
-use crate::store::{ChainLedger, SqliteStore};
+use crate::store::{ChainLedger, DelegatedStore, SqliteStore};
 use alloy::primitives::Address;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub fn spawn(
     config: &Config,
     jobs: JobService,
     store: SqliteStore,
+    delegated: DelegatedSlot,
     tasks: &TaskTracker,
     cancel: &CancellationToken,
 ) -> Arc<ChainStatus> {
@@ -42,7 +44,7 @@ pub fn spawn(
     let cancel = cancel.clone();
     let inner_tasks = tasks.clone();
     tasks.spawn(async move {
-        if let Err(e) = run(cfg, jobs, store, st.clone(), inner_tasks, cancel).await {
+        if let Err(e) = run(cfg, jobs, store, st.clone(), delegated, inner_tasks, cancel).await {
             tracing::error!(error = %e, "the chain side is not running");
             st.set_phase(ChainPhase::Connecting, Some(e));
         }
@@ -55,6 +57,7 @@ async fn run(
     jobs: JobService,
     store: SqliteStore,
     status: Arc<ChainStatus>,
+    delegated: DelegatedSlot,
     tasks: TaskTracker,
     cancel: CancellationToken,
 ) -> Result<(), String> {
@@ -76,6 +79,12 @@ async fn run(
         .parse()
         .map_err(|_| "chain.registry_address is not an address")?;
     let retry_base = secs(chain.snapshot_sync.sleep).max(Duration::from_millis(200));
+    let node_wallet: Address = match chain.wallet.payment_address.as_deref() {
+        None | Some("") => Address::ZERO,
+        Some(a) => a
+            .parse()
+            .map_err(|_| "chain.wallet.payment_address is not an address")?,
+    };
 
     let mut attempt = 0;
     let client = loop {
@@ -99,11 +108,9 @@ async fn run(
     status.set_phase(ChainPhase::Syncing, None);
     tracing::info!(chain_id = client.chain_id, coordinator = %client.addresses.coordinator, node = %node, "chain connected");
 
-    let ledger = ChainLedger::new(
-        store,
-        format!("{}:{}", client.chain_id, client.addresses.coordinator),
-        node.to_string(),
-    );
+    let deployment = format!("{}:{}", client.chain_id, client.addresses.coordinator);
+    let delegated_store = DelegatedStore::new(store.clone(), deployment.clone());
+    let ledger = ChainLedger::new(store, deployment, node.to_string());
     let ids: Vec<String> = config
         .containers
         .iter()
@@ -164,7 +171,28 @@ async fn run(
         allowed_sim_errors: chain.wallet.allowed_sim_errors.clone(),
         replace_after_blocks: chain.wallet.replace_after_blocks,
         confirmations: chain.trail_head_blocks,
+        node_wallet,
     };
+    let (outcomes_tx, mut outcomes_rx) = mpsc::channel::<(u32, super::signer::TxOutcome)>(256);
+    let service = Arc::new(DelegatedService::new(
+        client.clone(),
+        node,
+        index.clone(),
+        Guardian::new(&config),
+        delegated_store,
+        jobs.clone(),
+        signer_tx.clone(),
+        head_rx.clone(),
+        tasks.clone(),
+        cancel.child_token(),
+    ));
+    let _ = delegated.set(service.clone());
+    let svc = service.clone();
+    tasks.spawn(async move {
+        while let Some((seq, outcome)) = outcomes_rx.recv().await {
+            svc.resolved(seq, outcome);
+        }
+    });
     let worker = Arc::new(Worker {
         client: client.clone(),
         node,
@@ -181,6 +209,7 @@ async fn run(
         max_attempts: MAX_ATTEMPTS,
         concurrency: 32,
         retry_base,
+        delegated: Some(outcomes_tx),
     };
     let sync = Sync {
         client,
@@ -199,5 +228,6 @@ async fn run(
     tasks.spawn(signer.run(signer_rx, head_rx.clone(), cancel.child_token()));
     tasks.spawn(scheduler.run(sched_rx, head_rx, cancel.child_token()));
     tasks.spawn(sync.run(cancel.child_token()));
+    service.resume().await;
     Ok(())
 }

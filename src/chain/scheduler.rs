@@ -55,6 +55,8 @@ pub struct Scheduler {
     pub max_attempts: u32,
     pub concurrency: usize,
     pub retry_base: Duration,
+    /// Where outcomes of delegated deliveries go (they are keyed by subscription id 0).
+    pub delegated: Option<mpsc::Sender<(u32, TxOutcome)>>,
 }
 
 struct State {
@@ -152,6 +154,15 @@ impl Scheduler {
                     self.fail(st, id, interval, reason, transient).await
                 }
             },
+            SchedMsg::TxResolved {
+                id: 0,
+                interval,
+                outcome,
+            } => {
+                if let Some(d) = &self.delegated {
+                    let _ = d.send((interval, outcome)).await;
+                }
+            }
             SchedMsg::TxResolved {
                 id,
                 interval,

@@ -33,6 +33,22 @@ pub struct DeliverReq {
     pub interval: u32,
     pub payload: Payload,
     pub reply: oneshot::Sender<Submitted>,
+    /// A delegated subscription's signature: delivered with `deliverComputeDelegatee`, which
+    /// creates the subscription in the same transaction. `sub.id` is then 0 (id 0 never exists
+    /// on chain) and the ledger keys the transaction by (0, `key`).
+    pub delegation: Option<Delegation>,
+}
+
+/// The signed parts of a delegated subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    pub nonce: u32,
+    pub expiry: u32,
+    pub v: u8,
+    pub r: alloy::primitives::B256,
+    pub s: alloy::primitives::B256,
+    /// The interval to deliver (the transaction's ledger key is `sub.id`/`interval` = 0/seq).
+    pub delivery_interval: u32,
 }
 
 /// What happened to a delivery handed to the signer.
@@ -75,6 +91,8 @@ pub struct Signer {
     pub replace_after_blocks: u64,
     /// Blocks on top of the one holding a delivery before it counts as confirmed.
     pub confirmations: u64,
+    /// `chain.wallet.payment_address`: the node's Wallet that receives payments (zero if unset).
+    pub node_wallet: Address,
 }
 
 impl Signer {
@@ -82,14 +100,32 @@ impl Signer {
         self.key.address()
     }
 
-    fn calldata(&self, sub: &Subscription, interval: u32, p: &Payload) -> Bytes {
+    fn calldata(&self, req: &DeliverReq) -> Bytes {
+        let (sub, interval, p) = (&req.sub, req.interval, &req.payload);
+        if let Some(d) = &req.delegation {
+            return EIP712Coordinator::deliverComputeDelegateeCall {
+                nonce: d.nonce,
+                expiry: d.expiry,
+                sub: sub.to_abi(),
+                v: d.v,
+                r: d.r,
+                s: d.s,
+                deliveryInterval: d.delivery_interval,
+                input: p.input.clone(),
+                output: p.output.clone(),
+                proof: p.proof.clone(),
+                nodeWallet: self.node_wallet,
+            }
+            .abi_encode()
+            .into();
+        }
         EIP712Coordinator::deliverComputeCall {
             subscriptionId: sub.id,
             deliveryInterval: interval,
             input: p.input.clone(),
             output: p.output.clone(),
             proof: p.proof.clone(),
-            nodeWallet: Address::ZERO,
+            nodeWallet: self.node_wallet,
         }
         .abi_encode()
         .into()
@@ -263,7 +299,7 @@ impl Signer {
         head: &Head,
         pending: &mut BTreeMap<u64, Pending>,
     ) -> Submitted {
-        let data = self.calldata(&req.sub, req.interval, &req.payload);
+        let data = self.calldata(req);
         let tx = self.base_tx(data);
         let gas = match self.prepare(&tx).await {
             Ok(g) => g,

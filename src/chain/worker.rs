@@ -195,6 +195,7 @@ impl Worker {
             interval,
             payload,
             reply: tx,
+            delegation: None,
         };
         if self.signer.send(req).await.is_err() {
             return WorkResult::Failed {

@@ -127,8 +127,16 @@ impl Engine {
         );
 
         // The chain side connects and syncs in the background: REST is up meanwhile.
+        let delegated: crate::chain::delegated::DelegatedSlot = Default::default();
         let chain = config.chain.enabled.then(|| {
-            crate::chain::node::spawn(&config, jobs.clone(), store.clone(), &tasks, &cancel)
+            crate::chain::node::spawn(
+                &config,
+                jobs.clone(),
+                store.clone(),
+                delegated.clone(),
+                &tasks,
+                &cancel,
+            )
         });
 
         let addr = format!("{}:{}", config.server.bind, config.server.port);
@@ -160,6 +168,7 @@ impl Engine {
             ),
             max_body: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
             chain: chain.clone(),
+            delegated: config.chain.enabled.then_some(delegated),
         });
         let rest_cancel = cancel.child_token();
         tasks.spawn(async move {

@@ -157,8 +157,13 @@ impl JobService {
             .guardian
             .check_offchain(&req.containers, req.requires_proof, client)
             .map_err(SubmitError::Rejected)?;
-        let mut eps = Vec::with_capacity(req.containers.len());
-        for id in &req.containers {
+        self.ready_steps(&req.containers)
+    }
+
+    /// The steps of a pipeline, when every container is configured and ready.
+    pub fn ready_steps(&self, containers: &[String]) -> Result<Vec<Step>, SubmitError> {
+        let mut eps = Vec::with_capacity(containers.len());
+        for id in containers {
             if let Some(st) = self.inner.states.get(id)
                 && st.state != ContainerState::Ready
             {
@@ -248,6 +253,36 @@ impl JobService {
             status,
             error,
         });
+    }
+
+    /// Records job `id` and runs it to the end, returning the outcome (the delegated path needs
+    /// the output to deliver it). The guardian rules are the caller's.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_recorded(
+        &self,
+        id: &str,
+        client: IpAddr,
+        source: JobSource,
+        containers: &[String],
+        data: Value,
+        destination: JobLocation,
+        requires_proof: bool,
+    ) -> Result<crate::compute::pipeline::ChainOutcome, SubmitError> {
+        let steps = self.ready_steps(containers)?;
+        self.start_record(id, client, source, containers, &data)
+            .await?;
+        let out = run_chain(
+            &self.inner.http,
+            &steps,
+            JobLocation::Offchain,
+            destination,
+            data,
+            requires_proof,
+        )
+        .await;
+        self.finish_record(id, out.ok, out.result.clone(), out.intermediate.clone())
+            .await;
+        Ok(out)
     }
 
     /// Accepts a job and runs it in the background; the id is returned once it is stored.

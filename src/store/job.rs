@@ -37,6 +37,8 @@ pub enum JobSource {
     Stream,
     /// Recorded by a container through `PUT /api/status`.
     Status,
+    /// The first interval of a delegated (signed) subscription.
+    Delegated,
 }
 
 impl JobSource {
@@ -45,6 +47,7 @@ impl JobSource {
             JobSource::Rest => "rest",
             JobSource::Stream => "stream",
             JobSource::Status => "status",
+            JobSource::Delegated => "delegated",
         }
     }
 }

@@ -64,6 +64,25 @@ const MIGRATIONS: &[&str] = &[
     // v3: the job input (shown in the TUI job detail) and the recent-jobs listing.
     "ALTER TABLE jobs ADD COLUMN input TEXT;
      CREATE INDEX jobs_by_created ON jobs(created_at);",
+    // v4: delegated (signed) subscriptions accepted over REST, until their first interval is
+    // delivered (then they continue as on-chain subscriptions). `seq` keys their transactions.
+    "CREATE TABLE delegated (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        deployment TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        nonce      INTEGER NOT NULL,
+        request    TEXT NOT NULL,
+        job_id     TEXT NOT NULL,
+        client     TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        reason     TEXT,
+        sub_id     INTEGER,
+        tx_hash    TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (deployment, owner, nonce)
+     );
+     CREATE INDEX delegated_by_state ON delegated(deployment, state);",
 ];
 
 pub fn run(conn: &mut rusqlite::Connection, path: &Path) -> Result<(), Error> {

@@ -3,11 +3,13 @@
 //! one commit instead of one each; a separate connection serves reads, which WAL lets run
 //! beside the writer.
 mod chain;
+mod delegated;
 mod job;
 mod migrate;
 mod writer;
 
 pub use chain::{ChainLedger, DeliveryRecord, DeliveryState, TrackedRow, TxRecord};
+pub use delegated::{DelegatedRow, DelegatedStore};
 pub use job::{JobRecord, JobSource, JobStatus, JobSummary, NewJob, PruneCounts, now_ms};
 
 use std::path::{Path, PathBuf};
