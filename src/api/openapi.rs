@@ -34,10 +34,13 @@ pub fn spec() -> Value {
           "responses": {"200": json_of(json!({"type": "object", "additionalProperties": {}})), "429": e}}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": json_of(json!({"type": "object"}))}}},
         "/api/jobs": {
-          "post": {"summary": "Create an off-chain job",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
+          "post": {"summary": "Create an off-chain job, or submit a delegated (signed) subscription (checked before answering; its first interval runs as job `id`)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
+              {"$ref": "#/components/schemas/JobRequest"}, {"$ref": "#/components/schemas/DelegatedSubscriptionRequest"}]}}}},
             "responses": {
-              "200": json_of(json!({"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}}, "required": ["id"]})),
+              "200": json_of(json!({"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "subscription_id": {"type": "integer", "description": "delegated: the on-chain id when the subscription exists already"}}})),
               "400": e, "403": e, "413": e, "429": e, "503": e}},
           "get": {"summary": "List this client's job ids, or fetch results by id (scoped to the caller)",
             "parameters": [
@@ -52,10 +55,11 @@ pub fn spec() -> Value {
               "429": e}}
         },
         "/api/jobs/batch": {"post": {"summary": "Create several jobs; each element succeeds or fails on its own",
-          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/JobRequest"}}}}},
+          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": {"oneOf": [
+            {"$ref": "#/components/schemas/JobRequest"}, {"$ref": "#/components/schemas/DelegatedSubscriptionRequest"}]}}}}},
           "responses": {
             "200": json_of(json!({"type": "array", "items": {"oneOf": [
-              {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+              {"type": "object", "properties": {"id": {"type": "string"}, "subscription_id": {"type": "integer"}}},
               {"$ref": "#/components/schemas/Error"}]}})),
             "400": e, "413": e, "429": e}}},
         "/api/jobs/stream": {"post": {"summary": "Streaming job: first line is the job id, then the last container's bytes as they arrive",
@@ -73,6 +77,19 @@ pub fn spec() -> Value {
           "containers": {"type": "array", "items": {"type": "string"}, "minItems": 1},
           "data": {"type": "object"},
           "requires_proof": {"type": "boolean", "default": false}}},
+        "DelegatedSubscriptionRequest": {"type": "object", "required": ["subscription", "signature"], "properties": {
+          "subscription": {"type": "object", "required": ["owner", "active_at", "period", "frequency", "redundancy", "containers"], "properties": {
+            "owner": {"type": "string", "description": "consumer contract (a Delegator)"},
+            "active_at": {"type": "integer"}, "period": {"type": "integer"}, "frequency": {"type": "integer"},
+            "redundancy": {"type": "integer"},
+            "containers": {"type": "string", "description": "keccak256(abi.encode(string \"id1,id2\")) in hex, 0x optional"},
+            "lazy": {"type": "boolean"}, "verifier": {"type": "string"},
+            "payment_amount": {"description": "uint256: a JSON integer of any size, or a decimal/0x string"},
+            "payment_token": {"type": "string"}, "wallet": {"type": "string"}}},
+          "signature": {"type": "object", "required": ["nonce", "expiry", "v", "r", "s"], "properties": {
+            "nonce": {"type": "integer"}, "expiry": {"type": "integer"}, "v": {"type": "integer", "description": "27 or 28 (0/1 accepted)"},
+            "r": {"description": "uint256 (JSON integer or string)"}, "s": {"description": "uint256 (JSON integer or string)"}}},
+          "data": {"type": "object", "description": "input of the first container for the first interval"}}},
         "ContainerResult": {"oneOf": [
           {"type": "object", "properties": {"container": {"type": "string"}, "output": {}}, "required": ["container", "output"]},
           {"type": "object", "properties": {"container": {"type": "string"}, "error": {"type": "string"}}, "required": ["container", "error"]}]},
