@@ -1,6 +1,7 @@
 //! Every access rule, in one place. Order and messages follow Ritual's guardian (reference
 //! ritual-node §6) so operators and clients see the same texts; status codes are ours.
 use crate::config::{Config, validate::parse_net};
+use alloy::primitives::U256;
 use ipnet::IpNet;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -15,6 +16,16 @@ struct Rules {
     allowed_addresses: Vec<String>,
     /// The same for delegated (signed) subscriptions.
     allowed_delegate_addresses: Vec<String>,
+    /// Lower-cased token address -> minimum payment (empty: any token, any amount).
+    accepted_payments: Vec<(String, U256)>,
+}
+
+/// What a subscription pays, for the payment rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    /// Token address (the zero address is ETH).
+    pub token: String,
+    pub amount: U256,
 }
 
 /// Why a request was refused. `message()` is stable: clients and log greps rely on it.
@@ -70,7 +81,9 @@ pub enum OnchainSkip {
     FirstNotExternal(String),
     NotAllowedForAddress { container: String, address: String },
     NoProof(String),
-    PaymentsNotConfigured,
+    NoPaymentAddress,
+    TokenNotAccepted { token: String, container: String },
+    BelowMinimum { amount: U256, minimum: U256 },
 }
 
 impl std::fmt::Display for OnchainSkip {
@@ -92,8 +105,15 @@ impl std::fmt::Display for OnchainSkip {
                 f,
                 "Container does not generate proof ('{c}'; the subscription has a verifier)"
             ),
-            OnchainSkip::PaymentsNotConfigured => f.write_str(
-                "payments not configured: this node does not serve paid subscriptions yet",
+            OnchainSkip::NoPaymentAddress => f.write_str(
+                "No payment address provided for the node (set chain.wallet.payment_address to this node's Wallet: `infernet wallet create`)",
+            ),
+            OnchainSkip::TokenNotAccepted { token, container } => {
+                write!(f, "Token {token} not accepted for container {container}")
+            }
+            OnchainSkip::BelowMinimum { amount, minimum } => write!(
+                f,
+                "Payment {amount} below minimum payment requirements ({minimum} for this pipeline)"
             ),
         }
     }
@@ -103,6 +123,18 @@ impl std::fmt::Display for OnchainSkip {
 pub struct Guardian {
     rules: HashMap<String, Rules>,
     status_allowed: Vec<IpNet>,
+    /// `chain.wallet.payment_address` is set.
+    has_payment_address: bool,
+}
+
+/// A configured minimum (decimal or 0x hex; validated when the config loads).
+fn parse_amount(s: &str) -> U256 {
+    let s = s.trim();
+    match s.strip_prefix("0x") {
+        Some(h) => U256::from_str_radix(h, 16),
+        None => U256::from_str_radix(s, 10),
+    }
+    .unwrap_or(U256::MAX)
 }
 
 impl Guardian {
@@ -125,6 +157,11 @@ impl Guardian {
                         .iter()
                         .map(|a| a.to_ascii_lowercase())
                         .collect(),
+                    accepted_payments: c
+                        .accepted_payments
+                        .iter()
+                        .map(|(t, m)| (t.to_ascii_lowercase(), parse_amount(m)))
+                        .collect(),
                 };
                 (c.id.clone(), r)
             })
@@ -135,6 +172,7 @@ impl Guardian {
                     allowed_ips: b.allowed_ips.iter().filter_map(|s| parse_net(s)).collect(),
                     allowed_addresses: Vec::new(),
                     allowed_delegate_addresses: Vec::new(),
+                    accepted_payments: Vec::new(),
                 };
                 (b.id.clone(), r)
             }))
@@ -148,6 +186,12 @@ impl Guardian {
         Self {
             rules,
             status_allowed,
+            has_payment_address: config
+                .chain
+                .wallet
+                .payment_address
+                .as_deref()
+                .is_some_and(|a| !a.is_empty()),
         }
     }
 
@@ -202,9 +246,9 @@ impl Guardian {
         containers: Option<&[String]>,
         owner: &str,
         requires_proof: bool,
-        provides_payment: bool,
+        payment: Option<&Payment>,
     ) -> Result<(), OnchainSkip> {
-        self.check_subscription(containers, owner, requires_proof, provides_payment, false)
+        self.check_subscription(containers, owner, requires_proof, payment, false)
     }
 
     /// Delegated subscriptions: the same rules, with `allowed_delegate_addresses` for the owner
@@ -214,9 +258,9 @@ impl Guardian {
         containers: Option<&[String]>,
         owner: &str,
         requires_proof: bool,
-        provides_payment: bool,
+        payment: Option<&Payment>,
     ) -> Result<(), OnchainSkip> {
-        self.check_subscription(containers, owner, requires_proof, provides_payment, true)
+        self.check_subscription(containers, owner, requires_proof, payment, true)
     }
 
     fn check_subscription(
@@ -224,7 +268,7 @@ impl Guardian {
         containers: Option<&[String]>,
         owner: &str,
         requires_proof: bool,
-        provides_payment: bool,
+        payment: Option<&Payment>,
         delegated: bool,
     ) -> Result<(), OnchainSkip> {
         let Some(containers) = containers.filter(|c| !c.is_empty()) else {
@@ -259,8 +303,33 @@ impl Guardian {
                 containers[containers.len() - 1].clone(),
             ));
         }
-        if provides_payment {
-            return Err(OnchainSkip::PaymentsNotConfigured);
+        // Payment rules (reference ritual-node §6 rule 6), in that order.
+        if let Some(p) = payment.filter(|p| !p.amount.is_zero()) {
+            if !self.has_payment_address {
+                return Err(OnchainSkip::NoPaymentAddress);
+            }
+            let token = p.token.to_ascii_lowercase();
+            let mut minimum = U256::ZERO;
+            for (c, r) in containers.iter().zip(&rules) {
+                if r.accepted_payments.is_empty() {
+                    continue;
+                }
+                match r.accepted_payments.iter().find(|(t, _)| *t == token) {
+                    Some((_, m)) => minimum = minimum.saturating_add(*m),
+                    None => {
+                        return Err(OnchainSkip::TokenNotAccepted {
+                            token: p.token.clone(),
+                            container: c.clone(),
+                        });
+                    }
+                }
+            }
+            if p.amount < minimum {
+                return Err(OnchainSkip::BelowMinimum {
+                    amount: p.amount,
+                    minimum,
+                });
+            }
         }
         Ok(())
     }
@@ -326,38 +395,146 @@ mod tests {
         let owner = "0xabc0000000000000000000000000000000000001";
         let other = "0x0000000000000000000000000000000000000002";
         assert_eq!(
-            g.check_onchain(None, owner, false, false),
+            g.check_onchain(None, owner, false, None),
             Err(OnchainSkip::ContainerSetNotSupported)
         );
         assert_eq!(
-            g.check_onchain(Some(&ids(&["internal", "a"])), owner, true, true),
+            g.check_onchain(Some(&ids(&["internal", "a"])), owner, true, None),
             Err(OnchainSkip::FirstNotExternal("internal".into()))
         );
         // Owners compare case-insensitively; others are refused with the container named.
         assert!(
-            g.check_onchain(Some(&ids(&["owned"])), owner, false, false)
+            g.check_onchain(Some(&ids(&["owned"])), owner, false, None)
                 .is_ok()
         );
         assert_eq!(
-            g.check_onchain(Some(&ids(&["a", "owned"])), other, false, false),
+            g.check_onchain(Some(&ids(&["a", "owned"])), other, false, None),
             Err(OnchainSkip::NotAllowedForAddress {
                 container: "owned".into(),
                 address: other.into()
             })
         );
         assert_eq!(
-            g.check_onchain(Some(&ids(&["a"])), other, true, false),
+            g.check_onchain(Some(&ids(&["a"])), other, true, None),
             Err(OnchainSkip::NoProof("a".into()))
         );
         assert!(
-            g.check_onchain(Some(&ids(&["a", "prover"])), other, true, false)
+            g.check_onchain(Some(&ids(&["a", "prover"])), other, true, None)
                 .is_ok()
         );
+        let eth = Payment {
+            token: "0x0000000000000000000000000000000000000000".into(),
+            amount: U256::from(5),
+        };
         let paid = g
-            .check_onchain(Some(&ids(&["a"])), other, false, true)
+            .check_onchain(Some(&ids(&["a"])), other, false, Some(&eth))
             .unwrap_err();
-        assert_eq!(paid, OnchainSkip::PaymentsNotConfigured);
-        assert!(paid.to_string().starts_with("payments not configured"));
+        assert_eq!(paid, OnchainSkip::NoPaymentAddress);
+        assert!(paid.to_string().starts_with("No payment address provided"));
+    }
+
+    #[test]
+    fn payment_rules_token_then_minimum_summed_over_the_pipeline() {
+        let mut c = Config::default();
+        c.chain.wallet.payment_address = Some("0x60985ee8192B322c3CAbA97A9A9f7298bdc4335C".into());
+        let token = "0x1111111111111111111111111111111111111111";
+        let mk = |id: &str, pay: &[(&str, &str)]| ContainerConfig {
+            id: id.into(),
+            image: "x".into(),
+            accepted_payments: pay
+                .iter()
+                .map(|(t, m)| (t.to_string(), m.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        c.containers = vec![
+            mk("free", &[]),
+            mk(
+                "eth",
+                &[("0x0000000000000000000000000000000000000000", "100")],
+            ),
+            mk(
+                "tok",
+                &[
+                    (token, "1000000000000000000"),
+                    ("0x0000000000000000000000000000000000000000", "7"),
+                ],
+            ),
+        ];
+        let g = Guardian::new(&c);
+        let owner = "0x0000000000000000000000000000000000000002";
+        let pay = |t: &str, a: u64| Payment {
+            token: t.into(),
+            amount: U256::from(a),
+        };
+        let eth0 = "0x0000000000000000000000000000000000000000";
+        // No accepted_payments: anything goes.
+        assert!(
+            g.check_onchain(Some(&ids(&["free"])), owner, false, Some(&pay(token, 1)))
+                .is_ok()
+        );
+        assert_eq!(
+            g.check_onchain(
+                Some(&ids(&["free", "eth"])),
+                owner,
+                false,
+                Some(&pay(token, 1))
+            ),
+            Err(OnchainSkip::TokenNotAccepted {
+                token: token.into(),
+                container: "eth".into()
+            })
+        );
+        // Minimums add up over the pipeline: 100 + 7.
+        let below = g
+            .check_onchain(
+                Some(&ids(&["eth", "tok"])),
+                owner,
+                false,
+                Some(&pay(eth0, 106)),
+            )
+            .unwrap_err();
+        assert_eq!(
+            below,
+            OnchainSkip::BelowMinimum {
+                amount: U256::from(106),
+                minimum: U256::from(107)
+            }
+        );
+        assert!(
+            below
+                .to_string()
+                .contains("below minimum payment requirements")
+        );
+        assert!(
+            g.check_onchain(
+                Some(&ids(&["eth", "tok"])),
+                owner,
+                false,
+                Some(&pay(eth0, 107))
+            )
+            .is_ok()
+        );
+        // Token addresses compare case-insensitively; uint256 minimums.
+        let upper = "0x1111111111111111111111111111111111111111"
+            .to_uppercase()
+            .replace("0X", "0x");
+        assert!(
+            g.check_onchain(
+                Some(&ids(&["tok"])),
+                owner,
+                false,
+                Some(&Payment {
+                    token: upper,
+                    amount: U256::from(10).pow(U256::from(18))
+                })
+            )
+            .is_ok()
+        );
+        assert!(
+            g.check_delegated(Some(&ids(&["tok"])), owner, false, Some(&pay(token, 5)))
+                .is_err()
+        );
     }
 
     #[test]

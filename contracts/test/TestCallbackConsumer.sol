@@ -15,6 +15,20 @@ contract TestCallbackConsumer is CallbackConsumer, DeliveryRecorder {
         return _requestCompute(containerId, inputs, redundancy, address(0), 0, address(0), address(0));
     }
 
+    /// A request that pays `paymentAmount` of `paymentToken` (address(0): ETH) from `wallet`,
+    /// optionally with a proof `verifier`.
+    function requestPaid(
+        string calldata containerId,
+        bytes calldata inputs,
+        uint16 redundancy,
+        address paymentToken,
+        uint256 paymentAmount,
+        address wallet,
+        address verifier
+    ) external returns (uint32) {
+        return _requestCompute(containerId, inputs, redundancy, paymentToken, paymentAmount, wallet, verifier);
+    }
+
     function _receiveCompute(
         uint32 subscriptionId,
         uint32 interval,

@@ -259,7 +259,7 @@ impl DelegatedService {
             Some(&containers),
             &req.sub.owner.to_string(),
             req.sub.requires_proof(),
-            req.sub.provides_payment(),
+            req.sub.payment().as_ref(),
         ) {
             return Err(refuse(
                 403,
@@ -322,6 +322,14 @@ impl DelegatedService {
                 "Signer mismatch",
                 json!({"recovered": recovered.to_string(), "expected": expected.to_string()}),
             ));
+        }
+        // A subscription active now must be able to pay now; a future one is checked when due.
+        if req.sub.interval_at(now).is_some() {
+            match super::payments::check(&self.client, &req.sub).await {
+                Ok(Some(p)) => return Err(refuse(400, p.kind, json!({"detail": p.detail}))),
+                Ok(None) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
         }
         let owner = req.sub.owner.to_string();
         if let Ok(Some(row)) = self.store.find(owner.clone(), req.nonce).await {
@@ -529,6 +537,12 @@ impl DelegatedService {
         }
         if u64::from(req.expiry) <= head.borrow().timestamp {
             return Err("Signature expired before the subscription became active".into());
+        }
+        if let Some(p) = super::payments::check(&self.client, &req.sub)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Err(p.to_string());
         }
         let _ = self
             .store

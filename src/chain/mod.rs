@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod eip712;
 pub mod encode;
 pub mod errors;
+pub mod payments;
 pub mod subscription;
 
 pub use client::{Addresses, ChainClient, ChainError};

@@ -41,6 +41,14 @@ impl Subscription {
         !self.payment_amount.is_zero()
     }
 
+    /// What it pays, for the guardian's payment rules.
+    pub fn payment(&self) -> Option<crate::guardian::Payment> {
+        self.provides_payment().then(|| crate::guardian::Payment {
+            token: self.payment_token.to_string(),
+            amount: self.payment_amount,
+        })
+    }
+
     /// The interval the contract would accept at block time `ts`; None before `activeAt`.
     pub fn interval_at(&self, ts: u64) -> Option<u32> {
         if self.cancelled() || ts < u64::from(self.active_at) {

@@ -290,7 +290,7 @@ impl Sync {
                     containers.as_deref(),
                     &s.owner.to_string(),
                     s.requires_proof(),
-                    s.provides_payment(),
+                    s.payment().as_ref(),
                 ) {
                     Ok(()) => ("tracked", None),
                     Err(skip) => ("ignored", Some(skip.to_string())),

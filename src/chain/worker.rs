@@ -118,6 +118,11 @@ impl Worker {
         else {
             return WorkResult::Skipped("Container-set not supported".into());
         };
+        match super::payments::check(&self.client, &sub).await {
+            Ok(Some(problem)) => return WorkResult::Skipped(problem.to_string()),
+            Ok(None) => {}
+            Err(e) => return failed(e),
+        }
         if let Err(e) = self
             .ledger
             .set_delivery(sub.id, interval, DeliveryState::Running, None, false)

@@ -111,11 +111,24 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
                 }
             }
         }
-        for token in ct.accepted_payments.keys() {
+        for (token, minimum) in &ct.accepted_payments {
             if !is_address(token) {
                 return Err(err(
                     format!("containers[{i}].accepted_payments"),
                     format!("token '{token}' is not an address (expected 0x and 40 hex digits)"),
+                ));
+            }
+            let m = minimum.trim();
+            let ok = match m.strip_prefix("0x") {
+                Some(h) => alloy::primitives::U256::from_str_radix(h, 16).is_ok(),
+                None => alloy::primitives::U256::from_str_radix(m, 10).is_ok(),
+            };
+            if !ok {
+                return Err(err(
+                    format!("containers[{i}].accepted_payments.{token}"),
+                    format!(
+                        "'{minimum}' is not an amount (expected a uint256 in decimal, e.g. \"1000000000000000000\")"
+                    ),
                 ));
             }
         }

@@ -39,12 +39,25 @@ pub mod bulk {
         "contracts/artifacts/BulkSubscriber.json"
     );
 }
+pub mod token {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        TestToken,
+        "contracts/artifacts/TestToken.json"
+    );
+}
 #[allow(unused_imports)]
 pub use bulk::BulkSubscriber;
 #[allow(unused_imports)]
 pub use callback::TestCallbackConsumer;
 #[allow(unused_imports)]
 pub use recurring::TestSubscriptionConsumer;
+#[allow(unused_imports)]
+pub use token::TestToken;
+
+/// Receives the protocol fee in the payment tests (an address nobody else uses).
+pub const FEE_RECIPIENT: Address = Address::new([0xfe; 20]);
 
 pub const DEPLOYER: usize = 2;
 pub const NODE: usize = 1;
@@ -70,6 +83,16 @@ impl TestChain {
     /// anvil on a free loopback port (`block_time` 0 = a block per transaction), stack deployed
     /// by anvil account #2 (Ritual's addresses). None when anvil is missing outside CI.
     pub async fn start(block_time: u64, extra: &[&str]) -> Option<Self> {
+        Self::start_with_fee(block_time, extra, FEE_RECIPIENT, 0).await
+    }
+
+    /// The same with a protocol fee of `fee_bp` basis points paid to `fee_recipient`.
+    pub async fn start_with_fee(
+        block_time: u64,
+        extra: &[&str],
+        fee_recipient: Address,
+        fee_bp: u16,
+    ) -> Option<Self> {
         let Some(bin) = anvil::find() else {
             assert!(
                 !in_ci(),
@@ -83,7 +106,7 @@ impl TestChain {
         let deployer = signing_provider(&url, &key(DEPLOYER))
             .await
             .expect("provider");
-        let addrs = deploy_stack(&deployer, addr(DEPLOYER), addr(DEPLOYER), 0)
+        let addrs = deploy_stack(&deployer, addr(DEPLOYER), fee_recipient, fee_bp)
             .await
             .expect("deploy");
         let user = signing_provider(&url, &key(USER)).await.expect("provider");

@@ -1,0 +1,101 @@
+//! The payment checks that need the chain (reference ritual-node §6, §5.8): the consumer's
+//! wallet comes from the WalletFactory, lets the subscription owner spend the amount, and holds
+//! it. Checked before the containers run, so a subscription that cannot pay is skipped with the
+//! exact reason instead of failing in the transaction.
+use super::abi::{Wallet, WalletFactory};
+use super::client::{ChainClient, ChainError};
+use super::subscription::Subscription;
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface IERC20Balance {
+        function balanceOf(address who) external view returns (uint256);
+    }
+}
+
+/// Why a paid subscription cannot pay (the first words are what Ritual's logs say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentProblem {
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+impl std::fmt::Display for PaymentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+pub fn token_name(token: Address) -> String {
+    if token == Address::ZERO {
+        "ETH".into()
+    } else {
+        format!("token {token}")
+    }
+}
+
+/// A wallet's balance of `token` (the zero address: ETH).
+pub async fn balance_of(
+    client: &ChainClient,
+    token: Address,
+    who: Address,
+) -> Result<U256, ChainError> {
+    if token == Address::ZERO {
+        return client
+            .rpc("eth_getBalance", client.provider().get_balance(who))
+            .await;
+    }
+    let t = IERC20Balance::new(token, client.provider().clone());
+    client.view("ERC20.balanceOf", t.balanceOf(who)).await
+}
+
+pub async fn is_wallet(client: &ChainClient, who: Address) -> Result<bool, ChainError> {
+    let f = WalletFactory::new(client.addresses.wallet_factory, client.provider().clone());
+    client
+        .view("WalletFactory.isValidWallet", f.isValidWallet(who))
+        .await
+}
+
+/// Ok(None) when the subscription pays nothing or can pay; Ok(Some(problem)) when it cannot.
+pub async fn check(
+    client: &ChainClient,
+    sub: &Subscription,
+) -> Result<Option<PaymentProblem>, ChainError> {
+    if !sub.provides_payment() {
+        return Ok(None);
+    }
+    let (w, token, amount) = (sub.wallet, sub.payment_token, sub.payment_amount);
+    if !is_wallet(client, w).await? {
+        return Ok(Some(PaymentProblem {
+            kind: "invalid wallet",
+            detail: format!("the subscription's wallet {w} was not created by the WalletFactory"),
+        }));
+    }
+    let wallet = Wallet::new(w, client.provider().clone());
+    let allowance = client
+        .view("Wallet.allowance", wallet.allowance(sub.owner, token))
+        .await?;
+    if allowance < amount {
+        return Ok(Some(PaymentProblem {
+            kind: "insufficient allowance",
+            detail: format!(
+                "wallet {w} lets the subscription owner {} spend {allowance} of {}, the subscription pays {amount} (the wallet's owner calls approve)",
+                sub.owner,
+                token_name(token)
+            ),
+        }));
+    }
+    let balance = balance_of(client, token, w).await?;
+    if balance < amount {
+        return Ok(Some(PaymentProblem {
+            kind: "insufficient balance",
+            detail: format!(
+                "subscription wallet {w} holds {balance} of {}, the subscription pays {amount}",
+                token_name(token)
+            ),
+        }));
+    }
+    Ok(None)
+}
