@@ -225,3 +225,87 @@ async fn node_sends_legacy_transactions_on_a_chain_without_base_fee() {
         .unwrap();
     assert_eq!(tx_count, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_create_fund_approve_withdraw_as_an_operator() {
+    let Some(chain) = TestChain::start(0, &[]).await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("config.json");
+    std::fs::write(
+        &cfg,
+        serde_json::json!({
+            "server": {"port": 4123},
+            "chain": {"enabled": true, "rpc_url": chain.url, "registry_address": chain.addrs.registry.to_string(),
+                      "wallet": {"private_key": format!("0x{}", DEV_KEYS[NODE])}}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let wallet = |args: &[&str]| {
+        let out = infernet_cmd(home.path())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("wallet")
+            .args(args)
+            .output()
+            .unwrap();
+        let so = String::from_utf8_lossy(&out.stdout).into_owned();
+        let se = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !so.contains(DEV_KEYS[NODE]) && !se.contains(DEV_KEYS[NODE]),
+            "the key is never printed"
+        );
+        (out.status.code(), so, se)
+    };
+    let json =
+        |s: &str| -> Value { serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}")) };
+    let (code, out, err) = wallet(&["create", "--set-payment-address", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let w = json(&out)["wallet"].as_str().unwrap().to_string();
+    assert_eq!(json(&out)["owner"], addr(NODE).to_string());
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(written["chain"]["wallet"]["payment_address"], w.as_str());
+    assert_eq!(written["server"]["port"], 4123, "other keys kept");
+    // Without naming it, commands use chain.wallet.payment_address.
+    let (_, out, _) = wallet(&["balance", "--json"]);
+    let b = json(&out);
+    assert_eq!(
+        (
+            b["wallet"].as_str(),
+            b["factory_wallet"].as_bool(),
+            b["balance"].as_str()
+        ),
+        (Some(w.as_str()), Some(true), Some("0"))
+    );
+    assert_eq!(b["owner"], addr(NODE).to_string());
+    let (code, _, err) = wallet(&["fund", "--amount", "1eth"]);
+    assert_eq!(code, Some(0), "{err}");
+    let spender = addr(0).to_string();
+    let (code, _, err) = wallet(&["approve", "--spender", &spender, "--amount", "0.3eth"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, out, _) = wallet(&["balance", "--spender", &spender, "--json"]);
+    let b = json(&out);
+    assert_eq!(b["balance"], "1000000000000000000");
+    assert_eq!(b["allowance"], "300000000000000000");
+    let (code, _, err) = wallet(&["withdraw", "--amount", "0.4eth"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, out, _) = wallet(&["balance", "--json"]);
+    assert_eq!(json(&out)["balance"], "600000000000000000");
+    // Failure paths name the problem.
+    let (code, _, err) = wallet(&["withdraw", "--amount", "5eth"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("Insufficient funds"), "{err}");
+    let (code, out, _) = wallet(&["create", "--owner", &addr(0).to_string(), "--json"]);
+    assert_eq!(code, Some(0));
+    let theirs = json(&out)["wallet"].as_str().unwrap().to_string();
+    let (code, _, err) = wallet(&["approve", &theirs, "--spender", &spender, "--amount", "1"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is owned by"), "{err}");
+    let (_, out, _) = wallet(&["balance", &Address::repeat_byte(0x42).to_string(), "--json"]);
+    assert_eq!(json(&out)["factory_wallet"], false);
+    let (code, _, err) = wallet(&["fund", "--amount", "lots"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a number"), "{err}");
+}

@@ -15,6 +15,7 @@ mod service_cmd;
 mod setup_cmd;
 mod setup_model;
 mod tui_cmd;
+mod wallet_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -83,6 +84,8 @@ pub enum Command {
     /// Secrets such as backend API keys: OS keyring, else a 0600 file
     #[command(subcommand)]
     Secret(secret::SecretCommand),
+    /// Payment wallets: create (WalletFactory), balance, fund, approve, withdraw (`--json`)
+    Wallet(wallet_cmd::WalletArgs),
     /// Infernet contracts: deploy the stack to a chain
     #[command(subcommand)]
     Contracts(contracts::ContractsCommand),
@@ -126,6 +129,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Doctor(args) => diag_cmd::doctor(cli.config.as_deref(), args),
         Command::Debug(args) => diag_cmd::debug(cli.config.as_deref(), args),
         Command::Secret(cmd) => secret::run(cmd),
+        Command::Wallet(args) => wallet_cmd::run(cli.config.as_deref(), args),
         Command::Contracts(contracts::ContractsCommand::Deploy(args)) => contracts::deploy(args),
         Command::Dev(contracts::DevCommand::Chain(args)) => contracts::dev_chain(args),
     }
