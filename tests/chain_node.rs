@@ -465,3 +465,55 @@ async fn a_restart_resumes_from_the_stored_cursor() {
     assert_eq!(i["chain"]["status"]["head_sub_id"], 3000);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lazy_subscription_is_delivered_through_the_inbox() {
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
+    let node = echo_node(&chain, &chain.url, NODE, |_| {}).await;
+    let consumer = chain.subscription_consumer().await;
+    consumer
+        .setInputs(Bytes::from_static(b"lazy input"))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(
+        consumer
+            .create("echo".into(), 1, 0, 1, true)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap()
+            .status()
+    );
+    let id = 1u32;
+    eventually("the lazy delivery", T, || async {
+        let n = consumer.deliveryCount(id, 1).call().await.ok()?;
+        (n == alloy::primitives::U256::from(1)).then_some(())
+    })
+    .await;
+    // The consumer got a pointer into the Inbox, not the payload.
+    let d = consumer
+        .delivery(id, 1, alloy::primitives::U256::ZERO)
+        .call()
+        .await
+        .unwrap();
+    assert!(
+        d.output.is_empty() && d.input.is_empty(),
+        "lazy payloads are empty"
+    );
+    let cid = infernet::chain::subscription::container_set_hash(&["echo".to_string()]);
+    assert_eq!(d.containerId, cid);
+    let inbox = infernet::chain::abi::Inbox::new(chain.addrs.inbox, chain.user.clone());
+    let item = inbox.read(cid, addr(NODE), d.index).call().await.unwrap();
+    assert_eq!((item.subscriptionId, item.interval), (id, 1));
+    let out = echoed(&item.output);
+    assert_eq!(out["echo"], alloy::hex::encode(b"lazy input"), "{out}");
+    let _ = node;
+}
