@@ -150,6 +150,8 @@ async fn run(
                     next_due: None,
                     last_delivery: None,
                     last_tx: None,
+                    payment: sub.payment_text(),
+                    proof: sub.proof_text(),
                 });
                 let _ = sched_tx
                     .send(SchedMsg::Track {

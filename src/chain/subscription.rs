@@ -41,6 +41,24 @@ impl Subscription {
         !self.payment_amount.is_zero()
     }
 
+    /// "100 wei of ETH from wallet 0x…" for views, when it pays.
+    pub fn payment_text(&self) -> Option<String> {
+        self.provides_payment().then(|| {
+            format!(
+                "{} of {} from wallet {}",
+                self.payment_amount,
+                super::payments::token_name(self.payment_token),
+                self.wallet
+            )
+        })
+    }
+
+    /// "verifier 0x…" for views, when it needs a proof.
+    pub fn proof_text(&self) -> Option<String> {
+        self.requires_proof()
+            .then(|| format!("verifier {}", self.verifier))
+    }
+
     /// What it pays, for the guardian's payment rules.
     pub fn payment(&self) -> Option<crate::guardian::Payment> {
         self.provides_payment().then(|| crate::guardian::Payment {

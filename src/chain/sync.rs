@@ -319,6 +319,8 @@ impl Sync {
                 next_due: None,
                 last_delivery: None,
                 last_tx: None,
+                payment: s.payment_text(),
+                proof: s.proof_text(),
             });
             rows.push(TrackedRow {
                 id: s.id,

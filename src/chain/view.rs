@@ -39,6 +39,10 @@ pub struct SubscriptionView {
     pub next_due: Option<u64>,
     pub last_delivery: Option<String>,
     pub last_tx: Option<String>,
+    /// What it pays (amount, token, from which wallet), when it pays.
+    pub payment: Option<String>,
+    /// Its verifier and the proof/escrow state, when it needs a proof.
+    pub proof: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]

@@ -105,6 +105,8 @@ pub fn chain(c: Option<&ChainSnapshot>) -> ui::ChainView {
                 next_due: s.next_due,
                 last_delivery: s.last_delivery.clone(),
                 last_tx: s.last_tx.clone(),
+                payment: s.payment.clone(),
+                proof: s.proof.clone(),
             })
             .collect(),
     }))

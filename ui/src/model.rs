@@ -172,6 +172,12 @@ pub struct SubscriptionRow {
     pub next_due: Option<u64>,
     pub last_delivery: Option<String>,
     pub last_tx: Option<String>,
+    /// What it pays, when it pays.
+    #[serde(default)]
+    pub payment: Option<String>,
+    /// Verifier and proof/escrow state, when it needs a proof.
+    #[serde(default)]
+    pub proof: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -58,8 +58,12 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         return;
     }
     let full = app.view == View::Full(Panel::Subscriptions);
-    let (table_area, detail_area) = if full && area.height > 12 {
-        let [a, b] = Layout::vertical([Constraint::Min(6), Constraint::Length(6)]).areas(area);
+    let (table_area, detail_area) = if full && area.height > 14 {
+        let [a, b] = Layout::vertical([
+            Constraint::Min(6),
+            Constraint::Length(if area.height > 30 { 9 } else { 7 }),
+        ])
+        .areas(area);
         (a, Some(b))
     } else {
         (area, None)
@@ -130,16 +134,20 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         table_area,
     );
     if let (Some(d), Some(s)) = (detail_area, rows.get(app.subs.selected)) {
-        let lines = vec![
+        let mut lines = vec![
             Line::from(vec![
                 Span::styled(format!("subscription {} ", s.id), t.fg(Slot::Title)),
                 Span::styled(
                     format!(
-                        "owner {} · containers {} · redundancy {}{}",
+                        "owner {} · containers {} · redundancy {}{}{}",
                         s.owner,
                         s.containers.join(","),
                         s.redundancy,
-                        if s.lazy { " · lazy" } else { "" }
+                        if s.lazy { " · lazy" } else { "" },
+                        s.payment
+                            .as_ref()
+                            .map(|p| format!(" · pays {p}"))
+                            .unwrap_or_default()
                     ),
                     t.fg(Slot::Text),
                 ),
@@ -160,6 +168,12 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                 t.fg(Slot::Text),
             )),
         ];
+        if let Some(p) = &s.proof {
+            lines.push(Line::from(Span::styled(
+                format!("proof: {p}"),
+                t.fg(Slot::Text),
+            )));
+        }
         let block = super::block(app, Panel::Subscriptions, false, "selected".into());
         f.render_widget(
             Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),

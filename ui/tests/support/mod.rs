@@ -64,6 +64,11 @@ pub fn model(jobs: usize, subs: usize) -> Model {
             next_due: Some((NOW / 1000 + 45) as u64),
             last_delivery: Some("delivered interval 2".into()),
             last_tx: Some(format!("0x{:064x}", 0xABCDEF + i)),
+            payment: (i % 2 == 0).then(|| {
+                "100000000000000000 of ETH from wallet 0x60985ee8192B322c3CAbA97A9A9f7298bdc4335C"
+                    .into()
+            }),
+            proof: (i == 0).then(|| "verifier 0x00000000000000000000000000000000000000a7".into()),
         })
         .collect();
     Model {
