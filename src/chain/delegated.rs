@@ -186,6 +186,8 @@ pub struct DelegatedService {
     pub head: watch::Receiver<Head>,
     pub tasks: TaskTracker,
     pub cancel: CancellationToken,
+    /// Plain transactions (the proof stake approval) and the node's wallet.
+    pub calls: Option<(mpsc::Sender<super::signer::CallReq>, Address)>,
     waiters: Mutex<HashMap<u32, oneshot::Sender<TxOutcome>>>,
 }
 
@@ -217,8 +219,19 @@ impl DelegatedService {
             head,
             tasks,
             cancel,
+            calls: None,
             waiters: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Lets proof-gated deliveries approve the node's wallet for the stake.
+    pub fn with_calls(
+        mut self,
+        calls: mpsc::Sender<super::signer::CallReq>,
+        node_wallet: Address,
+    ) -> Self {
+        self.calls = Some((calls, node_wallet));
+        self
     }
 
     fn now(&self) -> u64 {
@@ -541,6 +554,21 @@ impl DelegatedService {
         if let Some(p) = super::payments::check(&self.client, &req.sub)
             .await
             .map_err(|e| e.to_string())?
+        {
+            return Err(p.to_string());
+        }
+        if req.sub.requires_proof()
+            && req.sub.provides_payment()
+            && let Some((calls, wallet)) = &self.calls
+            && let Some(p) = super::payments::ensure_stake(
+                &self.client,
+                calls,
+                self.node,
+                *wallet,
+                req.sub.payment_token,
+                req.sub.payment_amount,
+            )
+            .await?
         {
             return Err(p.to_string());
         }

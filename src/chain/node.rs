@@ -121,6 +121,7 @@ async fn run(
     let (head_tx, head_rx) = watch::channel(Head::default());
     let (sched_tx, sched_rx) = mpsc::channel::<SchedMsg>(4096);
     let (signer_tx, signer_rx) = mpsc::channel(256);
+    let (calls_tx, calls_rx) = mpsc::channel(16);
 
     // Subscriptions tracked before a restart come back from the store, not from the chain.
     match ledger.subscriptions_with_status("tracked").await {
@@ -176,18 +177,21 @@ async fn run(
         node_wallet,
     };
     let (outcomes_tx, mut outcomes_rx) = mpsc::channel::<(u32, super::signer::TxOutcome)>(256);
-    let service = Arc::new(DelegatedService::new(
-        client.clone(),
-        node,
-        index.clone(),
-        Guardian::new(&config),
-        delegated_store,
-        jobs.clone(),
-        signer_tx.clone(),
-        head_rx.clone(),
-        tasks.clone(),
-        cancel.child_token(),
-    ));
+    let service = Arc::new(
+        DelegatedService::new(
+            client.clone(),
+            node,
+            index.clone(),
+            Guardian::new(&config),
+            delegated_store,
+            jobs.clone(),
+            signer_tx.clone(),
+            head_rx.clone(),
+            tasks.clone(),
+            cancel.child_token(),
+        )
+        .with_calls(calls_tx.clone(), node_wallet),
+    );
     let _ = delegated.set(service.clone());
     let svc = service.clone();
     tasks.spawn(async move {
@@ -201,6 +205,8 @@ async fn run(
         ledger: ledger.clone(),
         jobs,
         signer: signer_tx,
+        calls: calls_tx,
+        node_wallet,
         status: status.clone(),
     });
     let scheduler = Scheduler {
@@ -226,8 +232,9 @@ async fn run(
         starting_sub_id: chain.snapshot_sync.starting_sub_id,
         sync_period: secs(chain.snapshot_sync.sync_period),
         retry_base,
+        node,
     };
-    tasks.spawn(signer.run(signer_rx, head_rx.clone(), cancel.child_token()));
+    tasks.spawn(signer.run(signer_rx, calls_rx, head_rx.clone(), cancel.child_token()));
     tasks.spawn(scheduler.run(sched_rx, head_rx, cancel.child_token()));
     tasks.spawn(sync.run(cancel.child_token()));
     service.resume().await;

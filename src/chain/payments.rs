@@ -99,3 +99,67 @@ pub async fn check(
     }
     Ok(None)
 }
+
+/// Before a proof-gated delivery the coordinator locks the payment amount in the node's own
+/// wallet as a stake (`cLock(node, token, amount)`): the wallet must be owned by the node's key,
+/// hold the amount, and allow the node's address to lock it. A short allowance is raised by the
+/// amount (so concurrent proof deliveries each have theirs), through the signer.
+pub async fn ensure_stake(
+    client: &ChainClient,
+    calls: &tokio::sync::mpsc::Sender<super::signer::CallReq>,
+    node: Address,
+    node_wallet: Address,
+    token: Address,
+    amount: U256,
+) -> Result<Option<PaymentProblem>, String> {
+    let wallet = Wallet::new(node_wallet, client.provider().clone());
+    let owner = client
+        .view("Wallet.owner", wallet.owner())
+        .await
+        .map_err(|e| e.to_string())?;
+    if owner != node {
+        return Ok(Some(PaymentProblem {
+            kind: "cannot stake for the proof",
+            detail: format!(
+                "the node wallet {node_wallet} is owned by {owner}, not by this node's key {node}"
+            ),
+        }));
+    }
+    let balance = balance_of(client, token, node_wallet)
+        .await
+        .map_err(|e| e.to_string())?;
+    if balance < amount {
+        return Ok(Some(PaymentProblem {
+            kind: "insufficient balance",
+            detail: format!(
+                "the node wallet {node_wallet} holds {balance} of {}, and a proof-gated delivery stakes {amount} (fund it: infernet wallet fund)",
+                token_name(token)
+            ),
+        }));
+    }
+    let allowance = client
+        .view("Wallet.allowance", wallet.allowance(node, token))
+        .await
+        .map_err(|e| e.to_string())?;
+    if allowance >= amount {
+        return Ok(None);
+    }
+    let data = Wallet::approveCall {
+        spender: node,
+        token,
+        amount: allowance.saturating_add(amount),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    calls
+        .send(super::signer::CallReq {
+            to: node_wallet,
+            data: alloy::sol_types::SolCall::abi_encode(&data).into(),
+            what: "Wallet.approve (proof stake)",
+            reply: tx,
+        })
+        .await
+        .map_err(|_| "the node is stopping".to_string())?;
+    let hash = rx.await.map_err(|_| "the node is stopping".to_string())??;
+    tracing::info!(wallet = %node_wallet, tx = %hash, amount = %amount, "node wallet approved for the proof stake");
+    Ok(None)
+}

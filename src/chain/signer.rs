@@ -39,6 +39,15 @@ pub struct DeliverReq {
     pub delegation: Option<Delegation>,
 }
 
+/// A plain transaction from the node's key (approving its own wallet for proof escrow), sent in
+/// nonce order with the deliveries and awaited until mined. Replies with the transaction hash.
+pub struct CallReq {
+    pub to: Address,
+    pub data: Bytes,
+    pub what: &'static str,
+    pub reply: oneshot::Sender<Result<String, String>>,
+}
+
 /// The signed parts of a delegated subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delegation {
@@ -570,6 +579,53 @@ impl Signer {
         self.broadcast(&raw).await.map_err(|e| e.to_string())
     }
 
+    async fn call(
+        &self,
+        c: &CallReq,
+        nonce: &mut Option<u64>,
+        head: &Head,
+    ) -> Result<String, String> {
+        let tx = self.base_tx(c.data.clone()).with_to(c.to);
+        let gas = match self.prepare(&tx).await {
+            Ok(g) => g,
+            Err(Submitted::Failed { reason, .. }) | Err(Submitted::RaceLost(reason)) => {
+                return Err(format!("{}: {reason}", c.what));
+            }
+            Err(Submitted::Sent(h)) => return Ok(h),
+        };
+        let n = match *nonce {
+            Some(n) => n,
+            None => self.next_nonce().await.map_err(|e| e.to_string())?,
+        };
+        let tx = tx
+            .with_nonce(n)
+            .with_gas_limit(gas)
+            .with_chain_id(self.client.chain_id);
+        let tx = self
+            .with_fees(tx, head, 0)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (hash, raw) = self.sign(tx).await?;
+        if let Err(e) = self.broadcast(&raw).await {
+            *nonce = None;
+            return Err(format!("{}: {e}", c.what));
+        }
+        *nonce = Some(n + 1);
+        tracing::info!(tx = %hash, what = c.what, "transaction sent");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < until {
+            match self.client.provider().get_transaction_receipt(hash).await {
+                Ok(Some(r)) if r.status() => return Ok(hash.to_string()),
+                Ok(Some(_)) => return Err(format!("{}: transaction {hash} reverted", c.what)),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            }
+        }
+        Err(format!(
+            "{}: transaction {hash} not mined within 60 s",
+            c.what
+        ))
+    }
+
     async fn restore(&self) -> BTreeMap<u64, Pending> {
         let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
         match self.ledger.pending_txs().await {
@@ -606,6 +662,7 @@ impl Signer {
     pub async fn run(
         self,
         mut rx: mpsc::Receiver<DeliverReq>,
+        mut calls: mpsc::Receiver<CallReq>,
         mut head_rx: watch::Receiver<Head>,
         cancel: CancellationToken,
     ) {
@@ -620,6 +677,12 @@ impl Signer {
                     head = *head_rx.borrow_and_update();
                     if !pending.is_empty() {
                         self.on_block(&head, &mut pending, &mut nonce).await;
+                    }
+                }
+                c = calls.recv() => {
+                    if let Some(c) = c {
+                        let r = self.call(&c, &mut nonce, &head).await;
+                        let _ = c.reply.send(r);
                     }
                 }
                 req = rx.recv() => {

@@ -46,6 +46,8 @@ pub struct Sync {
     pub starting_sub_id: u32,
     pub sync_period: Duration,
     pub retry_base: Duration,
+    /// This node: its proof verdicts (`ProofVerified`) are recorded in the view.
+    pub node: alloy::primitives::Address,
 }
 
 /// Exponential backoff with jitter, capped at 5 s (an outage is noticed to end within 5 s).
@@ -131,11 +133,51 @@ impl Sync {
             .event_signature(vec![
                 EIP712Coordinator::SubscriptionCreated::SIGNATURE_HASH,
                 EIP712Coordinator::SubscriptionCancelled::SIGNATURE_HASH,
+                EIP712Coordinator::ProofVerified::SIGNATURE_HASH,
             ])
     }
 
-    /// (any created?, cancelled ids) from coordinator logs.
-    fn scan(logs: &[alloy::rpc::types::Log]) -> (bool, Vec<u32>) {
+    /// (any created?, cancelled ids) from coordinator logs; this node's proof verdicts go to
+    /// the view and the log (escrow released, paid, or the stake slashed).
+    fn scan(&self, logs: &[alloy::rpc::types::Log]) -> (bool, Vec<u32>) {
+        for log in logs {
+            let Ok(p) = log.log_decode::<EIP712Coordinator::ProofVerified>() else {
+                continue;
+            };
+            let e = p.inner.data;
+            if e.node != self.node {
+                continue;
+            }
+            let text = match (e.active, e.valid) {
+                (true, true) => format!(
+                    "interval {}: proof valid (verifier {}); escrow paid to the node wallet, stake released",
+                    e.interval, e.verifier
+                ),
+                (true, false) => format!(
+                    "interval {}: proof INVALID (verifier {}); the node's stake was slashed to the consumer",
+                    e.interval, e.verifier
+                ),
+                (false, _) => format!(
+                    "interval {}: proof window expired; settled by {} and paid to the node wallet",
+                    e.interval, e.verifier
+                ),
+            };
+            if e.active && !e.valid {
+                tracing::warn!(
+                    subscription = e.id,
+                    interval = e.interval,
+                    "proof rejected: stake slashed"
+                );
+            } else {
+                tracing::info!(
+                    subscription = e.id,
+                    interval = e.interval,
+                    valid = e.valid,
+                    "proof settled"
+                );
+            }
+            self.status.update(e.id, |v| v.proof = Some(text));
+        }
         let created = EIP712Coordinator::SubscriptionCreated::SIGNATURE_HASH;
         let cancelled = EIP712Coordinator::SubscriptionCancelled::SIGNATURE_HASH;
         let mut any_created = false;
@@ -357,7 +399,7 @@ impl Sync {
                 .client
                 .rpc("eth_getLogs", self.client.provider().get_logs(&filter))
                 .await?;
-            let (c, mut cancelled) = Self::scan(&logs);
+            let (c, mut cancelled) = self.scan(&logs);
             any_created |= c;
             ids.append(&mut cancelled);
             a = b + 1;
@@ -402,7 +444,7 @@ impl Sync {
                                 .into_iter()
                                 .filter(|l| l.block_number.is_none_or(|n| n <= head.number))
                                 .collect();
-                            batched = Some(Self::scan(&upto));
+                            batched = Some(self.scan(&upto));
                             head
                         }
                         Err(e) if e.is_transient() => return Err(e),

@@ -33,6 +33,10 @@ pub struct Worker {
     pub ledger: ChainLedger,
     pub jobs: JobService,
     pub signer: mpsc::Sender<DeliverReq>,
+    /// Plain transactions (approving the node's wallet for proof escrow).
+    pub calls: mpsc::Sender<super::signer::CallReq>,
+    /// `chain.wallet.payment_address` (zero when unset).
+    pub node_wallet: Address,
     /// Where the redundancy seen on chain is shown (TUI: "1/2").
     pub status: Arc<super::view::ChainStatus>,
 }
@@ -122,6 +126,27 @@ impl Worker {
             Ok(Some(problem)) => return WorkResult::Skipped(problem.to_string()),
             Ok(None) => {}
             Err(e) => return failed(e),
+        }
+        if sub.requires_proof() && sub.provides_payment() {
+            match super::payments::ensure_stake(
+                &self.client,
+                &self.calls,
+                self.node,
+                self.node_wallet,
+                sub.payment_token,
+                sub.payment_amount,
+            )
+            .await
+            {
+                Ok(None) => {}
+                Ok(Some(p)) => return WorkResult::Skipped(p.to_string()),
+                Err(reason) => {
+                    return WorkResult::Failed {
+                        reason,
+                        transient: true,
+                    };
+                }
+            }
         }
         if let Err(e) = self
             .ledger

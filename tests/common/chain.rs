@@ -53,8 +53,18 @@ pub use bulk::BulkSubscriber;
 pub use callback::TestCallbackConsumer;
 #[allow(unused_imports)]
 pub use recurring::TestSubscriptionConsumer;
+pub mod verifier {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        TestVerifier,
+        "contracts/artifacts/TestVerifier.json"
+    );
+}
 #[allow(unused_imports)]
 pub use token::TestToken;
+#[allow(unused_imports)]
+pub use verifier::TestVerifier;
 
 /// Receives the protocol fee in the payment tests (an address nobody else uses).
 pub const FEE_RECIPIENT: Address = Address::new([0xfe; 20]);
