@@ -215,6 +215,7 @@ async fn atomic_and_optimistic_verifiers_settle_valid_and_invalid_proofs() {
         before.1,
         "the stake is locked, not taken"
     );
+    proof_view(3, "proof submitted").await;
     assert!(
         optimistic
             .settle(3, 1, addr(NODE), true)
@@ -266,5 +267,33 @@ async fn atomic_and_optimistic_verifiers_settle_valid_and_invalid_proofs() {
         v["proof"].as_str().unwrap(),
         format!("verifier {}", atomic_ok.address())
     );
+
+    // 6. A verifier that does not take the payment token: skipped with the reason, nothing paid.
+    assert!(
+        atomic_ok
+            .setSupported(Address::ZERO, false)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap()
+            .status()
+    );
+    let before = bal(consumer_wallet).await;
+    request("prover", *atomic_ok.address()).await;
+    eventually("the unsupported-token skip", T, || async {
+        let s = sub_view(&info(&base).await?, 6)?;
+        s["last_delivery"]
+            .as_str()
+            .is_some_and(|l| l.contains("Unsupported verifier token"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        consumer.deliveryCount(6, 1).call().await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(bal(consumer_wallet).await, before);
     let _ = chain.user.get_block_number().await;
 }

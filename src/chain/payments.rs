@@ -13,6 +13,10 @@ alloy::sol! {
     interface IERC20Balance {
         function balanceOf(address who) external view returns (uint256);
     }
+    #[sol(rpc)]
+    interface IVerifierTokens {
+        function isSupportedToken(address token) external view returns (bool);
+    }
 }
 
 /// Why a paid subscription cannot pay (the first words are what Ritual's logs say).
@@ -67,6 +71,27 @@ pub async fn check(
         return Ok(None);
     }
     let (w, token, amount) = (sub.wallet, sub.payment_token, sub.payment_amount);
+    if sub.requires_proof() {
+        let v = IVerifierTokens::new(sub.verifier, client.provider().clone());
+        let supported = match client
+            .view("Verifier.isSupportedToken", v.isSupportedToken(token))
+            .await
+        {
+            Ok(b) => b,
+            Err(ChainError::Revert(_)) => false,
+            Err(e) => return Err(e),
+        };
+        if !supported {
+            return Ok(Some(PaymentProblem {
+                kind: "Unsupported verifier token",
+                detail: format!(
+                    "verifier {} does not take {} (isSupportedToken is false)",
+                    sub.verifier,
+                    token_name(token)
+                ),
+            }));
+        }
+    }
     if !is_wallet(client, w).await? {
         return Ok(Some(PaymentProblem {
             kind: "invalid wallet",

@@ -357,7 +357,22 @@ impl Scheduler {
             (s, Some(r)) => format!("interval {interval}: {} ({r})", s.as_str()),
             (s, None) => format!("interval {interval}: {}", s.as_str()),
         };
+        let proof_pending = state == DeliveryState::Confirmed
+            && st
+                .entries
+                .get(&id)
+                .is_some_and(|e| e.sub.requires_proof() && e.sub.provides_payment());
         self.status.update(id, |v| {
+            // An atomic verifier's verdict (same block) may already be recorded.
+            let settled = v
+                .proof
+                .as_deref()
+                .is_some_and(|p| p.starts_with(&format!("interval {interval}:")));
+            if proof_pending && !settled {
+                v.proof = Some(format!(
+                    "interval {interval}: proof submitted; the node's stake and the consumer's escrow are locked until the verifier settles"
+                ));
+            }
             v.last_delivery = Some(text);
             if state == DeliveryState::Confirmed
                 && let Some(h) = reason.clone().filter(|h| h.starts_with("0x"))
