@@ -53,9 +53,9 @@ fn signed(
                 "containers": alloy::hex::encode(sub.container_id),
                 "lazy": sub.lazy,
                 "verifier": sub.verifier.to_string(),
-                "payment_amount": 0,
-                "payment_token": Address::ZERO.to_string(),
-                "wallet": Address::ZERO.to_string(),
+                "payment_amount": serde_json::from_str::<Value>(&sub.payment_amount.to_string()).unwrap(),
+                "payment_token": sub.payment_token.to_string(),
+                "wallet": sub.wallet.to_string(),
             },
             "signature": {"nonce": nonce, "expiry": expiry, "v": v, "r": big(r), "s": big(s)},
             "data": data,
@@ -297,5 +297,143 @@ async fn a_future_active_at_waits_and_redundancy_two_is_served_once_by_this_node
     assert_eq!(
         consumer.deliveryCount(id, 1).call().await.unwrap(),
         U256::from(1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_answers_jobs_paid_delegated_subscriptions_and_bad_entries_in_order() {
+    use infernet::chain::abi::{Wallet, WalletFactory};
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
+    let f = WalletFactory::new(chain.addrs.wallet_factory, chain.user.clone());
+    let mut wallets = Vec::new();
+    for owner in [addr(NODE), addr(USER), addr(USER)] {
+        let w = f.createWallet(owner).call().await.unwrap();
+        assert!(
+            f.createWallet(owner)
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap()
+                .status()
+        );
+        wallets.push(w);
+    }
+    let (node_wallet, paying, unapproved) = (wallets[0], wallets[1], wallets[2]);
+    let consumer = chain.subscription_consumer().await;
+    let owner = *consumer.address();
+    let amount = U256::from(10u64.pow(17));
+    for w in [paying, unapproved] {
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(w)
+            .value(amount * U256::from(2));
+        assert!(
+            chain
+                .user
+                .send_transaction(tx)
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap()
+                .status()
+        );
+    }
+    let pw = Wallet::new(paying, chain.user.clone());
+    assert!(
+        pw.approve(owner, Address::ZERO, amount)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap()
+            .status()
+    );
+    let node = echo_node(&chain, &chain.url, NODE, |c| {
+        c.chain.wallet.payment_address = Some(node_wallet.to_string());
+    })
+    .await;
+    let base = node.base.clone();
+    wait_ready(&base).await;
+    let now = chain.now().await as u32;
+    let mut paid = sub_for(owner, now, 0, 1, 1);
+    paid.payment_amount = amount;
+    paid.wallet = paying;
+    let mut not_approved = paid.clone();
+    not_approved.wallet = unapproved;
+    let good = signed(&chain, &paid, 1, now + 600, USER, json!({"paid": true}));
+    let refused = signed(&chain, &not_approved, 2, now + 600, USER, json!({}));
+    let mut garbage = signed(&chain, &paid, 3, now + 600, USER, json!({})).body;
+    garbage["signature"]["r"] = json!(1);
+    garbage["signature"]["s"] = json!(1);
+    let batch = json!([
+        {"containers": ["echo"], "data": {"plain": "job"}},
+        good.body,
+        {"containers": "echo", "data": {}},
+        refused.body,
+        garbage,
+    ]);
+    let r = http()
+        .post(format!("{base}/api/jobs/batch"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    let a = v.as_array().unwrap();
+    assert_eq!(a.len(), 5, "{v}");
+    let job = a[0]["id"].as_str().expect("the plain job's id").to_string();
+    let delegated_job = a[1]["id"]
+        .as_str()
+        .expect("the paid delegated subscription's job id")
+        .to_string();
+    assert!(
+        a[2]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid job request"),
+        "{v}"
+    );
+    assert_eq!(a[3]["error"], "insufficient allowance", "{v}");
+    assert!(
+        a[4]["error"] == "Invalid signature" || a[4]["error"] == "Signer mismatch",
+        "{v}"
+    );
+    assert_eq!(wait_job(&base, &job, T).await["status"], "success");
+    assert_eq!(
+        wait_job(&base, &delegated_job, T).await["status"],
+        "success"
+    );
+    // The paid delegated subscription is created, delivered and paid to the node's wallet.
+    let coord =
+        infernet::chain::abi::EIP712Coordinator::new(chain.addrs.coordinator, chain.user.clone());
+    let id = eventually("created", T, || async {
+        let id = coord
+            .delegateCreatedIds(infernet::chain::subscription::delegate_key(owner, 1))
+            .call()
+            .await
+            .ok()?;
+        (id != 0).then_some(id)
+    })
+    .await;
+    eventually("delivered", T, || async {
+        let n = consumer.deliveryCount(id, 1).call().await.ok()?;
+        (n == U256::from(1)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        chain.balance(node_wallet).await,
+        amount,
+        "the node wallet was paid (no protocol fee here)"
+    );
+    assert_eq!(
+        chain.balance(paying).await,
+        amount,
+        "the consumer wallet paid once"
     );
 }
