@@ -437,3 +437,60 @@ async fn a_batch_answers_jobs_paid_delegated_subscriptions_and_bad_entries_in_or
         "the consumer wallet paid once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_accepted_delegated_subscription_survives_a_restart() {
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
+    let echo = common::NativeEcho::start("echo");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::chain::node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![common::remote("echo", &echo.url())],
+    );
+    let (h, base) = common::start(cfg.clone()).await;
+    let consumer = chain.subscription_consumer().await;
+    let owner = *consumer.address();
+    let now = chain.now().await as u32;
+    // Active in 30 s of block time: accepted now, run after the restart.
+    let sub = sub_for(owner, now + 30, 0, 1, 1);
+    let req = signed(
+        &chain,
+        &sub,
+        9,
+        now + 600,
+        USER,
+        json!({"after": "restart"}),
+    );
+    wait_ready(&base).await;
+    let (code, v) = post(&base, &req.body).await;
+    assert_eq!(code, 200, "{v}");
+    let job = v["id"].as_str().unwrap().to_string();
+    h.shutdown().await;
+    drop(h);
+    chain.warp(40).await;
+    let (_h2, base2) = common::start(cfg).await;
+    let done = wait_job(&base2, &job, T).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(done["result"]["output"]["echo"]["after"], "restart");
+    let coord =
+        infernet::chain::abi::EIP712Coordinator::new(chain.addrs.coordinator, chain.user.clone());
+    let id = eventually("created after the restart", T, || async {
+        let id = coord
+            .delegateCreatedIds(infernet::chain::subscription::delegate_key(owner, 9))
+            .call()
+            .await
+            .ok()?;
+        (id != 0).then_some(id)
+    })
+    .await;
+    eventually("delivered after the restart", T, || async {
+        let n = consumer.deliveryCount(id, 1).call().await.ok()?;
+        (n == U256::from(1)).then_some(())
+    })
+    .await;
+}

@@ -499,6 +499,11 @@ impl DelegatedService {
                     if let Ok(mut w) = self.waiters.lock() {
                         w.remove(&row.seq);
                     }
+                    // Stopping is not failing: the request stays open and resumes at the next start.
+                    if self.cancel.is_cancelled() {
+                        tracing::info!(owner = %row.owner, nonce = row.nonce, "delegated subscription left for the next start");
+                        return;
+                    }
                     return self.finish(&row, "failed", Some(reason), None).await;
                 }
             }

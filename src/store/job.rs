@@ -150,7 +150,9 @@ impl SqliteStore {
             let now = now_ms();
             c.prepare_cached(
                 "INSERT INTO jobs (id, client, status, source, containers, created_at, updated_at, input)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5, ?6)",
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET status = 'running', result = NULL,
+                   intermediate = '[]', updated_at = ?5, input = ?6",
             )?
             .execute(params![id, client, source, containers, now, input])?;
             Ok(())
