@@ -537,7 +537,7 @@ mod tests {
         let e = SqliteStore::open(&p).unwrap_err().to_string();
         assert!(
             e.contains(
-                "has schema version 99, newer than this infernet knows (3); upgrade infernet"
+                "has schema version 99, newer than this infernet knows (4); upgrade infernet"
             ),
             "{e}"
         );
