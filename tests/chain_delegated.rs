@@ -200,17 +200,7 @@ async fn delegated_subscription_is_checked_then_run_and_delivered_under_its_on_c
         "delegated input comes off-chain: {done}"
     );
     assert_eq!(done["result"]["output"]["destination"], 0, "{done}");
-    let c = chain.user.clone();
-    let coord = infernet::chain::abi::EIP712Coordinator::new(chain.addrs.coordinator, c);
-    let id = eventually("the subscription created on chain", T, || async {
-        let id = coord
-            .delegateCreatedIds(infernet::chain::subscription::delegate_key(owner, 7))
-            .call()
-            .await
-            .ok()?;
-        (id != 0).then_some(id)
-    })
-    .await;
+    let id = chain.delegated_id(owner, 7).await;
     eventually("interval 1 delivered", T, || async {
         let n = consumer.deliveryCount(id, 1).call().await.ok()?;
         (n == U256::from(1)).then_some(())
@@ -270,23 +260,15 @@ async fn a_future_active_at_waits_and_redundancy_two_is_served_once_by_this_node
     chain.warp(10).await;
     let done = wait_job(&base, &job, T).await;
     assert_eq!(done["status"], "success", "{done}");
-    let coord =
-        infernet::chain::abi::EIP712Coordinator::new(chain.addrs.coordinator, chain.user.clone());
-    let id = eventually("created", T, || async {
-        let id = coord
-            .delegateCreatedIds(infernet::chain::subscription::delegate_key(owner, 1))
-            .call()
-            .await
-            .ok()?;
-        (id != 0).then_some(id)
-    })
-    .await;
+    let id = chain.delegated_id(owner, 1).await;
     eventually("delivered once", T, || async {
         let n = consumer.deliveryCount(id, 1).call().await.ok()?;
         (n == U256::from(1)).then_some(())
     })
     .await;
     // Redundancy 2: this node's one response counts; it does not try again.
+    let coord =
+        infernet::chain::abi::EIP712Coordinator::new(chain.addrs.coordinator, chain.user.clone());
     let count = coord
         .redundancyCount(infernet::chain::subscription::interval_key(id, 1))
         .call()
@@ -302,57 +284,19 @@ async fn a_future_active_at_waits_and_redundancy_two_is_served_once_by_this_node
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_answers_jobs_paid_delegated_subscriptions_and_bad_entries_in_order() {
-    use infernet::chain::abi::{Wallet, WalletFactory};
     let Some(chain) = TestChain::start(1, &[]).await else {
         return;
     };
-    let f = WalletFactory::new(chain.addrs.wallet_factory, chain.user.clone());
-    let mut wallets = Vec::new();
-    for owner in [addr(NODE), addr(USER), addr(USER)] {
-        let w = f.createWallet(owner).call().await.unwrap();
-        assert!(
-            f.createWallet(owner)
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap()
-                .status()
-        );
-        wallets.push(w);
-    }
-    let (node_wallet, paying, unapproved) = (wallets[0], wallets[1], wallets[2]);
+    let node_wallet = chain.create_wallet(addr(NODE)).await;
+    let paying = chain.create_wallet(addr(USER)).await;
+    let unapproved = chain.create_wallet(addr(USER)).await;
     let consumer = chain.subscription_consumer().await;
     let owner = *consumer.address();
     let amount = U256::from(10u64.pow(17));
     for w in [paying, unapproved] {
-        let tx = alloy::rpc::types::TransactionRequest::default()
-            .to(w)
-            .value(amount * U256::from(2));
-        assert!(
-            chain
-                .user
-                .send_transaction(tx)
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap()
-                .status()
-        );
+        chain.send_eth(w, amount * U256::from(2)).await;
     }
-    let pw = Wallet::new(paying, chain.user.clone());
-    assert!(
-        pw.approve(owner, Address::ZERO, amount)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .status()
-    );
+    chain.approve(paying, owner, Address::ZERO, amount).await;
     let node = echo_node(&chain, &chain.url, NODE, |c| {
         c.chain.wallet.payment_address = Some(node_wallet.to_string());
     })
@@ -410,17 +354,7 @@ async fn a_batch_answers_jobs_paid_delegated_subscriptions_and_bad_entries_in_or
         "success"
     );
     // The paid delegated subscription is created, delivered and paid to the node's wallet.
-    let coord =
-        infernet::chain::abi::EIP712Coordinator::new(chain.addrs.coordinator, chain.user.clone());
-    let id = eventually("created", T, || async {
-        let id = coord
-            .delegateCreatedIds(infernet::chain::subscription::delegate_key(owner, 1))
-            .call()
-            .await
-            .ok()?;
-        (id != 0).then_some(id)
-    })
-    .await;
+    let id = chain.delegated_id(owner, 1).await;
     eventually("delivered", T, || async {
         let n = consumer.deliveryCount(id, 1).call().await.ok()?;
         (n == U256::from(1)).then_some(())
@@ -477,17 +411,7 @@ async fn an_accepted_delegated_subscription_survives_a_restart() {
     let done = wait_job(&base2, &job, T).await;
     assert_eq!(done["status"], "success", "{done}");
     assert_eq!(done["result"]["output"]["echo"]["after"], "restart");
-    let coord =
-        infernet::chain::abi::EIP712Coordinator::new(chain.addrs.coordinator, chain.user.clone());
-    let id = eventually("created after the restart", T, || async {
-        let id = coord
-            .delegateCreatedIds(infernet::chain::subscription::delegate_key(owner, 9))
-            .call()
-            .await
-            .ok()?;
-        (id != 0).then_some(id)
-    })
-    .await;
+    let id = chain.delegated_id(owner, 9).await;
     eventually("delivered after the restart", T, || async {
         let n = consumer.deliveryCount(id, 1).call().await.ok()?;
         (n == U256::from(1)).then_some(())

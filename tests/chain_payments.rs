@@ -8,63 +8,11 @@ use alloy::providers::Provider;
 use common::chain::{
     FEE_RECIPIENT, NODE, TestChain, TestToken, USER, addr, echo_node, eventually, info, sub_view,
 };
-use infernet::chain::abi::{Wallet, WalletFactory};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
 const FEE_BP: u16 = 500;
 const ETH: Address = Address::ZERO;
-
-async fn create_wallet(chain: &TestChain, owner: Address) -> Address {
-    let f = WalletFactory::new(chain.addrs.wallet_factory, chain.user.clone());
-    let w = f.createWallet(owner).call().await.unwrap();
-    assert!(
-        f.createWallet(owner)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .status()
-    );
-    w
-}
-
-async fn send_eth(chain: &TestChain, to: Address, amount: U256) {
-    let tx = alloy::rpc::types::TransactionRequest::default()
-        .to(to)
-        .value(amount);
-    let r = chain
-        .user
-        .send_transaction(tx)
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
-}
-
-async fn approve(
-    chain: &TestChain,
-    wallet: Address,
-    spender: Address,
-    token: Address,
-    amount: U256,
-) {
-    let w = Wallet::new(wallet, chain.user.clone());
-    assert!(
-        w.approve(spender, token, amount)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .status()
-    );
-}
 
 async fn token_balance(chain: &TestChain, token: Address, who: Address) -> U256 {
     if token == ETH {
@@ -87,10 +35,10 @@ async fn eth_and_erc20_payments_move_the_exact_amounts() {
         return;
     };
     let token = TestToken::deploy(chain.user.clone()).await.unwrap();
-    let node_wallet = create_wallet(&chain, addr(NODE)).await;
-    let consumer_wallet = create_wallet(&chain, addr(USER)).await;
+    let node_wallet = chain.create_wallet(addr(NODE)).await;
+    let consumer_wallet = chain.create_wallet(addr(USER)).await;
     let consumer = chain.callback_consumer().await;
-    send_eth(&chain, consumer_wallet, wei(1000)).await;
+    chain.send_eth(consumer_wallet, wei(1000)).await;
     assert!(
         token
             .mint(consumer_wallet, wei(1000))
@@ -102,15 +50,17 @@ async fn eth_and_erc20_payments_move_the_exact_amounts() {
             .unwrap()
             .status()
     );
-    approve(&chain, consumer_wallet, *consumer.address(), ETH, wei(1000)).await;
-    approve(
-        &chain,
-        consumer_wallet,
-        *consumer.address(),
-        *token.address(),
-        wei(1000),
-    )
-    .await;
+    chain
+        .approve(consumer_wallet, *consumer.address(), ETH, wei(1000))
+        .await;
+    chain
+        .approve(
+            consumer_wallet,
+            *consumer.address(),
+            *token.address(),
+            wei(1000),
+        )
+        .await;
     let tok = token.address().to_string();
     let node = echo_node(&chain, &chain.url, NODE, |c| {
         c.chain.wallet.payment_address = Some(node_wallet.to_string());
@@ -179,17 +129,17 @@ async fn paid_subscriptions_that_cannot_pay_are_skipped_with_the_reason() {
         return;
     };
     let token = TestToken::deploy(chain.user.clone()).await.unwrap();
-    let node_wallet = create_wallet(&chain, addr(NODE)).await;
+    let node_wallet = chain.create_wallet(addr(NODE)).await;
     let consumer = chain.callback_consumer().await;
     let c = *consumer.address();
     // Funded but not approved; approved but not funded; a wallet the factory did not make.
-    let unapproved = create_wallet(&chain, addr(USER)).await;
-    send_eth(&chain, unapproved, wei(10)).await;
-    let unfunded = create_wallet(&chain, addr(USER)).await;
-    approve(&chain, unfunded, c, ETH, wei(10)).await;
-    let funded = create_wallet(&chain, addr(USER)).await;
-    send_eth(&chain, funded, wei(10)).await;
-    approve(&chain, funded, c, ETH, wei(10)).await;
+    let unapproved = chain.create_wallet(addr(USER)).await;
+    chain.send_eth(unapproved, wei(10)).await;
+    let unfunded = chain.create_wallet(addr(USER)).await;
+    chain.approve(unfunded, c, ETH, wei(10)).await;
+    let funded = chain.create_wallet(addr(USER)).await;
+    chain.send_eth(funded, wei(10)).await;
+    chain.approve(funded, c, ETH, wei(10)).await;
     let node = echo_node(&chain, &chain.url, NODE, |cfg| {
         cfg.chain.wallet.payment_address = Some(node_wallet.to_string());
         cfg.containers[0].accepted_payments =

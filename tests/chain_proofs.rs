@@ -11,7 +11,7 @@ use common::chain::{
     sub_view,
 };
 use common::{NativeEcho, remote, start};
-use infernet::chain::abi::{Wallet, WalletFactory};
+use infernet::chain::abi::Wallet;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
@@ -21,48 +21,15 @@ fn milli(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64.pow(15))
 }
 
-async fn create_wallet(chain: &TestChain, owner: Address) -> Address {
-    let f = WalletFactory::new(chain.addrs.wallet_factory, chain.user.clone());
-    let w = f.createWallet(owner).call().await.unwrap();
-    assert!(
-        f.createWallet(owner)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .status()
-    );
-    w
-}
-
-async fn send_eth(chain: &TestChain, to: Address, amount: U256) {
-    let tx = alloy::rpc::types::TransactionRequest::default()
-        .to(to)
-        .value(amount);
-    assert!(
-        chain
-            .user
-            .send_transaction(tx)
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .status()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn atomic_and_optimistic_verifiers_settle_valid_and_invalid_proofs() {
     let Some(chain) = TestChain::start_with_fee(1, &[], FEE_RECIPIENT, FEE_BP).await else {
         return;
     };
-    let node_wallet = create_wallet(&chain, addr(NODE)).await;
-    let consumer_wallet = create_wallet(&chain, addr(USER)).await;
-    send_eth(&chain, node_wallet, milli(1000)).await;
-    send_eth(&chain, consumer_wallet, milli(1000)).await;
+    let node_wallet = chain.create_wallet(addr(NODE)).await;
+    let consumer_wallet = chain.create_wallet(addr(USER)).await;
+    chain.send_eth(node_wallet, milli(1000)).await;
+    chain.send_eth(consumer_wallet, milli(1000)).await;
     let consumer = chain.callback_consumer().await;
     let w = Wallet::new(consumer_wallet, chain.user.clone());
     assert!(

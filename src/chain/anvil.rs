@@ -1,6 +1,5 @@
 //! A local anvil chain for `infernet dev chain` and the tests: finds the binary, starts it on
 //! loopback and waits until it answers.
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -60,45 +59,39 @@ impl Anvil {
         block_time: u64,
         extra: &[&str],
     ) -> Result<Self, String> {
-        let port = if port == 0 {
-            TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .map_err(|e| format!("cannot pick a free port: {e}"))?
-        } else {
-            port
-        };
+        // Port 0: anvil binds a free port itself and says which (picking one here and passing
+        // it on raced with other processes doing the same).
         let mut cmd = Command::new(bin);
-        cmd.args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--silent",
-        ]);
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        if port != 0 {
+            cmd.arg("--silent");
+        }
         if block_time > 0 {
             cmd.args(["--block-time", &block_time.to_string()]);
         }
         cmd.args(extra)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if port == 0 {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start '{}': {e}", bin.display()))?;
         let mut this = Anvil { child, port };
+        if port == 0 {
+            this.port = this.announced_port()?;
+        }
+        let port = this.port;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(this);
             }
-            if let Ok(Some(status)) = this.child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut s) = this.child.stderr.take() {
-                    use std::io::Read;
-                    let _ = s.read_to_string(&mut err);
-                }
-                return Err(format!("anvil exited ({status}): {}", err.trim()));
+            if let Some(e) = this.exited() {
+                return Err(e);
             }
             if Instant::now() > deadline {
                 return Err(format!(
@@ -107,6 +100,42 @@ impl Anvil {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok().flatten()?;
+        let mut err = String::new();
+        if let Some(mut s) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = s.read_to_string(&mut err);
+        }
+        Some(format!("anvil exited ({status}): {}", err.trim()))
+    }
+
+    /// Reads "Listening on 127.0.0.1:PORT" from anvil's output, then keeps draining it.
+    fn announced_port(&mut self) -> Result<u16, String> {
+        use std::io::BufRead;
+        let out = self
+            .child
+            .stdout
+            .take()
+            .ok_or("anvil's output is not captured")?;
+        let mut lines = std::io::BufReader::new(out).lines();
+        for line in lines.by_ref() {
+            let line = line.map_err(|e| format!("reading anvil's output: {e}"))?;
+            if let Some(addr) = line.trim().strip_prefix("Listening on ") {
+                let port = addr
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.trim().parse().ok())
+                    .ok_or_else(|| format!("anvil said '{line}'"))?;
+                std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+                return Ok(port);
+            }
+        }
+        Err(self
+            .exited()
+            .unwrap_or_else(|| "anvil closed its output before listening".into()))
     }
 
     /// Waits until the process exits (e.g. after Ctrl-C reached it too).

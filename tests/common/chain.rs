@@ -128,6 +128,76 @@ impl TestChain {
         })
     }
 
+    /// A Wallet from the WalletFactory owned by `owner` (created by the test user).
+    pub async fn create_wallet(&self, owner: Address) -> Address {
+        let f =
+            infernet::chain::abi::WalletFactory::new(self.addrs.wallet_factory, self.user.clone());
+        let w = f
+            .createWallet(owner)
+            .call()
+            .await
+            .expect("createWallet (call)");
+        let r = f
+            .createWallet(owner)
+            .send()
+            .await
+            .expect("createWallet")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(r.status());
+        w
+    }
+
+    /// Sends ETH from the test user.
+    pub async fn send_eth(&self, to: Address, amount: U256) {
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(to)
+            .value(amount);
+        let r = self
+            .user
+            .send_transaction(tx)
+            .await
+            .expect("send")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(r.status());
+    }
+
+    /// `approve(spender, token, amount)` on a wallet the test user owns.
+    pub async fn approve(&self, wallet: Address, spender: Address, token: Address, amount: U256) {
+        let w = infernet::chain::abi::Wallet::new(wallet, self.user.clone());
+        let r = w
+            .approve(spender, token, amount)
+            .send()
+            .await
+            .expect("approve")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(r.status());
+    }
+
+    /// The on-chain id a delegated (owner, nonce) was created as, once it is.
+    pub async fn delegated_id(&self, owner: Address, nonce: u32) -> u32 {
+        let coord =
+            infernet::chain::abi::EIP712Coordinator::new(self.addrs.coordinator, self.user.clone());
+        eventually(
+            "the delegated subscription on chain",
+            Duration::from_secs(60),
+            || async {
+                let id = coord
+                    .delegateCreatedIds(infernet::chain::subscription::delegate_key(owner, nonce))
+                    .call()
+                    .await
+                    .ok()?;
+                (id != 0).then_some(id)
+            },
+        )
+        .await
+    }
+
     pub async fn signer(&self, i: usize) -> DynProvider {
         signing_provider(&self.url, &key(i))
             .await
