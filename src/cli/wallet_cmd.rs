@@ -150,6 +150,18 @@ async fn ctx(flag: Option<&Path>) -> Result<Ctx, ExitCode> {
     })
 }
 
+/// The wallet (named or the payment address), the amount and the token (ETH by default).
+fn target(
+    wallet: Option<Address>,
+    amount: &str,
+    token: Option<Address>,
+    cx: &Ctx,
+) -> Result<(Address, U256, Address), ExitCode> {
+    let w = pick(wallet, cx)?;
+    let amount = parse_amount(amount).map_err(|e| fail(2, e))?;
+    Ok((w, amount, token.unwrap_or(Address::ZERO)))
+}
+
 fn pick(wallet: Option<Address>, cx: &Ctx) -> Result<Address, ExitCode> {
     wallet.or(cx.payment_address).ok_or_else(|| {
         fail(
@@ -299,9 +311,7 @@ async fn command(cx: &Ctx, cmd: WalletCommand, json_out: bool) -> Result<ExitCod
             amount,
             token,
         } => {
-            let w = pick(wallet, cx)?;
-            let amount = parse_amount(&amount).map_err(|e| fail(2, e))?;
-            let token = token.unwrap_or(Address::ZERO);
+            let (w, amount, token) = target(wallet, &amount, token, cx)?;
             let hash = if token == Address::ZERO {
                 let tx = alloy::rpc::types::TransactionRequest::default()
                     .to(w)
@@ -343,9 +353,7 @@ async fn command(cx: &Ctx, cmd: WalletCommand, json_out: bool) -> Result<ExitCod
             amount,
             token,
         } => {
-            let w = pick(wallet, cx)?;
-            let amount = parse_amount(&amount).map_err(|e| fail(2, e))?;
-            let token = token.unwrap_or(Address::ZERO);
+            let (w, amount, token) = target(wallet, &amount, token, cx)?;
             owner_check(cx, w, me).await?;
             let r = Wallet::new(w, signer)
                 .approve(spender, token, amount)
@@ -369,9 +377,7 @@ async fn command(cx: &Ctx, cmd: WalletCommand, json_out: bool) -> Result<ExitCod
             amount,
             token,
         } => {
-            let w = pick(wallet, cx)?;
-            let amount = parse_amount(&amount).map_err(|e| fail(2, e))?;
-            let token = token.unwrap_or(Address::ZERO);
+            let (w, amount, token) = target(wallet, &amount, token, cx)?;
             owner_check(cx, w, me).await?;
             let call = Wallet::new(w, signer);
             let builder = call.withdraw(token, amount);
