@@ -5,6 +5,7 @@ pub mod chain;
 pub mod cli;
 pub mod compute;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod diag;
 pub mod engine;
