@@ -138,6 +138,20 @@ async fn echo_job(base: &str, greeting: &str) -> String {
     id
 }
 
+/// The real binary with this test's config dir and config file.
+fn run_in(home: &Path, config: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_infernet"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("INFERNET_CONFIG_PATH")
+        .env("XDG_CONFIG_HOME", home)
+        .env("XDG_DATA_HOME", home)
+        .current_dir(home)
+        .output()
+        .unwrap()
+}
+
 fn require_tmux() -> bool {
     if tmux_available() {
         return true;
@@ -335,17 +349,7 @@ async fn tui_attaches_to_the_running_daemon_and_leaves_it_running() {
     let echo = NativeEcho::start("echo");
     let port = free_port();
     let config = write_config(h, port, &echo.url());
-    let infernet = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_infernet"))
-            .args(["--config", &config.to_string_lossy()])
-            .args(args)
-            .env_remove("INFERNET_CONFIG_PATH")
-            .env("XDG_CONFIG_HOME", h)
-            .env("XDG_DATA_HOME", h)
-            .current_dir(h)
-            .output()
-            .unwrap()
-    };
+    let infernet = |args: &[&str]| run_in(h, &config, args);
     struct Stop<'a>(&'a dyn Fn(&[&str]) -> std::process::Output);
     impl Drop for Stop<'_> {
         fn drop(&mut self) {
@@ -398,17 +402,7 @@ async fn a_node_hosted_by_the_tui_answers_status_and_stops_with_infernet_stop() 
     let echo = NativeEcho::start("echo");
     let port = free_port();
     let config = write_config(h, port, &echo.url());
-    let infernet = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_infernet"))
-            .args(["--config", &config.to_string_lossy()])
-            .args(args)
-            .env_remove("INFERNET_CONFIG_PATH")
-            .env("XDG_CONFIG_HOME", h)
-            .env("XDG_DATA_HOME", h)
-            .current_dir(h)
-            .output()
-            .unwrap()
-    };
+    let infernet = |args: &[&str]| run_in(h, &config, args);
     let name = format!("infernet-hosted-{}", std::process::id());
     let s = Session::start(&name, &command_line(h, &config, "TUI-EXIT"));
     s.wait_for(&format!("REST 127.0.0.1:{port}"), Duration::from_secs(30));
