@@ -83,7 +83,13 @@ pub fn now_rfc3339() -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = d.as_secs() as i64;
+    rfc3339_ms(d.as_millis() as i64)
+}
+
+/// RFC 3339 UTC time with milliseconds of a Unix time in milliseconds.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -100,7 +106,7 @@ pub fn now_rfc3339() -> String {
         rem / 3600,
         (rem % 3600) / 60,
         rem % 60,
-        d.subsec_millis()
+        millis
     )
 }
 

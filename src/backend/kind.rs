@@ -17,6 +17,8 @@ pub enum BackendKind {
     Engine,
     /// GGUF models in-process through llama.cpp.
     Embedded,
+    /// A control plane (`/api/chat` + SSE): the job runs on whichever node it routes to.
+    Remote,
 }
 
 impl BackendKind {
@@ -40,6 +42,7 @@ impl BackendKind {
             BackendKind::Stub => "stub",
             BackendKind::Engine => "engine",
             BackendKind::Embedded => "embedded",
+            BackendKind::Remote => "remote",
         }
     }
 
@@ -51,6 +54,7 @@ impl BackendKind {
             // The Infernet Protocol CLI calls its stdio engine "mojo".
             "engine" | "mojo" => return Some(BackendKind::Engine),
             "embedded" => return Some(BackendKind::Embedded),
+            "remote" | "control-plane" => return Some(BackendKind::Remote),
             _ => {}
         }
         Self::ALL.into_iter().find(|k| k.name() == s)
@@ -64,6 +68,7 @@ impl BackendKind {
             BackendKind::Llamacpp => "http://127.0.0.1:8080",
             BackendKind::Openai => "http://127.0.0.1:8000",
             BackendKind::Stub | BackendKind::Engine | BackendKind::Embedded => "",
+            BackendKind::Remote => "http://127.0.0.1:4010",
         }
     }
 
@@ -83,6 +88,11 @@ impl BackendKind {
             BackendKind::Stub => ("", None, None),
             BackendKind::Engine => ("INFERNET_ENGINE_BIN", None, Some("INFERNET_ENGINE_MODEL")),
             BackendKind::Embedded => ("", None, Some("INFERNET_ENGINE_MODEL")),
+            BackendKind::Remote => (
+                "INFERNET_CONTROL_PLANE",
+                None,
+                Some("INFERNET_ENGINE_MODEL"),
+            ),
         }
     }
 
@@ -100,6 +110,9 @@ impl BackendKind {
             BackendKind::Stub => "",
             BackendKind::Engine => "set INFERNET_ENGINE_BIN to the engine binary",
             BackendKind::Embedded => "download a GGUF with `infernet model pull hf:<org>/<repo>`",
+            BackendKind::Remote => {
+                "start one with `infernet control-plane serve`, or check the URL"
+            }
         }
     }
 
@@ -107,6 +120,7 @@ impl BackendKind {
     pub fn probe_path(self) -> &'static str {
         match self {
             BackendKind::Ollama => "/api/version",
+            BackendKind::Remote => "/api/health",
             _ => "/v1/models",
         }
     }

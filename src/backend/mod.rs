@@ -9,15 +9,17 @@ mod kind;
 mod ollama;
 mod openai;
 mod registry;
+mod remote;
 mod sse;
 mod stdio;
 mod stub;
 
-pub use event::{ChatEvent, ChatRequest, DoneReason, Message, Usage, now_rfc3339};
+pub use event::{ChatEvent, ChatRequest, DoneReason, Message, Usage, now_rfc3339, rfc3339_ms};
 pub use kind::{BackendKind, normalise_url};
 pub use ollama::OllamaBackend;
 pub use openai::OpenAiBackend;
 pub use registry::{Backends, build_backend, resolve_backend};
+pub use remote::RemoteBackend;
 pub use stdio::StdioBackend;
 pub use stub::{STUB_MODEL, StubBackend};
 
@@ -174,6 +176,16 @@ pub(crate) async fn open_stream(
         ))
         .await;
     None
+}
+
+/// Root cause text of a reqwest error, for other HTTP clients of ours.
+pub fn cause_of(e: &reqwest::Error) -> String {
+    cause(e)
+}
+
+/// The server's own error message from an error body (JSON `error`/`message`, else text).
+pub fn error_text(body: &[u8]) -> String {
+    error_message(body)
 }
 
 /// Root cause text of a reqwest error ("Connection refused (os error 111)").

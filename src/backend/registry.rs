@@ -76,6 +76,9 @@ pub fn build_backend(
             let program = crate::compute::docker::split_command(&cmd);
             Arc::new(super::stdio::StdioBackend::new(&cfg.id, program, model))
         }
+        BackendKind::Remote => Arc::new(super::remote::RemoteBackend::new(
+            &cfg.id, &url, model, http,
+        )),
         BackendKind::Ollama => {
             let threads = cfg
                 .num_thread

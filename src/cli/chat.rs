@@ -32,9 +32,13 @@ pub struct ChatArgs {
     /// Use a backend on this machine (the default)
     #[arg(long, conflicts_with = "remote")]
     pub local: bool,
-    /// Route through a control plane
-    #[arg(long)]
+    /// Route through a control plane (--url, else control_plane.url / INFERNET_CONTROL_PLANE):
+    /// the chat runs on a node it picks; same output and --json events as local
+    #[arg(long, conflicts_with_all = ["backend", "host"])]
     pub remote: bool,
+    /// Control plane URL (implies --remote)
+    #[arg(long, conflicts_with_all = ["local", "backend", "host"])]
+    pub url: Option<String>,
     /// One JSON event per line: {"type":"meta"|"token"|"done"|"error", ...}
     #[arg(long)]
     pub json: bool,
@@ -45,12 +49,6 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(flag: Option<&Path>, args: ChatArgs) -> ExitCode {
-    if args.remote {
-        eprintln!(
-            "error: --remote needs a control plane, which this version does not have yet; chat runs locally (--local)"
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
     let loaded = match config::load(flag, &Overrides::default()) {
         Ok(l) => l,
         Err(e) => {
@@ -88,14 +86,32 @@ async fn chat(cfg: config::Config, args: ChatArgs, prompt: String) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let resolved = backend::resolve_backend(
-        args.backend.as_deref(),
-        args.host.as_deref(),
-        &backends,
-        &env,
-        http,
-    )
-    .await;
+    let resolved = if args.remote || args.url.is_some() {
+        let url = args
+            .url
+            .clone()
+            .unwrap_or_else(|| cfg.control_plane.url.clone());
+        if url.trim().is_empty() {
+            report_error(
+                args.json,
+                "--remote needs a control plane: pass --url URL, or set control_plane.url in config.json (or INFERNET_CONTROL_PLANE)",
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+        let remote: std::sync::Arc<dyn backend::ChatBackend> = std::sync::Arc::new(
+            backend::RemoteBackend::new("remote", &backend::normalise_url(&url), None, http),
+        );
+        Ok((remote, Vec::new()))
+    } else {
+        backend::resolve_backend(
+            args.backend.as_deref(),
+            args.host.as_deref(),
+            &backends,
+            &env,
+            http,
+        )
+        .await
+    };
     let (be, probes) = match resolved {
         Ok(x) => x,
         Err(e) => {

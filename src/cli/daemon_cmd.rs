@@ -355,6 +355,26 @@ pub fn status(args: StatusArgs) -> ExitCode {
                 .unwrap_or_default()
         ),
     }
+    match v.get("controlPlane").filter(|c| !c.is_null()) {
+        None => println!("  control     none (control_plane.url not set)"),
+        Some(c) => {
+            println!(
+                "  control     {} {} as {}: {} heartbeats ok, {} failed; jobs {} done, {} failed, {} active; {} peers",
+                s(c, "state"),
+                s(c, "url"),
+                s(c, "node_id"),
+                c["heartbeats_ok"],
+                c["heartbeats_failed"],
+                c["jobs_completed"],
+                c["jobs_failed"],
+                c["active_jobs"].as_array().map(|a| a.len()).unwrap_or(0),
+                c["peers"].as_array().map(|a| a.len()).unwrap_or(0),
+            );
+            if let Some(e) = c.get("last_error").and_then(Value::as_str) {
+                println!("              last error: {e}");
+            }
+        }
+    }
     match v.get("logFile").and_then(Value::as_str) {
         Some(l) => println!("  log         {l}"),
         None => println!("  log         the service journal (`infernet service logs`)"),
@@ -403,6 +423,19 @@ pub fn stats(args: StatusArgs) -> ExitCode {
         n(c, "ready"),
         n(c, "total")
     );
+    if let Some(cp) = v.get("controlPlane").filter(|c| !c.is_null()) {
+        println!(
+            "control plane   {} {}: heartbeats {} ok {} failed, jobs {} picked {} done {} failed {} lost",
+            cp["state"].as_str().unwrap_or("?"),
+            v["controlPlaneUrl"].as_str().unwrap_or(""),
+            n(cp, "heartbeatsOk"),
+            n(cp, "heartbeatsFailed"),
+            n(cp, "jobsPicked"),
+            n(cp, "jobsCompleted"),
+            n(cp, "jobsFailed"),
+            n(cp, "jobsLost")
+        );
+    }
     if let Some(ch) = v.get("chain").filter(|c| !c.is_null()) {
         println!(
             "chain           block {}, {} tracked, {} delivered, {} skipped, {} failed, {} in flight",

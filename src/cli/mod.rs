@@ -3,6 +3,7 @@ mod backends_cmd;
 mod chat;
 mod config_cmd;
 mod contracts;
+mod control_cmd;
 mod daemon_cmd;
 mod diag_cmd;
 mod firewall_cmd;
@@ -89,6 +90,16 @@ pub enum Command {
     /// Infernet contracts: deploy the stack to a chain
     #[command(subcommand)]
     Contracts(contracts::ContractsCommand),
+    /// Join the control plane in config (or --url): register this node and push its specs
+    Register(control_cmd::RegisterArgs),
+    /// Re-push this node's specs to the control plane (same as register)
+    Update(control_cmd::RegisterArgs),
+    /// Remove this node from the control plane (local files stay; install.sh --uninstall
+    /// removes the binary)
+    Remove(control_cmd::RemoveArgs),
+    /// A self-hostable control plane: `infernet control-plane serve`
+    #[command(subcommand, name = "control-plane")]
+    ControlPlane(control_cmd::ControlPlaneCommand),
     /// Local development helpers: `infernet dev chain`
     #[command(subcommand)]
     Dev(contracts::DevCommand),
@@ -132,6 +143,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Wallet(args) => wallet_cmd::run(cli.config.as_deref(), args),
         Command::Contracts(contracts::ContractsCommand::Deploy(args)) => contracts::deploy(args),
         Command::Dev(contracts::DevCommand::Chain(args)) => contracts::dev_chain(args),
+        Command::Register(args) | Command::Update(args) => {
+            control_cmd::register(cli.config.as_deref(), args)
+        }
+        Command::Remove(args) => control_cmd::remove(cli.config.as_deref(), args),
+        Command::ControlPlane(cmd) => control_cmd::run(cmd),
     }
 }
 

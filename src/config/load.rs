@@ -287,6 +287,9 @@ fn apply_env(c: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(),
     if let Some(v) = env("INFERNET_LOG_PATH").filter(|v| !v.is_empty()) {
         c.log.path = v;
     }
+    if let Some(v) = env("INFERNET_CONTROL_PLANE").filter(|v| !v.is_empty()) {
+        c.control_plane.url = v;
+    }
     Ok(())
 }
 

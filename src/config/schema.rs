@@ -35,6 +35,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub store: StoreConfig,
     pub ui: UiConfig,
+    /// A control plane that routes chat jobs to this node (`infernet control-plane serve`, or
+    /// a compatible one); `controlPlane` (the Infernet Protocol CLI's key) is accepted too.
+    #[serde(alias = "controlPlane")]
+    pub control_plane: ControlPlaneConfig,
 }
 
 impl Default for Config {
@@ -55,6 +59,59 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             store: StoreConfig::default(),
             ui: UiConfig::default(),
+            control_plane: ControlPlaneConfig::default(),
+        }
+    }
+}
+
+/// The node side of a control plane: register, heartbeat, take chat jobs, run commands.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ControlPlaneConfig {
+    /// Base URL (e.g. `http://127.0.0.1:4010`); empty: no control plane (env
+    /// `INFERNET_CONTROL_PLANE`).
+    pub url: String,
+    /// provider (takes jobs), aggregator or client.
+    pub role: String,
+    /// Stable id on the control plane; empty: `<role>-<first 8 hex of the public key>`.
+    #[serde(alias = "nodeId")]
+    pub node_id: String,
+    /// Display name; empty: `ui.node_name`, else the host name.
+    pub name: String,
+    /// Advertised address and port for peers; empty: outbound only.
+    pub address: String,
+    pub port: Option<u16>,
+    /// Seconds between heartbeats (jittered ±10 %).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub heartbeat_interval: f64,
+    /// Seconds a job poll may wait on the server for a job (long poll; servers without it
+    /// answer at once and the node polls again after `poll_interval`).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub poll_wait: f64,
+    #[serde(deserialize_with = "lenient::f64")]
+    pub poll_interval: f64,
+    /// Seconds between command polls (`model_install`, `model_remove`).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub command_interval: f64,
+    /// Chat jobs run at once; advertised to the server as `load.concurrency_cap`.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub concurrency_cap: u32,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            role: "provider".into(),
+            node_id: String::new(),
+            name: String::new(),
+            address: String::new(),
+            port: None,
+            heartbeat_interval: 30.0,
+            poll_wait: 20.0,
+            poll_interval: 15.0,
+            command_interval: 30.0,
+            concurrency_cap: 4,
         }
     }
 }

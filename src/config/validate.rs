@@ -191,6 +191,38 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
         }
     }
 
+    let cp = &c.control_plane;
+    if !cp.url.is_empty() && !is_http_url(cp.url.trim_end_matches('/')) {
+        return Err(err(
+            "control_plane.url".into(),
+            format!("'{}' is not an http(s) URL", cp.url),
+        ));
+    }
+    if !matches!(cp.role.as_str(), "provider" | "aggregator" | "client") {
+        return Err(err(
+            "control_plane.role".into(),
+            format!("'{}' is not one of provider, aggregator, client", cp.role),
+        ));
+    }
+    for (k, v) in [
+        ("heartbeat_interval", cp.heartbeat_interval),
+        ("poll_interval", cp.poll_interval),
+        ("command_interval", cp.command_interval),
+    ] {
+        if v.is_nan() || v <= 0.0 {
+            return Err(err(
+                format!("control_plane.{k}"),
+                format!("expected seconds > 0, found '{v}'"),
+            ));
+        }
+    }
+    if cp.poll_wait < 0.0 || cp.concurrency_cap == 0 {
+        return Err(err(
+            "control_plane".into(),
+            "poll_wait must be >= 0 and concurrency_cap >= 1".into(),
+        ));
+    }
+
     if let Some(d) = &c.docker
         && (d.username.is_empty() || d.password.is_empty())
     {

@@ -1,2 +1,10 @@
-//! The control plane (reference infernet-protocol §5–§6): signed node requests first.
+//! The control plane (reference infernet-protocol §5–§6): the signed-request envelope, the
+//! node side (register, heartbeat, jobs, commands) and a self-hostable server.
+pub mod agent;
 pub mod auth;
+pub mod client;
+pub mod continuity;
+pub mod db;
+pub mod server;
+pub mod specs;
+pub mod status;

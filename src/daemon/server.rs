@@ -252,7 +252,7 @@ pub async fn status(d: &Daemon) -> Value {
         "version": snap.version,
         "config": d.host.source,
         "node": node(d),
-        "controlPlaneUrl": Value::Null,
+        "controlPlaneUrl": snap.control.as_ref().map(|c| c.url.clone()),
         "rest": snap.rest_addr.to_string(),
         "logFile": d.log_file,
         "managedBy": d.managed_by,
@@ -266,6 +266,7 @@ pub async fn status(d: &Daemon) -> Value {
         "containers": snap.containers,
         "backends": backends,
         "chain": snap.chain,
+        "controlPlane": snap.control,
     })
 }
 
@@ -278,7 +279,7 @@ pub async fn stats(d: &Daemon) -> Value {
         "startedAt": d.started_at_ms,
         "uptimeMs": uptime(d),
         "node": node(d),
-        "controlPlaneUrl": Value::Null,
+        "controlPlaneUrl": snap.control.as_ref().map(|c| c.url.clone()),
         "rest": snap.rest_addr.to_string(),
         "stats": {
             "jobsCompleted": snap.jobs_succeeded,
@@ -286,7 +287,24 @@ pub async fn stats(d: &Daemon) -> Value {
             "activeJobs": snap.jobs_running,
             "activeJobIds": active,
             "lastJobAt": last,
+            "heartbeatsOk": snap.control.as_ref().map(|c| c.heartbeats_ok),
+            "heartbeatsFailed": snap.control.as_ref().map(|c| c.heartbeats_failed),
+            "lastError": snap.control.as_ref().and_then(|c| c.last_error.clone()),
+            "polls": snap.control.as_ref().map(|c| c.polls),
         },
+        "controlPlane": snap.control.as_ref().map(|c| json!({
+            "state": c.state,
+            "nodeId": c.node_id,
+            "heartbeatsOk": c.heartbeats_ok,
+            "heartbeatsFailed": c.heartbeats_failed,
+            "lastHeartbeatAt": c.last_heartbeat_ms,
+            "jobsPicked": c.jobs_picked,
+            "jobsCompleted": c.jobs_completed,
+            "jobsFailed": c.jobs_failed,
+            "jobsLost": c.jobs_lost,
+            "activeJobIds": c.active_jobs,
+            "peers": c.peers.len(),
+        })),
         "containers": {
             "total": snap.containers.len(),
             "ready": snap.containers.iter().filter(|c| c.state == crate::compute::ContainerState::Ready).count(),

@@ -201,6 +201,8 @@ impl Engine {
         });
 
         supervise::spawn_pruner(&tasks, &cancel, store.clone(), &config);
+        let (control, control_status) =
+            spawn_control(&config, &configured_backends, &tasks, &cancel);
         let snapshot = snapshot::spawn(
             &tasks,
             &cancel,
@@ -208,6 +210,7 @@ impl Engine {
             jobs.clone(),
             states.clone(),
             chain.clone(),
+            control_status,
         );
         event::spawn_forwarders(
             &tasks,
@@ -228,12 +231,48 @@ impl Engine {
             store,
             grace: secs(config.jobs.shutdown_grace),
             backends: configured_backends,
+            control,
             managed: if managed {
                 config.containers.iter().map(|c| c.id.clone()).collect()
             } else {
                 Vec::new()
             },
         })
+    }
+}
+
+/// The control-plane agent when `control_plane.url` is set: it needs the node identity from
+/// the config directory; without one the reason is shown in the snapshot instead.
+fn spawn_control(
+    config: &Config,
+    backends: &Backends,
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+) -> (
+    Option<Arc<crate::control::agent::Agent>>,
+    Option<Arc<crate::control::status::ControlStatus>>,
+) {
+    use crate::control::agent::Agent;
+    let cp = &config.control_plane;
+    if cp.url.is_empty() {
+        return (None, None);
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let key = crate::config::config_dir(&env)
+        .ok_or_else(|| "no config directory (set HOME or XDG_CONFIG_HOME)".to_string())
+        .and_then(|d| crate::control::client::NodeKey::load(&d));
+    match key {
+        Ok(key) => {
+            let name = if config.ui.node_name.is_empty() {
+                sysinfo::System::host_name().unwrap_or_else(|| "infernet".into())
+            } else {
+                config.ui.node_name.clone()
+            };
+            let agent = Agent::spawn(cp, key, backends.clone(), &name, tasks, cancel);
+            let status = agent.status.clone();
+            (Some(agent), Some(status))
+        }
+        Err(why) => (None, Some(Agent::unavailable(cp, &why))),
     }
 }
 
@@ -249,6 +288,8 @@ pub struct EngineHandle {
     store: SqliteStore,
     grace: Duration,
     backends: Backends,
+    /// The control-plane side, when one is configured and the node has an identity.
+    control: Option<Arc<crate::control::agent::Agent>>,
     /// Ids of the containers this node runs in Docker.
     managed: Vec<String>,
 }
@@ -307,6 +348,9 @@ impl EngineHandle {
     /// containers this node started, marks what is left as failed and flushes the store.
     pub async fn shutdown(&self) {
         tracing::info!("shutting down");
+        if let Some(agent) = &self.control {
+            agent.drain(self.grace).await;
+        }
         let drained = self.jobs.drain(self.grace).await;
         if !drained {
             tracing::warn!(

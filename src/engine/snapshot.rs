@@ -22,6 +22,8 @@ pub struct NodeSnapshot {
     pub jobs_failed: u64,
     /// None when `chain.enabled` is false.
     pub chain: Option<ChainSnapshot>,
+    /// None when no control plane is configured.
+    pub control: Option<crate::control::status::ControlSnapshot>,
 }
 
 fn take(
@@ -30,6 +32,7 @@ fn take(
     jobs: &JobService,
     states: &StateTable,
     chain: Option<&ChainStatus>,
+    control: Option<&crate::control::status::ControlStatus>,
 ) -> NodeSnapshot {
     let c = jobs.counters();
     NodeSnapshot {
@@ -41,6 +44,7 @@ fn take(
         jobs_succeeded: c.success.load(Ordering::Relaxed),
         jobs_failed: c.failed.load(Ordering::Relaxed),
         chain: chain.map(ChainStatus::snapshot),
+        control: control.map(|c| c.get()),
     }
 }
 
@@ -52,6 +56,7 @@ pub(super) fn spawn(
     jobs: JobService,
     states: StateTable,
     chain: Option<Arc<ChainStatus>>,
+    control: Option<Arc<crate::control::status::ControlStatus>>,
 ) -> watch::Receiver<Arc<NodeSnapshot>> {
     let started_at = SystemTime::now();
     let (tx, rx) = watch::channel(Arc::new(take(
@@ -60,6 +65,7 @@ pub(super) fn spawn(
         &jobs,
         &states,
         chain.as_deref(),
+        control.as_deref(),
     )));
     let cancel = cancel.clone();
     let mut changes = states.subscribe();
@@ -71,7 +77,14 @@ pub(super) fn spawn(
                 r = changes.changed() => if r.is_err() { return },
                 _ = cancel.cancelled() => return,
             }
-            let snap = take(rest_addr, started_at, &jobs, &states, chain.as_deref());
+            let snap = take(
+                rest_addr,
+                started_at,
+                &jobs,
+                &states,
+                chain.as_deref(),
+                control.as_deref(),
+            );
             tx.send_if_modified(|cur| {
                 if **cur == snap {
                     false

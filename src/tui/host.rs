@@ -101,12 +101,7 @@ impl Host {
                 chain: map::chain(snap.chain.as_ref()),
                 containers: map::containers(&snap.containers),
                 backends,
-                peers: ui::PeersView::NotConfigured {
-                    how: "No control plane is configured, so there are no peers to show.\n\
-                          Peers (other nodes registered with the same control plane, their models and load)\n\
-                          appear here once this node registers with one (`infernet register`, control-plane support)."
-                        .into(),
-                },
+                peers: map::peers(snap.control.as_ref()),
                 logs: logs_cache.clone(),
             };
             tx.send_replace(Arc::new(m));

@@ -206,3 +206,42 @@ pub fn header(s: &NodeSnapshot, name: &str, source: &str) -> ui::Header {
         config_source: source.to_string(),
     }
 }
+
+/// The peers panel: the control-plane link and its nodes, or how to join one.
+pub fn peers(c: Option<&crate::control::status::ControlSnapshot>) -> ui::PeersView {
+    let Some(c) = c else {
+        return ui::PeersView::NotConfigured {
+            how: "No control plane is configured, so there are no peers to show.\n\
+                  Set control_plane.url in config.json (or INFERNET_CONTROL_PLANE) to join one:\n\
+                  this node then registers, takes chat jobs for the models it serves, and lists\n\
+                  the other nodes here. Run your own with `infernet control-plane serve`."
+                .into(),
+        };
+    };
+    ui::PeersView::Connected(ui::ControlView {
+        url: c.url.clone(),
+        state: c.state.clone(),
+        node_id: c.node_id.clone(),
+        heartbeats_ok: c.heartbeats_ok,
+        heartbeats_failed: c.heartbeats_failed,
+        last_heartbeat_ms: c.last_heartbeat_ms,
+        last_error: c.last_error.clone(),
+        jobs_active: c.active_jobs.len() as u64,
+        jobs_completed: c.jobs_completed,
+        jobs_failed: c.jobs_failed,
+        served_models: c.served_models.clone(),
+        peers: c
+            .peers
+            .iter()
+            .map(|p| ui::PeerRow {
+                id: p.node_id.clone(),
+                name: p.name.clone(),
+                status: p.status.clone(),
+                models: p.models.clone(),
+                last_seen_ms: p.last_seen_ms,
+                active_jobs: p.active_jobs,
+                me: p.public_key == c.public_key,
+            })
+            .collect(),
+    })
+}

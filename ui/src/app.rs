@@ -221,7 +221,7 @@ impl App {
 
     fn peer_len(&self) -> usize {
         match &self.model.peers {
-            crate::model::PeersView::Peers(p) => p.len(),
+            crate::model::PeersView::Connected(c) => c.peers.len(),
             _ => 0,
         }
     }

@@ -224,10 +224,26 @@ pub struct ModelRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PeersView {
     /// No control plane is configured: how to configure one.
-    NotConfigured {
-        how: String,
-    },
-    Peers(Vec<PeerRow>),
+    NotConfigured { how: String },
+    /// This node's link to its control plane and the nodes registered there.
+    Connected(ControlView),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControlView {
+    pub url: String,
+    /// connecting | online | offline | error | stopped
+    pub state: String,
+    pub node_id: String,
+    pub heartbeats_ok: u64,
+    pub heartbeats_failed: u64,
+    pub last_heartbeat_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub jobs_active: u64,
+    pub jobs_completed: u64,
+    pub jobs_failed: u64,
+    pub served_models: Vec<String>,
+    pub peers: Vec<PeerRow>,
 }
 
 impl Default for PeersView {
@@ -243,6 +259,9 @@ pub struct PeerRow {
     pub status: String,
     pub models: Vec<String>,
     pub last_seen_ms: i64,
+    pub active_jobs: u64,
+    /// This node.
+    pub me: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

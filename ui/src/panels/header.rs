@@ -99,5 +99,20 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
             Line::from(v)
         }
     };
+    let mut line2 = line2;
+    if let crate::model::PeersView::Connected(c) = &m.peers {
+        line2.spans.push(sep());
+        line2
+            .spans
+            .push(Span::styled("control plane ", t.fg(Slot::Title)));
+        line2.spans.push(Span::styled(
+            c.state.clone(),
+            t.fg(super::peers::state_slot(&c.state)),
+        ));
+        line2.spans.push(Span::styled(
+            format!(" · {} nodes · {} jobs", c.peers.len(), c.jobs_active),
+            t.fg(Slot::TextDim),
+        ));
+    }
     f.render_widget(Paragraph::new(vec![line1, line2]), area);
 }

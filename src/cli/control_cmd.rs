@@ -1,0 +1,274 @@
+//! `infernet control-plane serve` and the node's `register` / `update` / `remove`.
+use crate::config::{self, Overrides, Secret};
+use crate::control::agent;
+use crate::control::client::NodeKey;
+use crate::control::server::{self, ServeOptions};
+use clap::{Args, Subcommand};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum ControlPlaneCommand {
+    /// Run a control plane: nodes register and take chat jobs; clients use /api/chat (SSE) and
+    /// the OpenAI-compatible /v1/chat/completions
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:4010", env = "INFERNET_CP_LISTEN")]
+    pub listen: String,
+    /// SQLite file, or a PostgreSQL URL (postgres://user:pass@host/db); default:
+    /// $XDG_DATA_HOME/infernet/control-plane.db
+    #[arg(long, alias = "database", env = "INFERNET_CP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Seconds a node may hold a job without a sign of life before it is re-queued
+    #[arg(long, default_value_t = 90.0)]
+    pub lease_secs: f64,
+    /// Times a job is leased before it fails
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: i64,
+    /// Seconds since a node's last heartbeat after which it gets no new jobs
+    #[arg(long, default_value_t = 120.0)]
+    pub node_timeout_secs: f64,
+    /// Seconds a job may wait for a node before it fails (no_provider)
+    #[arg(long, default_value_t = 120.0)]
+    pub pending_timeout_secs: f64,
+    /// Seconds between SSE keep-alive comments
+    #[arg(long, default_value_t = 15.0)]
+    pub ping_secs: f64,
+}
+
+fn d(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.01))
+}
+
+pub fn run(cmd: ControlPlaneCommand) -> ExitCode {
+    let ControlPlaneCommand::Serve(a) = cmd;
+    if let Err(e) = crate::logging::init(&config::LogConfig::default(), false) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let database = a.database_url.clone().unwrap_or_else(|| {
+        config::data_dir(&env)
+            .join("control-plane.db")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let opts = ServeOptions {
+        listen: a.listen.clone(),
+        database,
+        lease: d(a.lease_secs),
+        max_attempts: a.max_attempts.max(1),
+        node_timeout: d(a.node_timeout_secs),
+        pending_timeout: d(a.pending_timeout_secs),
+        ping: d(a.ping_secs),
+        admin_token: env("INFERNET_ADMIN_TOKEN")
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
+        ..Default::default()
+    };
+    let rt = match super::runtime(None) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    rt.block_on(async move {
+        let label = crate::control::db::redact_url(&opts.database);
+        let srv = match server::start(opts).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        eprintln!(
+            "control plane listening on http://{} (database: {label})",
+            srv.addr
+        );
+        let cancel = srv.cancel_token();
+        tokio::select! {
+            _ = super::node::wait_for_signal() => cancel.cancel(),
+            _ = cancel.cancelled() => {}
+        }
+        srv.wait().await;
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Control plane URL (else control_plane.url, INFERNET_CONTROL_PLANE)
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Display name on the control plane
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Advertised address for peers
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Advertised port for peers
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Print the server's row as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Control plane URL (else control_plane.url, INFERNET_CONTROL_PLANE)
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Required when stdin is not a terminal
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn cp_config(
+    flag: Option<&Path>,
+    url: Option<&str>,
+) -> Result<(config::Config, NodeKey), ExitCode> {
+    let loaded = config::load(flag, &Overrides::default()).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    let mut cfg = loaded.config;
+    if let Some(u) = url {
+        cfg.control_plane.url = u.to_string();
+    }
+    if cfg.control_plane.url.is_empty() {
+        eprintln!(
+            "error: no control plane: pass --url, set control_plane.url in config.json, or INFERNET_CONTROL_PLANE"
+        );
+        return Err(ExitCode::from(2));
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let key = config::config_dir(&env)
+        .ok_or_else(|| "no config directory (set HOME or XDG_CONFIG_HOME)".to_string())
+        .and_then(|d| NodeKey::load(&d))
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })?;
+    Ok((cfg, key))
+}
+
+/// `register` and `update` (same call: it re-pushes the specs).
+pub fn register(flag: Option<&Path>, a: RegisterArgs) -> ExitCode {
+    let (mut cfg, key) = match cp_config(flag, a.url.as_deref()) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if let Some(n) = a.name {
+        cfg.control_plane.name = n;
+    }
+    if let Some(addr) = a.address {
+        cfg.control_plane.address = addr;
+    }
+    if a.port.is_some() {
+        cfg.control_plane.port = a.port;
+    }
+    let rt = match super::runtime(Some(2)) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    rt.block_on(async move {
+        let env = |k: &str| std::env::var(k).ok();
+        let backends =
+            crate::backend::Backends::from_config(&cfg.backends, &env, reqwest::Client::new())
+                .unwrap_or_default();
+        let name = if cfg.ui.node_name.is_empty() {
+            sysinfo::System::host_name().unwrap_or_else(|| "infernet".into())
+        } else {
+            cfg.ui.node_name.clone()
+        };
+        match agent::register_once(&cfg.control_plane, key, backends, &name).await {
+            Ok(row) => {
+                if a.json {
+                    println!("{}", serde_json::to_string_pretty(&row).unwrap_or_default());
+                } else {
+                    let models: Vec<String> = row
+                        .pointer("/specs/served_models")
+                        .and_then(|m| m.as_array())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| m.as_str().map(str::to_string))
+                        .collect();
+                    println!(
+                        "registered with {} as {} (id {})",
+                        cfg.control_plane.url,
+                        row["node_id"].as_str().unwrap_or("?"),
+                        row["id"].as_str().unwrap_or("?")
+                    );
+                    println!(
+                        "serving: {}",
+                        if models.is_empty() {
+                            "no models (no backend answered: `infernet backends`)".to_string()
+                        } else {
+                            models.join(", ")
+                        }
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+pub fn remove(flag: Option<&Path>, a: RemoveArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    let (cfg, key) = match cp_config(flag, a.url.as_deref()) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "error: removing the node from the control plane needs --yes when not on a terminal"
+            );
+            return ExitCode::from(2);
+        }
+        let ok = inquire::Confirm::new(&format!(
+            "Remove this node from {}? (local files stay)",
+            cfg.control_plane.url
+        ))
+        .with_default(false)
+        .prompt()
+        .unwrap_or(false);
+        if !ok {
+            eprintln!("not removed");
+            return ExitCode::from(1);
+        }
+    }
+    let rt = match super::runtime(Some(1)) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    rt.block_on(async move {
+        match agent::remove_once(&cfg.control_plane, key).await {
+            Ok(v) => {
+                if a.json {
+                    println!("{v}");
+                } else if v["deleted"].as_bool() == Some(true) {
+                    println!("removed from {}", cfg.control_plane.url);
+                } else {
+                    println!("{} had no record of this node", cfg.control_plane.url);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,933 @@
+//! The node side of a control plane (reference §3.2–§3.6, fixed as §12.1 asks): register,
+//! heartbeat with specs and load (incl. `concurrency_cap`), long-poll for chat jobs and run
+//! them concurrently on the local backends (events batched at 16 or 250 ms, in-flight ids
+//! never run twice, `complete` retried idempotently), node commands with progress, jittered
+//! intervals with backoff, and on stop: no new jobs, running ones finish, offline heartbeat.
+use super::client::{CpClient, CpError, NodeKey};
+use super::status::{ControlSnapshot, ControlStatus, PeerInfo};
+use crate::backend::{Backends, ChatBackend, ChatEvent, ChatRequest, Message};
+use crate::config::ControlPlaneConfig;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const SHORT: Duration = Duration::from_secs(15);
+
+/// Jitter of ±10 %, so a fleet restarted together does not beat in step.
+fn jitter(d: Duration) -> Duration {
+    let f = 0.9 + rand::random::<f64>() * 0.2;
+    d.mul_f64(f)
+}
+
+/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 60 s.
+fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60));
+    jitter(base)
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.05))
+}
+
+/// What the node serves: model name → backend that serves it.
+#[derive(Debug, Default, Clone)]
+struct Served {
+    by_model: Vec<(String, Arc<dyn ChatBackend>)>,
+    at: Option<Instant>,
+}
+
+impl Served {
+    fn names(&self) -> Vec<String> {
+        self.by_model.iter().map(|(m, _)| m.clone()).collect()
+    }
+    fn backend(&self, model: Option<&str>) -> Option<(String, Arc<dyn ChatBackend>)> {
+        match model {
+            Some(m) => self.by_model.iter().find(|(n, _)| n == m).cloned(),
+            None => self.by_model.first().cloned(),
+        }
+    }
+}
+
+pub struct Agent {
+    cfg: ControlPlaneConfig,
+    client: CpClient,
+    backends: Backends,
+    node_id: String,
+    name: String,
+    pub status: Arc<ControlStatus>,
+    served: Mutex<Served>,
+    gpu: Mutex<Option<(Instant, crate::system::gpu::Report)>>,
+    in_flight: Mutex<HashSet<String>>,
+    slots: Arc<Semaphore>,
+    /// Stops taking jobs and commands (drain); the loops end.
+    intake: CancellationToken,
+    /// Stops everything (after the drain).
+    stop: CancellationToken,
+    /// Cancels running jobs when the drain's grace ran out.
+    abort_jobs: CancellationToken,
+    beat_now: Notify,
+    jobs: TaskTracker,
+    bench: Mutex<Vec<f64>>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("url", &self.client.base())
+            .field("node_id", &self.node_id)
+            .finish()
+    }
+}
+
+/// `<role>-<first 8 hex of the public key>`, stable for an identity.
+pub fn default_node_id(role: &str, public_key: &str) -> String {
+    format!("{role}-{}", &public_key[..8.min(public_key.len())])
+}
+
+impl Agent {
+    fn new(
+        cfg: &ControlPlaneConfig,
+        key: NodeKey,
+        backends: Backends,
+        default_name: &str,
+    ) -> Agent {
+        let public_key = key.public_key();
+        let node_id = if cfg.node_id.is_empty() {
+            default_node_id(&cfg.role, &public_key)
+        } else {
+            cfg.node_id.clone()
+        };
+        let name = if cfg.name.is_empty() {
+            default_name.to_string()
+        } else {
+            cfg.name.clone()
+        };
+        let status = Arc::new(ControlStatus::new(ControlSnapshot {
+            url: cfg.url.clone(),
+            node_id: node_id.clone(),
+            public_key,
+            state: "connecting".into(),
+            concurrency_cap: cfg.concurrency_cap,
+            ..Default::default()
+        }));
+        Agent {
+            client: CpClient::new(&cfg.url, key),
+            cfg: cfg.clone(),
+            backends,
+            node_id,
+            name,
+            status,
+            served: Mutex::new(Served::default()),
+            gpu: Mutex::new(None),
+            in_flight: Mutex::new(HashSet::new()),
+            slots: Arc::new(Semaphore::new(cfg.concurrency_cap.max(1) as usize)),
+            intake: CancellationToken::new(),
+            stop: CancellationToken::new(),
+            abort_jobs: CancellationToken::new(),
+            beat_now: Notify::new(),
+            jobs: TaskTracker::new(),
+            bench: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Starts the loops (registration retries with backoff until it succeeds or the node
+    /// stops).
+    pub fn spawn(
+        cfg: &ControlPlaneConfig,
+        key: NodeKey,
+        backends: Backends,
+        default_name: &str,
+        tasks: &TaskTracker,
+        parent: &CancellationToken,
+    ) -> Arc<Agent> {
+        let mut agent = Self::new(cfg, key, backends, default_name);
+        // The engine's cancel (a dropped handle) ends the loops too.
+        agent.intake = parent.child_token();
+        let agent = Arc::new(agent);
+        let a = agent.clone();
+        tasks.spawn(async move { a.run().await });
+        agent
+    }
+
+    /// The failure that keeps a node from joining (no identity): shown, never a crash.
+    pub fn unavailable(cfg: &ControlPlaneConfig, why: &str) -> Arc<ControlStatus> {
+        tracing::error!(url = %cfg.url, "control plane not joined: {why}");
+        Arc::new(ControlStatus::new(ControlSnapshot {
+            url: cfg.url.clone(),
+            state: "error".into(),
+            last_error: Some(why.to_string()),
+            ..Default::default()
+        }))
+    }
+
+    async fn run(self: Arc<Self>) {
+        self.register_until_done().await;
+        if self.intake.is_cancelled() {
+            return;
+        }
+        let (a, b, c, d) = (self.clone(), self.clone(), self.clone(), self.clone());
+        let t = TaskTracker::new();
+        t.spawn(async move { a.heartbeat_loop().await });
+        t.spawn(async move { b.job_loop().await });
+        t.spawn(async move { c.command_loop().await });
+        t.spawn(async move { d.peers_loop().await });
+        t.close();
+        t.wait().await;
+    }
+
+    // ---- registration and heartbeat ----
+
+    async fn refresh_served(&self, force: bool) -> Served {
+        {
+            let s = self.served.lock().unwrap_or_else(|e| e.into_inner());
+            if !force && s.at.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+                return s.clone();
+            }
+        }
+        let mem = crate::system::Memory::probe();
+        let mut by_model: Vec<(String, Arc<dyn ChatBackend>)> = Vec::new();
+        for b in self.backends.all() {
+            let mut names: Vec<String> = Vec::new();
+            match tokio::time::timeout(Duration::from_secs(5), b.models()).await {
+                Ok(Ok(models)) => {
+                    for m in models {
+                        // Only what fits this box (unknown sizes pass).
+                        if mem.fits(m.size_bytes) != Some(false) {
+                            names.push(m.name);
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(backend = %b.id(), error = %e, "backend lists no models")
+                }
+                Err(_) => tracing::debug!(backend = %b.id(), "backend model list timed out"),
+            }
+            if names.is_empty() {
+                // A backend that does not answer serves nothing (its default model is not
+                // advertised: jobs for it would fail).
+                continue;
+            }
+            if let Some(d) = b.default_model()
+                && !names.iter().any(|n| n == d)
+                && b.kind() != crate::backend::BackendKind::Ollama
+            {
+                names.push(d.to_string());
+            }
+            for n in names {
+                if !by_model.iter().any(|(m, _)| *m == n) {
+                    by_model.push((n, b.clone()));
+                }
+            }
+        }
+        let served = Served {
+            by_model,
+            at: Some(Instant::now()),
+        };
+        let changed = {
+            let mut s = self.served.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = s.names() != served.names();
+            *s = served.clone();
+            changed
+        };
+        if changed {
+            self.status.update(|s| s.served_models = served.names());
+        }
+        served
+    }
+
+    async fn gpu_report(&self) -> Option<crate::system::gpu::Report> {
+        if let Some((t, r)) = self.gpu.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && t.elapsed() < Duration::from_secs(300)
+        {
+            return Some(r.clone());
+        }
+        let r = tokio::task::spawn_blocking(crate::system::gpu::probe)
+            .await
+            .ok()?;
+        *self.gpu.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), r.clone()));
+        Some(r)
+    }
+
+    async fn specs(&self, force_models: bool) -> Value {
+        let served = self.refresh_served(force_models).await;
+        let active = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        let mut specs = json!({});
+        if let Some(r) = self.gpu_report().await {
+            let gpus: Vec<Value> = r
+                .gpus
+                .iter()
+                .map(|g| json!({"vendor": g.vendor.to_ascii_lowercase(), "vram_tier": g.vram_tier, "model": g.model}))
+                .collect();
+            let vram_total: u64 = r.gpus.iter().filter_map(|g| g.vram_total).sum();
+            let vram_used: u64 = r.gpus.iter().filter_map(|g| g.vram_used).sum();
+            let util = r.gpus.iter().filter_map(|g| g.utilization_pct).max();
+            let gb = |b: u64| (b as f64 / 1e9 * 10.0).round() / 10.0;
+            specs = json!({
+                "cpu": {
+                    "vendor": r.host.cpu_vendor.clone().unwrap_or_else(|| "other".into()),
+                    "arch": r.host.arch, "cores": r.host.logical_cores, "groups": 1,
+                    "ram_gb": (r.host.ram_total as f64 / 1e9).round(),
+                },
+                "gpu_count": gpus.len(),
+                "gpus": gpus,
+                "interconnects": r.interconnects,
+                "load": {
+                    "ram": {"total_gb": gb(r.host.ram_total), "free_gb": gb(r.host.ram_available)},
+                    "vram": {"total_gb": gb(vram_total), "free_gb": gb(vram_total.saturating_sub(vram_used))},
+                    "gpu_utilization_max": util,
+                },
+            });
+        }
+        let load = sysinfo::System::load_average();
+        specs["load"]["active_jobs"] = json!(active);
+        specs["load"]["concurrency_cap"] = json!(self.cfg.concurrency_cap);
+        specs["load"]["load_avg_1m"] = json!(load.one);
+        specs["load"]["measured_at"] = json!(crate::backend::now_rfc3339());
+        specs["served_models"] = json!(served.names());
+        specs["cli_version"] = json!(env!("CARGO_PKG_VERSION"));
+        let bench = self.bench.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if !bench.is_empty() {
+            specs["bench"] = json!({
+                "tokens_per_second_avg": bench.iter().sum::<f64>() / bench.len() as f64,
+                "samples": bench.len(),
+            });
+        }
+        specs
+    }
+
+    fn endpoint(&self) -> (Value, Value) {
+        let address = if self.cfg.address.is_empty() {
+            Value::Null
+        } else {
+            json!(self.cfg.address)
+        };
+        (address, json!(self.cfg.port))
+    }
+
+    async fn register(&self) -> Result<(), CpError> {
+        let (address, port) = self.endpoint();
+        let body = json!({
+            "role": self.cfg.role, "node_id": self.node_id, "name": self.name,
+            "address": address, "port": port, "specs": self.specs(true).await,
+        });
+        let data = self
+            .client
+            .post("/api/v1/node/register", &body, SHORT)
+            .await?;
+        let id = data.get("id").and_then(Value::as_str).map(str::to_string);
+        tracing::info!(url = %self.client.base(), node_id = %self.node_id, "registered with the control plane");
+        self.status.update(|s| {
+            s.registered = true;
+            s.provider_id = id;
+            s.state = "online".into();
+            s.last_error = None;
+            s.last_heartbeat_ms = Some(crate::store::now_ms());
+        });
+        Ok(())
+    }
+
+    async fn register_until_done(&self) {
+        let mut failures = 0;
+        loop {
+            match self.register().await {
+                Ok(()) => return,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "control-plane registration failed; retrying");
+                    self.status.update(|s| {
+                        s.state = "offline".into();
+                        s.last_error = Some(e.to_string());
+                    });
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff(failures)) => {}
+                _ = self.intake.cancelled() => return,
+            }
+        }
+    }
+
+    async fn heartbeat(&self, offline: bool) -> Result<(), CpError> {
+        let (address, port) = self.endpoint();
+        let mut body = json!({"role": self.cfg.role, "address": address, "port": port});
+        if offline {
+            body["status"] = json!("offline");
+        } else {
+            body["status"] = json!("available");
+            body["specs"] = self.specs(false).await;
+            let running: Vec<String> = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned()
+                .collect();
+            body["jobs"] = json!(running);
+        }
+        match self
+            .client
+            .post("/api/v1/node/heartbeat", &body, SHORT)
+            .await
+        {
+            Err(e) if e.status() == Some(404) && !offline => {
+                // The server forgot us (removed, or a new database): register again.
+                self.register().await
+            }
+            r => r.map(|_| ()),
+        }
+    }
+
+    async fn heartbeat_loop(&self) {
+        let interval = secs(self.cfg.heartbeat_interval);
+        let mut failures = 0u32;
+        loop {
+            let wait = if failures == 0 {
+                jitter(interval)
+            } else {
+                backoff(failures).min(interval)
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.beat_now.notified() => {}
+                _ = self.intake.cancelled() => return,
+            }
+            match self.heartbeat(false).await {
+                Ok(()) => {
+                    failures = 0;
+                    self.status.update(|s| {
+                        s.heartbeats_ok += 1;
+                        s.last_heartbeat_ms = Some(crate::store::now_ms());
+                        s.state = "online".into();
+                        s.last_error = None;
+                    });
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "heartbeat failed");
+                    self.status.update(|s| {
+                        s.heartbeats_failed += 1;
+                        s.state = "offline".into();
+                        s.last_error = Some(e.to_string());
+                    });
+                }
+            }
+        }
+    }
+
+    // ---- jobs ----
+
+    async fn job_loop(self: &Arc<Self>) {
+        let wait_ms = (self.cfg.poll_wait * 1000.0) as u64;
+        let mut failures = 0u32;
+        loop {
+            // Wait for a free slot before asking for work.
+            let permit = tokio::select! {
+                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = self.intake.cancelled() => return,
+            };
+            let free = self.slots.available_permits() + 1;
+            drop(permit);
+            let started = Instant::now();
+            let body = json!({"limit": free, "wait_ms": wait_ms});
+            let timeout = Duration::from_millis(wait_ms) + SHORT;
+            let r = tokio::select! {
+                r = self.client.post("/api/v1/node/jobs/poll", &body, timeout) => r,
+                _ = self.intake.cancelled() => return,
+            };
+            self.status.update(|s| s.polls += 1);
+            match r {
+                Ok(data) => {
+                    failures = 0;
+                    let jobs = data
+                        .get("jobs")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let got = !jobs.is_empty();
+                    for j in jobs {
+                        self.start_job(j).await;
+                    }
+                    // A server that does not long-poll answered at once with nothing.
+                    if !got && started.elapsed() < Duration::from_millis(wait_ms / 2 + 1) {
+                        tokio::select! {
+                            _ = tokio::time::sleep(jitter(secs(self.cfg.poll_interval))) => {}
+                            _ = self.intake.cancelled() => return,
+                        }
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "job poll failed");
+                    self.status.update(|s| s.last_error = Some(e.to_string()));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff(failures)) => {}
+                        _ = self.intake.cancelled() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn start_job(self: &Arc<Self>, job: Value) {
+        let Some(id) = job.get("id").and_then(Value::as_str).map(str::to_string) else {
+            return;
+        };
+        if !self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone())
+        {
+            tracing::debug!(job = %id, "job already running here; not started twice");
+            return;
+        }
+        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            return;
+        };
+        self.status.update(|s| {
+            s.jobs_picked += 1;
+            s.active_jobs.push(id.clone());
+        });
+        let a = self.clone();
+        self.jobs.spawn(async move {
+            let ok = a.run_job(&id, &job).await;
+            drop(permit);
+            a.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            a.status.update(|s| {
+                s.active_jobs.retain(|j| j != &id);
+                match ok {
+                    Some(true) => s.jobs_completed += 1,
+                    Some(false) => s.jobs_failed += 1,
+                    None => s.jobs_lost += 1,
+                }
+            });
+        });
+    }
+
+    /// Runs one chat job: Some(true) completed, Some(false) failed, None when the lease was
+    /// lost (another node has it now) or the node stopped first.
+    async fn run_job(&self, id: &str, job: &Value) -> Option<bool> {
+        let spec = job.get("input_spec").cloned().unwrap_or(json!({}));
+        let model = job
+            .get("model_name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let served = self.refresh_served(false).await;
+        let Some((model_name, backend)) = served.backend(model.as_deref()) else {
+            let msg = format!(
+                "this node does not serve '{}' (serves: {})",
+                model.as_deref().unwrap_or("any model"),
+                served.names().join(", ")
+            );
+            return self.fail(id, &msg).await;
+        };
+        let messages: Vec<Message> = spec
+            .get("messages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                Some(Message::new(
+                    m.get("role")?.as_str()?,
+                    m.get("content")?.as_str()?,
+                ))
+            })
+            .collect();
+        if messages.is_empty() {
+            return self.fail(id, "the job has no messages").await;
+        }
+        let req = ChatRequest {
+            id: id.to_string(),
+            messages,
+            model: Some(model_name.clone()),
+            temperature: spec.get("temperature").and_then(Value::as_f64),
+            max_tokens: spec
+                .get("max_tokens")
+                .or_else(|| spec.get("maxTokens"))
+                .and_then(Value::as_u64)
+                .map(|n| n.min(u32::MAX as u64) as u32),
+        };
+        let cancel = self.abort_jobs.child_token();
+        let mut stream = backend.chat(req, cancel.clone());
+        let started = Instant::now();
+        let path = format!("/api/v1/node/jobs/{id}/events");
+        let mut batch: Vec<Value> = Vec::new();
+        let mut last_flush = Instant::now();
+        let mut tokens = 0u64;
+        let mut outcome: Option<(bool, Value, Option<String>)> = None;
+        loop {
+            let flush_at = tokio::time::Instant::from_std(last_flush + Duration::from_millis(250));
+            let ev = tokio::select! {
+                ev = stream.next() => ev,
+                _ = tokio::time::sleep_until(flush_at), if !batch.is_empty() => {
+                    if !self.flush(&path, &mut batch, &cancel).await { return None; }
+                    last_flush = Instant::now();
+                    continue;
+                }
+            };
+            let Some(ev) = ev else { break };
+            let (kind, data, urgent) = match ev {
+                ChatEvent::Meta {
+                    model,
+                    backend,
+                    started_at,
+                    ..
+                } => (
+                    "meta",
+                    json!({"provider_node_id": self.node_id, "provider_name": self.name,
+                           "model": model, "started_at": started_at, "engine": backend}),
+                    true,
+                ),
+                ChatEvent::Token { text, .. } => {
+                    tokens += 1;
+                    ("token", json!({"text": text}), false)
+                }
+                ChatEvent::Done {
+                    reason,
+                    text,
+                    usage,
+                    finished_at,
+                    ..
+                } => {
+                    let usage_v = usage.map(|u| json!(u)).unwrap_or(Value::Null);
+                    outcome = Some((
+                        true,
+                        json!({"type": "chat", "text": text, "token_count": usage.map(|u| u.completion_tokens).unwrap_or(tokens),
+                               "duration_ms": started.elapsed().as_millis() as u64, "completed_by": self.node_id,
+                               "usage": usage_v}),
+                        None,
+                    ));
+                    (
+                        "done",
+                        json!({"text": text, "reason": reason, "finished_at": finished_at, "usage": usage_v}),
+                        true,
+                    )
+                }
+                ChatEvent::Error { message, .. } => {
+                    outcome = Some((false, Value::Null, Some(message.clone())));
+                    ("error", json!({"message": message}), true)
+                }
+            };
+            batch.push(json!({"event_type": kind, "data": data}));
+            if (urgent || batch.len() >= 16) && !self.flush(&path, &mut batch, &cancel).await {
+                return None;
+            }
+            if urgent {
+                last_flush = Instant::now();
+            }
+        }
+        if !batch.is_empty() && !self.flush(&path, &mut batch, &cancel).await {
+            return None;
+        }
+        if cancel.is_cancelled() {
+            // Stopped before the end: the lease runs out and another node runs it.
+            return None;
+        }
+        let (ok, result, error) = outcome.unwrap_or((
+            false,
+            Value::Null,
+            Some("the backend ended the stream without a result".into()),
+        ));
+        if ok {
+            let secs = started.elapsed().as_secs_f64();
+            if tokens > 0 && secs > 0.0 {
+                let mut b = self.bench.lock().unwrap_or_else(|e| e.into_inner());
+                b.push(tokens as f64 / secs);
+                let n = b.len();
+                if n > 32 {
+                    b.drain(..n - 32);
+                }
+            }
+        }
+        self.complete(id, ok, result, error).await
+    }
+
+    /// Posts a batch of events; false when the job is no longer ours (lease lost: the
+    /// backend is cancelled) or the node is stopping.
+    async fn flush(&self, path: &str, batch: &mut Vec<Value>, cancel: &CancellationToken) -> bool {
+        let body = json!({"events": std::mem::take(batch)});
+        let mut failures = 0;
+        loop {
+            match self.client.post(path, &body, SHORT).await {
+                Ok(_) => return true,
+                Err(e) if e.retryable() && failures < 5 && !cancel.is_cancelled() => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "could not post job events; retrying");
+                    tokio::time::sleep(backoff(failures).min(Duration::from_secs(5))).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "job events refused; the job was given to another node");
+                    cancel.cancel();
+                    return false;
+                }
+            }
+        }
+    }
+
+    async fn fail(&self, id: &str, msg: &str) -> Option<bool> {
+        let path = format!("/api/v1/node/jobs/{id}/events");
+        let ev = json!({"events": [{"event_type": "error", "data": {"message": msg}}]});
+        let _ = self.client.post(&path, &ev, SHORT).await;
+        self.complete(id, false, Value::Null, Some(msg.to_string()))
+            .await
+    }
+
+    /// `complete`, retried on transport errors; the server makes repeats no-ops.
+    async fn complete(
+        &self,
+        id: &str,
+        ok: bool,
+        result: Value,
+        error: Option<String>,
+    ) -> Option<bool> {
+        let path = format!("/api/v1/node/jobs/{id}/complete");
+        let mut body = json!({"status": if ok { "completed" } else { "failed" }});
+        if ok {
+            body["result"] = result;
+        } else {
+            body["error"] = json!(error.unwrap_or_default());
+        }
+        let mut failures = 0;
+        loop {
+            match self.client.post(&path, &body, SHORT).await {
+                Ok(_) => return Some(ok),
+                Err(e) if e.retryable() && failures < 8 && !self.stop.is_cancelled() => {
+                    failures += 1;
+                    tracing::warn!(job = %id, error = %e, "complete failed; retrying");
+                    tokio::time::sleep(backoff(failures).min(Duration::from_secs(10))).await;
+                }
+                Err(e) => {
+                    tracing::warn!(job = %id, error = %e, "complete refused");
+                    return None;
+                }
+            }
+        }
+    }
+
+    // ---- node commands ----
+
+    async fn command_loop(self: &Arc<Self>) {
+        let interval = secs(self.cfg.command_interval);
+        let mut failures = 0u32;
+        loop {
+            let wait = if failures == 0 {
+                jitter(interval)
+            } else {
+                backoff(failures)
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.intake.cancelled() => return,
+            }
+            match self
+                .client
+                .post("/api/v1/node/commands/poll", &json!({"limit": 5}), SHORT)
+                .await
+            {
+                Ok(data) => {
+                    failures = 0;
+                    for c in data
+                        .get("commands")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                    {
+                        // Commands run side by side, not blocking each other or the poll.
+                        let a = self.clone();
+                        self.jobs.spawn(async move { a.run_command(c).await });
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!(error = %e, "command poll failed");
+                }
+            }
+        }
+    }
+
+    async fn run_command(&self, c: Value) {
+        let id = c
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let verb = c
+            .get("command")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let model = c
+            .pointer("/args/model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        tracing::info!(command = %verb, model = %model, "node command received");
+        let backend = self
+            .backends
+            .all()
+            .iter()
+            .find(|b| b.kind() == crate::backend::BackendKind::Ollama)
+            .or_else(|| self.backends.all().first())
+            .cloned();
+        let result: Result<Value, String> = match (verb.as_str(), backend) {
+            (_, None) => Err("this node has no LLM backend configured".into()),
+            ("model_install", Some(b)) => self.install(&id, &model, b).await,
+            ("model_remove", Some(b)) => b
+                .remove(&model)
+                .await
+                .map(|_| json!({"removed": model, "backend": b.id()}))
+                .map_err(|e| e.to_string()),
+            (v, _) => Err(format!("unknown command '{v}'")),
+        };
+        let body = match &result {
+            Ok(r) => json!({"status": "completed", "result": r}),
+            Err(e) => json!({"status": "failed", "error": e}),
+        };
+        if let Err(e) = self
+            .client
+            .post(
+                &format!("/api/v1/node/commands/{id}/complete"),
+                &body,
+                SHORT,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not report the command's result");
+        }
+        self.status.update(|s| s.commands_run += 1);
+        if result.is_ok() {
+            // Capabilities changed: tell the server now, not at the next beat.
+            self.refresh_served(true).await;
+            self.beat_now.notify_one();
+        }
+    }
+
+    /// Pulls through the backend, posting progress at most every 2 s (and on phase changes);
+    /// a `cancelled` status echoed by the server stops it.
+    async fn install(
+        &self,
+        id: &str,
+        model: &str,
+        b: Arc<dyn ChatBackend>,
+    ) -> Result<Value, String> {
+        let path = format!("/api/v1/node/commands/{id}/progress");
+        let mut stream = b.pull(model);
+        let mut last: Option<(Instant, String)> = None;
+        while let Some(p) = stream.next().await {
+            let p = p.map_err(|e| e.to_string())?;
+            let due = last.as_ref().is_none_or(|(t, phase)| {
+                t.elapsed() >= Duration::from_secs(2) || *phase != p.status
+            });
+            if due {
+                let pct = match (p.completed, p.total) {
+                    (Some(c), Some(t)) if t > 0 => Some((c as f64 / t as f64 * 100.0).round()),
+                    _ => None,
+                };
+                let body = json!({"status": "running", "phase": p.status, "total": p.total,
+                                  "completed": p.completed, "pct": pct});
+                if let Ok(r) = self.client.post(&path, &body, SHORT).await
+                    && r.get("status").and_then(Value::as_str) == Some("cancelled")
+                {
+                    return Err("cancelled by the operator".into());
+                }
+                last = Some((Instant::now(), p.status.clone()));
+            }
+        }
+        Ok(json!({"installed": model, "backend": b.id()}))
+    }
+
+    // ---- peers ----
+
+    async fn peers_loop(&self) {
+        loop {
+            if let Ok(v) = self.client.get("/api/peers?limit=100", SHORT).await {
+                let peers: Vec<PeerInfo> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| PeerInfo {
+                        public_key: p["pubkey"].as_str().unwrap_or("").into(),
+                        node_id: p["node_id"].as_str().unwrap_or("").into(),
+                        name: p["name"].as_str().unwrap_or("").into(),
+                        status: p["status"].as_str().unwrap_or("").into(),
+                        last_seen_ms: p["last_seen_ms"].as_i64().unwrap_or(0),
+                        models: p["served_models"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|m| m.as_str().map(str::to_string))
+                            .collect(),
+                        active_jobs: p["active_jobs"].as_u64().unwrap_or(0),
+                    })
+                    .collect();
+                self.status.update(|s| s.peers = peers);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(jitter(Duration::from_secs(10))) => {}
+                _ = self.intake.cancelled() => return,
+            }
+        }
+    }
+
+    // ---- stop ----
+
+    /// Stops taking jobs, lets running ones finish within `grace` (then cancels them: their
+    /// leases lapse and other nodes re-run them), and says goodbye with an offline heartbeat.
+    pub async fn drain(&self, grace: Duration) {
+        self.intake.cancel();
+        self.status.update(|s| s.draining = true);
+        self.jobs.close();
+        if tokio::time::timeout(grace, self.jobs.wait()).await.is_err() {
+            tracing::warn!(
+                "control-plane jobs still running after the grace period; cancelled (they will be re-run elsewhere)"
+            );
+            self.abort_jobs.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.jobs.wait()).await;
+        }
+        self.stop.cancel();
+        if self.status.get().registered {
+            match tokio::time::timeout(Duration::from_secs(5), self.heartbeat(true)).await {
+                Ok(Ok(())) => tracing::info!("offline heartbeat sent"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "offline heartbeat failed"),
+                Err(_) => tracing::warn!("offline heartbeat timed out"),
+            }
+        }
+        self.status.update(|s| s.state = "stopped".into());
+    }
+}
+
+/// Registers (or re-registers, pushing fresh specs) once and returns the server's row
+/// (`infernet register` / `update`).
+pub async fn register_once(
+    cfg: &ControlPlaneConfig,
+    key: NodeKey,
+    backends: Backends,
+    default_name: &str,
+) -> Result<Value, CpError> {
+    let agent = Agent::new(cfg, key, backends, default_name);
+    agent.register().await?;
+    let me = agent
+        .client
+        .post("/api/v1/node/me", &json!({"role": cfg.role}), SHORT)
+        .await?;
+    Ok(me.get("row").cloned().unwrap_or(Value::Null))
+}
+
+/// Removes this node from the control plane (`infernet remove`).
+pub async fn remove_once(cfg: &ControlPlaneConfig, key: NodeKey) -> Result<Value, CpError> {
+    CpClient::new(&cfg.url, key)
+        .post("/api/v1/node/remove", &json!({"role": cfg.role}), SHORT)
+        .await
+}

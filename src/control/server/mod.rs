@@ -1,0 +1,220 @@
+//! `infernet control-plane serve`: a self-hostable control plane (reference infernet-protocol
+//! §6, with the fixes of §12.2): the signed node tier, chat jobs with a real lease queue and
+//! SSE replay, the OpenAI-compatible endpoints, peers/overview/health. SQLite or PostgreSQL.
+mod chat;
+mod follow;
+mod hub;
+mod node;
+mod openai;
+mod public;
+mod reaper;
+mod schema;
+pub mod store;
+
+use crate::config::Secret;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hub::Hub;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store::Store;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: String,
+    /// A SQLite path or a `postgres://` URL.
+    pub database: String,
+    /// How long a node holds a job without a sign of life (events, heartbeat).
+    pub lease: Duration,
+    /// Leases per job before it fails.
+    pub max_attempts: i64,
+    /// A node not seen for this long gets no new jobs.
+    pub node_timeout: Duration,
+    /// A job nobody claims for this long fails (`no_provider`).
+    pub pending_timeout: Duration,
+    /// SSE keep-alive comment interval.
+    pub ping: Duration,
+    /// Bearer token for the operator endpoints (node commands); none disables them.
+    pub admin_token: Option<Secret>,
+    pub max_body: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:4010".into(),
+            database: String::new(),
+            lease: Duration::from_secs(90),
+            max_attempts: 3,
+            node_timeout: Duration::from_secs(120),
+            pending_timeout: Duration::from_secs(120),
+            ping: Duration::from_secs(15),
+            admin_token: None,
+            max_body: 1 << 20,
+        }
+    }
+}
+
+/// Nodes shown by `/api/peers`, `/v1/models` and the overview: seen in the last 10 minutes.
+const DISPLAY_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub hub: Hub,
+    pub opts: ServeOptions,
+    pub started: Instant,
+}
+
+pub(crate) type AppState = Arc<Inner>;
+
+impl Inner {
+    fn lease_ms(&self) -> i64 {
+        self.opts.lease.as_millis() as i64
+    }
+    fn node_timeout_ms(&self) -> i64 {
+        self.opts.node_timeout.as_millis() as i64
+    }
+}
+
+/// `{"error": "…"}` with a status, as every control-plane error is.
+#[derive(Debug)]
+pub(crate) struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<crate::control::db::DbError> for ApiError {
+    fn from(e: crate::control::db::DbError) -> Self {
+        tracing::error!(error = %e, "control-plane database error");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unavailable: {e}"),
+        )
+    }
+}
+
+impl From<store::Refused> for ApiError {
+    fn from(r: store::Refused) -> Self {
+        match r {
+            store::Refused::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+            store::Refused::Forbidden(m) => ApiError(StatusCode::FORBIDDEN, m),
+            store::Refused::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
+        }
+    }
+}
+
+pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+/// A running control plane.
+pub struct Server {
+    pub addr: SocketAddr,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("database '{0}': {1}")]
+    Db(String, crate::control::db::DbError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+}
+
+/// Opens (and migrates) the database, binds, and serves until cancelled.
+pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
+    let label = crate::control::db::redact_url(&opts.database);
+    let store = Store::open(&opts.database)
+        .await
+        .map_err(|e| ServeError::Db(label.clone(), e))?;
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .map_err(|e| ServeError::Listen(opts.listen.clone(), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Listen(opts.listen.clone(), e))?;
+    let state: AppState = Arc::new(Inner {
+        store,
+        hub: Hub::default(),
+        opts,
+        started: Instant::now(),
+    });
+    let cancel = CancellationToken::new();
+    reaper::spawn(state.clone(), cancel.clone());
+    let app = router(state);
+    let c = cancel.clone();
+    let task = tokio::spawn(async move {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(c.cancelled_owned());
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "control plane stopped with an error");
+        }
+    });
+    tracing::info!(address = %addr, database = %label, "control plane listening");
+    Ok(Server { addr, cancel, task })
+}
+
+fn router(state: AppState) -> axum::Router {
+    use axum::routing::{get, post};
+    let limit = axum::extract::DefaultBodyLimit::max(state.opts.max_body);
+    axum::Router::new()
+        .route("/api/v1/node/register", post(node::register))
+        .route("/api/v1/node/heartbeat", post(node::heartbeat))
+        .route("/api/v1/node/me", post(node::me))
+        .route("/api/v1/node/remove", post(node::remove))
+        .route("/api/v1/node/jobs/poll", post(node::poll))
+        .route("/api/v1/node/jobs/{id}/events", post(node::events))
+        .route("/api/v1/node/jobs/{id}/complete", post(node::complete))
+        .route("/api/v1/node/commands/poll", post(node::commands_poll))
+        .route(
+            "/api/v1/node/commands/{id}/progress",
+            post(node::command_progress),
+        )
+        .route(
+            "/api/v1/node/commands/{id}/complete",
+            post(node::command_complete),
+        )
+        .route(
+            "/api/v1/user/nodes/{pubkey}/commands",
+            post(public::enqueue_command).get(public::list_commands),
+        )
+        .route("/api/chat", post(chat::create))
+        .route("/api/chat/stream/{id}", get(chat::stream))
+        .route("/api/chat/{id}/status", get(chat::status))
+        .route("/v1/chat/completions", post(openai::completions))
+        .route("/v1/models", get(openai::models))
+        .route("/api/peers", get(public::peers))
+        .route("/api/overview", get(public::overview))
+        .route("/api/health", get(public::health))
+        .layer(limit)
+        .with_state(state)
+}

@@ -1,0 +1,82 @@
+//! The queue's clock: re-queues jobs whose node went silent (lease expired), fails them after
+//! `max_attempts`, fails jobs nobody claimed in time, and prunes the replay cache.
+use super::AppState;
+use super::hub::HubMsg;
+use super::store::now_ms;
+use serde_json::json;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub(super) fn spawn(st: AppState, cancel: CancellationToken) {
+    let tick = (st.opts.lease / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = cancel.cancelled() => return,
+            }
+            if let Err(e) = sweep(&st).await {
+                tracing::warn!(error = %e, "queue sweep failed; retrying");
+            }
+        }
+    });
+}
+
+async fn sweep(st: &AppState) -> Result<(), crate::control::db::DbError> {
+    let now = now_ms();
+    for j in st.store.expired(now).await? {
+        let node = j.provider_id.clone().unwrap_or_default();
+        if j.attempts >= j.max_attempts {
+            let why = format!(
+                "no node completed the job: attempt {} of {} lost its node (no sign of life for {} s)",
+                j.attempts,
+                j.max_attempts,
+                st.opts.lease.as_secs()
+            );
+            if st.store.fail(&j.id, &why, now).await? {
+                let e = st
+                    .store
+                    .insert_event(&j.id, j.attempts, "error", &json!({"message": why}), now)
+                    .await?;
+                st.hub.publish(&j.id, HubMsg::Event(e));
+                st.hub.publish(&j.id, HubMsg::Final);
+                tracing::warn!(job = %j.id, node = %node, "job failed: retries exhausted");
+            }
+        } else if st.store.requeue(&j, now).await? {
+            let e = st
+                .store
+                .insert_event(
+                    &j.id,
+                    j.attempts,
+                    "reset",
+                    &json!({"attempt": j.attempts, "reason": "the node running the job went silent; the job is queued again"}),
+                    now,
+                )
+                .await?;
+            st.hub.publish(&j.id, HubMsg::Event(e));
+            st.hub.wake_pollers();
+            tracing::warn!(job = %j.id, node = %node, attempt = j.attempts, "lease expired; job re-queued");
+        }
+    }
+    let before = now - st.opts.pending_timeout.as_millis() as i64;
+    for j in st.store.stale_pending(before).await? {
+        let why = format!(
+            "no_provider: no node serving '{}' took the job within {} s",
+            j.model_name.as_deref().unwrap_or("any model"),
+            st.opts.pending_timeout.as_secs()
+        );
+        if st.store.fail(&j.id, &why, now).await? {
+            let e = st
+                .store
+                .insert_event(&j.id, j.attempts, "error", &json!({"message": why}), now)
+                .await?;
+            st.hub.publish(&j.id, HubMsg::Event(e));
+            st.hub.publish(&j.id, HubMsg::Final);
+            tracing::warn!(job = %j.id, "job failed: nobody claimed it");
+        }
+    }
+    st.store
+        .prune_nonces(now - 2 * crate::control::auth::WINDOW_S * 1000)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Versioned, forward-only migrations for both dialects: the same tables and columns, only
+//! the auto-increment key differs. Times are Unix milliseconds (BIGINT); JSON is TEXT.
+use crate::control::db::{Db, DbError, Dialect, Val};
+
+/// Migration `i` (1-based) for each dialect.
+fn migrations(d: Dialect) -> Vec<String> {
+    let serial = match d {
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    vec![format!(
+        "CREATE TABLE providers (
+            id TEXT PRIMARY KEY,
+            node_id TEXT NOT NULL UNIQUE,
+            public_key TEXT NOT NULL,
+            role TEXT NOT NULL,
+            name TEXT,
+            status TEXT NOT NULL,
+            address TEXT,
+            port BIGINT,
+            gpu_model TEXT,
+            price TEXT,
+            specs TEXT NOT NULL,
+            served_models TEXT NOT NULL,
+            concurrency_cap BIGINT NOT NULL,
+            last_seen BIGINT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX providers_key_role ON providers (public_key, role);
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            model_name TEXT,
+            input_spec TEXT NOT NULL,
+            provider_id TEXT,
+            attempts BIGINT NOT NULL,
+            max_attempts BIGINT NOT NULL,
+            lease_until BIGINT,
+            result TEXT,
+            error TEXT,
+            client_ip TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            assigned_at BIGINT,
+            completed_at BIGINT
+        );
+        CREATE INDEX jobs_status_created ON jobs (status, created_at);
+        CREATE INDEX jobs_provider ON jobs (provider_id, status);
+        CREATE TABLE job_events (
+            id {serial},
+            job_id TEXT NOT NULL,
+            attempt BIGINT NOT NULL,
+            event_type TEXT NOT NULL,
+            data TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE INDEX job_events_job ON job_events (job_id, id);
+        CREATE TABLE nonces (
+            nonce TEXT PRIMARY KEY,
+            pubkey TEXT NOT NULL,
+            seen_at BIGINT NOT NULL
+        );
+        CREATE INDEX nonces_seen ON nonces (seen_at);
+        CREATE TABLE node_commands (
+            id TEXT PRIMARY KEY,
+            pubkey TEXT NOT NULL,
+            command TEXT NOT NULL,
+            args TEXT NOT NULL,
+            status TEXT NOT NULL,
+            result TEXT,
+            error TEXT,
+            progress TEXT,
+            issued_at BIGINT NOT NULL,
+            started_at BIGINT,
+            completed_at BIGINT
+        );
+        CREATE INDEX node_commands_key ON node_commands (pubkey, status, issued_at);"
+    )]
+}
+
+/// Brings the database to the newest schema; returns the version.
+pub async fn migrate(db: &Db) -> Result<i64, DbError> {
+    db.batch("CREATE TABLE IF NOT EXISTS cp_schema (version BIGINT NOT NULL)")
+        .await?;
+    let current = db
+        .query_one("SELECT MAX(version) FROM cp_schema", &[])
+        .await?
+        .and_then(|r| r.first().and_then(Val::int))
+        .unwrap_or(0);
+    let all = migrations(db.dialect());
+    for (i, sql) in all.iter().enumerate() {
+        let v = i as i64 + 1;
+        if v <= current {
+            continue;
+        }
+        db.batch(sql).await?;
+        db.exec("INSERT INTO cp_schema (version) VALUES ($1)", &[v.into()])
+            .await?;
+        tracing::info!(version = v, db = %db.label, "control-plane schema migrated");
+    }
+    Ok(all.len() as i64)
+}

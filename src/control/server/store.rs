@@ -1,0 +1,876 @@
+//! Every query the control plane makes, written once for SQLite and PostgreSQL.
+//! The job queue lives here: `pending` → (lease) `assigned` → (events) `running` →
+//! `completed|failed`; an expired lease puts the job back to `pending` until `max_attempts`.
+use crate::backend::rfc3339_ms;
+use crate::control::db::{Db, DbError, Row, Val};
+use crate::control::specs;
+use serde_json::{Value, json};
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn t(r: &Row, i: usize) -> Option<String> {
+    r.get(i).and_then(Val::text)
+}
+fn n(r: &Row, i: usize) -> Option<i64> {
+    r.get(i).and_then(Val::int)
+}
+fn js(r: &Row, i: usize) -> Value {
+    t(r, i)
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
+fn time(v: Option<i64>) -> Value {
+    v.map(|ms| Value::String(rfc3339_ms(ms)))
+        .unwrap_or(Value::Null)
+}
+
+/// A registered node (any role).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    pub id: String,
+    pub node_id: String,
+    pub public_key: String,
+    pub role: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub address: Option<String>,
+    pub port: Option<i64>,
+    pub gpu_model: Option<String>,
+    pub specs: Value,
+    pub served_models: Vec<String>,
+    pub concurrency_cap: i64,
+    pub last_seen: i64,
+    pub created_at: i64,
+}
+
+const PROVIDER_COLS: &str = "id, node_id, public_key, role, name, status, address, port, gpu_model, specs, served_models, concurrency_cap, last_seen, created_at";
+
+fn provider(r: &Row) -> Provider {
+    Provider {
+        id: t(r, 0).unwrap_or_default(),
+        node_id: t(r, 1).unwrap_or_default(),
+        public_key: t(r, 2).unwrap_or_default(),
+        role: t(r, 3).unwrap_or_default(),
+        name: t(r, 4),
+        status: t(r, 5).unwrap_or_default(),
+        address: t(r, 6),
+        port: n(r, 7),
+        gpu_model: t(r, 8),
+        specs: js(r, 9),
+        served_models: serde_json::from_value(js(r, 10)).unwrap_or_default(),
+        concurrency_cap: n(r, 11).unwrap_or(specs::DEFAULT_CAP),
+        last_seen: n(r, 12).unwrap_or(0),
+        created_at: n(r, 13).unwrap_or(0),
+    }
+}
+
+impl Provider {
+    /// The row as the reference's `me` returns it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "node_id": self.node_id, "public_key": self.public_key,
+            "role": self.role, "name": self.name, "status": self.status,
+            "address": self.address, "port": self.port, "gpu_model": self.gpu_model,
+            "specs": self.specs, "reputation": 50,
+            "last_seen": time(Some(self.last_seen)), "created_at": time(Some(self.created_at)),
+        })
+    }
+}
+
+/// A chat job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub status: String,
+    pub model_name: Option<String>,
+    pub input_spec: Value,
+    pub provider_id: Option<String>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_until: Option<i64>,
+    pub result: Value,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub assigned_at: Option<i64>,
+    pub completed_at: Option<i64>,
+}
+
+const JOB_COLS: &str = "id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, created_at, updated_at, assigned_at, completed_at";
+
+fn job(r: &Row) -> Job {
+    Job {
+        id: t(r, 0).unwrap_or_default(),
+        status: t(r, 1).unwrap_or_default(),
+        model_name: t(r, 2),
+        input_spec: js(r, 3),
+        provider_id: t(r, 4),
+        attempts: n(r, 5).unwrap_or(0),
+        max_attempts: n(r, 6).unwrap_or(1),
+        lease_until: n(r, 7),
+        result: js(r, 8),
+        error: t(r, 9),
+        created_at: n(r, 10).unwrap_or(0),
+        updated_at: n(r, 11).unwrap_or(0),
+        assigned_at: n(r, 12),
+        completed_at: n(r, 13),
+    }
+}
+
+impl Job {
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed")
+    }
+
+    /// The whole row, as the SSE `job` frame and the node's poll carry it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "title": "chat", "type": "chat", "status": self.status,
+            "payment_offer": 0, "payment_coin": null, "model_name": self.model_name,
+            "input_spec": self.input_spec, "provider_id": self.provider_id,
+            "attempt": self.attempts, "max_attempts": self.max_attempts,
+            "result": self.result, "error": self.error,
+            "created_at": time(Some(self.created_at)), "updated_at": time(Some(self.updated_at)),
+            "assigned_at": time(self.assigned_at), "completed_at": time(self.completed_at),
+            "client_pubkey": null,
+        })
+    }
+}
+
+/// One stored job event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub attempt: i64,
+    pub kind: String,
+    pub data: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub db: Db,
+}
+
+/// Why a node request was refused (status code + message for `{"error"}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refused {
+    NotFound(String),
+    Forbidden(String),
+    Conflict(String),
+}
+
+impl Store {
+    pub async fn open(target: &str) -> Result<Self, DbError> {
+        let db = Db::open(target).await?;
+        super::schema::migrate(&db).await?;
+        Ok(Self { db })
+    }
+
+    // ---- replay cache (survives restarts: it is a table) ----
+
+    /// Records a nonce; false when it was seen before.
+    pub async fn fresh_nonce(&self, nonce: &str, pubkey: &str, now: i64) -> Result<bool, DbError> {
+        let n = self
+            .db
+            .exec(
+                "INSERT INTO nonces (nonce, pubkey, seen_at) VALUES ($1, $2, $3) ON CONFLICT (nonce) DO NOTHING",
+                &[nonce.into(), pubkey.into(), now.into()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    // ---- nodes ----
+
+    pub async fn provider_by_key(
+        &self,
+        pubkey: &str,
+        role: &str,
+    ) -> Result<Option<Provider>, DbError> {
+        let sql =
+            format!("SELECT {PROVIDER_COLS} FROM providers WHERE public_key = $1 AND role = $2");
+        Ok(self
+            .db
+            .query_one(&sql, &[pubkey.into(), role.into()])
+            .await?
+            .map(|r| provider(&r)))
+    }
+
+    pub async fn provider_by_id(&self, id: &str) -> Result<Option<Provider>, DbError> {
+        let sql = format!("SELECT {PROVIDER_COLS} FROM providers WHERE id = $1");
+        Ok(self
+            .db
+            .query_one(&sql, &[id.into()])
+            .await?
+            .map(|r| provider(&r)))
+    }
+
+    /// Upsert on `node_id`; refused when that node_id belongs to another key.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn register(
+        &self,
+        pubkey: &str,
+        role: &str,
+        node_id: &str,
+        name: Option<String>,
+        address: Option<String>,
+        port: Option<i64>,
+        gpu_model: Option<String>,
+        price: Option<String>,
+        raw_specs: &Value,
+        now: i64,
+    ) -> Result<Result<Provider, Refused>, DbError> {
+        let sql = format!("SELECT {PROVIDER_COLS} FROM providers WHERE node_id = $1");
+        if let Some(r) = self.db.query_one(&sql, &[node_id.into()]).await? {
+            let p = provider(&r);
+            if p.public_key != pubkey {
+                return Ok(Err(Refused::Forbidden(format!(
+                    "node_id '{node_id}' belongs to another public key"
+                ))));
+            }
+        } else if let Some(other) = self.provider_by_key(pubkey, role).await? {
+            // Same key, new node_id (re-init): move the row rather than duplicate it.
+            self.db
+                .exec(
+                    "DELETE FROM providers WHERE id = $1",
+                    &[other.id.clone().into()],
+                )
+                .await?;
+        }
+        let clean = specs::sanitize(raw_specs);
+        let models = json!(specs::models(clean.get("served_models"))).to_string();
+        let cap = specs::concurrency_cap(&clean);
+        let id = uuid::Uuid::new_v4().to_string();
+        self.db
+            .exec(
+                "INSERT INTO providers (id, node_id, public_key, role, name, status, address, port, gpu_model, price, specs, served_models, concurrency_cap, last_seen, created_at)
+                 VALUES ($1, $2, $3, $4, $5, 'available', $6, $7, $8, $9, $10, $11, $12, $13, $13)
+                 ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, name = excluded.name,
+                   status = 'available', address = excluded.address, port = excluded.port,
+                   gpu_model = excluded.gpu_model, price = excluded.price, specs = excluded.specs,
+                   served_models = excluded.served_models, concurrency_cap = excluded.concurrency_cap,
+                   last_seen = excluded.last_seen",
+                &[
+                    id.into(),
+                    node_id.into(),
+                    pubkey.into(),
+                    role.into(),
+                    name.into(),
+                    address.into(),
+                    port.into(),
+                    gpu_model.into(),
+                    price.into(),
+                    clean.to_string().into(),
+                    models.into(),
+                    cap.into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+        let sql = format!("SELECT {PROVIDER_COLS} FROM providers WHERE node_id = $1");
+        Ok(self
+            .db
+            .query_one(&sql, &[node_id.into()])
+            .await?
+            .map(|r| provider(&r))
+            .ok_or_else(|| Refused::NotFound("registration did not persist".into())))
+    }
+
+    /// Heartbeat: status, endpoint, sanitised specs, `last_seen`; renews the leases of the
+    /// node's jobs. `None` when the key has not registered.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn heartbeat(
+        &self,
+        pubkey: &str,
+        role: &str,
+        offline: bool,
+        address: Option<String>,
+        port: Option<i64>,
+        raw_specs: Option<&Value>,
+        jobs: Option<&[String]>,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Provider>, DbError> {
+        let Some(p) = self.provider_by_key(pubkey, role).await? else {
+            return Ok(None);
+        };
+        let status = if offline { "offline" } else { "available" };
+        let (specs_json, models, cap) = match raw_specs {
+            Some(s) => {
+                let clean = specs::sanitize(s);
+                let models = json!(specs::models(clean.get("served_models"))).to_string();
+                let cap = specs::concurrency_cap(&clean);
+                (clean.to_string(), models, cap)
+            }
+            None => (
+                p.specs.to_string(),
+                json!(p.served_models).to_string(),
+                p.concurrency_cap,
+            ),
+        };
+        self.db
+            .exec(
+                "UPDATE providers SET status = $1, address = COALESCE($2, address), port = COALESCE($3, port),
+                   specs = $4, served_models = $5, concurrency_cap = $6, last_seen = $7 WHERE id = $8",
+                &[
+                    status.into(),
+                    address.into(),
+                    port.into(),
+                    specs_json.into(),
+                    models.into(),
+                    cap.into(),
+                    now.into(),
+                    p.id.clone().into(),
+                ],
+            )
+            .await?;
+        if !offline {
+            match jobs {
+                // Our nodes list the jobs they run: only those are renewed, so a node that
+                // restarted (and forgot its jobs) does not keep them leased forever.
+                Some(ids) => {
+                    for id in ids {
+                        self.db
+                            .exec(
+                                "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND provider_id = $3 AND status IN ('assigned', 'running')",
+                                &[(now + lease_ms).into(), id.clone().into(), p.id.clone().into()],
+                            )
+                            .await?;
+                    }
+                }
+                None => self.renew_leases(&p.id, now + lease_ms).await?,
+            }
+        }
+        self.provider_by_id(&p.id).await
+    }
+
+    pub async fn remove(&self, pubkey: &str, role: &str) -> Result<Option<String>, DbError> {
+        let Some(p) = self.provider_by_key(pubkey, role).await? else {
+            return Ok(None);
+        };
+        self.db
+            .exec(
+                "DELETE FROM providers WHERE id = $1",
+                &[p.id.clone().into()],
+            )
+            .await?;
+        Ok(Some(p.id))
+    }
+
+    /// Nodes seen since `since` (ms) with status available.
+    pub async fn live_providers(&self, since: i64) -> Result<Vec<Provider>, DbError> {
+        let sql = format!(
+            "SELECT {PROVIDER_COLS} FROM providers WHERE status = 'available' AND last_seen >= $1 AND role = 'provider' ORDER BY last_seen DESC"
+        );
+        Ok(self
+            .db
+            .query(&sql, &[since.into()])
+            .await?
+            .iter()
+            .map(provider)
+            .collect())
+    }
+
+    pub async fn provider_count(&self) -> Result<i64, DbError> {
+        Ok(self
+            .db
+            .query_one("SELECT COUNT(*) FROM providers", &[])
+            .await?
+            .and_then(|r| n(&r, 0))
+            .unwrap_or(0))
+    }
+
+    // ---- jobs ----
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_job(
+        &self,
+        model: Option<&str>,
+        input_spec: &Value,
+        client_ip: &str,
+        max_attempts: i64,
+        status: &str,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<Job, DbError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let done = (status == "failed").then_some(now);
+        self.db
+            .exec(
+                "INSERT INTO jobs (id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, client_ip, created_at, updated_at, assigned_at, completed_at)
+                 VALUES ($1, $2, $3, $4, NULL, 0, $5, NULL, NULL, $6, $7, $8, $8, NULL, $9)",
+                &[
+                    id.clone().into(),
+                    status.into(),
+                    model.map(str::to_string).into(),
+                    input_spec.to_string().into(),
+                    max_attempts.into(),
+                    error.map(str::to_string).into(),
+                    client_ip.into(),
+                    now.into(),
+                    done.into(),
+                ],
+            )
+            .await?;
+        self.job(&id)
+            .await?
+            .ok_or_else(|| DbError::Worker("job insert did not persist".into()))
+    }
+
+    pub async fn job(&self, id: &str) -> Result<Option<Job>, DbError> {
+        let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1");
+        Ok(self
+            .db
+            .query_one(&sql, &[id.into()])
+            .await?
+            .map(|r| job(&r)))
+    }
+
+    /// Jobs this node holds (assigned or running).
+    pub async fn active_count(&self, provider_id: &str) -> Result<i64, DbError> {
+        Ok(self
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM jobs WHERE provider_id = $1 AND status IN ('assigned', 'running')",
+                &[provider_id.into()],
+            )
+            .await?
+            .and_then(|r| n(&r, 0))
+            .unwrap_or(0))
+    }
+
+    /// Leases up to `limit` pending jobs this node can serve (a model it serves, or no model
+    /// named). Each claim is guarded on `status = 'pending'`, so two nodes never get the same
+    /// job, in either database.
+    pub async fn claim(
+        &self,
+        p: &Provider,
+        limit: i64,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>, DbError> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE status = 'pending' ORDER BY created_at LIMIT 200"
+        );
+        let pending: Vec<Job> = self.db.query(&sql, &[]).await?.iter().map(job).collect();
+        let mut out = Vec::new();
+        for j in pending {
+            if out.len() as i64 >= limit {
+                break;
+            }
+            let serves = match &j.model_name {
+                None => !p.served_models.is_empty(),
+                Some(m) => p.served_models.iter().any(|s| s == m),
+            };
+            if !serves {
+                continue;
+            }
+            let got = self
+                .db
+                .exec(
+                    "UPDATE jobs SET status = 'assigned', provider_id = $1, attempts = attempts + 1,
+                       lease_until = $2, assigned_at = $3, updated_at = $3
+                     WHERE id = $4 AND status = 'pending'",
+                    &[
+                        p.id.clone().into(),
+                        (now + lease_ms).into(),
+                        now.into(),
+                        j.id.clone().into(),
+                    ],
+                )
+                .await?;
+            if got == 1
+                && let Some(j) = self.job(&j.id).await?
+            {
+                out.push(j);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn renew_leases(&self, provider_id: &str, until: i64) -> Result<(), DbError> {
+        self.db
+            .exec(
+                "UPDATE jobs SET lease_until = $1 WHERE provider_id = $2 AND status IN ('assigned', 'running')",
+                &[until.into(), provider_id.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The node's events for a job it holds: marks it running, renews its lease, stores them.
+    pub async fn add_events(
+        &self,
+        job_id: &str,
+        provider_id: &str,
+        events: &[(String, Value)],
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Result<(i64, Vec<StoredEvent>), Refused>, DbError> {
+        let Some(j) = self.job(job_id).await? else {
+            return Ok(Err(Refused::NotFound(format!("no job '{job_id}'"))));
+        };
+        if j.provider_id.as_deref() != Some(provider_id) {
+            return Ok(Err(Refused::Forbidden(format!(
+                "job '{job_id}' is not leased to this node"
+            ))));
+        }
+        if !matches!(j.status.as_str(), "assigned" | "running") {
+            return Ok(Err(Refused::Conflict(format!(
+                "job '{job_id}' is {}",
+                j.status
+            ))));
+        }
+        self.db
+            .exec(
+                "UPDATE jobs SET status = 'running', lease_until = $1, updated_at = $2 WHERE id = $3 AND status IN ('assigned', 'running')",
+                &[(now + lease_ms).into(), now.into(), job_id.into()],
+            )
+            .await?;
+        let mut stored = Vec::with_capacity(events.len());
+        for (kind, data) in events {
+            stored.push(
+                self.insert_event(job_id, j.attempts, kind, data, now)
+                    .await?,
+            );
+        }
+        Ok(Ok((j.attempts, stored)))
+    }
+
+    pub async fn insert_event(
+        &self,
+        job_id: &str,
+        attempt: i64,
+        kind: &str,
+        data: &Value,
+        now: i64,
+    ) -> Result<StoredEvent, DbError> {
+        let id = self
+            .db
+            .query_one(
+                "INSERT INTO job_events (job_id, attempt, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[
+                    job_id.into(),
+                    attempt.into(),
+                    kind.into(),
+                    data.to_string().into(),
+                    now.into(),
+                ],
+            )
+            .await?
+            .and_then(|r| n(&r, 0))
+            .unwrap_or(0);
+        Ok(StoredEvent {
+            id,
+            attempt,
+            kind: kind.to_string(),
+            data: data.clone(),
+        })
+    }
+
+    /// Events of the job's latest attempt after `after` (an SSE `Last-Event-ID`).
+    pub async fn events(&self, j: &Job, after: i64) -> Result<Vec<StoredEvent>, DbError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND attempt = $2 AND id > $3 ORDER BY id",
+                &[j.id.clone().into(), j.attempts.into(), after.into()],
+            )
+            .await?
+            .iter()
+            .map(|r| StoredEvent {
+                id: n(r, 0).unwrap_or(0),
+                attempt: n(r, 1).unwrap_or(0),
+                kind: t(r, 2).unwrap_or_default(),
+                data: js(r, 3),
+            })
+            .collect())
+    }
+
+    /// Completes a job the node holds. Idempotent: a retry, or a node whose lease was lost,
+    /// gets `noop` and changes nothing.
+    pub async fn complete(
+        &self,
+        job_id: &str,
+        provider_id: &str,
+        ok: bool,
+        result: Option<&Value>,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<Result<(Job, bool), Refused>, DbError> {
+        let n = self
+            .db
+            .exec(
+                "UPDATE jobs SET status = $1, result = $2, error = $3, completed_at = $4, updated_at = $4, lease_until = NULL
+                 WHERE id = $5 AND provider_id = $6 AND status IN ('pending', 'assigned', 'running')",
+                &[
+                    (if ok { "completed" } else { "failed" }).into(),
+                    result.map(|r| r.to_string()).into(),
+                    error.map(|e| e.chars().take(1024).collect::<String>()).into(),
+                    now.into(),
+                    job_id.into(),
+                    provider_id.into(),
+                ],
+            )
+            .await?;
+        match self.job(job_id).await? {
+            None => Ok(Err(Refused::NotFound(format!("no job '{job_id}'")))),
+            Some(j) if n == 0 && j.provider_id.as_deref() != Some(provider_id) && !j.is_final() => {
+                Ok(Err(Refused::Forbidden(format!(
+                    "job '{job_id}' is not leased to this node"
+                ))))
+            }
+            Some(j) => Ok(Ok((j, n == 0))),
+        }
+    }
+
+    /// Fails a job outright (no provider, retries exhausted, never claimed).
+    pub async fn fail(&self, job_id: &str, error: &str, now: i64) -> Result<bool, DbError> {
+        Ok(self
+            .db
+            .exec(
+                "UPDATE jobs SET status = 'failed', error = $1, completed_at = $2, updated_at = $2, lease_until = NULL
+                 WHERE id = $3 AND status IN ('pending', 'assigned', 'running')",
+                &[error.into(), now.into(), job_id.into()],
+            )
+            .await?
+            == 1)
+    }
+
+    /// Jobs whose lease ran out (their node went silent).
+    pub async fn expired(&self, now: i64) -> Result<Vec<Job>, DbError> {
+        let sql = format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE status IN ('assigned', 'running') AND lease_until < $1"
+        );
+        Ok(self
+            .db
+            .query(&sql, &[now.into()])
+            .await?
+            .iter()
+            .map(job)
+            .collect())
+    }
+
+    /// Puts a job back in the queue, guarded on the lease it had.
+    pub async fn requeue(&self, j: &Job, now: i64) -> Result<bool, DbError> {
+        Ok(self
+            .db
+            .exec(
+                "UPDATE jobs SET status = 'pending', provider_id = NULL, lease_until = NULL, updated_at = $1
+                 WHERE id = $2 AND attempts = $3 AND status IN ('assigned', 'running')",
+                &[now.into(), j.id.clone().into(), j.attempts.into()],
+            )
+            .await?
+            == 1)
+    }
+
+    /// Pending jobs created before `before`.
+    pub async fn stale_pending(&self, before: i64) -> Result<Vec<Job>, DbError> {
+        let sql =
+            format!("SELECT {JOB_COLS} FROM jobs WHERE status = 'pending' AND updated_at < $1");
+        Ok(self
+            .db
+            .query(&sql, &[before.into()])
+            .await?
+            .iter()
+            .map(job)
+            .collect())
+    }
+
+    pub async fn prune_nonces(&self, before: i64) -> Result<u64, DbError> {
+        self.db
+            .exec("DELETE FROM nonces WHERE seen_at < $1", &[before.into()])
+            .await
+    }
+
+    /// Job counts by status.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, DbError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (t(r, 0).unwrap_or_default(), n(r, 1).unwrap_or(0)))
+            .collect())
+    }
+
+    // ---- node commands ----
+
+    pub async fn enqueue_command(
+        &self,
+        pubkey: &str,
+        command: &str,
+        args: &Value,
+        now: i64,
+    ) -> Result<Value, DbError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.db
+            .exec(
+                "INSERT INTO node_commands (id, pubkey, command, args, status, issued_at) VALUES ($1, $2, $3, $4, 'pending', $5)",
+                &[id.clone().into(), pubkey.into(), command.into(), args.to_string().into(), now.into()],
+            )
+            .await?;
+        Ok(json!({"id": id, "command": command, "args": args, "status": "pending"}))
+    }
+
+    const CMD_COLS: &str =
+        "id, command, args, status, result, error, progress, issued_at, started_at, completed_at";
+
+    fn command_json(r: &Row) -> Value {
+        json!({
+            "id": t(r, 0), "command": t(r, 1), "args": js(r, 2), "status": t(r, 3),
+            "result": js(r, 4), "error": t(r, 5), "progress": js(r, 6),
+            "issued_at": time(n(r, 7)), "started_at": time(n(r, 8)), "completed_at": time(n(r, 9)),
+        })
+    }
+
+    pub async fn commands(&self, pubkey: &str, limit: i64) -> Result<Vec<Value>, DbError> {
+        let sql = format!(
+            "SELECT {} FROM node_commands WHERE pubkey = $1 ORDER BY issued_at DESC LIMIT $2",
+            Self::CMD_COLS
+        );
+        Ok(self
+            .db
+            .query(&sql, &[pubkey.into(), limit.into()])
+            .await?
+            .iter()
+            .map(Self::command_json)
+            .collect())
+    }
+
+    /// Moves up to `limit` pending commands to running, each guarded on its status.
+    pub async fn poll_commands(
+        &self,
+        pubkey: &str,
+        limit: i64,
+        now: i64,
+    ) -> Result<Vec<Value>, DbError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, command, args FROM node_commands WHERE pubkey = $1 AND status = 'pending' ORDER BY issued_at LIMIT $2",
+                &[pubkey.into(), limit.into()],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id = t(&r, 0).unwrap_or_default();
+            let got = self
+                .db
+                .exec(
+                    "UPDATE node_commands SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'pending'",
+                    &[now.into(), id.clone().into()],
+                )
+                .await?;
+            if got == 1 {
+                out.push(json!({"id": id, "command": t(&r, 1), "args": js(&r, 2)}));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a progress snapshot; returns the command's status (so a node sees a cancel).
+    pub async fn command_progress(
+        &self,
+        id: &str,
+        pubkey: &str,
+        progress: &Value,
+    ) -> Result<Option<String>, DbError> {
+        self.db
+            .exec(
+                "UPDATE node_commands SET progress = $1 WHERE id = $2 AND pubkey = $3",
+                &[progress.to_string().into(), id.into(), pubkey.into()],
+            )
+            .await?;
+        Ok(self
+            .db
+            .query_one(
+                "SELECT status FROM node_commands WHERE id = $1 AND pubkey = $2",
+                &[id.into(), pubkey.into()],
+            )
+            .await?
+            .and_then(|r| t(&r, 0)))
+    }
+
+    /// Completes a running command; `None` when it is not this key's, `noop` when it was
+    /// not running.
+    pub async fn complete_command(
+        &self,
+        id: &str,
+        pubkey: &str,
+        ok: bool,
+        result: Option<&Value>,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<Option<(String, bool)>, DbError> {
+        let n = self
+            .db
+            .exec(
+                "UPDATE node_commands SET status = $1, result = $2, error = $3, completed_at = $4
+                 WHERE id = $5 AND pubkey = $6 AND status = 'running'",
+                &[
+                    (if ok { "completed" } else { "failed" }).into(),
+                    result.map(|r| r.to_string()).into(),
+                    error
+                        .map(|e| strip_ansi(e).chars().take(2000).collect::<String>())
+                        .into(),
+                    now.into(),
+                    id.into(),
+                    pubkey.into(),
+                ],
+            )
+            .await?;
+        Ok(self
+            .db
+            .query_one(
+                "SELECT status FROM node_commands WHERE id = $1 AND pubkey = $2",
+                &[id.into(), pubkey.into()],
+            )
+            .await?
+            .and_then(|r| t(&r, 0))
+            .map(|s| (s, n == 0)))
+    }
+}
+
+/// Removes ANSI escape sequences (spinners in captured output).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                while let Some(&d) = chars.peek() {
+                    chars.next();
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_is_stripped() {
+        assert_eq!(strip_ansi("\u{1b}[31mfailed\u{1b}[0m: x"), "failed: x");
+    }
+}
