@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need, idempotently: Debian's docker.io (and starts
 # dockerd when no engine answers), tmux (TUI smoke test), llama.cpp's llama-server and a small GGUF model
-# (scripts/provision-llm.sh), anvil and solc-js from npm (scripts/provision-chain.sh); then the
+# (scripts/provision-llm.sh), PostgreSQL and the openai Python package (scripts/provision-cp.sh),
+# anvil and solc-js from npm (scripts/provision-chain.sh); then the
 # contract artifacts check, fmt, clippy and every test. Needs only the Rust
 # toolchain and root or sudo for the install step.
 set -euo pipefail
@@ -52,6 +53,11 @@ fi
 # A real LLM server and model for the backend tests (built once, cached outside the clone).
 eval "$(./scripts/provision-llm.sh)"
 log "llama-server $INFERNET_TEST_LLAMA_SERVER"
+
+# PostgreSQL (a loopback cluster in a temp dir) and the openai Python client for the
+# control-plane tests.
+eval "$(./scripts/provision-cp.sh)"
+log "postgres $INFERNET_TEST_PG_URL, openai client $INFERNET_TEST_OPENAI_PYTHON"
 
 # anvil and solc-js (npm) for the contract and chain tests.
 eval "$(./scripts/provision-chain.sh)"

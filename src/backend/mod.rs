@@ -21,7 +21,7 @@ pub use openai::OpenAiBackend;
 pub use registry::{Backends, build_backend, resolve_backend};
 pub use remote::RemoteBackend;
 pub use stdio::StdioBackend;
-pub use stub::{STUB_MODEL, StubBackend};
+pub use stub::{STUB_MODEL, StubBackend, canned_reply as stub_reply};
 
 use futures::stream::BoxStream;
 use serde::Serialize;

@@ -825,8 +825,18 @@ impl Agent {
         let path = format!("/api/v1/node/commands/{id}/progress");
         let mut stream = b.pull(model);
         let mut last: Option<(Instant, String)> = None;
+        let mem = crate::system::Memory::probe();
         while let Some(p) = stream.next().await {
             let p = p.map_err(|e| e.to_string())?;
+            // Refuse what cannot load here (the reference's installs OOMed on load).
+            if mem.fits(p.total) == Some(false) {
+                return Err(format!(
+                    "'{model}' does not fit this node: {} is more than {} ({})",
+                    crate::system::gb(p.total.unwrap_or(0)),
+                    crate::system::gb(mem.fit_limit_bytes()),
+                    mem.rule()
+                ));
+            }
             let due = last.as_ref().is_none_or(|(t, phase)| {
                 t.elapsed() >= Duration::from_secs(2) || *phase != p.status
             });

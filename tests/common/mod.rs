@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chain;
+pub mod control;
 pub mod llm;
 pub mod proxy;
 

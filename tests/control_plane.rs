@@ -1,0 +1,860 @@
+//! The control plane with real processes on loopback: `infernet control-plane serve` (SQLite,
+//! and the same scenarios on PostgreSQL) and several `infernet start --foreground` nodes, each
+//! with its own config dir and identity; a real llama-server where a model answers, and the
+//! stub backend (canned, labelled) where a test is about routing and load.
+mod common;
+#[path = "support/ollama.rs"]
+mod ollama;
+
+use common::control::{ControlPlane, Db, Frame, Node, node_home, postgres_db, read_sse};
+use common::http;
+use common::llm::LlamaServer;
+use infernet::backend::STUB_MODEL;
+use infernet::control::auth;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn stub() -> Value {
+    json!({"id": "stub", "kind": "stub"})
+}
+
+fn llm(s: &LlamaServer) -> Value {
+    json!({"id": "llm", "kind": "llamacpp", "url": s.url})
+}
+
+fn sqlite(dir: &tempfile::TempDir) -> Db {
+    Db::Sqlite(dir.path().join("cp.db"))
+}
+
+async fn post(url: &str, body: Value) -> (u16, Value) {
+    let r = http().post(url).json(&body).send().await.expect("POST");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn chat(cp: &ControlPlane, model: &str, prompt: &str, max_tokens: u64) -> String {
+    let (status, v) = post(
+        &format!("{}/api/chat", cp.url),
+        json!({"messages": [{"role": "user", "content": prompt}], "modelName": model,
+               "maxTokens": max_tokens, "temperature": 0}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    // Queued; a waiting node may have leased it already.
+    assert!(
+        ["pending", "assigned", "running"].contains(&v["status"].as_str().unwrap_or("")),
+        "{v}"
+    );
+    v["jobId"].as_str().expect("jobId").to_string()
+}
+
+/// The job's status once it is final (bounded).
+async fn final_status(cp: &ControlPlane, id: &str) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let st = cp.get(&format!("/api/chat/{id}/status")).await;
+        if st["status"] == "completed" || st["status"] == "failed" {
+            return st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "job not final: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn provider(frames: &[Frame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f.event == "meta")
+        .map(|f| f.data["provider_name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Tokens after the last `reset`, joined.
+fn text_after_reset(frames: &[Frame]) -> String {
+    let start = frames
+        .iter()
+        .rposition(|f| f.event == "reset")
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    frames[start..]
+        .iter()
+        .filter(|f| f.event == "token")
+        .map(|f| f.data["text"].as_str().unwrap_or(""))
+        .collect()
+}
+
+fn done_text(frames: &[Frame]) -> String {
+    let last = frames.last().expect("frames");
+    assert_eq!(last.event, "done", "stream ended with {last:?}");
+    last.data["text"].as_str().unwrap_or("").to_string()
+}
+
+/// One control plane, three nodes: A serves the real model, B the real model and the stub,
+/// C only the stub. Jobs go only to nodes serving their model; a node killed mid-job loses
+/// its lease and the job completes on another node with one coherent stream; a graceful stop
+/// drains and says offline.
+async fn routing_and_reassignment(db: Db) {
+    let Some(llama) = LlamaServer::start() else {
+        return;
+    };
+    let cp = ControlPlane::start(
+        &db,
+        &[
+            "--lease-secs",
+            "2",
+            "--node-timeout-secs",
+            "5",
+            "--ping-secs",
+            "1",
+        ],
+        &[],
+    );
+    let mut a = Node::start("node-a", &cp.url, json!([llm(&llama)]));
+    let mut b = Node::start("node-b", &cp.url, json!([llm(&llama), stub()]));
+    let mut c = Node::start("node-c", &cp.url, json!([stub()]));
+    cp.wait_peers(&["node-a", "node-b", "node-c"], Duration::from_secs(60))
+        .await;
+
+    let models: Vec<String> = cp.get("/v1/models").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(models.iter().any(|m| m == STUB_MODEL), "{models:?}");
+    let real = models
+        .iter()
+        .find(|m| *m != STUB_MODEL)
+        .expect("the real model is listed")
+        .clone();
+    assert_eq!(models.len(), 2, "{models:?}");
+    let peers = cp.get("/api/peers").await;
+    let c_row = peers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "node-c")
+        .unwrap()
+        .clone();
+    assert_eq!(c_row["served_models"], json!([STUB_MODEL]));
+    assert_eq!(c_row["concurrency_cap"], 8);
+
+    // The real model: only A and B; real tokens.
+    for i in 0..4 {
+        let id = chat(&cp, &real, &format!("Say the number {i}."), 8).await;
+        let frames = read_sse(
+            &format!("{}/api/chat/stream/{id}", cp.url),
+            None,
+            Duration::from_secs(60),
+            |_| {},
+        )
+        .await;
+        assert_eq!(frames[0].event, "job");
+        let who = provider(&frames);
+        assert_eq!(who.len(), 1, "{frames:?}");
+        assert!(who[0] == "node-a" || who[0] == "node-b", "{who:?}");
+        let text = done_text(&frames);
+        assert!(!text.is_empty());
+        assert_eq!(text_after_reset(&frames), text);
+        assert!(!text.contains("canned"));
+    }
+    // The stub model: only B and C.
+    for _ in 0..3 {
+        let id = chat(&cp, STUB_MODEL, "hello", 64).await;
+        let frames = read_sse(
+            &format!("{}/api/chat/stream/{id}", cp.url),
+            None,
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await;
+        let who = provider(&frames);
+        assert!(who[0] == "node-b" || who[0] == "node-c", "{who:?}");
+    }
+    // A model nobody serves fails at once (never pending).
+    let (status, v) = post(
+        &format!("{}/api/chat", cp.url),
+        json!({"messages": [{"role": "user", "content": "x"}], "modelName": "absent:1b"}),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert!(
+        v["error"].as_str().unwrap().starts_with("no_provider"),
+        "{v}"
+    );
+
+    // Kill the node running a long job after its first token.
+    let prompt: String = (0..150).map(|i| format!("w{i} ")).collect();
+    let id = chat(&cp, STUB_MODEL, prompt.trim(), 1000).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let url = format!("{}/api/chat/stream/{id}", cp.url);
+    let reader = tokio::spawn(async move {
+        let mut sent = false;
+        read_sse(&url, None, Duration::from_secs(60), move |f| {
+            if f.event == "meta" && !sent {
+                sent = true;
+                let _ = tx.send(f.data["provider_name"].as_str().unwrap_or("").to_string());
+            }
+        })
+        .await
+    });
+    let first = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("first node started")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    match first.as_str() {
+        "node-b" => b.kill9(),
+        "node-c" => c.kill9(),
+        other => panic!("stub job ran on {other}"),
+    }
+    let frames = reader.await.unwrap();
+    let who = provider(&frames);
+    assert_eq!(who.len(), 2, "one meta per attempt: {who:?}");
+    assert_eq!(who[0], first);
+    assert_ne!(who[1], first);
+    let resets: Vec<&Frame> = frames.iter().filter(|f| f.event == "reset").collect();
+    assert_eq!(resets.len(), 1, "{frames:?}");
+    let before_reset: String = frames
+        .iter()
+        .take_while(|f| f.event != "reset")
+        .filter(|f| f.event == "token")
+        .map(|f| f.data["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        !before_reset.is_empty(),
+        "the first node streamed tokens before it died"
+    );
+    let text = done_text(&frames);
+    assert_eq!(text, infernet::backend::stub_reply(prompt.trim()));
+    assert_eq!(
+        text_after_reset(&frames),
+        text,
+        "one coherent token sequence"
+    );
+    // `complete` follows the `done` event.
+    let st = final_status(&cp, &id).await;
+    assert_eq!(st["status"], "completed");
+    assert_eq!(st["attempt"], 2);
+
+    // Reconnect: the stored events of the latest attempt replay, then the stream ends.
+    let replay = read_sse(
+        &format!("{}/api/chat/stream/{id}", cp.url),
+        None,
+        Duration::from_secs(10),
+        |_| {},
+    )
+    .await;
+    assert_eq!(replay[0].event, "job");
+    assert_eq!(replay[0].data["status"], "completed");
+    assert!(replay.iter().all(|f| f.event != "reset"));
+    assert_eq!(text_after_reset(&replay), text);
+    let mid = replay[replay.len() / 2].id.expect("event id");
+    let rest = read_sse(
+        &format!("{}/api/chat/stream/{id}", cp.url),
+        Some(mid),
+        Duration::from_secs(10),
+        |_| {},
+    )
+    .await;
+    assert!(
+        rest.iter()
+            .all(|f| f.id.unwrap_or(0) > mid && f.event != "job")
+    );
+    assert_eq!(rest.last().unwrap().event, "done");
+
+    // Graceful stop: drained, then offline (no longer listed), exit 0.
+    let status = a.stop();
+    assert!(status.success(), "{}", a.stderr());
+    let t0 = Instant::now();
+    while cp.peer_names().await.iter().any(|n| n == "node-a") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "node-a still listed after stop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        a.stderr().contains("offline heartbeat sent"),
+        "{}",
+        a.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_and_reassignment_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    routing_and_reassignment(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_and_reassignment_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    routing_and_reassignment(db).await;
+}
+
+/// 200 concurrent chat jobs over three nodes (stub backend: this is about the queue), none
+/// lost, each node doing some.
+async fn load(db: Db) {
+    let cp = ControlPlane::start(&db, &["--lease-secs", "10"], &[]);
+    let nodes: Vec<Node> = (0..3)
+        .map(|i| Node::start(&format!("load-{i}"), &cp.url, json!([stub()])))
+        .collect();
+    cp.wait_peers(&["load-0", "load-1", "load-2"], Duration::from_secs(60))
+        .await;
+    let client = http();
+    let t0 = Instant::now();
+    let jobs = (0..200).map(|i| {
+        let client = client.clone();
+        let url = format!("{}/v1/chat/completions", cp.url);
+        async move {
+            let r = client
+                .post(url)
+                .json(&json!({"model": STUB_MODEL, "max_tokens": 4,
+                              "messages": [{"role": "user", "content": format!("job {i}")}]}))
+                .send()
+                .await
+                .expect("POST");
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            (status, v)
+        }
+    });
+    let results = tokio::time::timeout(Duration::from_secs(180), futures::future::join_all(jobs))
+        .await
+        .expect("200 jobs within 180 s");
+    let elapsed = t0.elapsed();
+    for (status, v) in &results {
+        assert_eq!(*status, 200, "{v}");
+        assert_eq!(
+            v["choices"][0]["message"]["content"],
+            "[canned reply from the "
+        );
+    }
+    // Every job ends `completed` (each node's `complete` follows its `done` event).
+    let t0 = Instant::now();
+    loop {
+        let cards = cp.get("/api/overview").await;
+        let jobs_card = cards["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["label"] == "Jobs")
+            .unwrap()
+            .clone();
+        assert_eq!(jobs_card["value"], 200, "{jobs_card}");
+        if jobs_card["note"] == "200 completed" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{jobs_card}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Each node's own counters (its snapshot refreshes twice a second).
+    let t0 = Instant::now();
+    let per_node = loop {
+        let mut per_node = Vec::new();
+        for n in &nodes {
+            let out = common::infernet_cmd(n.dir())
+                .args(["stats", "--json"])
+                .output()
+                .unwrap();
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            per_node.push(v["controlPlane"]["jobsCompleted"].as_u64().unwrap_or(0));
+        }
+        if per_node.iter().sum::<u64>() == 200 {
+            break per_node;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{per_node:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(per_node.iter().all(|n| *n > 0), "{per_node:?}");
+    eprintln!("200 jobs over 3 nodes in {elapsed:?}: {per_node:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_jobs_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    load(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_jobs_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    load(db).await;
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A signed node call as a test client makes it (any header value).
+async fn node_call(
+    cp: &ControlPlane,
+    path: &str,
+    body: &[u8],
+    header: Option<&str>,
+) -> (u16, Value) {
+    let mut r = http()
+        .post(format!("{}{path}", cp.url))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(h) = header {
+        r = r.header(auth::HEADER, h);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn signed(key: &[u8; 32], path: &str, body: &Value) -> (Vec<u8>, String) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let h = auth::sign(key, "POST", path, &bytes, now_s()).unwrap();
+    (bytes, h)
+}
+
+fn key(n: u8) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[31] = n;
+    k[0] = 0x42;
+    k
+}
+
+/// The node tier's checks on a real server: every refusal is a 401 with its reason; the nonce
+/// cache survives a restart; node ids are owned; completion is idempotent; specs sanitised.
+async fn signed_requests(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = dir;
+    let mut cp = ControlPlane::start(&db, &[], &[]);
+    let k1 = key(1);
+    let reg = json!({"role": "provider", "node_id": "provider-test1", "name": "t1",
+                     "specs": {"served_models": ["m:1"], "hostname": "secret-host",
+                               "gpus": [{"vendor": "nvidia", "vram_tier": "24-48gb", "model": "RTX 4090", "serial": "X"}],
+                               "load": {"concurrency_cap": 2}}});
+    let (body, h) = signed(&k1, "/api/v1/node/register", &reg);
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &body, Some(&h)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["node_id"], "provider-test1");
+    // The same request again: replayed nonce.
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &body, Some(&h)).await;
+    assert_eq!((st, v["error"].as_str()), (401, Some("replayed nonce")));
+    // Missing header.
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &body, None).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (401, Some("missing x-infernet-auth header"))
+    );
+    // Body tampered after signing.
+    let (_, h2) = signed(&k1, "/api/v1/node/heartbeat", &json!({"role": "provider"}));
+    let (st, v) = node_call(
+        &cp,
+        "/api/v1/node/heartbeat",
+        br#"{"role":"provider","status":"offline"}"#,
+        Some(&h2),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (401, Some("bad signature")));
+    // Signed for another path.
+    let (b3, h3) = signed(&k1, "/api/v1/node/me", &json!({"role": "provider"}));
+    let (st, v) = node_call(&cp, "/api/v1/node/remove", &b3, Some(&h3)).await;
+    assert_eq!((st, v["error"].as_str()), (401, Some("bad signature")));
+    // Stale timestamp.
+    let b4 = serde_json::to_vec(&json!({"role": "provider"})).unwrap();
+    let h4 = auth::sign(&k1, "POST", "/api/v1/node/me", &b4, now_s() - 120).unwrap();
+    let (st, v) = node_call(&cp, "/api/v1/node/me", &b4, Some(&h4)).await;
+    assert_eq!(st, 401);
+    assert!(
+        v["error"].as_str().unwrap().starts_with("stale request"),
+        "{v}"
+    );
+    // Wrong signature (one hex digit of sig changed).
+    let (b5, h5) = signed(&k1, "/api/v1/node/me", &json!({"role": "provider"}));
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut env: Value = serde_json::from_slice(&b64.decode(&h5).unwrap()).unwrap();
+    let sig = env["sig"].as_str().unwrap().to_string();
+    let flipped = format!(
+        "{}{}",
+        if sig.starts_with('0') { "1" } else { "0" },
+        &sig[1..]
+    );
+    env["sig"] = json!(flipped);
+    let forged = b64.encode(serde_json::to_vec(&env).unwrap());
+    let (st, v) = node_call(&cp, "/api/v1/node/me", &b5, Some(&forged)).await;
+    assert_eq!(st, 401);
+    assert!(
+        v["error"] == "bad signature" || v["error"].as_str().unwrap().starts_with("malformed"),
+        "{v}"
+    );
+    // Someone else's node id.
+    let k2 = key(2);
+    let mut other = reg.clone();
+    other["name"] = json!("thief");
+    let (b6, h6) = signed(&k2, "/api/v1/node/register", &other);
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &b6, Some(&h6)).await;
+    assert_eq!(st, 403, "{v}");
+    // Sanitised specs (register and heartbeat alike).
+    let hb = json!({"role": "provider", "specs": {"served_models": ["m:1"], "hostname": "h2", "ip": "10.1.2.3",
+                    "load": {"concurrency_cap": 2, "active_jobs": 0}}});
+    let (b7, h7) = signed(&k1, "/api/v1/node/heartbeat", &hb);
+    assert_eq!(
+        node_call(&cp, "/api/v1/node/heartbeat", &b7, Some(&h7))
+            .await
+            .0,
+        200
+    );
+    let (b8, h8) = signed(&k1, "/api/v1/node/me", &json!({"role": "provider"}));
+    let (_, me) = node_call(&cp, "/api/v1/node/me", &b8, Some(&h8)).await;
+    let specs = &me["data"]["row"]["specs"];
+    assert!(
+        specs.get("hostname").is_none() && specs.get("ip").is_none(),
+        "{specs}"
+    );
+    assert_eq!(specs["served_models"], json!(["m:1"]));
+
+    // A job through the node tier by hand: poll (lease), events, complete twice (idempotent).
+    let job = chat(&cp, "m:1", "hi", 4).await;
+    let (b9, h9) = signed(&k1, "/api/v1/node/jobs/poll", &json!({"limit": 5}));
+    let (st, v) = node_call(&cp, "/api/v1/node/jobs/poll", &b9, Some(&h9)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["jobs"][0]["id"], json!(job));
+    assert_eq!(v["data"]["jobs"][0]["status"], "assigned");
+    let evs = json!({"events": [{"event_type": "meta", "data": {"provider_name": "t1"}},
+                                {"event_type": "token", "data": {"text": "yo"}},
+                                {"event_type": "done", "data": {"text": "yo", "reason": "stop"}}]});
+    let p = format!("/api/v1/node/jobs/{job}/events");
+    let (b10, h10) = signed(&k1, &p, &evs);
+    let (st, v) = node_call(&cp, &p, &b10, Some(&h10)).await;
+    assert_eq!((st, &v["data"]["inserted"]), (200, &json!(3)), "{v}");
+    let p = format!("/api/v1/node/jobs/{job}/complete");
+    let done = json!({"status": "completed", "result": {"type": "chat", "text": "yo"}});
+    let (b11, h11) = signed(&k1, &p, &done);
+    let (_, v) = node_call(&cp, &p, &b11, Some(&h11)).await;
+    assert_eq!(v["data"], json!({"id": job, "status": "completed"}));
+    let (b12, h12) = signed(&k1, &p, &done);
+    let (_, v) = node_call(&cp, &p, &b12, Some(&h12)).await;
+    assert_eq!(v["data"]["noop"], true, "{v}");
+    // Events after completion are refused.
+    let p = format!("/api/v1/node/jobs/{job}/events");
+    let (b13, h13) = signed(&k1, &p, &evs);
+    assert_eq!(node_call(&cp, &p, &b13, Some(&h13)).await.0, 409);
+
+    // The replay cache is in the database: a restart does not forget a nonce.
+    let (b14, h14) = signed(&k1, "/api/v1/node/me", &json!({"role": "provider"}));
+    assert_eq!(
+        node_call(&cp, "/api/v1/node/me", &b14, Some(&h14)).await.0,
+        200
+    );
+    cp.kill();
+    let cp = ControlPlane::start(&db, &[], &[]);
+    let (st, v) = node_call(&cp, "/api/v1/node/me", &b14, Some(&h14)).await;
+    assert_eq!((st, v["error"].as_str()), (401, Some("replayed nonce")));
+    // And the job survived the restart.
+    assert_eq!(
+        cp.get(&format!("/api/chat/{job}/status")).await["status"],
+        "completed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    signed_requests(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    signed_requests(db).await;
+}
+
+/// The official `openai` Python package against /v1/chat/completions, streaming and not, with a
+/// node serving a real model: real text and real usage counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_python_client_streams_and_not() {
+    let python = match std::env::var("INFERNET_TEST_OPENAI_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            assert!(
+                !common::in_ci(),
+                "CI=true but INFERNET_TEST_OPENAI_PYTHON is not set"
+            );
+            eprintln!("SKIPPED: no openai package (run ./scripts/test.sh)");
+            return;
+        }
+    };
+    let Some(llama) = LlamaServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(&sqlite(&dir), &[], &[]);
+    let _n = Node::start("oai-node", &cp.url, json!([llm(&llama)]));
+    cp.wait_peers(&["oai-node"], Duration::from_secs(60)).await;
+    let script = r#"
+import json, os, openai
+c = openai.OpenAI(base_url=os.environ["CP"] + "/v1", api_key="unused")
+models = [m.id for m in c.models.list().data]
+r = c.chat.completions.create(model=models[0], messages=[{"role": "user", "content": "Name a colour."}], max_tokens=12, temperature=0)
+parts, usage = [], None
+s = c.chat.completions.create(model=models[0], messages=[{"role": "user", "content": "Name a colour."}], max_tokens=12, temperature=0, stream=True, stream_options={"include_usage": True})
+for ch in s:
+    if ch.choices and ch.choices[0].delta.content:
+        parts.append(ch.choices[0].delta.content)
+    if ch.usage:
+        usage = ch.usage.model_dump()
+try:
+    c.chat.completions.create(model="absent:1b", messages=[{"role": "user", "content": "x"}])
+    err = None
+except openai.APIStatusError as e:
+    err = [e.status_code, e.body]
+print(json.dumps({"models": models, "text": r.choices[0].message.content, "finish": r.choices[0].finish_reason,
+                  "usage": r.usage.model_dump(), "stream": "".join(parts), "stream_usage": usage, "err": err}))
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script])
+        .env("CP", &cp.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v["text"].as_str().unwrap().is_empty(), "{v}");
+    assert!(v["finish"] == "stop" || v["finish"] == "length", "{v}");
+    assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(
+        v["stream"], v["text"],
+        "temperature 0: same text streamed and not"
+    );
+    assert!(
+        v["stream_usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    assert_eq!(v["err"][0], 503, "{v}");
+    assert_eq!(v["err"][1]["code"], "no_provider", "{v}");
+}
+
+/// Operator commands to a node: model_install streams progress and completes (or is refused
+/// when the model cannot fit), model_remove completes; the admin token guards the endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_commands_install_and_remove_models() {
+    let Some(llama) = LlamaServer::start() else {
+        return;
+    };
+    let o = ollama::OllamaTestServer::start(&llama.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(&sqlite(&dir), &[], &[("INFERNET_ADMIN_TOKEN", "s3cret")]);
+    let node = Node::start(
+        "cmd-node",
+        &cp.url,
+        json!([{"id": "ol", "kind": "ollama", "url": o.url, "model": ollama::MODEL}]),
+    );
+    cp.wait_peers(&["cmd-node"], Duration::from_secs(60)).await;
+    let pubkey = cp.get("/api/peers").await["data"][0]["pubkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/api/v1/user/nodes/{pubkey}/commands", cp.url);
+    let send = |body: Value, token: &'static str| {
+        let url = url.clone();
+        async move {
+            let r = http()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    assert_eq!(
+        send(
+            json!({"command": "model_install", "args": {"model": "x"}}),
+            "wrong"
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        send(
+            json!({"command": "rm_rf", "args": {"model": "x"}}),
+            "s3cret"
+        )
+        .await
+        .0,
+        400
+    );
+    let wait = |id: String| {
+        let url = url.clone();
+        async move {
+            let t0 = Instant::now();
+            loop {
+                let v: Value = http()
+                    .get(&url)
+                    .bearer_auth("s3cret")
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let row = v["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["id"] == json!(id))
+                    .cloned()
+                    .unwrap();
+                if row["status"] == "completed" || row["status"] == "failed" {
+                    return row;
+                }
+                assert!(
+                    t0.elapsed() < Duration::from_secs(60),
+                    "command stuck: {row}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let (st, v) = send(
+        json!({"command": "model_install", "args": {"model": "tinyllama:test"}}),
+        "s3cret",
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let row = wait(v["data"]["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(row["status"], "completed", "{row}");
+    assert_eq!(row["result"]["installed"], "tinyllama:test");
+    assert!(
+        row["progress"]["phase"].is_string(),
+        "progress was reported: {row}"
+    );
+    // The node advertises the new model at once.
+    let t0 = Instant::now();
+    loop {
+        let models = cp.get("/v1/models").await;
+        if models.to_string().contains("tinyllama:test") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{models}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, v) = send(
+        json!({"command": "model_install", "args": {"model": "huge:1t"}}),
+        "s3cret",
+    )
+    .await;
+    let row = wait(v["data"]["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(row["status"], "failed");
+    assert!(
+        row["error"].as_str().unwrap().contains("does not fit"),
+        "{row}"
+    );
+    let (_, v) = send(
+        json!({"command": "model_remove", "args": {"model": "tinyllama:test"}}),
+        "s3cret",
+    )
+    .await;
+    let row = wait(v["data"]["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(row["status"], "completed", "{row}");
+    drop(node);
+}
+
+/// `register`, `update`, `remove` and `chat --remote` as an operator runs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_update_remove_and_remote_chat_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(&sqlite(&dir), &[], &[]);
+    let home = node_home("cli-node", "", json!([stub()]));
+    let run = |args: &[&str]| {
+        common::infernet_cmd(home.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["register", "--url", &cp.url, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(row["node_id"].as_str().unwrap().starts_with("provider-"));
+    assert_eq!(row["specs"]["served_models"], json!([STUB_MODEL]));
+    assert_eq!(cp.peer_names().await, vec!["cli-node".to_string()]);
+    let out = run(&["update", "--url", &cp.url, "--name", "renamed"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("registered with"));
+    assert_eq!(cp.peer_names().await, vec!["renamed".to_string()]);
+    // Remote chat: nothing polls for jobs (the node is not running), so the job waits; the
+    // CLI's error path is tested with a model nobody serves.
+    let out = run(&["chat", "--url", &cp.url, "--model", "absent:1b", "hi"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_provider"));
+    let out = run(&["chat", "--remote", "hi"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--remote needs a control plane"));
+    let out = run(&["remove", "--url", &cp.url]);
+    assert_eq!(out.status.code(), Some(2), "needs --yes without a terminal");
+    let out = run(&["remove", "--url", &cp.url, "--yes"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed from"));
+    assert!(cp.peer_names().await.is_empty());
+    let out = run(&["remove", "--url", &cp.url, "--yes"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("had no record"));
+
+    // With a running node, `chat --remote` streams through the control plane like local chat.
+    let cfg = home.path().join("infernet/config.json");
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    c["control_plane"]["url"] = json!(cp.url);
+    std::fs::write(&cfg, c.to_string()).unwrap();
+    let mut child = common::infernet_cmd(home.path())
+        .args(["start", "--foreground"])
+        .env_remove("INFERNET_DAEMON_FOREGROUND")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    cp.wait_peers(&["cli-node"], Duration::from_secs(30)).await;
+    let out = run(&["chat", "--remote", "--json", "hello remote"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "meta");
+    assert_eq!(lines[0]["backend"], "remote:cli-node");
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "done");
+    assert_eq!(last["text"], infernet::backend::stub_reply("hello remote"));
+    let streamed: String = lines
+        .iter()
+        .filter(|l| l["type"] == "token")
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(streamed, last["text"].as_str().unwrap());
+}
