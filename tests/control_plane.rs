@@ -834,6 +834,24 @@ async fn register_update_remove_and_remote_chat_from_the_cli() {
         .spawn()
         .unwrap();
     cp.wait_peers(&["cli-node"], Duration::from_secs(30)).await;
+    // doctor checks the link: reachable, registered, heartbeat fresh.
+    let out = run(&["doctor", "--skip-e2e", "--json"]);
+    let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cp_check = checks
+        .as_array()
+        .or_else(|| checks["checks"].as_array())
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "control plane")
+        .cloned()
+        .unwrap();
+    assert_eq!(cp_check["status"], "ok", "{cp_check}");
+    assert!(
+        cp_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("registered as provider-")
+    );
     let out = run(&["chat", "--remote", "--json", "hello remote"]);
     let _ = child.kill();
     let _ = child.wait();

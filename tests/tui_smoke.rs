@@ -431,3 +431,58 @@ async fn a_node_hosted_by_the_tui_answers_status_and_stops_with_infernet_stop() 
     assert!(!s.alternate_on());
     assert_eq!(infernet(&["status"]).status.code(), Some(3));
 }
+
+/// A TUI-hosted node joins a real control plane: the header and the Peers panel show the link
+/// and the other node, the chat pane talks through the control plane, `status` shows it, and
+/// quitting says goodbye (offline: no longer listed).
+#[tokio::test(flavor = "multi_thread")]
+async fn peers_panel_and_chat_pane_through_the_control_plane() {
+    use common::control::{ControlPlane, Db, Node};
+    if !require_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path();
+    let cp = ControlPlane::start(&Db::Sqlite(h.join("cp.db")), &[], &[]);
+    let stub = serde_json::json!([{"id": "stub", "kind": "stub"}]);
+    let _peer = Node::start("peer-one", &cp.url, stub.clone());
+    let port = free_port();
+    let config = h.join("config.json");
+    let cfg = serde_json::json!({
+        "server": {"port": port, "bind": "127.0.0.1"},
+        "manage_containers": false,
+        "backends": stub,
+        "log": {"path": h.join("node.log")},
+        "store": {"path": h.join("infernet.db")},
+        "ui": {"node_name": "smoke-node", "theme": "ansi16"},
+        "control_plane": {"url": cp.url, "heartbeat_interval": 0.5},
+    });
+    std::fs::write(&config, cfg.to_string()).unwrap();
+    assert!(run_in(h, &config, &["init"]).status.success());
+    let name = format!("infernet-cp-{}", std::process::id());
+    let s = Session::start(&name, &command_line(h, &config, "TUI-EXIT"));
+    s.wait_for("control plane online", Duration::from_secs(30));
+    cp.wait_peers(&["peer-one", "smoke-node"], Duration::from_secs(30))
+        .await;
+    s.keys(&["5"]);
+    s.wait_for("smoke-node (this node)", Duration::from_secs(20));
+    s.wait_for("peer-one", Duration::from_secs(20));
+    let o = run_in(h, &config, &["status"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("control     online"), "{out}");
+    s.keys(&["7"]);
+    s.keys(&["/backend control-plane", "Enter"]);
+    s.keys(&["hi plane", "Enter"]);
+    let screen = s.wait_for("You said: hi plane", Duration::from_secs(30));
+    assert!(screen.contains("remote:"), "{screen}");
+    s.keys(&["Escape", "q"]);
+    s.wait_for("TUI-EXIT=0", Duration::from_secs(30));
+    let t0 = Instant::now();
+    while cp.peer_names().await.iter().any(|n| n == "smoke-node") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "still listed after quitting"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

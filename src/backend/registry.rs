@@ -115,6 +115,13 @@ impl Backends {
     pub fn all(&self) -> &[Arc<dyn ChatBackend>] {
         &self.list
     }
+
+    /// These plus one more (e.g. the control plane, for chat only).
+    pub fn with(&self, extra: Arc<dyn ChatBackend>) -> Self {
+        let mut list = self.list.clone();
+        list.push(extra);
+        Self { list }
+    }
 }
 
 /// Picks the backend for a chat: `--backend` (a configured id or a kind), else

@@ -94,11 +94,14 @@ pub async fn run(flag: Option<&Path>, opts: &Options) -> Vec<Check> {
             ));
         }
     }
-    out.push(check(
-        "control plane",
-        Status::Skip,
-        "no control plane configured (this node serves REST and on-chain jobs)",
-    ));
+    out.push(match &cfg {
+        Some(c) => control_plane_check(c, daemon.as_ref()).await,
+        None => check(
+            "control plane",
+            Status::Skip,
+            "not checked: the config does not load",
+        ),
+    });
     out.push(match &daemon {
         Some(s) => check(
             "daemon",
@@ -612,5 +615,119 @@ async fn job(status: &Value, name: &str, container: &str, data: Value) -> Check 
         name,
         Status::Fail,
         format!("job {id} on '{container}' did not finish within 60 s"),
+    )
+}
+
+/// Reachable, this node registered, its heartbeat fresh (60 s, as the reference's doctor).
+async fn control_plane_check(cfg: &config::Config, daemon: Option<&Value>) -> Check {
+    let name = "control plane";
+    let url = crate::backend::normalise_url(&cfg.control_plane.url);
+    if cfg.control_plane.url.is_empty() {
+        return check(
+            name,
+            Status::Skip,
+            "none configured (set control_plane.url to join one; this node serves REST and on-chain jobs)",
+        );
+    }
+    let http = reqwest::Client::new();
+    match http
+        .get(format!("{url}/api/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => {
+            return check(
+                name,
+                Status::Fail,
+                format!("{url}/api/health answered HTTP {}", r.status()),
+            )
+            .fix("check control_plane.url");
+        }
+        Err(e) => {
+            return check(
+                name,
+                Status::Fail,
+                format!("{url} unreachable: {}", crate::backend::cause_of(&e)),
+            )
+            .fix("check control_plane.url, or start one with `infernet control-plane serve`");
+        }
+    }
+    let dir = crate::config::config_dir(&env);
+    let key = match dir.as_deref().map(crate::control::client::NodeKey::load) {
+        Some(Ok(k)) => k,
+        Some(Err(e)) => return check(name, Status::Fail, e).fix("infernet init"),
+        None => {
+            return check(name, Status::Fail, "no config directory")
+                .fix("set HOME or XDG_CONFIG_HOME");
+        }
+    };
+    let client = crate::control::client::CpClient::new(&url, key);
+    let me = client
+        .post(
+            "/api/v1/node/me",
+            &serde_json::json!({"role": cfg.control_plane.role}),
+            Duration::from_secs(5),
+        )
+        .await;
+    let row = match me {
+        Ok(v) => v["row"].clone(),
+        Err(e) => return check(name, Status::Fail, e.to_string()),
+    };
+    if row.is_null() {
+        return check(
+            name,
+            Status::Warn,
+            format!("{url} answers; this node is not registered"),
+        )
+        .fix("infernet start (it registers), or `infernet register`");
+    }
+    let age_s = (crate::store::now_ms() - row["last_seen_ms"].as_i64().unwrap_or(0)) / 1000;
+    let models = row
+        .pointer("/specs/served_models")
+        .and_then(Value::as_array)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let link = daemon
+        .and_then(|d| d.get("controlPlane"))
+        .filter(|c| !c.is_null());
+    if let Some(c) = link
+        && (c["state"] == "offline" || c["state"] == "error")
+    {
+        return check(
+            name,
+            Status::Fail,
+            format!(
+                "the node's link is {}: {}",
+                c["state"].as_str().unwrap_or("?"),
+                c["last_error"].as_str().unwrap_or("no error recorded")
+            ),
+        )
+        .fix("`infernet logs` shows the heartbeat errors");
+    }
+    if age_s > 60 {
+        return check(
+            name,
+            if link.is_some() {
+                Status::Fail
+            } else {
+                Status::Warn
+            },
+            format!(
+                "registered as {} but the last heartbeat was {age_s} s ago",
+                row["node_id"].as_str().unwrap_or("?")
+            ),
+        )
+        .fix("infernet start (the running node sends heartbeats)");
+    }
+    check(
+        name,
+        Status::Ok,
+        format!(
+            "{url}: registered as {} ({}), heartbeat {age_s} s ago, {models} model(s) advertised",
+            row["node_id"].as_str().unwrap_or("?"),
+            row["status"].as_str().unwrap_or("?")
+        ),
     )
 }

@@ -42,11 +42,7 @@ impl Host {
         let samples = spawn_sampler();
         let backends_view = watch::channel(ui::BackendsView::default());
         let probe_cancel = cancel.child_token();
-        spawn_backend_probe(
-            self.handle.backends().clone(),
-            backends_view.0.clone(),
-            probe_cancel,
-        );
+        spawn_backend_probe(self.chat_backends(), backends_view.0.clone(), probe_cancel);
         let mut history = SystemHistory::default();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -108,6 +104,24 @@ impl Host {
         }
     }
 
+    /// What the chat pane can talk to: the configured backends, plus the control plane when
+    /// one is configured (a chat there runs on whichever node it routes to). Never a job
+    /// target or advertised: that would route the network's jobs back to itself.
+    pub fn chat_backends(&self) -> crate::backend::Backends {
+        let url = &self.config.control_plane.url;
+        if url.is_empty() {
+            return self.handle.backends().clone();
+        }
+        self.handle
+            .backends()
+            .with(std::sync::Arc::new(crate::backend::RemoteBackend::new(
+                "control-plane",
+                &crate::backend::normalise_url(url),
+                None,
+                reqwest::Client::new(),
+            )))
+    }
+
     /// Carries out an intent for one UI. The wizard and quitting belong to the in-process
     /// bridge, so they are refused here.
     pub async fn intent(&self, i: Intent, s: &mut Session) {
@@ -140,7 +154,7 @@ impl Host {
                 None => s.notice(Level::Error, format!("no configured backend '{backend}'")),
             },
             Intent::FinishWizard(_) => s.notice(Level::Warn, "the node is already running"),
-            other => s.common(other, self.handle.backends()),
+            other => s.common(other, &self.chat_backends()),
         }
     }
 }

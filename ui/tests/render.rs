@@ -75,6 +75,61 @@ fn features_not_configured_say_how_to_enable_them() {
 }
 
 #[test]
+fn peers_connected_to_a_control_plane() {
+    use infernet_ui::model::{ControlView, PeerRow};
+    let mut m = model(40, 12);
+    let peer = |id: &str, name: &str, status: &str, jobs: u64, me: bool| PeerRow {
+        id: id.into(),
+        name: name.into(),
+        status: status.into(),
+        models: vec!["qwen2.5:7b".into(), "llama3.1:8b".into()],
+        last_seen_ms: NOW - 4_000,
+        active_jobs: jobs,
+        me,
+    };
+    m.peers = PeersView::Connected(ControlView {
+        url: "http://cp.example:4010".into(),
+        state: "online".into(),
+        node_id: "provider-1a2b3c4d".into(),
+        heartbeats_ok: 41,
+        heartbeats_failed: 1,
+        last_heartbeat_ms: Some(NOW - 2_000),
+        last_error: None,
+        jobs_active: 1,
+        jobs_completed: 17,
+        jobs_failed: 2,
+        served_models: vec!["qwen2.5:7b".into(), "llama3.1:8b".into()],
+        peers: vec![
+            peer("provider-1a2b3c4d", "gpu-box-1", "available", 1, true),
+            peer("provider-99ffee00", "gpu-box-2", "available", 3, false),
+        ],
+    });
+    let mut a = app(m.clone());
+    snap("dashboard_connected", &mut a);
+    a.view = View::Full(Panel::Peers);
+    snap("peers_connected", &mut a);
+    let text = render(&mut a, 160, 48);
+    assert!(text.contains("gpu-box-1 (this node)"), "{text}");
+    assert!(
+        text.contains("control plane online · 2 nodes · 1 jobs"),
+        "{text}"
+    );
+    // A failing link says why.
+    if let PeersView::Connected(c) = &mut m.peers {
+        c.state = "offline".into();
+        c.last_error =
+            Some("control plane unreachable at http://cp.example:4010: Connection refused".into());
+    }
+    let mut a = app(m);
+    a.view = View::Full(Panel::Peers);
+    let text = render(&mut a, 160, 48);
+    assert!(
+        text.contains("offline") && text.contains("Connection refused"),
+        "{text}"
+    );
+}
+
+#[test]
 fn job_detail_help_and_chat_with_answer() {
     let mut a = app(model(40, 12));
     a.view = View::Full(Panel::Jobs);

@@ -77,7 +77,8 @@ impl Provider {
             "role": self.role, "name": self.name, "status": self.status,
             "address": self.address, "port": self.port, "gpu_model": self.gpu_model,
             "specs": self.specs, "reputation": 50,
-            "last_seen": time(Some(self.last_seen)), "created_at": time(Some(self.created_at)),
+            "last_seen": time(Some(self.last_seen)), "last_seen_ms": self.last_seen,
+            "created_at": time(Some(self.created_at)),
         })
     }
 }

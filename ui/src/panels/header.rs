@@ -47,7 +47,13 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
             },
         ),
     ]);
+    let connected = matches!(m.peers, crate::model::PeersView::Connected(_));
     let line2 = match &m.chain {
+        // With a control plane to show, the short form leaves it room.
+        ChainView::Disabled { .. } if connected => Line::from(vec![
+            Span::styled(" chain ", t.fg(Slot::Title)),
+            Span::styled("off", t.fg(Slot::TextDim)),
+        ]),
         ChainView::Disabled { .. } => Line::from(vec![
             Span::styled(" chain ", t.fg(Slot::Title)),
             Span::styled(
