@@ -822,6 +822,45 @@ async fn register_update_remove_and_remote_chat_from_the_cli() {
     let out = run(&["remove", "--url", &cp.url, "--yes"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("had no record"));
 
+    // `setup --control-plane URL` writes control_plane.url and registers.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = common::infernet_cmd(fresh.path())
+        .args([
+            "setup",
+            "--yes",
+            "--skip-daemon",
+            "--no-firewall",
+            "--backend",
+            "none",
+            "--no-chain",
+            "--name",
+            "setup-node",
+            "--control-plane",
+            &cp.url,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("registered with {}", cp.url)),
+        "{stdout}"
+    );
+    assert_eq!(cp.peer_names().await, vec!["setup-node".to_string()]);
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(fresh.path().join("infernet/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["control_plane"]["url"], json!(cp.url));
+    let out = common::infernet_cmd(fresh.path())
+        .args(["remove", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
     // With a running node, `chat --remote` streams through the control plane like local chat.
     let cfg = home.path().join("infernet/config.json");
     let mut c: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();

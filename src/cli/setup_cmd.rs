@@ -64,6 +64,10 @@ pub struct SetupArgs {
     /// Turn the chain side off
     #[arg(long, conflicts_with_all = ["rpc_url", "registry"])]
     pub no_chain: bool,
+    /// Join this control plane (control_plane.url): the node registers, heartbeats and takes
+    /// chat jobs for the models it serves; `none` leaves it off
+    #[arg(long, value_name = "URL")]
+    pub control_plane: Option<String>,
     /// A workflow container to run: ID,IMAGE,PORT (repeatable; replaces the entry with that id)
     #[arg(long = "container", value_name = "ID,IMAGE,PORT")]
     pub containers: Vec<String>,
@@ -613,6 +617,31 @@ async fn setup(
 
     steps.next("Config");
     let mut entries: Vec<(&str, Value)> = chain_entries;
+    let current_cp = current
+        .pointer("/control_plane/url")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let cp_url = match &args.control_plane {
+        Some(u) if u == "none" => Some(String::new()),
+        Some(u) => Some(u.clone()),
+        None if ask.interactive => {
+            let u = ask.text(
+                "Control plane URL (routes chat jobs to this node; empty for none)",
+                &current_cp,
+            )?;
+            (u != current_cp).then_some(u)
+        }
+        None => {
+            if current_cp.is_empty() {
+                needs.push("--control-plane URL: join a control plane (none set)".into());
+            }
+            None
+        }
+    };
+    if let Some(u) = &cp_url {
+        entries.push(("control_plane.url", json!(u.trim())));
+    }
     if let Some(p) = args.port {
         entries.push(("server.port", json!(p)));
     }
@@ -714,6 +743,54 @@ async fn setup(
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+
+    let cp = config::load(Some(path), &Default::default())
+        .map(|l| l.config)
+        .ok()
+        .filter(|c| !c.control_plane.url.is_empty());
+    match cp {
+        None => println!("  control plane: none (`--control-plane URL` joins one)"),
+        Some(c) if args.skip_identity && node_key::load(&secrets).ok().flatten().is_none() => {
+            println!(
+                "  control plane {}: needs the node identity (run without --skip-identity)",
+                c.control_plane.url
+            );
+        }
+        Some(c) => {
+            // Always re-register: specs and served models change.
+            let env = |k: &str| std::env::var(k).ok();
+            let backends =
+                crate::backend::Backends::from_config(&c.backends, &env, reqwest::Client::new())
+                    .unwrap_or_default();
+            let name = if c.ui.node_name.is_empty() {
+                sysinfo::System::host_name().unwrap_or_else(|| "infernet".into())
+            } else {
+                c.ui.node_name.clone()
+            };
+            let key = crate::control::client::NodeKey::load(&secrets_dir);
+            let r = match key {
+                Ok(k) => crate::control::agent::register_once(&c.control_plane, k, backends, &name)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(row) => println!(
+                    "  registered with {} as {} ({} model(s) advertised)",
+                    c.control_plane.url,
+                    row["node_id"].as_str().unwrap_or("?"),
+                    row.pointer("/specs/served_models")
+                        .and_then(Value::as_array)
+                        .map(|m| m.len())
+                        .unwrap_or(0)
+                ),
+                Err(e) => println!(
+                    "  warning: could not register with {} yet: {e} (the node retries on its own)",
+                    c.control_plane.url
+                ),
             }
         }
     }
