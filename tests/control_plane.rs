@@ -915,3 +915,139 @@ async fn register_update_remove_and_remote_chat_from_the_cli() {
         .collect();
     assert_eq!(streamed, last["text"].as_str().unwrap());
 }
+
+/// No job is lost or pending forever: a node that claims a job and goes silent loses it; after
+/// `--max-attempts` leases the job fails with the reason; a job nobody claims fails after
+/// `--pending-timeout-secs`. The node here is driven by hand over the signed node tier.
+async fn queue_failures(db: Db) {
+    let cp = ControlPlane::start(
+        &db,
+        &[
+            "--lease-secs",
+            "1",
+            "--max-attempts",
+            "2",
+            "--pending-timeout-secs",
+            "2",
+        ],
+        &[],
+    );
+    let k = key(9);
+    let call = |path: String, body: Value| {
+        let (bytes, h) = signed(&k, &path, &body);
+        let cp = &cp;
+        async move { node_call(cp, &path, &bytes, Some(&h)).await }
+    };
+    let reg = json!({"role": "provider", "node_id": "provider-silent", "name": "silent",
+                     "specs": {"served_models": ["m:1"]}});
+    assert_eq!(call("/api/v1/node/register".into(), reg).await.0, 200);
+
+    // Claimed twice, silent twice: failed with the reason, and the stream says so.
+    let job = chat(&cp, "m:1", "hi", 4).await;
+    for attempt in 1..=2 {
+        let t0 = Instant::now();
+        loop {
+            let (st, v) = call("/api/v1/node/jobs/poll".into(), json!({"limit": 1})).await;
+            assert_eq!(st, 200, "{v}");
+            if let Some(j) = v["data"]["jobs"].as_array().and_then(|a| a.first()) {
+                assert_eq!(j["id"], json!(job));
+                assert_eq!(j["attempt"], attempt);
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "job not re-queued");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Keep the node itself alive (heartbeats), but never report on the job: heartbeats
+        // from our nodes list their jobs, so an empty list does not renew this lease.
+        let _ = call(
+            "/api/v1/node/heartbeat".into(),
+            json!({"role": "provider", "jobs": [], "specs": {"served_models": ["m:1"]}}),
+        )
+        .await;
+    }
+    let st = final_status(&cp, &job).await;
+    assert_eq!(st["status"], "failed", "{st}");
+    assert!(
+        st["error"].as_str().unwrap().contains("attempt 2 of 2"),
+        "{st}"
+    );
+    let frames = read_sse(
+        &format!("{}/api/chat/stream/{job}", cp.url),
+        None,
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .await;
+    assert_eq!(frames.last().unwrap().event, "error");
+
+    // Nobody polls: the pending job fails after the pending timeout.
+    let job = chat(&cp, "m:1", "hi", 4).await;
+    let t0 = Instant::now();
+    let st = loop {
+        let st = cp.get(&format!("/api/chat/{job}/status")).await;
+        if st["status"] == "failed" {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        st["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no_provider: no node serving 'm:1' took the job within 2 s"),
+        "{st}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failures_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    queue_failures(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failures_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    queue_failures(db).await;
+}
+
+/// A node asked to stop mid-job finishes the job first (drain), then goes offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_finishes_its_job_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(&sqlite(&dir), &[], &[]);
+    let mut n = Node::start("drainer", &cp.url, json!([stub()]));
+    cp.wait_peers(&["drainer"], Duration::from_secs(30)).await;
+    let prompt: String = (0..120).map(|i| format!("w{i} ")).collect();
+    let id = chat(&cp, STUB_MODEL, prompt.trim(), 1000).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let url = format!("{}/api/chat/stream/{id}", cp.url);
+    let reader = tokio::spawn(async move {
+        read_sse(&url, None, Duration::from_secs(30), move |f| {
+            if f.event == "token" {
+                let _ = tx.send(());
+            }
+        })
+        .await
+    });
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("tokens started");
+    let stopped = tokio::task::spawn_blocking(move || {
+        let s = n.stop();
+        (s, n)
+    });
+    let frames = reader.await.unwrap();
+    assert_eq!(
+        done_text(&frames),
+        infernet::backend::stub_reply(prompt.trim())
+    );
+    assert!(frames.iter().all(|f| f.event != "reset"));
+    let (status, n) = stopped.await.unwrap();
+    assert!(status.success(), "{}", n.stderr());
+    assert_eq!(final_status(&cp, &id).await["status"], "completed");
+    assert!(cp.peer_names().await.is_empty(), "offline after the drain");
+}

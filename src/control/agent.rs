@@ -941,3 +941,24 @@ pub async fn remove_once(cfg: &ControlPlaneConfig, key: NodeKey) -> Result<Value
         .post("/api/v1/node/remove", &json!({"role": cfg.role}), SHORT)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_jittered_and_backoff_is_capped() {
+        for _ in 0..200 {
+            let j = jitter(Duration::from_secs(30)).as_secs_f64();
+            assert!((27.0..=33.0).contains(&j), "{j}");
+        }
+        let b: Vec<f64> = (1..=10).map(|f| backoff(f).as_secs_f64()).collect();
+        assert!((1.8..=2.2).contains(&b[0]), "{b:?}");
+        assert!((3.6..=4.4).contains(&b[1]), "{b:?}");
+        assert!(b.iter().all(|s| *s <= 66.0), "capped at 60 s ± 10 %: {b:?}");
+        assert_eq!(
+            default_node_id("provider", "87a14033603222f8"),
+            "provider-87a14033"
+        );
+    }
+}
