@@ -582,7 +582,20 @@ async fn signed_requests_on_postgres() {
 /// The official `openai` Python package against /v1/chat/completions, streaming and not, with a
 /// node serving a real model: real text and real usage counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openai_python_client_streams_and_not() {
+async fn openai_python_client_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    openai_python_client(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_python_client_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    openai_python_client(db).await;
+}
+
+async fn openai_python_client(db: Db) {
     let python = match std::env::var("INFERNET_TEST_OPENAI_PYTHON") {
         Ok(p) if !p.is_empty() => p,
         _ => {
@@ -597,8 +610,7 @@ async fn openai_python_client_streams_and_not() {
     let Some(llama) = LlamaServer::start() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(&sqlite(&dir), &[], &[]);
+    let cp = ControlPlane::start(&db, &[], &[]);
     let _n = Node::start("oai-node", &cp.url, json!([llm(&llama)]));
     cp.wait_peers(&["oai-node"], Duration::from_secs(60)).await;
     let script = r#"
@@ -651,13 +663,25 @@ print(json.dumps({"models": models, "text": r.choices[0].message.content, "finis
 /// Operator commands to a node: model_install streams progress and completes (or is refused
 /// when the model cannot fit), model_remove completes; the admin token guards the endpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_commands_install_and_remove_models() {
+async fn node_commands_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    node_commands(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_commands_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    node_commands(db).await;
+}
+
+async fn node_commands(db: Db) {
     let Some(llama) = LlamaServer::start() else {
         return;
     };
     let o = ollama::OllamaTestServer::start(&llama.url).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(&sqlite(&dir), &[], &[("INFERNET_ADMIN_TOKEN", "s3cret")]);
+    let cp = ControlPlane::start(&db, &[], &[("INFERNET_ADMIN_TOKEN", "s3cret")]);
     let node = Node::start(
         "cmd-node",
         &cp.url,
