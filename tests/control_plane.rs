@@ -50,18 +50,30 @@ async fn chat(cp: &ControlPlane, model: &str, prompt: &str, max_tokens: u64) -> 
 
 /// The job's status once it is final (bounded).
 async fn final_status(cp: &ControlPlane, id: &str) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let st = cp.get(&format!("/api/chat/{id}/status")).await;
-        if st["status"] == "completed" || st["status"] == "failed" {
-            return st;
+    status_when(cp, id, |st| st == "completed" || st == "failed").await
+}
+
+/// The job's status once `ok(status)` holds (bounded).
+async fn status_when(cp: &ControlPlane, id: &str, ok: impl Fn(&str) -> bool) -> Value {
+    let path = format!("/api/chat/{id}/status");
+    common::eventually("the job's status", Duration::from_secs(10), || {
+        let (cp, path, ok) = (cp, &path, &ok);
+        async move {
+            let st = cp.get(path).await;
+            ok(st["status"].as_str().unwrap_or("")).then_some(st)
         }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "job not final: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+}
+
+/// Waits (bounded) until `/api/peers` no longer lists `name` (it went offline).
+async fn wait_gone(cp: &ControlPlane, name: &str) {
+    common::eventually(
+        &format!("'{name}' to leave /api/peers"),
+        Duration::from_secs(5),
+        || async { (!cp.peer_names().await.iter().any(|n| n == name)).then_some(()) },
+    )
+    .await
 }
 
 fn provider(frames: &[Frame]) -> Vec<String> {
@@ -269,14 +281,7 @@ async fn routing_and_reassignment(db: Db) {
     // Graceful stop: drained, then offline (no longer listed), exit 0.
     let status = a.stop();
     assert!(status.success(), "{}", a.stderr());
-    let t0 = Instant::now();
-    while cp.peer_names().await.iter().any(|n| n == "node-a") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "node-a still listed after stop"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_gone(&cp, "node-a").await;
     assert!(
         a.stderr().contains("offline heartbeat sent"),
         "{}",
@@ -1006,15 +1011,7 @@ async fn queue_failures(db: Db) {
 
     // Nobody polls: the pending job fails after the pending timeout.
     let job = chat(&cp, "m:1", "hi", 4).await;
-    let t0 = Instant::now();
-    let st = loop {
-        let st = cp.get(&format!("/api/chat/{job}/status")).await;
-        if st["status"] == "failed" {
-            break st;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "{st}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let st = status_when(&cp, &job, |s| s == "failed").await;
     assert!(
         st["error"]
             .as_str()
@@ -1073,5 +1070,5 @@ async fn a_stopping_node_finishes_its_job_first() {
     let (status, n) = stopped.await.unwrap();
     assert!(status.success(), "{}", n.stderr());
     assert_eq!(final_status(&cp, &id).await["status"], "completed");
-    assert!(cp.peer_names().await.is_empty(), "offline after the drain");
+    wait_gone(&cp, "drainer").await;
 }

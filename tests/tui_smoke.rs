@@ -477,12 +477,10 @@ async fn peers_panel_and_chat_pane_through_the_control_plane() {
     assert!(screen.contains("remote:"), "{screen}");
     s.keys(&["Escape", "q"]);
     s.wait_for("TUI-EXIT=0", Duration::from_secs(30));
-    let t0 = Instant::now();
-    while cp.peer_names().await.iter().any(|n| n == "smoke-node") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "still listed after quitting"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "smoke-node to leave /api/peers",
+        Duration::from_secs(5),
+        || async { (!cp.peer_names().await.iter().any(|n| n == "smoke-node")).then_some(()) },
+    )
+    .await;
 }

@@ -99,6 +99,13 @@ impl CpClient {
         }
     }
 
+    fn unreachable(&self, e: &reqwest::Error) -> CpError {
+        CpError::Unreachable {
+            url: self.base.clone(),
+            cause: cause(e),
+        }
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -126,10 +133,7 @@ impl CpClient {
             .body(bytes)
             .send()
             .await
-            .map_err(|e| CpError::Unreachable {
-                url: self.base.clone(),
-                cause: cause(&e),
-            })?;
+            .map_err(|e| self.unreachable(&e))?;
         read(resp, path, &self.base).await
     }
 
@@ -141,10 +145,7 @@ impl CpClient {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| CpError::Unreachable {
-                url: self.base.clone(),
-                cause: cause(&e),
-            })?;
+            .map_err(|e| self.unreachable(&e))?;
         read(resp, path, &self.base).await
     }
 }

@@ -12,7 +12,7 @@ use infernet::chain::anvil::{self, Anvil, DEV_KEYS};
 use infernet::chain::deploy::{deploy_stack, parse_key, signing_provider};
 use infernet::config::{Config, ContainerConfig};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Bindings of the test contracts, one module each (their ABIs share struct names).
 pub mod callback {
@@ -275,24 +275,7 @@ pub fn node_config(
     c
 }
 
-/// Polls `f` until it returns Some, bounded by `within`.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < within,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+pub use super::eventually;
 
 /// `GET /info` of a node (None while it does not answer).
 pub async fn info(base: &str) -> Option<serde_json::Value> {

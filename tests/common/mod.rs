@@ -281,3 +281,22 @@ pub async fn wait_container_state(base: &str, id: &str, want: &str, within: Dura
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Polls `f` until it returns Some, bounded by `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -5,7 +5,7 @@ use super::{ApiError, AppState, bad};
 use crate::control::auth;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -16,9 +16,33 @@ fn data(v: Value) -> Reply {
     Ok(Json(json!({ "data": v })))
 }
 
+/// A verified node request: the signer's x-only key and the JSON body.
+pub(super) struct Signed {
+    pub key: String,
+    pub body: Value,
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, st.opts.max_body)
+            .await
+            .map_err(|_| {
+                ApiError(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("body larger than {} bytes", st.opts.max_body),
+                )
+            })?;
+        let (key, body) = signed(st, &parts.method, &parts.uri, &parts.headers, &bytes).await?;
+        Ok(Signed { key, body })
+    }
+}
+
 /// Verifies the envelope (structure, version, window, signature over the raw body), then the
 /// nonce against the persistent replay cache; returns the signer and the JSON body.
-pub(super) async fn signed(
+async fn signed(
     st: &AppState,
     method: &Method,
     uri: &Uri,
@@ -94,14 +118,7 @@ async fn me_row(st: &AppState, pubkey: &str) -> Result<Provider, ApiError> {
         })
 }
 
-pub(super) async fn register(
-    State(st): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
+pub(super) async fn register(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
     let role = role(&b)?;
     let node_id = opt_str(&b, "node_id", 128)
         .filter(|s| !s.trim().is_empty())
@@ -128,12 +145,8 @@ pub(super) async fn register(
 
 pub(super) async fn heartbeat(
     State(st): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { key, body: b }: Signed,
 ) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
     let role = role(&b)?;
     let offline = b.get("status").and_then(Value::as_str) == Some("offline");
     let jobs: Option<Vec<String>> = b.get("jobs").and_then(Value::as_array).map(|l| {
@@ -166,14 +179,7 @@ pub(super) async fn heartbeat(
     data(json!({ "id": p.id, "status": p.status }))
 }
 
-pub(super) async fn me(
-    State(st): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
+pub(super) async fn me(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
     let role = role(&b)?;
     let row = st.store.provider_by_key(&key, &role).await?;
     let mut v = row.as_ref().map(Provider::to_json).unwrap_or(Value::Null);
@@ -183,14 +189,7 @@ pub(super) async fn me(
     data(json!({ "row": v }))
 }
 
-pub(super) async fn remove(
-    State(st): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
+pub(super) async fn remove(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
     let role = role(&b)?;
     let id = st.store.remove(&key, &role).await?;
     data(json!({ "deleted": id.is_some(), "id": id }))
@@ -199,14 +198,7 @@ pub(super) async fn remove(
 /// Leases jobs to the caller. `wait_ms` (ours, up to 25 s) holds the request until a job
 /// arrives, so jobs start at once without fast polling; without it the call returns at once,
 /// as the reference's does.
-pub(super) async fn poll(
-    State(st): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
+pub(super) async fn poll(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
     let p = me_row(&st, &key).await?;
     let limit = b
         .get("limit")
@@ -256,12 +248,8 @@ const EVENT_TYPES: [&str; 4] = ["meta", "token", "done", "error"];
 pub(super) async fn events(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { key, body: b }: Signed,
 ) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
     let p = me_row(&st, &key).await?;
     let list = b
         .get("events")
@@ -293,12 +281,8 @@ pub(super) async fn events(
 pub(super) async fn complete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { key, body: b }: Signed,
 ) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
     let p = me_row(&st, &key).await?;
     let ok = match b.get("status").and_then(Value::as_str) {
         Some("completed") => true,
@@ -345,12 +329,8 @@ pub(super) async fn complete(
 
 pub(super) async fn commands_poll(
     State(st): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { key, body: b }: Signed,
 ) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
     let limit = b
         .get("limit")
         .and_then(Value::as_i64)
@@ -363,12 +343,8 @@ pub(super) async fn commands_poll(
 pub(super) async fn command_progress(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { key, body: b }: Signed,
 ) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
     let status = st
         .store
         .command_progress(&id, &key, &b)
@@ -385,12 +361,8 @@ pub(super) async fn command_progress(
 pub(super) async fn command_complete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { key, body: b }: Signed,
 ) -> Reply {
-    let (key, b) = signed(&st, &method, &uri, &headers, &body).await?;
     let ok = match b.get("status").and_then(Value::as_str) {
         Some("completed") => true,
         Some("failed") => false,

@@ -33,13 +33,7 @@ async fn sweep(st: &AppState) -> Result<(), crate::control::db::DbError> {
                 j.max_attempts,
                 st.opts.lease.as_secs()
             );
-            if st.store.fail(&j.id, &why, now).await? {
-                let e = st
-                    .store
-                    .insert_event(&j.id, j.attempts, "error", &json!({"message": why}), now)
-                    .await?;
-                st.hub.publish(&j.id, HubMsg::Event(e));
-                st.hub.publish(&j.id, HubMsg::Final);
+            if fail(st, &j, &why, now).await? {
                 tracing::warn!(job = %j.id, node = %node, "job failed: retries exhausted");
             }
         } else if st.store.requeue(&j, now).await? {
@@ -65,13 +59,7 @@ async fn sweep(st: &AppState) -> Result<(), crate::control::db::DbError> {
             j.model_name.as_deref().unwrap_or("any model"),
             st.opts.pending_timeout.as_secs()
         );
-        if st.store.fail(&j.id, &why, now).await? {
-            let e = st
-                .store
-                .insert_event(&j.id, j.attempts, "error", &json!({"message": why}), now)
-                .await?;
-            st.hub.publish(&j.id, HubMsg::Event(e));
-            st.hub.publish(&j.id, HubMsg::Final);
+        if fail(st, &j, &why, now).await? {
             tracing::warn!(job = %j.id, "job failed: nobody claimed it");
         }
     }
@@ -79,4 +67,24 @@ async fn sweep(st: &AppState) -> Result<(), crate::control::db::DbError> {
         .prune_nonces(now - 2 * crate::control::auth::WINDOW_S * 1000)
         .await?;
     Ok(())
+}
+
+/// Fails a job with its reason, tells its readers (`error` event, then the end); false when it
+/// had already ended.
+async fn fail(
+    st: &AppState,
+    j: &super::store::Job,
+    why: &str,
+    now: i64,
+) -> Result<bool, crate::control::db::DbError> {
+    if !st.store.fail(&j.id, why, now).await? {
+        return Ok(false);
+    }
+    let e = st
+        .store
+        .insert_event(&j.id, j.attempts, "error", &json!({"message": why}), now)
+        .await?;
+    st.hub.publish(&j.id, HubMsg::Event(e));
+    st.hub.publish(&j.id, HubMsg::Final);
+    Ok(true)
 }
