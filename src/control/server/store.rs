@@ -172,6 +172,24 @@ impl Store {
         Ok(Self { db })
     }
 
+    /// Providers matching `cond` (SQL after WHERE).
+    async fn providers_where(&self, cond: &str, params: &[Val]) -> Result<Vec<Provider>, DbError> {
+        let sql = format!("SELECT {PROVIDER_COLS} FROM providers WHERE {cond}");
+        Ok(self
+            .db
+            .query(&sql, params)
+            .await?
+            .iter()
+            .map(provider)
+            .collect())
+    }
+
+    /// Jobs matching `cond` (SQL after WHERE).
+    async fn jobs_where(&self, cond: &str, params: &[Val]) -> Result<Vec<Job>, DbError> {
+        let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE {cond}");
+        Ok(self.db.query(&sql, params).await?.iter().map(job).collect())
+    }
+
     // ---- replay cache (survives restarts: it is a table) ----
 
     /// Records a nonce; false when it was seen before.
@@ -193,22 +211,22 @@ impl Store {
         pubkey: &str,
         role: &str,
     ) -> Result<Option<Provider>, DbError> {
-        let sql =
-            format!("SELECT {PROVIDER_COLS} FROM providers WHERE public_key = $1 AND role = $2");
         Ok(self
-            .db
-            .query_one(&sql, &[pubkey.into(), role.into()])
+            .providers_where(
+                "public_key = $1 AND role = $2",
+                &[pubkey.into(), role.into()],
+            )
             .await?
-            .map(|r| provider(&r)))
+            .into_iter()
+            .next())
     }
 
     pub async fn provider_by_id(&self, id: &str) -> Result<Option<Provider>, DbError> {
-        let sql = format!("SELECT {PROVIDER_COLS} FROM providers WHERE id = $1");
         Ok(self
-            .db
-            .query_one(&sql, &[id.into()])
+            .providers_where("id = $1", &[id.into()])
             .await?
-            .map(|r| provider(&r)))
+            .into_iter()
+            .next())
     }
 
     /// Upsert on `node_id`; refused when that node_id belongs to another key.
@@ -226,9 +244,10 @@ impl Store {
         raw_specs: &Value,
         now: i64,
     ) -> Result<Result<Provider, Refused>, DbError> {
-        let sql = format!("SELECT {PROVIDER_COLS} FROM providers WHERE node_id = $1");
-        if let Some(r) = self.db.query_one(&sql, &[node_id.into()]).await? {
-            let p = provider(&r);
+        let existing = self
+            .providers_where("node_id = $1", &[node_id.into()])
+            .await?;
+        if let Some(p) = existing.first() {
             if p.public_key != pubkey {
                 return Ok(Err(Refused::Forbidden(format!(
                     "node_id '{node_id}' belongs to another public key"
@@ -273,12 +292,11 @@ impl Store {
                 ],
             )
             .await?;
-        let sql = format!("SELECT {PROVIDER_COLS} FROM providers WHERE node_id = $1");
         Ok(self
-            .db
-            .query_one(&sql, &[node_id.into()])
+            .providers_where("node_id = $1", &[node_id.into()])
             .await?
-            .map(|r| provider(&r))
+            .into_iter()
+            .next()
             .ok_or_else(|| Refused::NotFound("registration did not persist".into())))
     }
 
@@ -365,16 +383,11 @@ impl Store {
 
     /// Nodes seen since `since` (ms) with status available.
     pub async fn live_providers(&self, since: i64) -> Result<Vec<Provider>, DbError> {
-        let sql = format!(
-            "SELECT {PROVIDER_COLS} FROM providers WHERE status = 'available' AND last_seen >= $1 AND role = 'provider' ORDER BY last_seen DESC"
-        );
-        Ok(self
-            .db
-            .query(&sql, &[since.into()])
-            .await?
-            .iter()
-            .map(provider)
-            .collect())
+        self.providers_where(
+            "status = 'available' AND last_seen >= $1 AND role = 'provider' ORDER BY last_seen DESC",
+            &[since.into()],
+        )
+        .await
     }
 
     pub async fn provider_count(&self) -> Result<i64, DbError> {
@@ -424,12 +437,11 @@ impl Store {
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<Job>, DbError> {
-        let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1");
         Ok(self
-            .db
-            .query_one(&sql, &[id.into()])
+            .jobs_where("id = $1", &[id.into()])
             .await?
-            .map(|r| job(&r)))
+            .into_iter()
+            .next())
     }
 
     /// Jobs this node holds (assigned or running).
@@ -458,10 +470,9 @@ impl Store {
         if limit <= 0 {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {JOB_COLS} FROM jobs WHERE status = 'pending' ORDER BY created_at LIMIT 200"
-        );
-        let pending: Vec<Job> = self.db.query(&sql, &[]).await?.iter().map(job).collect();
+        let pending = self
+            .jobs_where("status = 'pending' ORDER BY created_at LIMIT 200", &[])
+            .await?;
         let mut out = Vec::new();
         for j in pending {
             if out.len() as i64 >= limit {
@@ -648,16 +659,11 @@ impl Store {
 
     /// Jobs whose lease ran out (their node went silent).
     pub async fn expired(&self, now: i64) -> Result<Vec<Job>, DbError> {
-        let sql = format!(
-            "SELECT {JOB_COLS} FROM jobs WHERE status IN ('assigned', 'running') AND lease_until < $1"
-        );
-        Ok(self
-            .db
-            .query(&sql, &[now.into()])
-            .await?
-            .iter()
-            .map(job)
-            .collect())
+        self.jobs_where(
+            "status IN ('assigned', 'running') AND lease_until < $1",
+            &[now.into()],
+        )
+        .await
     }
 
     /// Puts a job back in the queue, guarded on the lease it had.
@@ -675,15 +681,8 @@ impl Store {
 
     /// Pending jobs created before `before`.
     pub async fn stale_pending(&self, before: i64) -> Result<Vec<Job>, DbError> {
-        let sql =
-            format!("SELECT {JOB_COLS} FROM jobs WHERE status = 'pending' AND updated_at < $1");
-        Ok(self
-            .db
-            .query(&sql, &[before.into()])
-            .await?
-            .iter()
-            .map(job)
-            .collect())
+        self.jobs_where("status = 'pending' AND updated_at < $1", &[before.into()])
+            .await
     }
 
     pub async fn prune_nonces(&self, before: i64) -> Result<u64, DbError> {
