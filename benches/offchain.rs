@@ -136,6 +136,9 @@ fn main() {
     ));
     let _ = node.kill();
     let _ = node.wait();
+    // The ceiling for any proxy here: a bare TCP relay (socat, no HTTP parsing, no storage)
+    // between the same clients and the same container, when socat is installed.
+    let relay = relay_run(&rt, &echo.url(), &data, clients, secs);
 
     println!(
         "offchain: {clients} concurrent clients, {secs} s each, {} cores",
@@ -147,10 +150,14 @@ fn main() {
         "{:<26} {:>10} {:>10} {:>12} {:>10}",
         "path", "p50 ms", "p99 ms", "jobs/s", "requests"
     );
-    for (name, r) in [
+    let mut rows = vec![
         ("direct (echo container)", &direct),
         ("node /api/jobs/stream", &via_node),
-    ] {
+    ];
+    if let Some(r) = &relay {
+        rows.push(("tcp relay (socat)", r));
+    }
+    for (name, r) in rows {
         println!(
             "{:<26} {:>10.3} {:>10.3} {:>12.0} {:>10}",
             name,
@@ -165,4 +172,41 @@ fn main() {
         ms(via_node.pct(0.5)) - ms(direct.pct(0.5)),
         100.0 * via_node.rate() / direct.rate()
     );
+    if let Some(r) = &relay {
+        println!(
+            "bare relay/direct: {:.1} %   node/bare relay: {:.1} %",
+            100.0 * r.rate() / direct.rate(),
+            100.0 * via_node.rate() / r.rate()
+        );
+    }
+}
+
+/// Runs the direct load through `socat` relaying TCP to the container; None without socat.
+fn relay_run(
+    rt: &tokio::runtime::Runtime,
+    echo_url: &str,
+    data: &serde_json::Value,
+    clients: usize,
+    secs: f64,
+) -> Option<Run> {
+    let target = echo_url.trim_start_matches("http://");
+    let port = common::free_port();
+    let mut socat = Command::new("socat")
+        .args([
+            format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"),
+            format!("TCP:{target}"),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    common::wait_port(port, Duration::from_secs(10));
+    let r = rt.block_on(load(
+        format!("http://127.0.0.1:{port}/service_output"),
+        json!({"source": 1, "destination": 2, "data": data}),
+        clients,
+        secs,
+    ));
+    let _ = socat.kill();
+    let _ = socat.wait();
+    Some(r)
 }

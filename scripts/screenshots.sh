@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates screenshots/*.png from the real binary: `infernet tui` runs in tmux against a real
 # node (the echo container as a native process, llama.cpp's llama-server with SmolLM2 for chat,
-# anvil with our contracts from `infernet dev chain`), jobs are posted over REST, and each
+# anvil with our contracts from `infernet dev chain`, a control plane with one other node),
+# jobs are posted over REST, and each
 # screen is captured with its colours (tmux capture-pane -e) and drawn to PNG with DejaVu Sans
 # Mono (ui/examples/ansi2png.rs). The wizard finds the llama-server through LLAMACPP_HOST.
 # Run: ./scripts/screenshots.sh
@@ -47,6 +48,24 @@ cat > "$W/config.json" <<JSON
   "ui": {"node_name": "demo-node"}
 }
 JSON
+# A control plane with one other node (stub backend) that this node joins, for the Peers panel.
+CP_PORT=$(free_port)
+"$BIN" control-plane serve --listen "127.0.0.1:$CP_PORT" --database-url "$W/cp.db" 2>"$W/cp.log" & PIDS+=($!)
+mkdir -p "$W/peer/infernet"
+cat > "$W/peer/infernet/config.json" <<JSON
+{"server": {"port": 0, "bind": "127.0.0.1"}, "manage_containers": false,
+ "backends": [{"id": "stub", "kind": "stub"}], "store": {"path": "$W/peer/node.db"},
+ "log": {"path": "$W/peer/node.log"}, "ui": {"node_name": "peer-node"},
+ "control_plane": {"url": "http://127.0.0.1:$CP_PORT"}}
+JSON
+XDG_CONFIG_HOME="$W/peer" "$BIN" init >/dev/null
+XDG_CONFIG_HOME="$W/peer" XDG_DATA_HOME="$W/peer" "$BIN" start --foreground 2>/dev/null & PIDS+=($!)
+XDG_CONFIG_HOME="$W/xdg" "$BIN" init >/dev/null
+python3 - "$W/config.json" "http://127.0.0.1:$CP_PORT" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["control_plane"] = {"url": sys.argv[2]}
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
 INFERNET_ANVIL_BIN="$INFERNET_ANVIL_BIN" "$BIN" dev chain --port "$CHAIN_PORT" --write-config "$W/config.json" >"$W/chain.log" 2>&1 & PIDS+=($!)
 for _ in $(seq 1 60); do grep -q "^config" "$W/chain.log" && break; sleep 1; done
 grep -q "^config" "$W/chain.log" || { cat "$W/chain.log" >&2; exit 1; }
@@ -75,6 +94,7 @@ keys 2; shot jobs
 keys Enter; shot job-detail
 keys Escape 3; shot subscriptions
 keys 4 j j; shot containers
+keys 5; sleep 10; shot peers
 keys 7 "In one sentence, what is a GPU?" Enter; sleep 12; shot chat
 keys Escape q; sleep 2
 tmux -L "$SOCK" new-session -d -s w -x 160 -y 48 \
