@@ -563,17 +563,16 @@ impl Agent {
         let mut stream = backend.chat(req, cancel.clone());
         let started = Instant::now();
         let path = format!("/api/v1/node/jobs/{id}/events");
-        let mut batch: Vec<Value> = Vec::new();
-        let mut last_flush = Instant::now();
+        let mut batch = super::batch::Batch::default();
         let mut tokens = 0u64;
         let mut outcome: Option<(bool, Value, Option<String>)> = None;
         loop {
-            let flush_at = tokio::time::Instant::from_std(last_flush + Duration::from_millis(250));
+            let due = batch.deadline();
+            let flush_at = tokio::time::Instant::from_std(due.unwrap_or_else(Instant::now));
             let ev = tokio::select! {
                 ev = stream.next() => ev,
-                _ = tokio::time::sleep_until(flush_at), if !batch.is_empty() => {
-                    if !self.flush(&path, &mut batch, &cancel).await { return None; }
-                    last_flush = Instant::now();
+                _ = tokio::time::sleep_until(flush_at), if due.is_some() => {
+                    if !self.flush(&path, batch.take(), &cancel).await { return None; }
                     continue;
                 }
             };
@@ -620,15 +619,14 @@ impl Agent {
                     ("error", json!({"message": message}), true)
                 }
             };
-            batch.push(json!({"event_type": kind, "data": data}));
-            if (urgent || batch.len() >= 16) && !self.flush(&path, &mut batch, &cancel).await {
+            let item = json!({"event_type": kind, "data": data});
+            if batch.push(item, urgent, Instant::now())
+                && !self.flush(&path, batch.take(), &cancel).await
+            {
                 return None;
             }
-            if urgent {
-                last_flush = Instant::now();
-            }
         }
-        if !batch.is_empty() && !self.flush(&path, &mut batch, &cancel).await {
+        if !batch.is_empty() && !self.flush(&path, batch.take(), &cancel).await {
             return None;
         }
         if cancel.is_cancelled() {
@@ -656,8 +654,8 @@ impl Agent {
 
     /// Posts a batch of events; false when the job is no longer ours (lease lost: the
     /// backend is cancelled) or the node is stopping.
-    async fn flush(&self, path: &str, batch: &mut Vec<Value>, cancel: &CancellationToken) -> bool {
-        let body = json!({"events": std::mem::take(batch)});
+    async fn flush(&self, path: &str, events: Vec<Value>, cancel: &CancellationToken) -> bool {
+        let body = json!({"events": events});
         let mut failures = 0;
         loop {
             match self.client.post(path, &body, SHORT).await {

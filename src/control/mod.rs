@@ -2,6 +2,7 @@
 //! node side (register, heartbeat, jobs, commands) and a self-hostable server.
 pub mod agent;
 pub mod auth;
+pub mod batch;
 pub mod client;
 pub mod continuity;
 pub mod db;
