@@ -159,6 +159,18 @@ fn broken_configs_name_file_key_value_and_expectation() {
             "key 'server.port': expected an integer from 0 to 65535, found '70000'",
         ),
         (
+            r#"{"control_plane": {"url": "ftp://cp.example"}}"#,
+            "key 'control_plane.url': 'ftp://cp.example' is not an http(s) URL",
+        ),
+        (
+            r#"{"control_plane": {"role": "miner"}}"#,
+            "key 'control_plane.role': 'miner' is not one of provider, aggregator, client",
+        ),
+        (
+            r#"{"controlPlane": {"heartbeat_interval": 0}}"#,
+            "key 'control_plane.heartbeat_interval': expected seconds > 0, found '0'",
+        ),
+        (
             r#"{"manage_containers": "maybe"}"#,
             "key 'manage_containers': expected true or false, found 'maybe'",
         ),
