@@ -42,16 +42,23 @@ fn connected(app: &App, f: &mut Frame, area: Rect, focused: bool, c: &ControlVie
         Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
     let beat = c
         .last_heartbeat_ms
-        .map(|ms| format!("beat {} ago", fmt::age(app.model.now_ms - ms)))
+        .map(|ms| format!("last contact {} ago", fmt::age(app.model.now_ms - ms)))
         .unwrap_or_else(|| "no heartbeat yet".into());
     let mut line1 = vec![
         Span::styled(c.state.clone(), t.fg(state_slot(&c.state))),
         Span::styled(format!(" {} ", c.url), t.fg(Slot::Text)),
         Span::styled(
             format!(
-                "{beat} · {}/{} beats ok · jobs {} active {} done {} failed",
-                c.heartbeats_ok,
-                c.heartbeats_ok + c.heartbeats_failed,
+                "{beat} · {} · jobs {} active {} done {} failed",
+                if c.heartbeats_ok + c.heartbeats_failed == 0 {
+                    "registered, no heartbeat due yet".to_string()
+                } else {
+                    format!(
+                        "{}/{} beats ok",
+                        c.heartbeats_ok,
+                        c.heartbeats_ok + c.heartbeats_failed
+                    )
+                },
                 c.jobs_active,
                 c.jobs_completed,
                 c.jobs_failed
@@ -61,7 +68,7 @@ fn connected(app: &App, f: &mut Frame, area: Rect, focused: bool, c: &ControlVie
     ];
     if c.heartbeats_failed > 0 {
         line1.push(Span::styled(
-            format!(" · {} failed", c.heartbeats_failed),
+            format!(" · {} beats failed", c.heartbeats_failed),
             t.fg(Slot::StatusError),
         ));
     }
