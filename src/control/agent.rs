@@ -207,17 +207,8 @@ impl Agent {
                 }
                 Err(_) => tracing::debug!(backend = %b.id(), "backend model list timed out"),
             }
-            if names.is_empty() {
-                // A backend that does not answer serves nothing (its default model is not
-                // advertised: jobs for it would fail).
-                continue;
-            }
-            if let Some(d) = b.default_model()
-                && !names.iter().any(|n| n == d)
-                && b.kind() != crate::backend::BackendKind::Ollama
-            {
-                names.push(d.to_string());
-            }
+            // Only what the backend itself lists: a configured name it does not list (or a
+            // backend that does not answer) would take jobs that then fail.
             for n in names {
                 if !by_model.iter().any(|(m, _)| *m == n) {
                     by_model.push((n, b.clone()));

@@ -75,41 +75,29 @@ pub(super) async fn enqueue(
         Some(m) => p.served_models.iter().any(|s| s == m),
         None => !p.served_models.is_empty(),
     });
-    let spec = input.input_spec();
-    if !serving {
-        let why = match model {
-            Some(m) => format!(
-                "no_provider: no live node serves '{m}' ({} node(s) online)",
-                live.len()
-            ),
-            None => "no_provider: no live node serves any model".to_string(),
-        };
-        let j = st
-            .store
-            .create_job(
-                model,
-                &spec,
-                client_ip,
-                st.opts.max_attempts,
-                "failed",
-                Some(&why),
-                now,
-            )
-            .await?;
-        return Ok(Err((j, why)));
-    }
+    let why = (!serving).then(|| match model {
+        Some(m) => format!(
+            "no_provider: no live node serves '{m}' ({} node(s) online)",
+            live.len()
+        ),
+        None => "no_provider: no live node serves any model".to_string(),
+    });
+    let status = if why.is_some() { "failed" } else { "pending" };
     let j = st
         .store
         .create_job(
             model,
-            &spec,
+            &input.input_spec(),
             client_ip,
             st.opts.max_attempts,
-            "pending",
-            None,
+            status,
+            why.as_deref(),
             now,
         )
         .await?;
+    if let Some(why) = why {
+        return Ok(Err((j, why)));
+    }
     st.hub.wake_pollers();
     tracing::info!(job = %j.id, model = ?model, "chat job queued");
     Ok(Ok(j))

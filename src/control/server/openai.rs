@@ -188,11 +188,18 @@ fn stream_chunks(
     let (tx, out) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(256);
     tokio::spawn(async move {
         let mut model = model;
+        // One `chat.completion.chunk` with `fields` (choices, error or usage) added.
+        let frame = |model: &str, fields: Value| {
+            let mut v = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model});
+            if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields) {
+                o.extend(f);
+            }
+            Event::default().data(v.to_string())
+        };
         let chunk = |model: &str, delta: Value, finish: Value| {
-            Event::default().data(
-                json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-                .to_string(),
+            frame(
+                model,
+                json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
             )
         };
         let send = |ev: Event| {
@@ -210,10 +217,9 @@ fn stream_chunks(
         }
         let mut cont = Continuity::default();
         let error = |model: &str, m: &str| {
-            Event::default().data(
-                json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                       "choices": [], "error": {"message": m, "type": "infernet_error", "code": "job_failed"}})
-                .to_string(),
+            frame(
+                model,
+                json!({"choices": [], "error": {"message": m, "type": "infernet_error", "code": "job_failed"}}),
             )
         };
         while let Some(item) = rx.recv().await {
@@ -245,11 +251,8 @@ fn stream_chunks(
                             return;
                         }
                         if include_usage {
-                            let ev = Event::default().data(
-                                json!({"id": id, "object": "chat.completion.chunk", "created": created,
-                                       "model": model, "choices": [], "usage": usage_of(&e.data)})
-                                .to_string(),
-                            );
+                            let ev =
+                                frame(&model, json!({"choices": [], "usage": usage_of(&e.data)}));
                             if !send(ev).await {
                                 return;
                             }

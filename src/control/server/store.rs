@@ -793,6 +793,11 @@ impl Store {
                 &[progress.to_string().into(), id.into(), pubkey.into()],
             )
             .await?;
+        self.command_status(id, pubkey).await
+    }
+
+    /// A command's status, when it is this key's.
+    async fn command_status(&self, id: &str, pubkey: &str) -> Result<Option<String>, DbError> {
         Ok(self
             .db
             .query_one(
@@ -831,15 +836,7 @@ impl Store {
                 ],
             )
             .await?;
-        Ok(self
-            .db
-            .query_one(
-                "SELECT status FROM node_commands WHERE id = $1 AND pubkey = $2",
-                &[id.into(), pubkey.into()],
-            )
-            .await?
-            .and_then(|r| t(&r, 0))
-            .map(|s| (s, n == 0)))
+        Ok(self.command_status(id, pubkey).await?.map(|s| (s, n == 0)))
     }
 }
 
