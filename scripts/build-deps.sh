@@ -1,16 +1,49 @@
 #!/usr/bin/env bash
 # Installs what building infernet needs beyond the Rust toolchain, idempotently: cmake, a C++
-# compiler and libclang for the embedded llama.cpp engine (cargo feature `embedded`).
+# compiler, make, pkg-config and a loadable libclang (bindgen, for the embedded llama.cpp engine,
+# cargo feature `embedded`). Each check looks for the exact thing the build uses, not a
+# look-alike: `libclang-cpp.so.14` (LLVM's C++ library, on many images) is not libclang.
+# `--check` only reports what is missing (exit 1 when something is).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# A libclang that clang-sys can dlopen: libclang.so.1 or libclang-N.so.1 (or the unversioned
+# dev link), whose own dependencies all resolve. Prints its path.
+find_libclang() {
+  local dirs=() f
+  [ -n "${LIBCLANG_PATH:-}" ] && dirs+=("$LIBCLANG_PATH")
+  dirs+=(/usr/lib/llvm-*/lib /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib)
+  for d in "${dirs[@]}"; do
+    [ -d "$d" ] || continue
+    for f in "$d"/libclang.so.1 "$d"/libclang-[0-9]*.so.1 "$d"/libclang.so "$d"/libclang-[0-9]*.so; do
+      [ -e "$f" ] || continue
+      # ldd resolves the dependencies without running anything; "not found" means dlopen fails.
+      if ldd "$f" >/dev/null 2>&1 && ! ldd "$f" 2>/dev/null | grep -q 'not found'; then
+        echo "$f"
+        return 0
+      fi
+    done
+  done
+  return 1
+}
+
+# clang's own headers (stddef.h …), which bindgen needs next to libclang.
+have_clang_headers() { ls /usr/lib/llvm-*/lib/clang/*/include/stddef.h >/dev/null 2>&1; }
+
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
-  missing+=(libclang-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if ! find_libclang >/dev/null || ! have_clang_headers; then missing+=(libclang-dev); fi
+
+if [ "${1:-}" = "--check" ]; then
+  if [ ${#missing[@]} -gt 0 ]; then echo "missing: ${missing[*]}" >&2; exit 1; fi
+  echo "libclang: $(find_libclang)" >&2
+  exit 0
 fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   printf '==> installing build prerequisites: %s\n' "${missing[*]}" >&2
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -20,3 +53,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# Prove it: every prerequisite is there now.
+lib=$(find_libclang) || { echo "error: no loadable libclang.so.1 after installing libclang-dev" >&2; exit 1; }
+have_clang_headers || { echo "error: clang's headers (stddef.h) are missing after installing libclang-dev" >&2; exit 1; }
+for c in cmake g++ make pkg-config; do
+  command -v "$c" >/dev/null 2>&1 || { echo "error: $c is still missing" >&2; exit 1; }
+done
+printf '==> build prerequisites ok (libclang %s)\n' "$lib" >&2
