@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building infernet needs beyond the Rust toolchain, idempotently: cmake, a C++
-# compiler, make, pkg-config and a loadable libclang (bindgen, for the embedded llama.cpp engine,
+# compiler, make and a loadable libclang (bindgen, for the embedded llama.cpp engine,
 # cargo feature `embedded`). Each check looks for the exact thing the build uses, not a
 # look-alike: `libclang-cpp.so.14` (LLVM's C++ library, on many images) is not libclang.
 # `--check` only reports what is missing (exit 1 when something is).
@@ -35,7 +35,6 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if ! find_libclang >/dev/null || ! have_clang_headers; then missing+=(libclang-dev); fi
 
 if [ "${1:-}" = "--check" ]; then
@@ -56,7 +55,7 @@ fi
 # Prove it: every prerequisite is there now.
 lib=$(find_libclang) || { echo "error: no loadable libclang.so.1 after installing libclang-dev" >&2; exit 1; }
 have_clang_headers || { echo "error: clang's headers (stddef.h) are missing after installing libclang-dev" >&2; exit 1; }
-for c in cmake g++ make pkg-config; do
+for c in cmake g++ make; do
   command -v "$c" >/dev/null 2>&1 || { echo "error: $c is still missing" >&2; exit 1; }
 done
 printf '==> build prerequisites ok (libclang %s)\n' "$lib" >&2

@@ -16,7 +16,13 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 log() { printf '==> %s\n' "$*" >&2; }
 
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+# The server's own binaries, not just a client's folder (postgresql-client has psql there).
+pg_bin() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+    if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ]; then echo "$d"; return; fi
+  done
+}
 
 missing=()
 [ -n "$(pg_bin)" ] || missing+=(postgresql)

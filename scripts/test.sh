@@ -25,24 +25,7 @@ apt_install() {
 ./scripts/build-deps.sh
 
 # Docker engine: the managed-container tests run against a real one.
-if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
-  log "installing docker.io"
-  apt_install docker.io
-fi
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd (vfs storage driver)"
-  $SUDO sh -c 'setsid dockerd --storage-driver=vfs >/tmp/infernet-dockerd.log 2>&1 < /dev/null &'
-  for _ in $(seq 1 60); do
-    if docker info >/dev/null 2>&1; then break; fi
-    sleep 1
-  done
-  if ! docker info >/dev/null 2>&1; then
-    log "dockerd did not come up; its log:"
-    tail -n 30 /tmp/infernet-dockerd.log >&2 || true
-    exit 1
-  fi
-fi
-log "docker engine $(docker info --format '{{.ServerVersion}}')"
+./scripts/provision-docker.sh
 
 # tmux drives the real `infernet tui` in the smoke test.
 if ! command -v tmux >/dev/null 2>&1; then
@@ -78,4 +61,5 @@ cargo fmt --all -- --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test"
-cargo test --workspace --lib --bins --tests
+# --no-fail-fast: every test binary runs even when one fails, so one failure never hides others.
+cargo test --workspace --no-fail-fast --lib --bins --tests

@@ -7,7 +7,9 @@ mod common;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolValue;
-use common::chain::{NODE, TestChain, USER, addr, echo_node, eventually, key};
+use common::chain::{
+    NODE, TestChain, USER, addr, echo_node, eventually, key, wait_node_block, wait_node_time,
+};
 use common::{http, wait_job};
 use infernet::chain::eip712;
 use infernet::chain::subscription::{Subscription, container_set_hash};
@@ -242,8 +244,8 @@ async fn a_future_active_at_waits_and_redundancy_two_is_served_once_by_this_node
     let (code, v) = post(&base, &req.body).await;
     assert_eq!(code, 200, "{v}");
     let job = v["id"].as_str().unwrap().to_string();
-    // Not active yet: nothing runs.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Not active yet: nothing runs while the node sees blocks before `active_at`.
+    wait_node_time(&base, u64::from(now) + 3).await;
     let r: Value = http()
         .get(format!("{base}/api/jobs?id={job}"))
         .send()
@@ -275,7 +277,8 @@ async fn a_future_active_at_waits_and_redundancy_two_is_served_once_by_this_node
         .await
         .unwrap();
     assert_eq!(count, 1);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let block = chain.user.get_block_number().await.unwrap();
+    wait_node_block(&base, block + 3).await;
     assert_eq!(
         consumer.deliveryCount(id, 1).call().await.unwrap(),
         U256::from(1)

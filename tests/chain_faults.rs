@@ -4,7 +4,9 @@ mod common;
 
 use alloy::primitives::{Bytes, U256};
 use alloy::providers::Provider;
-use common::chain::{NODE, TestChain, addr, echo_node, eventually, info, node_config, sub_view};
+use common::chain::{
+    NODE, TestChain, addr, echo_node, eventually, info, node_config, sub_view, wait_node_block,
+};
 use common::proxy::Proxy;
 use common::{NativeEcho, free_port, infernet_cmd, remote, start, wait_port};
 use serde_json::json;
@@ -76,10 +78,12 @@ async fn kill_9_between_send_and_receipt_neither_loses_nor_doubles() {
             .then_some(s)
     })
     .await;
-    // A few more blocks: nothing else gets sent.
+    // A few more blocks, each seen by the node (it checks its transactions on every block):
+    // nothing else gets sent.
     for _ in 0..5 {
         chain.mine().await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let block = chain.user.get_block_number().await.unwrap();
+        wait_node_block(&base, block).await;
     }
     assert_eq!(
         consumer.deliveryCount(1, 1).call().await.unwrap(),
@@ -135,17 +139,28 @@ async fn rpc_cut_for_30_seconds_is_survived_and_due_work_delivered() {
         .get_receipt()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let i = info(&base)
-        .await
-        .expect("REST stays up while the RPC is gone");
-    assert_eq!(
-        i["chain"]["status"]["rpc"]["ok"], false,
+    let created = chain.now().await;
+    // The node notices the endpoint is gone; its REST stays up meanwhile.
+    let i = eventually("the node to report the RPC failing", T, || async {
+        let i = info(&base)
+            .await
+            .expect("REST stays up while the RPC is gone");
+        (i["chain"]["status"]["rpc"]["ok"] == false).then_some(i)
+    })
+    .await;
+    assert!(
+        i["chain"]["status"]["rpc"]["last_error"].is_string(),
         "{}",
         i["chain"]["status"]["rpc"]
     );
-    assert!(i["chain"]["status"]["rpc"]["last_error"].is_string());
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    // The outage lasts 30 s of block time (read from anvil itself, not through the proxy), so
+    // interval 1 falls due while it lasts.
+    eventually(
+        "30 s of block time without the RPC",
+        Duration::from_secs(120),
+        || async { (chain.now().await >= created + 30).then_some(()) },
+    )
+    .await;
     proxy.restore().await;
 
     eventually(
@@ -220,7 +235,9 @@ async fn a_delivery_reorged_out_is_delivered_again() {
     };
     let consumer = chain.callback_consumer().await;
     chain.rpc("evm_setAutomine", json!([false])).await;
-    let node = echo_node(&chain, &chain.url, NODE, |c| {
+    // Through a proxy that counts its RPC calls: the test sees when it looks a receipt up.
+    let proxy = Proxy::start(([127, 0, 0, 1], chain.anvil.port).into()).await;
+    let node = echo_node(&chain, &proxy.url(), NODE, |c| {
         c.chain.trail_head_blocks = 2;
         c.chain.wallet.replace_after_blocks = 2;
     })
@@ -241,18 +258,20 @@ async fn a_delivery_reorged_out_is_delivered_again() {
         s["last_delivery"].as_str()?.contains("sent").then_some(())
     })
     .await;
+    // The node looks receipts up once per new block, and no block came since it sent.
+    let lookups = proxy.calls("eth_getTransactionReceipt");
     chain.mine().await; // the delivery is mined here...
     assert_eq!(
         consumer.deliveryCount(1, 1).call().await.unwrap(),
         U256::from(1)
     );
     let mined = chain.user.get_block_number().await.unwrap();
-    eventually("the node to see that block", T, || async {
-        let i = info(&base).await?;
-        (i["chain"]["status"]["head_block"].as_u64()? >= mined).then_some(())
+    wait_node_block(&base, mined).await;
+    // ...the node reads its receipt (found; final only `trail_head_blocks` deep)...
+    eventually("the node to look the delivery's receipt up", T, || async {
+        (proxy.calls("eth_getTransactionReceipt") > lookups).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // and check the receipt
     // ...then that block is rolled back and the transaction is gone.
     chain.rpc("anvil_rollback", json!([1])).await;
     let pool = chain.rpc("txpool_content", json!([])).await;

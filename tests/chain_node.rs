@@ -6,6 +6,7 @@ use alloy::primitives::Bytes;
 use alloy::sol_types::SolValue;
 use common::chain::{
     NODE, NODE2, TestChain, addr, echo_node, eventually, info, node_config, sub_view,
+    wait_node_time,
 };
 use common::{NativeEcho, remote, start};
 use serde_json::Value;
@@ -238,8 +239,10 @@ async fn cancellation_stops_deliveries() {
     })
     .await;
     assert_eq!(v["reason"], "Subscription cancelled");
-    // Two more periods pass: nothing is delivered after the cancellation.
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    // Two more periods pass (the node sees their blocks): nothing is delivered after the
+    // cancellation.
+    let cancelled = chain.now().await;
+    wait_node_time(&base, cancelled + 7).await;
     let total = consumer.totalDeliveries().call().await.unwrap().to::<u64>();
     assert!(total <= 2, "deliveries after cancelling: {total}");
     let after = deliveries(&consumer, 1, 3).await + deliveries(&consumer, 1, 4).await;

@@ -56,7 +56,7 @@ async fn final_status(cp: &ControlPlane, id: &str) -> Value {
 /// The job's status once `ok(status)` holds (bounded).
 async fn status_when(cp: &ControlPlane, id: &str, ok: impl Fn(&str) -> bool) -> Value {
     let path = format!("/api/chat/{id}/status");
-    common::eventually("the job's status", Duration::from_secs(10), || {
+    common::eventually("the job's status", Duration::from_secs(30), || {
         let (cp, path, ok) = (cp, &path, &ok);
         async move {
             let st = cp.get(path).await;
@@ -70,7 +70,7 @@ async fn status_when(cp: &ControlPlane, id: &str, ok: impl Fn(&str) -> bool) -> 
 async fn wait_gone(cp: &ControlPlane, name: &str) {
     common::eventually(
         &format!("'{name}' to leave /api/peers"),
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         || async { (!cp.peer_names().await.iter().any(|n| n == name)).then_some(()) },
     )
     .await
@@ -198,26 +198,40 @@ async fn routing_and_reassignment(db: Db) {
         "{v}"
     );
 
-    // Kill the node running a long job after its first token.
+    // Kill the node running a long job after its first token reached the control plane.
     let prompt: String = (0..150).map(|i| format!("w{i} ")).collect();
     let id = chat(&cp, STUB_MODEL, prompt.trim(), 1000).await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // The reader passes on the first attempt's `meta`, then its first `token`.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Frame>();
     let url = format!("{}/api/chat/stream/{id}", cp.url);
     let reader = tokio::spawn(async move {
-        let mut sent = false;
+        let (mut meta, mut token, mut reset) = (false, false, false);
         read_sse(&url, None, Duration::from_secs(60), move |f| {
-            if f.event == "meta" && !sent {
-                sent = true;
-                let _ = tx.send(f.data["provider_name"].as_str().unwrap_or("").to_string());
+            if f.event == "reset" {
+                reset = true;
+            } else if f.event == "meta" && !meta {
+                meta = true;
+                let _ = tx.send(f.clone());
+            } else if f.event == "token" && meta && !token && !reset {
+                token = true;
+                let _ = tx.send(f.clone());
             }
         })
         .await
     });
-    let first = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+    let meta = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .expect("first node started")
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+        .expect("a meta event before the stream ended");
+    let first = meta.data["provider_name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let token = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the first node streamed a token within 30 s")
+        .expect("a token from the first node before the stream ended or reset");
+    assert_eq!(token.event, "token");
     match first.as_str() {
         "node-b" => b.kill9(),
         "node-c" => c.kill9(),
@@ -256,7 +270,7 @@ async fn routing_and_reassignment(db: Db) {
     let replay = read_sse(
         &format!("{}/api/chat/stream/{id}", cp.url),
         None,
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |_| {},
     )
     .await;
@@ -268,7 +282,7 @@ async fn routing_and_reassignment(db: Db) {
     let rest = read_sse(
         &format!("{}/api/chat/stream/{id}", cp.url),
         Some(mid),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         |_| {},
     )
     .await;
@@ -356,7 +370,7 @@ async fn load(db: Db) {
         if jobs_card["note"] == "200 completed" {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "{jobs_card}");
+        assert!(t0.elapsed() < Duration::from_secs(30), "{jobs_card}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Each node's own counters (its snapshot refreshes twice a second).
@@ -374,7 +388,7 @@ async fn load(db: Db) {
         if per_node.iter().sum::<u64>() == 200 {
             break per_node;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "{per_node:?}");
+        assert!(t0.elapsed() < Duration::from_secs(30), "{per_node:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(per_node.iter().all(|n| *n > 0), "{per_node:?}");
@@ -784,7 +798,7 @@ async fn node_commands(db: Db) {
         if models.to_string().contains("tinyllama:test") {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "{models}");
+        assert!(t0.elapsed() < Duration::from_secs(30), "{models}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (_, v) = send(
@@ -983,7 +997,7 @@ async fn queue_failures(db: Db) {
                 assert_eq!(j["attempt"], attempt);
                 break;
             }
-            assert!(t0.elapsed() < Duration::from_secs(10), "job not re-queued");
+            assert!(t0.elapsed() < Duration::from_secs(30), "job not re-queued");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // Keep the node itself alive (heartbeats), but never report on the job: heartbeats
@@ -1003,7 +1017,7 @@ async fn queue_failures(db: Db) {
     let frames = read_sse(
         &format!("{}/api/chat/stream/{job}", cp.url),
         None,
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         |_| {},
     )
     .await;

@@ -195,7 +195,27 @@ fn start_status_stats_attach_logs_stop_and_stale_pid() {
             }
         }
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // It follows from the end of the file it found: a line appended once it runs comes through.
+    let log = dir(home.path()).join("daemon.log");
+    let marker = format!("lifecycle test: logs -f follows ({pid})");
+    common::eventually_blocking(
+        "`logs -f` to follow the log",
+        Duration::from_secs(30),
+        || {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log)
+                .expect("open daemon.log");
+            writeln!(f, "{marker}").expect("append to daemon.log");
+            let until = Instant::now() + Duration::from_secs(1);
+            while let Ok(l) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                if l.contains(&marker) {
+                    return Some(());
+                }
+            }
+            None
+        },
+    );
     let o = run(home.path(), &["stop"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(

@@ -87,7 +87,13 @@ async fn kill_9_keeps_results_and_fails_running_jobs_with_the_reason() {
     let done = submit(&node.base, json!({"n": 1})).await;
     assert_eq!(wait_job(&node.base, &done, T).await["status"], "success");
     let slow = submit(&node.base, json!({"action": "sleep", "ms": 20000})).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Killed while the job is recorded as running.
+    let url = format!("{}/api/jobs?id={slow}", node.base);
+    eventually("the slow job to be running", T, || async {
+        let v: Value = http().get(&url).send().await.ok()?.json().await.ok()?;
+        (v[0]["status"] == "running").then_some(())
+    })
+    .await;
     node.signal("-KILL");
     drop(node);
 

@@ -68,6 +68,8 @@ pub struct EmbeddedBackend {
     models_dir: PathBuf,
     threads: i32,
     cache: Cache,
+    /// Where the built-in default model comes from, fetched when it is asked for and missing.
+    default_source: Option<super::default_model::Source>,
 }
 
 impl std::fmt::Debug for Workers {
@@ -83,7 +85,13 @@ impl std::fmt::Debug for Loaded {
 }
 
 impl EmbeddedBackend {
-    pub fn new(id: &str, model: Option<String>, models_dir: PathBuf, threads: Option<u32>) -> Self {
+    pub fn new(
+        id: &str,
+        model: Option<String>,
+        models_dir: PathBuf,
+        threads: Option<u32>,
+        default_source: Option<super::default_model::Source>,
+    ) -> Self {
         let default_threads = std::thread::available_parallelism()
             .map(|n| (n.get() / 2).max(1))
             .unwrap_or(1);
@@ -96,6 +104,7 @@ impl EmbeddedBackend {
             models_dir,
             threads,
             cache: Arc::new(Mutex::new(HashMap::new())),
+            default_source,
         }
     }
 
@@ -376,36 +385,40 @@ impl ChatBackend for EmbeddedBackend {
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
         let (tx, mut rx) = mpsc::channel(64);
         let this = self.clone();
-        // Loading a model takes a while: off the async workers too.
-        tokio::task::spawn_blocking(move || {
-            let id = req.id.clone();
-            let queued = this
-                .resolve(req.model.as_deref().or(this.model.as_deref()))
-                .and_then(|path| Ok((this.workers(&path)?, path)))
-                .and_then(|(w, path)| {
-                    let job = Job {
-                        req,
-                        cancel,
-                        tx: tx.clone(),
-                        path,
-                    };
-                    w.queue
-                        .send(job)
-                        .map_err(|_| "the model's generation threads stopped".to_string())
-                });
-            if let Err(message) = queued {
-                let _ = tx.blocking_send(ChatEvent::Error {
-                    id,
-                    message: format!("embedded: {message}"),
-                });
+        tokio::spawn(async move {
+            // The built-in default model is fetched on first use (once; others wait for it).
+            if let Some(src) = this.missing_default(req.model.as_deref())
+                && let Err(e) = super::default_model::ensure(&src, |_| {}).await
+            {
+                let _ = tx
+                    .send(ChatEvent::Error {
+                        id: req.id.clone(),
+                        message: format!("embedded: {e}"),
+                    })
+                    .await;
+                return;
             }
+            // Loading a model takes a while: off the async workers too.
+            let _ = tokio::task::spawn_blocking(move || this.enqueue(req, cancel, tx)).await;
         });
         Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
     }
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
         let list = super::hf::local_ggufs(&self.models_dir);
         let dir = self.models_dir.clone();
+        let fetching = self.missing_default(None).map(|src| {
+            super::default_model::status().unwrap_or_else(|| {
+                format!(
+                    "the default model {} is not downloaded yet (fetched on first use from {})",
+                    super::default_model::LABEL,
+                    src.url
+                )
+            })
+        });
         Box::pin(async move {
+            if let Some(why) = fetching {
+                return Err(BackendError::Protocol(why));
+            }
             Ok(list
                 .into_iter()
                 .map(|(p, size)| ModelInfo {
@@ -418,5 +431,40 @@ impl ChatBackend for EmbeddedBackend {
                 })
                 .collect())
         })
+    }
+}
+
+impl EmbeddedBackend {
+    /// The default model's source when `requested` (else this backend's model) is the built-in
+    /// default and it is not on disk yet.
+    fn missing_default(&self, requested: Option<&str>) -> Option<super::default_model::Source> {
+        let name = requested.or(self.model.as_deref())?;
+        let src = self.default_source.as_ref()?;
+        (name == super::default_model::FILE && !src.present()).then(|| src.clone())
+    }
+
+    /// Resolves and loads the model, then queues the job on one of its slots.
+    fn enqueue(&self, req: ChatRequest, cancel: CancellationToken, tx: mpsc::Sender<ChatEvent>) {
+        let id = req.id.clone();
+        let queued = self
+            .resolve(req.model.as_deref().or(self.model.as_deref()))
+            .and_then(|path| Ok((self.workers(&path)?, path)))
+            .and_then(|(w, path)| {
+                let job = Job {
+                    req,
+                    cancel,
+                    tx: tx.clone(),
+                    path,
+                };
+                w.queue
+                    .send(job)
+                    .map_err(|_| "the model's generation threads stopped".to_string())
+            });
+        if let Err(message) = queued {
+            let _ = tx.blocking_send(ChatEvent::Error {
+                id,
+                message: format!("embedded: {message}"),
+            });
+        }
     }
 }

@@ -1,12 +1,8 @@
 //! `hf:<org>/<repo>[/<file>.gguf]` downloads from a Hugging Face compatible hub (`HF_ENDPOINT`,
-//! `HF_TOKEN`): resumable (`<file>.part` plus HTTP Range), retried when the connection is cut.
+//! `HF_TOKEN`), through the resumable downloader.
 use super::cause;
-use futures::StreamExt;
+use super::download::{self, tls_reqwest};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-
-const RETRIES: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HfSpec {
@@ -49,8 +45,12 @@ pub fn local_ggufs(dir: &Path) -> Vec<(PathBuf, u64)> {
         };
         for e in entries.flatten() {
             let p = e.path();
+            let hidden = e.file_name().to_string_lossy().starts_with('.');
             if p.is_dir() {
-                stack.push(p);
+                // Hidden folders hold downloads in progress.
+                if !hidden {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|x| x == "gguf") {
                 out.push((p.clone(), e.metadata().map(|m| m.len()).unwrap_or(0)));
             }
@@ -63,19 +63,19 @@ pub fn local_ggufs(dir: &Path) -> Vec<(PathBuf, u64)> {
 pub struct Hub {
     endpoint: String,
     token: Option<String>,
-    http: reqwest::Client,
+    http: tls_reqwest::Client,
 }
 
 impl Hub {
-    pub fn new(env: &dyn Fn(&str) -> Option<String>, http: reqwest::Client) -> Self {
+    pub fn new(env: &dyn Fn(&str) -> Option<String>) -> Self {
         Self {
             endpoint: endpoint(env),
             token: env("HF_TOKEN").filter(|t| !t.is_empty()),
-            http,
+            http: download::client(),
         }
     }
 
-    fn get(&self, url: &str) -> reqwest::RequestBuilder {
+    fn get(&self, url: &str) -> tls_reqwest::RequestBuilder {
         let r = self.http.get(url);
         match &self.token {
             Some(t) => r.bearer_auth(t),
@@ -97,10 +97,12 @@ impl Hub {
         if !r.status().is_success() {
             return Err(format!("{url} answered HTTP {}", r.status().as_u16()));
         }
-        let v: serde_json::Value = r
-            .json()
+        let body = r
+            .bytes()
             .await
-            .map_err(|e| format!("{url} is not JSON: {e}"))?;
+            .map_err(|e| format!("cannot read {url}: {}", cause(&e)))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| format!("{url} is not JSON: {e}"))?;
         let files: Vec<String> = v["siblings"]
             .as_array()
             .map(|a| {
@@ -142,115 +144,16 @@ impl Hub {
         spec: &HfSpec,
         file: &str,
         dest: &Path,
-        mut progress: impl FnMut(u64, Option<u64>),
+        progress: impl FnMut(u64, Option<u64>),
     ) -> Result<(), String> {
         let url = format!("{}/{}/resolve/main/{file}", self.endpoint, spec.repo);
-        let part = PathBuf::from(format!("{}.part", dest.display()));
-        if let Some(dir) = dest.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+        super::download::Download {
+            http: &self.http,
+            url: &url,
+            bearer: self.token.as_deref(),
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.fetch_once(&url, &part, &mut progress).await {
-                Ok(()) => break,
-                Err((msg, retry)) if retry && attempt < RETRIES => {
-                    tracing::warn!(url = %url, attempt, error = %msg, "download interrupted; resuming");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                }
-                Err((msg, _)) => {
-                    return Err(format!(
-                        "{msg}; the partial file is kept: run the same command again to resume"
-                    ));
-                }
-            }
-        }
-        tokio::fs::rename(&part, dest)
-            .await
-            .map_err(|e| format!("cannot move the download into place: {e}"))
-    }
-
-    /// One request from where the `.part` file ends. Err((message, worth retrying)).
-    async fn fetch_once(
-        &self,
-        url: &str,
-        part: &Path,
-        progress: &mut impl FnMut(u64, Option<u64>),
-    ) -> Result<(), (String, bool)> {
-        let have = tokio::fs::metadata(part)
-            .await
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let mut req = self.get(url);
-        if have > 0 {
-            req = req.header("range", format!("bytes={have}-"));
-        }
-        let r = req.send().await.map_err(|e| {
-            (
-                format!("cannot reach {}: {}", self.endpoint, cause(&e)),
-                true,
-            )
-        })?;
-        let status = r.status().as_u16();
-        let (mut done, append) = match status {
-            206 => (have, true),
-            200 => (0, false),
-            416 => return Ok(()), // already complete
-            404 => {
-                return Err((
-                    format!("{url} not found (HTTP 404): check the repository and file name"),
-                    false,
-                ));
-            }
-            401 | 403 => {
-                return Err((
-                    format!(
-                        "{url} answered HTTP {status}: set HF_TOKEN for gated or private repositories"
-                    ),
-                    false,
-                ));
-            }
-            s => return Err((format!("{url} answered HTTP {s}"), s >= 500)),
-        };
-        let total = r.content_length().map(|n| n + done);
-        let mut f = tokio::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(part)
-            .await
-            .map_err(|e| (format!("cannot write '{}': {e}", part.display()), false))?;
-        progress(done, total);
-        let mut body = r.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                (
-                    format!(
-                        "download of {url} was cut after {done} bytes: {}",
-                        cause(&e)
-                    ),
-                    true,
-                )
-            })?;
-            f.write_all(&chunk)
-                .await
-                .map_err(|e| (format!("cannot write '{}': {e}", part.display()), false))?;
-            done += chunk.len() as u64;
-            progress(done, total);
-        }
-        f.flush()
-            .await
-            .map_err(|e| (format!("cannot write '{}': {e}", part.display()), false))?;
-        if total.is_some_and(|t| done < t) {
-            return Err((
-                format!("download of {url} ended early at {done} bytes"),
-                true,
-            ));
-        }
-        Ok(())
+        .to(dest, progress)
+        .await
     }
 }
 

@@ -1,6 +1,8 @@
 //! LLM backends behind one trait and one event stream: Ollama and every OpenAI-compatible
 //! server (vLLM, SGLang, llama.cpp's llama-server, Modular MAX).
+pub mod default_model;
 pub mod detect;
+mod download;
 #[cfg(feature = "embedded")]
 mod embedded;
 mod event;
@@ -188,9 +190,9 @@ pub fn error_text(body: &[u8]) -> String {
     error_message(body)
 }
 
-/// Root cause text of a reqwest error ("Connection refused (os error 111)").
-pub(crate) fn cause(e: &reqwest::Error) -> String {
-    let mut cur: &dyn std::error::Error = e;
+/// Root cause text of an HTTP client error ("Connection refused (os error 111)").
+pub(crate) fn cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;
     }

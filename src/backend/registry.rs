@@ -57,6 +57,7 @@ pub fn build_backend(
                 model,
                 super::hf::models_dir(env),
                 threads,
+                super::default_model::Source::from_env(env),
             ))
         }
         #[cfg(not(feature = "embedded"))]
@@ -195,21 +196,32 @@ pub async fn resolve_backend(
             let b = adhoc(p.kind.name(), host.unwrap_or(&p.url))?;
             Ok((b, probes))
         }
-        // No server anywhere: the embedded engine needs none, only a downloaded GGUF.
-        None if cfg!(feature = "embedded")
-            && !super::hf::local_ggufs(&super::hf::models_dir(env)).is_empty() =>
-        {
-            Ok((adhoc("embedded", "")?, probes))
+        // No server anywhere: the embedded engine needs none, only a GGUF: the built-in
+        // default model when it is on disk, else a downloaded one, else the default model
+        // fetched on first use (unless INFERNET_DEFAULT_MODEL=off).
+        None if cfg!(feature = "embedded") => {
+            let default = super::default_model::Source::from_env(env);
+            let local = !super::hf::local_ggufs(&super::hf::models_dir(env)).is_empty();
+            match default {
+                Some(src) if src.present() || !local => {
+                    let cfg = super::default_model::backend_config();
+                    Ok((build_backend(&cfg, env, http.clone())?, probes))
+                }
+                _ if local => Ok((adhoc("embedded", "")?, probes)),
+                _ => Err(no_backend(&probes)),
+            }
         }
-        None => {
-            let lines: Vec<String> = probes
-                .iter()
-                .map(|p| format!("  {} at {}: {}", p.kind.name(), p.url, p.detail))
-                .collect();
-            Err(format!(
-                "no LLM backend found; probed:\n{}\nstart one (e.g. `llama-server -m model.gguf`, `ollama serve`) or configure 'backends' in config.json",
-                lines.join("\n")
-            ))
-        }
+        None => Err(no_backend(&probes)),
     }
+}
+
+fn no_backend(probes: &[Probe]) -> String {
+    let lines: Vec<String> = probes
+        .iter()
+        .map(|p| format!("  {} at {}: {}", p.kind.name(), p.url, p.detail))
+        .collect();
+    format!(
+        "no LLM backend found; probed:\n{}\nstart one (e.g. `llama-server -m model.gguf`, `ollama serve`) or configure 'backends' in config.json",
+        lines.join("\n")
+    )
 }

@@ -73,13 +73,21 @@ pub fn run(flag: Option<&Path>, args: ChatArgs) -> ExitCode {
         Ok(r) => r,
         Err(c) => return c,
     };
-    runtime.block_on(chat(loaded.config, args, prompt))
+    let defaults = matches!(loaded.source, config::Source::Defaults { .. });
+    runtime.block_on(chat(loaded.config, defaults, args, prompt))
 }
 
-async fn chat(cfg: config::Config, args: ChatArgs, prompt: String) -> ExitCode {
+async fn chat(cfg: config::Config, defaults: bool, args: ChatArgs, prompt: String) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     let http = reqwest::Client::new();
-    let backends = match Backends::from_config(&cfg.backends, &env, http.clone()) {
+    // With no config file a server found by detection wins; the built-in default model is
+    // what `resolve_backend` falls back to.
+    let configured = if defaults && args.backend.is_none() {
+        &[][..]
+    } else {
+        &cfg.backends[..]
+    };
+    let backends = match Backends::from_config(configured, &env, http.clone()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
@@ -129,6 +137,14 @@ async fn chat(cfg: config::Config, args: ChatArgs, prompt: String) -> ExitCode {
             be.kind().name(),
             be.url()
         );
+    }
+    if be.kind() == backend::BackendKind::Embedded
+        && be.default_model() == Some(backend::default_model::FILE)
+        && let Some(src) = backend::default_model::Source::from_env(&env)
+        && let Err(e) = super::model::fetch_default_model(&src, args.json).await
+    {
+        report_error(args.json, &e);
+        return ExitCode::from(EXIT_BACKEND);
     }
     let mut messages = Vec::new();
     if let Some(s) = &args.system {

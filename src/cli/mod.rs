@@ -10,6 +10,7 @@ mod firewall_cmd;
 mod gpu_cmd;
 mod init_cmd;
 mod model;
+pub(crate) use model::fetch_default_model;
 mod node;
 mod secret;
 mod service_cmd;

@@ -76,12 +76,36 @@ pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
         let env = |k: &str| std::env::var(k).ok();
         let http = reqwest::Client::new();
         // GGUF downloads need no backend.
+        if let ModelCommand::Pull { name, .. } = &args.command
+            && (name == "default" || name == backend::default_model::FILE)
+        {
+            let Some(src) = backend::default_model::Source::from_env(&env) else {
+                return fail(
+                    2,
+                    "the built-in default model is off (INFERNET_DEFAULT_MODEL=off)",
+                );
+            };
+            return match fetch_default_model(&src, false).await {
+                Ok(p) => {
+                    println!("default model ready: {}", p.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, e),
+            };
+        }
         if let ModelCommand::Pull { name, force } = &args.command
             && let Some(spec) = backend::hf::parse_spec(name)
         {
-            return pull_hf(&spec, *force, &env, http).await;
+            return pull_hf(&spec, *force, &env).await;
         }
-        let backends = match Backends::from_config(&loaded.config.backends, &env, http.clone()) {
+        // With no config file a running server found by detection wins (as for `chat`).
+        let configured =
+            if matches!(loaded.source, Source::Defaults { .. }) && args.backend.is_none() {
+                &[][..]
+            } else {
+                &loaded.config.backends[..]
+            };
+        let backends = match Backends::from_config(configured, &env, http.clone()) {
             Ok(b) => b,
             Err(e) => return fail(2, e),
         };
@@ -243,6 +267,45 @@ async fn use_model(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCod
     }
 }
 
+/// Fetches the built-in default model unless it is on disk: a progress bar on a terminal, one
+/// line otherwise (none when `quiet`).
+pub(crate) async fn fetch_default_model(
+    src: &backend::default_model::Source,
+    quiet: bool,
+) -> Result<PathBuf, String> {
+    use backend::default_model::{LABEL, Progress, ensure};
+    if src.present() {
+        return Ok(src.path());
+    }
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    if bar.is_hidden() && !quiet {
+        eprintln!("fetching the default model {LABEL} from {}", src.url);
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("fetching the default model {LABEL} (once)"));
+    let result = ensure(src, |p| match p {
+        Progress::Downloading { done, total } => {
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
+            bar.set_position(done);
+        }
+        Progress::Verifying => bar.set_message(format!("verifying {LABEL} (sha256)")),
+    })
+    .await;
+    bar.finish_and_clear();
+    result
+}
+
 /// Pulls with a progress bar; refuses a model that does not fit unless `force`.
 pub(super) async fn pull_model(
     be: Arc<dyn ChatBackend>,
@@ -316,9 +379,8 @@ async fn pull_hf(
     spec: &backend::hf::HfSpec,
     force: bool,
     env: &dyn Fn(&str) -> Option<String>,
-    http: reqwest::Client,
 ) -> ExitCode {
-    let hub = backend::hf::Hub::new(env, http);
+    let hub = backend::hf::Hub::new(env);
     let file = match hub.pick_file(spec).await {
         Ok(f) => f,
         Err(e) => return fail(1, e),

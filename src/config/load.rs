@@ -102,7 +102,7 @@ pub fn load_with(
             })?;
             parse_str(&text, path)?
         }
-        Source::Defaults { .. } => (Config::default(), Vec::new()),
+        Source::Defaults { .. } => (builtin(env), Vec::new()),
     };
     let path = match &source {
         Source::File(p) => p.clone(),
@@ -123,6 +123,20 @@ pub fn load_with(
         source,
         warnings,
     })
+}
+
+/// The node with no config file: the REST API on loopback only (a config or `--bind` opens it
+/// to the network) and, unless `INFERNET_DEFAULT_MODEL=off`, the embedded engine serving the
+/// built-in default model as backend `llm`, so the first run answers chats and jobs.
+fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
+    let mut c = Config::default();
+    c.server.bind = "127.0.0.1".into();
+    if cfg!(feature = "embedded") && crate::backend::default_model::Source::from_env(env).is_some()
+    {
+        c.backends
+            .push(crate::backend::default_model::backend_config());
+    }
+    c
 }
 
 /// Name of the stored wallet key (`infernet secret set chain.wallet.private_key`, the wizard).

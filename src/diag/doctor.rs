@@ -150,7 +150,7 @@ fn config_check(l: &config::Loaded, flag: Option<&Path>) -> Check {
             "config",
             Status::Warn,
             format!(
-                "no config file (looked at {}); the node runs on built-in defaults: no containers, no backends",
+                "no config file (looked at {}); the node runs on built-in defaults: REST on 127.0.0.1 only, no containers, the embedded engine on the default model as backend 'llm' (unless INFERNET_DEFAULT_MODEL=off)",
                 searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
             ),
         )
@@ -365,6 +365,24 @@ async fn backend_checks(cfg: &Config) -> Vec<Check> {
     let mut out = Vec::new();
     for b in backends.all() {
         let name = format!("backend {}", b.id());
+        if b.default_model() == Some(crate::backend::default_model::FILE)
+            && let Some(src) = crate::backend::default_model::Source::from_env(&env)
+            && !src.present()
+        {
+            out.push(
+                check(
+                    &name,
+                    Status::Warn,
+                    format!(
+                        "the default model {} is not downloaded yet (the node fetches it from {} on start and on first use)",
+                        crate::backend::default_model::LABEL,
+                        src.url
+                    ),
+                )
+                .fix("infernet model pull default"),
+            );
+            continue;
+        }
         out.push(
             match tokio::time::timeout(Duration::from_secs(5), b.models()).await {
                 Ok(Ok(models)) => match b.default_model() {

@@ -201,6 +201,7 @@ impl Engine {
         });
 
         supervise::spawn_pruner(&tasks, &cancel, store.clone(), &config);
+        supervise::spawn_default_model(&tasks, &cancel, &config);
         let (control, control_status) =
             spawn_control(&config, &configured_backends, &tasks, &cancel);
         let snapshot = snapshot::spawn(

@@ -88,3 +88,41 @@ pub(super) fn spawn_pruner(
         }
     });
 }
+
+/// Fetches the built-in default model in the background when a backend serves it and it is
+/// not on disk, retrying with backoff while the network fails. Jobs and chats on it wait for
+/// the same fetch; the backend row shows its progress or why it failed.
+pub(super) fn spawn_default_model(
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+    config: &Config,
+) {
+    use crate::backend::default_model::{self, Source};
+    let env = |k: &str| std::env::var(k).ok();
+    let wanted = config
+        .backends
+        .iter()
+        .any(|b| b.kind == "embedded" && b.model == default_model::FILE);
+    let Some(src) = Source::from_env(&env).filter(|s| wanted && !s.present()) else {
+        return;
+    };
+    let cancel = cancel.clone();
+    tasks.spawn(async move {
+        let mut backoff = Duration::from_secs(5);
+        loop {
+            let fetch = default_model::ensure(&src, |_| {});
+            let failed = tokio::select! {
+                r = fetch => r.is_err(),
+                _ = cancel.cancelled() => return,
+            };
+            if !failed {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {},
+                _ = cancel.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(300));
+        }
+    });
+}

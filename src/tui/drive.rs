@@ -50,6 +50,23 @@ fn wizard_target(flag: Option<&Path>) -> PathBuf {
         .join("config.json")
 }
 
+/// Before the screen is taken: fetch the built-in default model with a progress bar when a
+/// backend serves it and it is not on disk. On failure the node starts anyway; it keeps
+/// retrying in the background and the backend row says why.
+async fn prefetch_default_model(c: &Config) {
+    use crate::backend::default_model::{FILE, Source};
+    let wanted = c
+        .backends
+        .iter()
+        .any(|b| b.kind == "embedded" && b.model == FILE);
+    let Some(src) = Source::from_env(&env).filter(|s| wanted && !s.present()) else {
+        return;
+    };
+    if let Err(e) = crate::cli::fetch_default_model(&src, false).await {
+        eprintln!("warning: {e}; the node starts without it and keeps trying");
+    }
+}
+
 fn host_name() -> String {
     sysinfo::System::host_name().unwrap_or_else(|| "infernet-node".into())
 }
@@ -137,6 +154,9 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         Ok(r) => r,
         Err(c) => return c,
     };
+    if let Start::Node(c, _) = &start {
+        runtime.block_on(prefetch_default_model(c));
+    }
     let node_name = if ui_cfg.node_name.is_empty() {
         host_name()
     } else {

@@ -177,6 +177,7 @@ pub(super) fn spawn_backend_probe(
             note: None,
         });
         loop {
+            let mut fetching_any = false;
             for (b, row) in backends.all().iter().zip(rows.iter_mut()) {
                 match tokio::time::timeout(Duration::from_secs(5), b.models()).await {
                     Ok(Ok(models)) => {
@@ -192,7 +193,15 @@ pub(super) fn spawn_backend_probe(
                             .collect();
                     }
                     Ok(Err(e)) => {
-                        row.state = "unreachable".into();
+                        // The built-in default model still on its way is not an outage.
+                        let fetching = fetching_default_model(b.as_ref());
+                        fetching_any |= fetching;
+                        row.state = if fetching {
+                            "fetching model"
+                        } else {
+                            "unreachable"
+                        }
+                        .into();
                         row.error = Some(e.to_string());
                     }
                     Err(_) => {
@@ -205,10 +214,21 @@ pub(super) fn spawn_backend_probe(
                 rows: rows.clone(),
                 note: None,
             });
+            // A download in progress is shown as it goes; otherwise every 15 s is enough.
+            let every = if fetching_any { 1 } else { 15 };
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                _ = tokio::time::sleep(Duration::from_secs(every)) => {}
                 _ = cancel.cancelled() => return,
             }
         }
     });
+}
+
+/// The embedded engine on the built-in default model, which is not on disk yet.
+fn fetching_default_model(b: &dyn crate::backend::ChatBackend) -> bool {
+    use crate::backend::default_model::{FILE, Source};
+    let env = |k: &str| std::env::var(k).ok();
+    b.kind() == crate::backend::BackendKind::Embedded
+        && b.default_model() == Some(FILE)
+        && Source::from_env(&env).is_some_and(|s| !s.present())
 }

@@ -289,6 +289,34 @@ pub async fn info(base: &str) -> Option<serde_json::Value> {
         .ok()
 }
 
+/// The chain head the node at `base` has seen, as `/info` shows it: (block number, block time).
+pub async fn node_head(base: &str) -> Option<(u64, u64)> {
+    let i = info(base).await?;
+    let s = &i["chain"]["status"];
+    Some((s["head_block"].as_u64()?, s["head_time"].as_u64()?))
+}
+
+/// Waits (bounded) until the node at `base` has seen block `number` or a later one: proof that
+/// the chain, and the node with it, moved on (e.g. before asserting that nothing happened).
+pub async fn wait_node_block(base: &str, number: u64) {
+    eventually(
+        &format!("the node to see block {number}"),
+        Duration::from_secs(60),
+        || async { (node_head(base).await?.0 >= number).then_some(()) },
+    )
+    .await
+}
+
+/// Waits (bounded) until the node at `base` has seen a block whose time is `time` or later.
+pub async fn wait_node_time(base: &str, time: u64) {
+    eventually(
+        &format!("the node to see a block at time {time}"),
+        Duration::from_secs(60),
+        || async { (node_head(base).await?.1 >= time).then_some(()) },
+    )
+    .await
+}
+
 /// One subscription's entry in `/info`'s chain status.
 pub fn sub_view(info: &serde_json::Value, id: u32) -> Option<serde_json::Value> {
     info["chain"]["status"]["subscriptions"]

@@ -246,6 +246,9 @@ pub fn infernet_cmd(home: &Path) -> Command {
         .env_remove("INFERNET_ENGINE_BACKEND")
         .env_remove("INFERNET_ENGINE_MODEL")
         .env_remove("INFERNET_ENGINE_BIN")
+        // Never fetch the built-in default model from the internet in a test: the tests of
+        // the first run (tests/default_model.rs) serve it from a local mirror.
+        .env("INFERNET_DEFAULT_MODEL", "off")
         .env("XDG_CONFIG_HOME", home)
         .env("XDG_DATA_HOME", home)
         .current_dir(home);
@@ -298,5 +301,21 @@ where
             "timed out after {within:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The blocking form of [`eventually`] for tests without a runtime: polls `f` until it returns
+/// Some, bounded by `within`.
+pub fn eventually_blocking<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -111,6 +111,9 @@ pub struct App {
     pub view: View,
     pub focus: Panel,
     pub help: bool,
+    /// The first-run card: `None` until the model says where the config came from, then
+    /// shown (`Some(true)`) on the built-in defaults until a key closes it.
+    pub welcome: Option<bool>,
     pub jobs: ListState,
     pub subs: ListState,
     pub containers: ListState,
@@ -136,6 +139,7 @@ impl App {
             view: View::Dashboard,
             focus: Panel::Jobs,
             help: false,
+            welcome: None,
             jobs: ListState::default(),
             subs: ListState::default(),
             containers: ListState::default(),
@@ -290,6 +294,10 @@ impl App {
     }
 
     fn after_model(&mut self) {
+        if self.welcome.is_none() && !self.model.header.config_source.is_empty() {
+            self.welcome =
+                Some(self.model.header.config_source == crate::panels::welcome::DEFAULTS_SOURCE);
+        }
         let (j, s, c, l) = (
             self.job_rows().len(),
             self.sub_rows().len(),
@@ -351,6 +359,13 @@ impl App {
         if self.help {
             self.help = false;
             return None;
+        }
+        if self.welcome == Some(true) {
+            // Any key closes the card; a key that means something also does its job.
+            self.welcome = Some(false);
+            if matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char(' ')) {
+                return None;
+            }
         }
         let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl_c {

@@ -37,6 +37,9 @@ pub fn draw(app: &App, f: &mut Frame) {
     if app.detail.is_some() {
         panels::jobs::draw_detail(app, f, area);
     }
+    if app.welcome == Some(true) {
+        panels::welcome::draw(app, f, area);
+    }
     if app.help {
         panels::help::draw(app, f, area);
     }

@@ -75,6 +75,42 @@ fn features_not_configured_say_how_to_enable_them() {
 }
 
 #[test]
+fn first_run_card_on_the_built_in_defaults_until_a_key() {
+    use infernet_ui::model::BackendRow;
+    let mut m = model(0, 0);
+    m.header.config_source = "built-in defaults".into();
+    m.containers.clear();
+    m.backends.rows = vec![BackendRow {
+        id: "llm".into(),
+        kind: "embedded".into(),
+        url: "in-process".into(),
+        state: "ready".into(),
+        default_model: Some("SmolLM2-135M-Instruct-Q4_1.gguf".into()),
+        configured: true,
+        ..Default::default()
+    }];
+    let mut a = app(m);
+    snap("welcome", &mut a);
+    let text = render(&mut a, 160, 48);
+    assert!(text.contains("built-in defaults"), "{text}");
+    assert!(text.contains("this machine only"), "{text}");
+    assert!(text.contains("(local only)"), "{text}");
+    assert!(
+        text.contains("infernet setup --control-plane URL"),
+        "{text}"
+    );
+    // Any key closes it; a key that means something still does its job.
+    a.update(Msg::Key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('7'),
+    )));
+    let text = render(&mut a, 160, 48);
+    assert!(!text.contains("To add more"), "{text}");
+    // A node with a config file shows no card.
+    let mut a = app(model(0, 0));
+    assert!(!render(&mut a, 160, 48).contains("To add more"));
+}
+
+#[test]
 fn peers_connected_to_a_control_plane() {
     use infernet_ui::model::{ControlView, PeerRow};
     let mut m = model(40, 12);

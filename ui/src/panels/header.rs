@@ -33,6 +33,15 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
         ),
         sep(),
         Span::styled(format!("REST {}", h.rest_addr), t.fg(Slot::Text)),
+        Span::styled(
+            // Loopback: only this machine can call it (the built-in defaults' bind).
+            if h.rest_addr.starts_with("127.") || h.rest_addr.starts_with("[::1]") {
+                " (local only)"
+            } else {
+                ""
+            },
+            t.fg(Slot::TextDim),
+        ),
         sep(),
         Span::styled(mode, t.fg(Slot::TextDim)),
         sep(),

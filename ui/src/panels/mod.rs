@@ -8,6 +8,7 @@ pub mod logs;
 pub mod peers;
 pub mod subs;
 pub mod system;
+pub mod welcome;
 pub mod wizard;
 
 use crate::app::{App, Panel};
