@@ -19,7 +19,8 @@ find_libclang() {
     for f in "$d"/libclang.so.1 "$d"/libclang-[0-9]*.so.1 "$d"/libclang.so "$d"/libclang-[0-9]*.so; do
       [ -e "$f" ] || continue
       # ldd resolves the dependencies without running anything; "not found" means dlopen fails.
-      if ldd "$f" >/dev/null 2>&1 && ! ldd "$f" 2>/dev/null | grep -q 'not found'; then
+      # (not `ldd | grep -q`: under pipefail grep's early exit can make ldd fail with SIGPIPE)
+      if ldd "$f" >/dev/null 2>&1 && [ -z "$(ldd "$f" 2>/dev/null | grep 'not found' || true)" ]; then
         echo "$f"
         return 0
       fi

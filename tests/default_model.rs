@@ -210,11 +210,12 @@ async fn the_node_on_defaults_serves_the_readme_quick_start_on_loopback() {
     let home = tempfile::tempdir().unwrap();
     let port = common::free_port();
     let mut node = fresh(home.path(), &url);
+    let stderr = std::fs::File::create(home.path().join("node.stderr")).unwrap();
     node.args(["start", "--foreground"])
         .env("INFERNET_SERVER_PORT", port.to_string())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = node.spawn().unwrap();
+        .stderr(stderr);
+    let mut child = Stopped(Some(node.spawn().unwrap()), home.path().join("node.stderr"));
     let base = format!("http://127.0.0.1:{port}");
     let c = common::http();
     let health: Value = common::eventually("/health", Duration::from_secs(60), || {
@@ -263,10 +264,27 @@ async fn the_node_on_defaults_serves_the_readme_quick_start_on_loopback() {
         .unwrap();
     assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
 
+    let mut node = child.0.take().unwrap();
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    unsafe { libc::kill(node.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || node.wait().unwrap())
         .await
         .unwrap();
     assert!(status.success());
+}
+
+/// The node process, killed if the test ends early (its stderr printed for the diagnosis).
+struct Stopped(Option<std::process::Child>, std::path::PathBuf);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            eprintln!(
+                "node stderr:\n{}",
+                std::fs::read_to_string(&self.1).unwrap_or_default()
+            );
+        }
+    }
 }

@@ -83,6 +83,9 @@ pub fn status() -> Option<String> {
 }
 
 static STATUS: Mutex<Option<String>> = Mutex::new(None);
+/// A failure that trying again will not fix (sha256 mismatch, HTTP 404/401/403), by URL: later
+/// calls fail at once instead of downloading 98 MB again. A restart (or another URL) retries.
+static PERMANENT: Mutex<Option<(String, String)>> = Mutex::new(None);
 /// One fetch at a time in this process; the lock file covers other processes.
 static FETCH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -92,19 +95,61 @@ fn set_status(s: Option<String>) {
     }
 }
 
+/// The failure that retrying will not fix, for this source, if one happened.
+pub fn permanent_failure(src: &Source) -> Option<String> {
+    PERMANENT
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .filter(|(url, _)| *url == src.url)
+        .map(|(_, why)| why)
+}
+
+/// Why fetching the default model failed; `retry` is false when trying again cannot help.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchError {
+    pub message: String,
+    pub retry: bool,
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<FetchError> for String {
+    fn from(e: FetchError) -> String {
+        e.message
+    }
+}
+
 /// Makes sure the default model is downloaded and verified; returns its path. Safe to call
 /// from several tasks and processes at once: one downloads, the others wait for it.
-pub async fn ensure(src: &Source, mut progress: impl FnMut(Progress)) -> Result<PathBuf, String> {
+pub async fn ensure(
+    src: &Source,
+    mut progress: impl FnMut(Progress),
+) -> Result<PathBuf, FetchError> {
     if src.present() {
         return Ok(src.path());
     }
+    if let Some(message) = permanent_failure(src) {
+        return Err(FetchError {
+            message,
+            retry: false,
+        });
+    }
     let _one = FETCH.lock().await;
-    let lock = lock_dir(&src.dir).await?;
+    let lock = lock_dir(&src.dir).await.map_err(|message| FetchError {
+        message,
+        retry: true,
+    })?;
     if src.present() {
         drop(lock);
         return Ok(src.path());
     }
-    tracing::info!(url = %src.url, dest = %src.path().display(), "fetching the default model {LABEL}");
+    let shown = download::display_url(&src.url);
+    tracing::info!(url = %shown, dest = %src.path().display(), "fetching the default model {LABEL}");
     let result = fetch(src, &mut progress).await;
     drop(lock);
     match &result {
@@ -114,48 +159,64 @@ pub async fn ensure(src: &Source, mut progress: impl FnMut(Progress)) -> Result<
         }
         Err(e) => {
             set_status(Some(format!("default model not available: {e}")));
-            tracing::warn!(error = %e, "cannot fetch the default model");
+            if !e.retry
+                && let Ok(mut g) = PERMANENT.lock()
+            {
+                *g = Some((src.url.clone(), e.message.clone()));
+            }
+            tracing::warn!(error = %e, retry = e.retry, "cannot fetch the default model");
         }
     }
     result
 }
 
-async fn fetch(src: &Source, progress: &mut impl FnMut(Progress)) -> Result<PathBuf, String> {
-    let name = src
-        .url
-        .split(['?', '#'])
-        .next()
-        .and_then(|u| u.rsplit('/').next())
-        .filter(|n| !n.is_empty())
-        .unwrap_or("default-model.download");
-    // A hidden folder: model listings skip it, so a half-made file is never offered.
+async fn fetch(src: &Source, progress: &mut impl FnMut(Progress)) -> Result<PathBuf, FetchError> {
+    let shown = download::display_url(&src.url);
+    // A hidden folder: model listings skip it, so a half-made file is never offered. The
+    // staging name is the URL's hash: a `.part` is only ever resumed from the same URL.
     let staging = src.dir.join(".download");
-    let dl = staging.join(format!("{name}.dl"));
-    let http = download::client();
-    let mut last_pct = u64::MAX;
-    Download {
-        http: &http,
-        url: &src.url,
-        bearer: None,
-    }
-    .to(&dl, |done, total| {
-        let pct = total.map(|t| done * 100 / t.max(1));
-        if pct != Some(last_pct) {
-            last_pct = pct.unwrap_or(u64::MAX);
-            set_status(Some(match pct {
-                Some(p) => format!(
-                    "downloading {LABEL}: {p}% of {} MB",
-                    total.unwrap_or(0) >> 20
-                ),
-                None => format!("downloading {LABEL}: {} MB", done >> 20),
-            }));
-            if pct.is_some_and(|p| p % 10 == 0) {
-                tracing::info!(percent = pct, "default model download");
-            }
+    let key = hex(&Sha256::digest(src.url.as_bytes()));
+    let dl = staging.join(format!("{}.dl", &key[..16]));
+    clear_other_staging(&staging, &key[..16]);
+    let temporary = |message: String| FetchError {
+        message,
+        retry: true,
+    };
+    // A complete download from an interrupted earlier run is verified, not fetched again.
+    if !dl.is_file() {
+        let http = download::client().map_err(temporary)?;
+        let mut last_pct = u64::MAX;
+        Download {
+            http: &http,
+            url: &src.url,
+            bearer: None,
+            auth_hint: "the mirror refuses the download (INFERNET_DEFAULT_MODEL_URL)",
         }
-        progress(Progress::Downloading { done, total });
-    })
-    .await?;
+        .to(&dl, |done, total| {
+            let pct = total.map(|t| done * 100 / t.max(1));
+            if pct != Some(last_pct) {
+                last_pct = pct.unwrap_or(u64::MAX);
+                set_status(Some(match pct {
+                    Some(p) => {
+                        format!(
+                            "downloading {LABEL}: {p}% of {} MB",
+                            total.unwrap_or(0) >> 20
+                        )
+                    }
+                    None => format!("downloading {LABEL}: {} MB", done >> 20),
+                }));
+                if pct.is_some_and(|p| p.is_multiple_of(10)) {
+                    tracing::info!(percent = pct, "default model download");
+                }
+            }
+            progress(Progress::Downloading { done, total });
+        })
+        .await
+        .map_err(|e| FetchError {
+            message: e.message,
+            retry: e.retry,
+        })?;
+    }
     progress(Progress::Verifying);
     set_status(Some(format!("verifying {LABEL}")));
     let dest = src.path();
@@ -163,26 +224,43 @@ async fn fetch(src: &Source, progress: &mut impl FnMut(Progress)) -> Result<Path
     let (dl2, tmp2) = (dl.clone(), tmp.clone());
     let digest = tokio::task::spawn_blocking(move || unpack_and_hash(&dl2, &tmp2))
         .await
-        .map_err(|e| format!("verification task failed: {e}"))?;
+        .map_err(|e| temporary(format!("verification task failed: {e}")))?;
+    // Whatever it held, the download is spent: a bad one must not be verified again.
     let _ = std::fs::remove_file(&dl);
     let digest = match digest {
         Ok(d) => d,
-        Err(e) => {
+        Err(message) => {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+            return Err(FetchError {
+                message: format!("{shown}: {message}"),
+                retry: false,
+            });
         }
     };
     if digest != SHA256 {
         let _ = std::fs::remove_file(&tmp);
-        return Err(format!(
-            "{} is not {LABEL}: sha256 {digest}, expected {SHA256} (the download was deleted)",
-            src.url
-        ));
+        return Err(FetchError {
+            message: format!(
+                "{shown} is not {LABEL}: sha256 {digest}, expected {SHA256} (the download was deleted)"
+            ),
+            retry: false,
+        });
     }
-    std::fs::rename(&tmp, &dest)
-        .map_err(|e| format!("cannot move the model to '{}': {e}", dest.display()))?;
+    std::fs::rename(&tmp, &dest).map_err(|e| FetchError {
+        message: format!("cannot move the model to '{}': {e}", dest.display()),
+        retry: false,
+    })?;
     let _ = std::fs::remove_dir(&staging);
     Ok(dest)
+}
+
+/// Removes staged files of other URLs (a mirror changed between runs).
+fn clear_other_staging(staging: &Path, keep: &str) {
+    for e in std::fs::read_dir(staging).into_iter().flatten().flatten() {
+        if !e.file_name().to_string_lossy().starts_with(keep) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Writes the GGUF to `out` (from inside the wheel when `file` is a zip) and returns its sha256.

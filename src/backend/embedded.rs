@@ -411,7 +411,7 @@ impl ChatBackend for EmbeddedBackend {
                 format!(
                     "the default model {} is not downloaded yet (fetched on first use from {})",
                     super::default_model::LABEL,
-                    src.url
+                    super::download::display_url(&src.url)
                 )
             })
         });

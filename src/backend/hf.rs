@@ -63,7 +63,7 @@ pub fn local_ggufs(dir: &Path) -> Vec<(PathBuf, u64)> {
 pub struct Hub {
     endpoint: String,
     token: Option<String>,
-    http: tls_reqwest::Client,
+    http: Result<tls_reqwest::Client, String>,
 }
 
 impl Hub {
@@ -75,12 +75,12 @@ impl Hub {
         }
     }
 
-    fn get(&self, url: &str) -> tls_reqwest::RequestBuilder {
-        let r = self.http.get(url);
-        match &self.token {
+    fn get(&self, url: &str) -> Result<tls_reqwest::RequestBuilder, String> {
+        let r = self.http.as_ref().map_err(Clone::clone)?.get(url);
+        Ok(match &self.token {
             Some(t) => r.bearer_auth(t),
             None => r,
-        }
+        })
     }
 
     /// The file to fetch: the one named, else the repo's Q4_K_M GGUF, else its first GGUF.
@@ -90,7 +90,7 @@ impl Hub {
         }
         let url = format!("{}/api/models/{}", self.endpoint, spec.repo);
         let r = self
-            .get(&url)
+            .get(&url)?
             .send()
             .await
             .map_err(|e| format!("cannot reach {}: {}", self.endpoint, cause(&e)))?;
@@ -128,7 +128,7 @@ impl Hub {
     /// Size of the file on the hub (for the fit check), when the hub says.
     pub async fn size(&self, spec: &HfSpec, file: &str) -> Option<u64> {
         let url = format!("{}/{}/resolve/main/{file}", self.endpoint, spec.repo);
-        let r = self.http.head(&url).send().await.ok()?;
+        let r = self.http.as_ref().ok()?.head(&url).send().await.ok()?;
         r.headers()
             .get("content-length")?
             .to_str()
@@ -147,13 +147,25 @@ impl Hub {
         progress: impl FnMut(u64, Option<u64>),
     ) -> Result<(), String> {
         let url = format!("{}/{}/resolve/main/{file}", self.endpoint, spec.repo);
+        let http = self.http.as_ref().map_err(Clone::clone)?;
         super::download::Download {
-            http: &self.http,
+            http,
             url: &url,
             bearer: self.token.as_deref(),
+            auth_hint: "set HF_TOKEN for gated or private repositories",
         }
         .to(dest, progress)
         .await
+        .map_err(|e| {
+            let hint = if e.message.contains("HTTP 404") {
+                ": check the repository and file name"
+            } else if e.retry {
+                "; the partial file is kept: run the same command again to resume"
+            } else {
+                ""
+            };
+            format!("{e}{hint}")
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! server (vLLM, SGLang, llama.cpp's llama-server, Modular MAX).
 pub mod default_model;
 pub mod detect;
-mod download;
+pub mod download;
 #[cfg(feature = "embedded")]
 mod embedded;
 mod event;

@@ -82,7 +82,9 @@ async fn chat(cfg: config::Config, defaults: bool, args: ChatArgs, prompt: Strin
     let http = reqwest::Client::new();
     // With no config file a server found by detection wins; the built-in default model is
     // what `resolve_backend` falls back to.
-    let configured = if defaults && args.backend.is_none() {
+    let named =
+        args.backend.is_some() || env("INFERNET_ENGINE_BACKEND").is_some_and(|v| !v.is_empty());
+    let configured = if defaults && !named {
         &[][..]
     } else {
         &cfg.backends[..]
@@ -138,7 +140,10 @@ async fn chat(cfg: config::Config, defaults: bool, args: ChatArgs, prompt: Strin
             be.url()
         );
     }
+    let other_model =
+        args.model.is_some() || env("INFERNET_ENGINE_MODEL").is_some_and(|v| !v.trim().is_empty());
     if be.kind() == backend::BackendKind::Embedded
+        && !other_model
         && be.default_model() == Some(backend::default_model::FILE)
         && let Some(src) = backend::default_model::Source::from_env(&env)
         && let Err(e) = super::model::fetch_default_model(&src, args.json).await

@@ -99,12 +99,13 @@ pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
             return pull_hf(&spec, *force, &env).await;
         }
         // With no config file a running server found by detection wins (as for `chat`).
-        let configured =
-            if matches!(loaded.source, Source::Defaults { .. }) && args.backend.is_none() {
-                &[][..]
-            } else {
-                &loaded.config.backends[..]
-            };
+        let named =
+            args.backend.is_some() || env("INFERNET_ENGINE_BACKEND").is_some_and(|v| !v.is_empty());
+        let configured = if matches!(loaded.source, Source::Defaults { .. }) && !named {
+            &[][..]
+        } else {
+            &loaded.config.backends[..]
+        };
         let backends = match Backends::from_config(configured, &env, http.clone()) {
             Ok(b) => b,
             Err(e) => return fail(2, e),
@@ -303,7 +304,7 @@ pub(crate) async fn fetch_default_model(
     })
     .await;
     bar.finish_and_clear();
-    result
+    result.map_err(String::from)
 }
 
 /// Pulls with a progress bar; refuses a model that does not fit unless `force`.

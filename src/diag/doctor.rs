@@ -376,7 +376,7 @@ async fn backend_checks(cfg: &Config) -> Vec<Check> {
                     format!(
                         "the default model {} is not downloaded yet (the node fetches it from {} on start and on first use)",
                         crate::backend::default_model::LABEL,
-                        src.url
+                        crate::backend::download::display_url(&src.url)
                     ),
                 )
                 .fix("infernet model pull default"),

@@ -111,12 +111,15 @@ pub(super) fn spawn_default_model(
         let mut backoff = Duration::from_secs(5);
         loop {
             let fetch = default_model::ensure(&src, |_| {});
-            let failed = tokio::select! {
-                r = fetch => r.is_err(),
+            let result = tokio::select! {
+                r = fetch => r,
                 _ = cancel.cancelled() => return,
             };
-            if !failed {
-                return;
+            match result {
+                Ok(_) => return,
+                // Logged and shown on the backend row; trying again cannot help.
+                Err(e) if !e.retry => return,
+                Err(_) => {}
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {},

@@ -226,9 +226,10 @@ pub(super) fn spawn_backend_probe(
 
 /// The embedded engine on the built-in default model, which is not on disk yet.
 fn fetching_default_model(b: &dyn crate::backend::ChatBackend) -> bool {
-    use crate::backend::default_model::{FILE, Source};
+    use crate::backend::default_model::{self, FILE, Source};
     let env = |k: &str| std::env::var(k).ok();
     b.kind() == crate::backend::BackendKind::Embedded
         && b.default_model() == Some(FILE)
-        && Source::from_env(&env).is_some_and(|s| !s.present())
+        && Source::from_env(&env)
+            .is_some_and(|s| !s.present() && default_model::permanent_failure(&s).is_none())
 }

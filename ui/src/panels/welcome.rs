@@ -24,9 +24,9 @@ pub fn lines(app: &App) -> Vec<(Slot, String)> {
     out.push((
         Slot::Text,
         format!(
-            "● REST API on {rest}{}",
+            "● REST {rest}{}",
             if local {
-                ": this machine only (a config file or `--bind` opens it)"
+                ": this machine only (a config file or --bind opens it)"
             } else {
                 ""
             }
@@ -34,18 +34,15 @@ pub fn lines(app: &App) -> Vec<(Slot, String)> {
     ));
     for b in &m.backends.rows {
         let model = b.default_model.clone().unwrap_or_default();
-        let state = match (&b.error, b.state.as_str()) {
-            (Some(e), _) => e.clone(),
-            (None, s) => s.to_string(),
-        };
+        let state = b.error.clone().unwrap_or_else(|| b.state.clone());
         out.push((
             Slot::Text,
-            format!("● LLM backend '{}' ({}) {model}: {state}", b.id, b.kind),
+            format!("● backend {} ({}) {model}: {state}", b.id, b.kind),
         ));
         out.push((
             Slot::TextDim,
             format!(
-                "    chat with it in the Chat tab, `infernet chat \"hi\"`, or POST /api/jobs {{\"containers\":[\"{}\"],\"data\":{{\"prompt\":\"hi\"}}}}",
+                "  try it: the Chat tab · infernet chat \"hi\" · POST /api/jobs {{\"containers\":[\"{}\"],\"data\":{{\"prompt\":\"hi\"}}}}",
                 b.id
             ),
         ));
@@ -64,34 +61,28 @@ pub fn lines(app: &App) -> Vec<(Slot, String)> {
     out.push((
         Slot::Text,
         format!(
-            "● {} workflow container(s), chain {chain}, control plane {cp}",
+            "● {} container(s) · chain {chain} · control plane {cp}",
             m.containers.len()
         ),
     ));
-    out.push((Slot::Text, String::new()));
-    out.push((Slot::Title, "To add more".to_string()));
+    out.push((
+        Slot::Title,
+        "To add more: `infernet setup` (guided), or with its flags:".to_string(),
+    ));
     for (what, how) in [
-        (
-            "everything, guided",
-            "infernet setup   (or `infernet tui --setup` for the wizard)",
-        ),
-        (
-            "containers",
-            "infernet setup --container ID,IMAGE,PORT   (config.json \"containers\")",
-        ),
+        ("containers", "--container ID,IMAGE,PORT"),
         (
             "backends",
-            "infernet setup --backend ollama|vllm|sglang|llamacpp --model M   (\"backends\")",
+            "--backend ollama|vllm|sglang|llamacpp --model M",
         ),
         (
             "the chain",
-            "infernet setup --rpc-url URL --registry ADDR --wallet-key-stdin",
+            "--rpc-url URL --registry ADDR --wallet-key-stdin",
         ),
-        ("control plane", "infernet setup --control-plane URL"),
+        ("control plane", "--control-plane URL"),
     ] {
-        out.push((Slot::TextDim, format!("  {what:<20} {how}")));
+        out.push((Slot::TextDim, format!("  {what:<14} infernet setup {how}")));
     }
-    out.push((Slot::Text, String::new()));
     out.push((
         Slot::KeyHint,
         "Any key closes this card; ? lists the keys.".to_string(),
@@ -101,9 +92,24 @@ pub fn lines(app: &App) -> Vec<(Slot, String)> {
 
 pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let rect = super::centered(area, 84, 70);
+    let lines = lines(app);
+    // As tall as its text (plus wrapping room), never taller than the screen.
+    let w_pct = if area.width < 120 { 96 } else { 70 };
+    let width = area.width * w_pct / 100;
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|(_, l)| l.chars().count().div_ceil(inner).max(1))
+        .sum();
+    let height = (rows as u16 + 2).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
     f.render_widget(Clear, rect);
-    let text: Vec<Line> = lines(app)
+    let text: Vec<Line> = lines
         .into_iter()
         .map(|(slot, s)| {
             let style = if slot == Slot::Title {
