@@ -25,6 +25,7 @@ STEPS="${FRESH_STEPS:-build-deps docker chain cp}"
 CACHE="${INFERNET_CI_CACHE:-$HOME/.cache/infernet-ci}/fresh"
 TARBALL="$CACHE/bookworm-minbase.tgz"
 ROOT=$(mktemp -d /tmp/infernet-fresh.XXXXXX)
+chmod 755 "$ROOT" # it becomes "/": mktemp's 0700 would lock out every user but root
 
 # Debian's mirror as this machine's apt is set up (deb822 or one-line sources).
 mirror() {
@@ -75,6 +76,12 @@ cp scripts/*.sh "$ROOT/src/scripts/"
 cp "$BUILD_DEPS" "$ROOT/src/scripts/build-deps.sh"
 in_root() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 bash -c "$1"; }
 
+# This machine's extra CA certificates (a TLS-inspecting proxy, a company CA) are part of its
+# network setup, like resolv.conf: without them npm and pip cannot reach their registries here.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+fi
 log "adding what real images carry: libclang-cpp14, curl, ca-certificates"
 in_root 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-cpp14 curl ca-certificates >/dev/null'
 

@@ -121,6 +121,9 @@ async fn routing_and_reassignment(db: Db) {
             "5",
             "--ping-secs",
             "1",
+            // Replays below span several database pages.
+            "--replay-page",
+            "3",
         ],
         &[],
     );
@@ -1023,16 +1026,44 @@ async fn queue_failures(db: Db) {
     .await;
     assert_eq!(frames.last().unwrap().event, "error");
 
-    // Nobody polls: the pending job fails after the pending timeout.
+    // Nobody polls: the pending job fails after the pending timeout, and the reason says that
+    // a node serving the model is there but took nothing (not that none exists).
     let job = chat(&cp, "m:1", "hi", 4).await;
     let st = status_when(&cp, &job, |s| s == "failed").await;
     assert!(
-        st["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("no_provider: no node serving 'm:1' took the job within 2 s"),
+        st["error"].as_str().unwrap().starts_with(
+            "no_capacity: 1 live node(s) serve 'm:1' but none took the job within 2 s"
+        ),
         "{st}"
     );
+    // Sampling values of the wrong type or out of range are refused, on both routes.
+    for (route, body) in [
+        (
+            "/api/chat",
+            json!({"messages": [{"role": "user", "content": "x"}], "modelName": "m:1", "maxTokens": 1e30}),
+        ),
+        (
+            "/api/chat",
+            json!({"messages": [{"role": "user", "content": "x"}], "modelName": "m:1", "temperature": "hot"}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "x"}], "model": "m:1", "max_tokens": 1e30}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "x"}], "model": "m:1", "temperature": "hot"}),
+        ),
+    ] {
+        let (status, v) = post(&format!("{}{route}", cp.url), body).await;
+        assert_eq!(status, 400, "{route}: {v}");
+        let text = v.to_string();
+        assert!(
+            text.contains("must be an integer from 1")
+                || text.contains("temperature must be a number"),
+            "{route}: {v}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1085,4 +1116,100 @@ async fn a_stopping_node_finishes_its_job_first() {
     assert!(status.success(), "{}", n.stderr());
     assert_eq!(final_status(&cp, &id).await["status"], "completed");
     wait_gone(&cp, "drainer").await;
+}
+
+/// One job's readers are capped: the next one gets 429 until a reader leaves; one client's
+/// waiting jobs are capped too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_per_job_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(
+        &sqlite(&dir),
+        &[
+            "--max-readers-per-job",
+            "2",
+            "--ping-secs",
+            "1",
+            "--max-pending-per-client",
+            "2",
+        ],
+        &[],
+    );
+    let k = key(7);
+    let reg = json!({"role": "provider", "node_id": "provider-readers", "name": "r",
+                     "specs": {"served_models": ["m:1"], "load": {"concurrency_cap": 1}}});
+    let (body, h) = signed(&k, "/api/v1/node/register", &reg);
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &body, Some(&h)).await;
+    assert_eq!(st, 200, "{v}");
+    // Nobody polls: the job stays pending, so its readers stay.
+    let job = chat(&cp, "m:1", "hi", 4).await;
+    let url = format!("{}/api/chat/stream/{job}", cp.url);
+    let c = http();
+    let r1 = c.get(&url).send().await.unwrap();
+    let r2 = c.get(&url).send().await.unwrap();
+    assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (200, 200));
+    let r3 = c.get(&url).send().await.unwrap();
+    assert_eq!(r3.status(), 429);
+    let v: Value = r3.json().await.unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("2 readers already"),
+        "{v}"
+    );
+    drop(r1);
+    // Once a reader has left (the server notices at its next keep-alive), there is room again.
+    let r4 = common::eventually(
+        "a slot freed by the reader that left",
+        Duration::from_secs(30),
+        || {
+            let (c, url) = (c.clone(), url.clone());
+            async move {
+                let r = c.get(&url).send().await.ok()?;
+                (r.status() == 200).then_some(r)
+            }
+        },
+    )
+    .await;
+    drop((r2, r4));
+    // The same client's second waiting job is accepted; a third is over its quota.
+    chat(&cp, "m:1", "again", 4).await;
+    let (status, v) = post(
+        &format!("{}/api/chat", cp.url),
+        json!({"messages": [{"role": "user", "content": "x"}], "modelName": "m:1"}),
+    )
+    .await;
+    assert_eq!(status, 429, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().starts_with("too_many_pending"),
+        "{v}"
+    );
+}
+
+/// With an allowlist, only listed node keys may register (and so receive prompts); others get
+/// 403 naming the key to add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allowlisted_nodes_are_admitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, other) = (key(11), key(12));
+    let listed = auth::public_key(&ok).unwrap().to_ascii_uppercase();
+    let cp = ControlPlane::start(&sqlite(&dir), &["--allow-node", &listed], &[]);
+    let reg = |id: &str| json!({"role": "provider", "node_id": id, "name": id, "specs": {"served_models": ["m:1"]}});
+    let (body, h) = signed(&other, "/api/v1/node/register", &reg("provider-x"));
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &body, Some(&h)).await;
+    assert_eq!(st, 403, "{v}");
+    let other_key = auth::public_key(&other).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains(&other_key),
+        "the refusal names the key: {v}"
+    );
+    // Refused before anything was stored: no node serves m:1.
+    let (status, _) = post(
+        &format!("{}/api/chat", cp.url),
+        json!({"messages": [{"role": "user", "content": "x"}], "modelName": "m:1"}),
+    )
+    .await;
+    assert_eq!(status, 503);
+    // The listed key (given in upper case) registers.
+    let (body, h) = signed(&ok, "/api/v1/node/register", &reg("provider-ok"));
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &body, Some(&h)).await;
+    assert_eq!(st, 200, "{v}");
 }

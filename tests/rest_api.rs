@@ -623,6 +623,20 @@ async fn forwarded_for_is_trusted_only_from_configured_proxies() {
         .await
         .unwrap();
     let id = r["id"].as_str().unwrap();
+    // Two header lines: the first is the client's own, the proxy appended the second.
+    let r = c
+        .post(format!("{base}/api/jobs"))
+        .header("x-forwarded-for", "198.51.100.7")
+        .header("x-forwarded-for", "203.0.113.5")
+        .json(&json!({"containers": ["fenced"], "data": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "the client-written line must not count");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["params"]["address"],
+        "203.0.113.5"
+    );
     let job = wait_job_with(&c, &base, id, T, &[("x-forwarded-for", "198.51.100.7")]).await;
     assert_eq!(job["status"], "success");
     let other: Value = c
@@ -802,4 +816,185 @@ async fn concurrent_jobs_all_complete() {
         assert_eq!(job["result"]["output"]["echo"]["i"], i);
     }
     assert!(started.elapsed() < T);
+}
+
+#[tokio::test]
+async fn only_json_bodies_create_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = echo_pair();
+    let cfg = test_config(dir.path(), vec![remote("echo", &a.url())], false);
+    let (_h, base) = start(cfg).await;
+    let c = http();
+    let body = json!({"containers": ["echo"], "data": {}}).to_string();
+    // What a web page can send without a preflight is refused, on every job route.
+    for route in ["/api/jobs", "/api/jobs/batch", "/api/jobs/stream"] {
+        for ct in [
+            "text/plain;charset=UTF-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+        ] {
+            let r = c
+                .post(format!("{base}{route}"))
+                .header("content-type", ct)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 415, "{route} {ct}");
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["error"], "Request body must be JSON", "{v}");
+        }
+    }
+    // A browser's typeless body (it carries Origin) is refused as well.
+    let r = c
+        .post(format!("{base}/api/jobs"))
+        .header("origin", "https://page.example")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let jobs: Value = c
+        .get(format!("{base}/api/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs, json!([]), "nothing was created");
+    // JSON, with or without a charset, still works; so does a script's typeless body.
+    let r = c
+        .post(format!("{base}/api/jobs"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/api/jobs"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn one_get_is_capped_in_ids_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = echo_pair();
+    let mut cfg = test_config(dir.path(), vec![remote("echo", &a.url())], false);
+    cfg.server.max_get_ids = 5;
+    cfg.server.max_get_bytes = 1024 * 1024;
+    let (_h, base) = start(cfg).await;
+    let c = http();
+    // Three jobs whose echoed results are ~400 KB each: two fit in 1 MiB, three do not.
+    let blob = "z".repeat(400 * 1024);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r: Value = c
+            .post(format!("{base}/api/jobs"))
+            .json(&json!({"containers": ["echo"], "data": {"blob": blob}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = r["id"].as_str().unwrap().to_string();
+        assert_eq!(wait_job(&base, &id, T).await["status"], "success");
+        ids.push(id);
+    }
+    let get = |ids: &[String]| {
+        let q: Vec<String> = ids.iter().map(|i| format!("id={i}")).collect();
+        c.get(format!("{base}/api/jobs?{}", q.join("&"))).send()
+    };
+    let r = get(&ids).await.unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["params"]["max_bytes"], 1024 * 1024, "{v}");
+    assert_eq!(v["params"]["fit"], 2, "{v}");
+    let r = get(&ids[..2]).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap().as_array().unwrap().len(),
+        2
+    );
+    // Six ids (unknown ones count too) are refused before the store is read.
+    let mut six = ids.clone();
+    six.extend((0..3).map(|i| format!("unknown-{i}")));
+    let r = get(&six).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["params"], json!({"max_ids": 5, "found": 6}));
+}
+
+/// Reads what the server sends until it closes the connection (bounded).
+async fn read_until_closed(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(T, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the server kept the connection open for {T:?}"),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn silent_and_slow_clients_are_cut_off_and_connections_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = echo_pair();
+    let mut cfg = test_config(dir.path(), vec![remote("echo", &a.url())], false);
+    cfg.server.max_connections = 3;
+    cfg.server.header_timeout_secs = 1.0;
+    cfg.server.body_timeout_secs = 1.0;
+    let (_h, base) = start(cfg).await;
+    let addr = base.trim_start_matches("http://").to_string();
+    // Three connections that never send a byte fill every slot.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    // One more is answered at once, and closed.
+    let mut extra = TcpStream::connect(&addr).await.unwrap();
+    extra
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_until_closed(&mut extra).await;
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("Too many connections"), "{reply}");
+    // The silent ones are closed after the header timeout, which frees their slots.
+    for s in &mut silent {
+        assert_eq!(read_until_closed(s).await, "");
+    }
+    let r = http().get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // A chunked body that never ends gets 408 after the body timeout, and nothing is created.
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/jobs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"con\r\n",
+    )
+    .await
+    .unwrap();
+    let reply = read_until_closed(&mut slow).await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("did not arrive in time"), "{reply}");
+    let jobs: Value = http()
+        .get(format!("{base}/api/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs, json!([]));
 }

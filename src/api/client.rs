@@ -54,6 +54,16 @@ mod tests {
             "1.2.3.4".parse::<IpAddr>().unwrap()
         );
         assert_eq!(resolve(proxy, Some("garbage"), &trusted), proxy);
+        // Two header lines arrive joined: the client's own line is the leftmost, never used.
+        assert_eq!(
+            resolve(proxy, Some("198.51.100.7,203.0.113.5"), &trusted),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        // An unreadable (non-text) line stops the walk: the address before it stands.
+        assert_eq!(
+            resolve(proxy, Some("198.51.100.7,unreadable,10.0.0.3"), &trusted),
+            "10.0.0.3".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(resolve(proxy, None, &trusted), proxy);
     }
 }

@@ -19,7 +19,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let v = read_json(&headers, body, st.max_body).await?;
+    let v = read_json(&headers, body, st.max_body, st.body_timeout).await?;
     match parse_job(v)? {
         Parsed::Delegated(body) => delegated(&st, &body, ip).await.map(Json),
         Parsed::Offchain(req) => {
@@ -36,7 +36,7 @@ pub async fn create_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let v = read_json(&headers, body, st.max_body).await?;
+    let v = read_json(&headers, body, st.max_body, st.body_timeout).await?;
     let Value::Array(items) = v else {
         return Err(ApiError::bad_request("Expected a list"));
     };
@@ -64,7 +64,7 @@ pub async fn create_stream(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let v = read_json(&headers, body, st.max_body).await?;
+    let v = read_json(&headers, body, st.max_body, st.body_timeout).await?;
     let req = match parse_job(v)? {
         Parsed::Delegated(_) => {
             return Err(ApiError::bad_request(
@@ -157,9 +157,29 @@ pub async fn fetch(
         let list = st.jobs.list(ip, pending).await?;
         return Ok(Json(json!(list)));
     }
-    let recs = st.jobs.get(ip, &ids).await?;
+    // A URL holds ~1,500 ids and results can be large: both are capped, so one GET cannot
+    // take the node's memory.
+    if ids.len() > st.max_get_ids {
+        return Err(ApiError::bad_request(format!(
+            "Too many ids: at most {} per request",
+            st.max_get_ids
+        ))
+        .with_params(json!({"max_ids": st.max_get_ids, "found": ids.len()})));
+    }
+    let got = st
+        .jobs
+        .get(ip, &ids, intermediate, st.max_get_bytes)
+        .await?;
+    if got.over {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Results exceed server.max_get_bytes; ask for fewer ids per request",
+        )
+        .with_params(json!({"max_bytes": st.max_get_bytes, "fit": got.records.len()})));
+    }
     Ok(Json(Value::Array(
-        recs.into_iter()
+        got.records
+            .into_iter()
             .map(|r| job_json(r, intermediate))
             .collect(),
     )))
@@ -177,7 +197,7 @@ pub async fn put_status(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "Unauthorized")
             .with_params(json!({"address": ip.to_string()})));
     }
-    let v = read_json(&headers, body, st.max_body).await?;
+    let v = read_json(&headers, body, st.max_body, st.body_timeout).await?;
     let id = v
         .get("id")
         .and_then(Value::as_str)

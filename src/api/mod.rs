@@ -3,6 +3,7 @@ mod body;
 pub mod client;
 mod error;
 mod job_routes;
+pub mod listener;
 mod node_routes;
 mod openapi;
 pub mod ratelimit;
@@ -34,6 +35,11 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub trusted_proxies: Arc<Vec<IpNet>>,
     pub max_body: usize,
+    /// How long a request body may take to arrive (408 beyond).
+    pub body_timeout: std::time::Duration,
+    /// `GET /api/jobs` caps: ids per request, result bytes per reply.
+    pub max_get_ids: usize,
+    pub max_get_bytes: usize,
     /// The chain side's status, when `chain.enabled`.
     pub chain: Option<std::sync::Arc<crate::chain::ChainStatus>>,
     /// Delegated subscriptions, when `chain.enabled` (filled once the chain is connected).
@@ -82,11 +88,18 @@ async fn admit(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-    let xff = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let ip = client::resolve(peer, xff, &st.trusted_proxies);
+    // Every `X-Forwarded-For` line, in order, as one list: proxies append theirs, so a line a
+    // client wrote itself is never the one trusted (RFC 7230 §3.2.2 allows either form).
+    let xff: Option<String> = {
+        let lines: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("unreadable"))
+            .collect();
+        (!lines.is_empty()).then(|| lines.join(","))
+    };
+    let ip = client::resolve(peer, xff.as_deref(), &st.trusted_proxies);
     req.extensions_mut().insert(client::ClientIp(ip));
     let path = req
         .extensions()

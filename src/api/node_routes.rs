@@ -8,8 +8,18 @@ use serde_json::{Map, Value, json};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "healthy"}))
+/// `{"status": "healthy"}` (Ritual's shape); 503 `unhealthy` with the reason while the store
+/// cannot write (results would be lost).
+pub async fn health(State(st): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match st.jobs.store().write_failing() {
+        None => Json(json!({"status": "healthy"})).into_response(),
+        Some(reason) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unhealthy", "reason": reason})),
+        )
+            .into_response(),
+    }
 }
 
 /// Ritual's shape (`version`, running `containers`, `pending`, `chain`) plus

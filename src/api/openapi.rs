@@ -41,7 +41,7 @@ pub fn spec() -> Value {
               "200": json_of(json!({"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"},
                 "subscription_id": {"type": "integer", "description": "delegated: the on-chain id when the subscription exists already"}}})),
-              "400": e, "403": e, "413": e, "429": e, "503": e}},
+              "400": e, "403": e, "408": e, "413": e, "415": e, "429": e, "503": e}},
           "get": {"summary": "List this client's job ids, or fetch results by id (scoped to the caller)",
             "parameters": [
               {"name": "id", "in": "query", "required": false, "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
@@ -52,7 +52,7 @@ pub fn spec() -> Value {
               "200": json_of(json!({"oneOf": [
                 {"type": "array", "items": {"type": "string"}},
                 {"type": "array", "items": {"$ref": "#/components/schemas/JobResult"}}]})),
-              "429": e}}
+              "400": e, "413": e, "429": e}}
         },
         "/api/jobs/batch": {"post": {"summary": "Create several jobs; each element succeeds or fails on its own",
           "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": {"oneOf": [
@@ -61,15 +61,15 @@ pub fn spec() -> Value {
             "200": json_of(json!({"type": "array", "items": {"oneOf": [
               {"type": "object", "properties": {"id": {"type": "string"}, "subscription_id": {"type": "integer"}}},
               {"$ref": "#/components/schemas/Error"}]}})),
-            "400": e, "413": e, "429": e}}},
+            "400": e, "408": e, "413": e, "415": e, "429": e}}},
         "/api/jobs/stream": {"post": {"summary": "Streaming job: first line is the job id, then the last container's bytes as they arrive",
           "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
           "responses": {
             "200": {"description": "job id line, then raw bytes", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-            "400": e, "403": e, "413": e, "429": e, "503": e}}},
+            "400": e, "403": e, "408": e, "413": e, "415": e, "429": e, "503": e}}},
         "/api/status": {"put": {"summary": "Job status reported by an independent container (loopback and server.status_allowed_ips only; not rate limited)",
           "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobStatusReport"}}}},
-          "responses": {"200": json_of(json!({"type": "object"})), "400": e, "403": e, "413": e}}}
+          "responses": {"200": json_of(json!({"type": "object"})), "400": e, "403": e, "408": e, "413": e, "415": e}}}
       },
       "components": {"schemas": {
         "Error": {"type": "object", "properties": {"error": {"type": "string"}, "params": {"type": "object"}}, "required": ["error", "params"]},

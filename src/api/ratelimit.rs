@@ -41,6 +41,7 @@ impl RateLimiter {
     }
 
     pub fn check_at(&self, client: IpAddr, route: &'static str, now: Instant) -> Decision {
+        let client = bucket_of(client);
         self.sweep(now);
         let mut buckets = match self.buckets.lock() {
             Ok(b) => b,
@@ -93,6 +94,18 @@ impl RateLimiter {
     }
 }
 
+/// The bucket a client shares: its IPv4 address, or its IPv6 /64 (one host usually holds a
+/// whole /64, so single IPv6 addresses would hand it 2^64 buckets).
+fn bucket_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +126,15 @@ mod tests {
             rl.check_at("::1".parse().unwrap(), "GET /health", t0)
                 .allowed
         );
+        // Addresses of one IPv6 /64 share a bucket; another /64 has its own.
+        let rl6 = RateLimiter::new(2, Duration::from_secs(60));
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(rl6.check_at(a, "GET /health", t0).allowed);
+        assert!(rl6.check_at(b, "GET /health", t0).allowed);
+        assert!(!rl6.check_at(a, "GET /health", t0).allowed);
+        assert!(rl6.check_at(other, "GET /health", t0).allowed);
         // One emission interval later, one more request fits.
         assert!(
             rl.check_at(ip, "GET /health", t0 + Duration::from_secs(20))

@@ -145,7 +145,8 @@ impl RpcHealth {
                     st.2 = now_unix();
                 }
                 st.0 = false;
-                st.1 = Some(e.to_string());
+                // Errors quote the RPC URL, credentials and all.
+                st.1 = Some(crate::config::scrub::scrub(&e.to_string()).into_owned());
             }
         }
     }

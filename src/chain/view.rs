@@ -115,7 +115,8 @@ impl ChainStatus {
     pub fn set_phase(&self, phase: ChainPhase, error: Option<String>) {
         self.with(|i| {
             i.phase = phase;
-            i.error = error;
+            // Errors quote the RPC URL, whose path may hold a key.
+            i.error = error.map(|e| crate::config::scrub::scrub(&e).into_owned());
         });
     }
 

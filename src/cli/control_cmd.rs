@@ -39,6 +39,30 @@ pub struct ServeArgs {
     /// Seconds between SSE keep-alive comments
     #[arg(long, default_value_t = 15.0)]
     pub ping_secs: f64,
+    /// Readers one job may have at once (SSE and OpenAI streams); more get 429
+    #[arg(long, default_value_t = 64)]
+    pub max_readers_per_job: usize,
+    /// Stored events read per database page when a reader replays a job
+    #[arg(long, default_value_t = 256)]
+    pub replay_page: i64,
+    /// Connections at once; one more is answered 503 and closed
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a new connection has to start its request
+    #[arg(long, default_value_t = 10.0)]
+    pub header_timeout_secs: f64,
+    /// Jobs one client (IP) may have waiting for a node; more get 429
+    #[arg(long, default_value_t = 256)]
+    pub max_pending_per_client: i64,
+    /// Admit only this node public key (hex; repeatable, or comma-separated in
+    /// INFERNET_CP_ALLOW_NODES). Without any, every key that signs correctly may register
+    #[arg(
+        long = "allow-node",
+        value_name = "PUBKEY",
+        env = "INFERNET_CP_ALLOW_NODES",
+        value_delimiter = ','
+    )]
+    pub allow_node: Vec<String>,
 }
 
 fn d(s: f64) -> Duration {
@@ -66,6 +90,18 @@ pub fn run(cmd: ControlPlaneCommand) -> ExitCode {
         node_timeout: d(a.node_timeout_secs),
         pending_timeout: d(a.pending_timeout_secs),
         ping: d(a.ping_secs),
+        max_readers_per_job: a.max_readers_per_job.max(1),
+        replay_page: a.replay_page.max(1),
+        max_connections: a.max_connections.max(1),
+        header_timeout: d(a.header_timeout_secs),
+        max_pending_per_client: a.max_pending_per_client.max(1),
+        allowed_nodes: (!a.allow_node.is_empty()).then(|| {
+            a.allow_node
+                .iter()
+                .map(|k| k.trim().trim_start_matches("0x").to_ascii_lowercase())
+                .filter(|k| !k.is_empty())
+                .collect()
+        }),
         admin_token: env("INFERNET_ADMIN_TOKEN")
             .filter(|t| !t.is_empty())
             .map(Secret::new),

@@ -22,7 +22,8 @@ pub fn output_result(container: &str, output: Value) -> Value {
 }
 
 pub fn error_result(container: &str, error: &str) -> Value {
-    json!({"container": container, "error": error})
+    // A backend may echo its key back in an error text; results are stored and served.
+    json!({"container": container, "error": crate::config::scrub::scrub(error)})
 }
 
 /// The body of one hop (reference §4). Streams omit `requires_proof`, as Ritual does.

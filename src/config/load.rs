@@ -118,6 +118,8 @@ pub fn load_with(
             .into_owned();
     }
     warnings.extend(validate::validate(&mut config, &path)?);
+    // From here on every log line, error text and report hides this config's secrets.
+    super::scrub::register_config(&config);
     Ok(Loaded {
         config,
         source,

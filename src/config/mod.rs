@@ -5,6 +5,7 @@ mod lenient;
 mod load;
 mod redact;
 mod schema;
+pub mod scrub;
 mod secret;
 pub mod validate;
 

@@ -3,7 +3,7 @@ use super::{Config, Secret};
 
 const HIDDEN: &str = "<redacted>";
 
-fn secretish(key: &str) -> bool {
+pub(super) fn secretish(key: &str) -> bool {
     let k = key.to_ascii_uppercase();
     [
         "KEY",
@@ -22,6 +22,13 @@ fn secretish(key: &str) -> bool {
 /// JSON of the config with private keys, passwords, bearers and secret-looking env values hidden.
 pub fn redacted(c: &Config) -> serde_json::Value {
     let mut c = c.clone();
+    if let Some(u) = c.chain.rpc_url.as_mut() {
+        *u = super::scrub::redact_url(u);
+    }
+    c.control_plane.url = super::scrub::redact_url(&c.control_plane.url);
+    for b in &mut c.backends {
+        b.url = super::scrub::redact_url(&b.url);
+    }
     if c.chain.wallet.private_key.is_some() {
         c.chain.wallet.private_key = Some(Secret::new(HIDDEN));
     }

@@ -315,6 +315,21 @@ pub struct ServerConfig {
     /// Largest accepted request body, bytes (413 beyond).
     #[serde(deserialize_with = "lenient::u64")]
     pub max_body_bytes: u64,
+    /// Most `id`s one `GET /api/jobs` may name (400 beyond).
+    #[serde(deserialize_with = "lenient::u32")]
+    pub max_get_ids: u32,
+    /// Most stored result bytes one `GET /api/jobs` returns (413 beyond; one job always fits).
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_get_bytes: u64,
+    /// Connections at once; one more is answered 503 and closed.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub max_connections: u32,
+    /// Seconds a new connection has to start its request (hyper bounds a started head at 30 s).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub header_timeout_secs: f64,
+    /// Seconds a request body may take to arrive in full (408 beyond).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub body_timeout_secs: f64,
 }
 
 impl Default for ServerConfig {
@@ -326,6 +341,11 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             status_allowed_ips: Vec::new(),
             max_body_bytes: 16 * 1024 * 1024,
+            max_get_ids: 500,
+            max_get_bytes: 64 * 1024 * 1024,
+            max_connections: 512,
+            header_timeout_secs: 10.0,
+            body_timeout_secs: 30.0,
         }
     }
 }

@@ -325,6 +325,35 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
             ),
         ));
     }
+    if c.server.max_get_ids == 0 {
+        return Err(err(
+            "server.max_get_ids".into(),
+            "expected at least 1, found '0'".into(),
+        ));
+    }
+    if c.server.max_get_bytes < 1024 {
+        return Err(err(
+            "server.max_get_bytes".into(),
+            format!("expected at least 1024, found '{}'", c.server.max_get_bytes),
+        ));
+    }
+    if c.server.max_connections == 0 {
+        return Err(err(
+            "server.max_connections".into(),
+            "expected at least 1, found '0'".into(),
+        ));
+    }
+    for (key, v) in [
+        ("server.header_timeout_secs", c.server.header_timeout_secs),
+        ("server.body_timeout_secs", c.server.body_timeout_secs),
+    ] {
+        if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+            return Err(err(
+                key.into(),
+                format!("expected seconds between 0 and 86400, found '{v}'"),
+            ));
+        }
+    }
     if c.log.max_file_size == 0 {
         return Err(err(
             "log.max_file_size".into(),

@@ -127,6 +127,10 @@ impl Db {
                 cause: e.to_string(),
             })?;
         }
+        crate::store::private_db_file(path).map_err(|e| DbError::Open {
+            path: target.into(),
+            cause: e.to_string(),
+        })?;
         let conn = rusqlite::Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
@@ -291,6 +295,19 @@ mod tests {
             "postgres://cp@127.0.0.1:5432/cp"
         );
         assert_eq!(redact_url("/var/lib/cp.db"), "/var/lib/cp.db");
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_file_holding_prompts_is_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cp.db");
+        let db = Db::open(p.to_str().unwrap()).await.unwrap();
+        db.exec("CREATE TABLE t (x TEXT)", &[]).await.unwrap();
+        for f in ["cp.db", "cp.db-wal"] {
+            let m = std::fs::metadata(dir.path().join(f)).unwrap();
+            assert_eq!(m.permissions().mode() & 0o777, 0o600, "{f}");
+        }
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 pub mod ipc;
 pub mod lock;
 pub mod logs;
+pub mod outbox;
 pub mod server;
 pub mod spawn;
 pub mod unit;

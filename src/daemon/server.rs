@@ -2,6 +2,7 @@
 //! models and updates for attached TUIs) and `intent` (what an attached TUI asks for).
 use super::Paths;
 use super::ipc::{MAX_LINE, err_line, event_line, ok_line, parse};
+use super::outbox::{Out, write_out};
 use crate::engine::EngineEvent;
 use crate::store::now_ms;
 use crate::tui::host::{Host, Session};
@@ -10,7 +11,7 @@ use infernet_ui::model as ui;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -77,15 +78,9 @@ pub async fn serve(listener: UnixListener, d: Arc<Daemon>) {
 }
 
 async fn connection(stream: UnixStream, d: Arc<Daemon>) {
-    let (r, mut w) = stream.into_split();
-    let (out, mut out_rx) = mpsc::channel::<String>(64);
-    let writer = tokio::spawn(async move {
-        while let Some(line) = out_rx.recv().await {
-            if w.write_all(line.as_bytes()).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (r, w) = stream.into_split();
+    let (out, out_rx) = mpsc::channel::<Out<ui::Model>>(64);
+    let writer = tokio::spawn(write_out(w, out_rx));
     let mut reader = BufReader::new(r);
     let mut session: Option<(Session, CancellationToken)> = None;
     let mut buf = Vec::new();
@@ -104,7 +99,9 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
         }
         if buf.len() > MAX_LINE {
             let _ = out
-                .send(err_line(format!("line-too-long: over {MAX_LINE} bytes")))
+                .send(Out::Line(err_line(format!(
+                    "line-too-long: over {MAX_LINE} bytes"
+                ))))
                 .await;
             break;
         }
@@ -120,7 +117,9 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                 "stats" => ok_line(stats(&d).await),
                 "shutdown" => {
                     tracing::info!("shutdown requested over IPC");
-                    let _ = out.send(ok_line(json!({"shuttingDown": true}))).await;
+                    let _ = out
+                        .send(Out::Line(ok_line(json!({"shuttingDown": true}))))
+                        .await;
                     d.shutdown.cancel();
                     continue;
                 }
@@ -132,14 +131,16 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                     let want_model =
                         req.payload.get("model").and_then(Value::as_bool) != Some(false);
                     let _ = out
-                        .send(ok_line(json!({
+                        .send(Out::Line(ok_line(json!({
                             "subscribed": true,
                             "pid": std::process::id(),
                             "version": env!("CARGO_PKG_VERSION"),
-                        })))
+                        }))))
                         .await;
+                    if want_model {
+                        let _ = out.send(Out::Model(d.model.subscribe())).await;
+                    }
                     tokio::spawn(forward(
-                        want_model.then(|| d.model.subscribe()),
                         d.host.handle.subscribe(),
                         rx,
                         out.clone(),
@@ -161,7 +162,7 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                 other => err_line(format!("unknown-cmd: {other}")),
             },
         };
-        if out.send(reply).await.is_err() {
+        if out.send(Out::Line(reply)).await.is_err() {
             break;
         }
     }
@@ -172,25 +173,15 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
     let _ = writer.await;
 }
 
-/// Streams the model (latest only), engine events and this session's updates.
+/// Streams engine events and this session's updates (the model goes to the writer directly).
 async fn forward(
-    mut model: Option<watch::Receiver<Arc<ui::Model>>>,
     mut events: broadcast::Receiver<EngineEvent>,
     mut updates: mpsc::Receiver<Update>,
-    out: mpsc::Sender<String>,
+    out: mpsc::Sender<Out<ui::Model>>,
     stop: CancellationToken,
 ) {
     loop {
         let line = tokio::select! {
-            r = async {
-                match model.as_mut() {
-                    Some(m) => m.changed().await.map(|_| m.borrow_and_update().clone()),
-                    None => std::future::pending().await,
-                }
-            } => match r {
-                Ok(m) => event_line("model", &*m),
-                Err(_) => return,
-            },
             e = events.recv() => match e {
                 Ok(e) => event_line("engine", &e),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -204,7 +195,7 @@ async fn forward(
             },
             _ = stop.cancelled() => return,
         };
-        if out.send(line).await.is_err() {
+        if out.send(Out::Line(line)).await.is_err() {
             return;
         }
     }

@@ -149,5 +149,6 @@ pub async fn build(flag: Option<&Path>, opts: &Options) -> String {
     for s in secret_values(paths.as_ref(), cfg.as_ref()) {
         md = md.replace(&s, "[redacted]");
     }
-    md
+    // URL credentials (RPC passwords and path keys) and env-held keys, as everywhere else.
+    config::scrub::scrub(&md).into_owned()
 }

@@ -32,14 +32,16 @@ fn check(name: impl Into<String>, status: Status, detail: impl Into<String>) -> 
     Check {
         name: name.into(),
         status,
-        detail: detail.into(),
+        // Details quote errors, and errors quote URLs with their credentials.
+        detail: crate::config::scrub::scrub(&detail.into()).into_owned(),
         fix: None,
     }
 }
 
 impl Check {
     fn fix(mut self, f: impl Into<String>) -> Self {
-        self.fix = Some(f.into());
+        // Fixes quote the configured URLs too.
+        self.fix = Some(crate::config::scrub::scrub(&f.into()).into_owned());
         self
     }
 }

@@ -167,18 +167,19 @@ impl Engine {
                     .collect(),
             ),
             max_body: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
+            body_timeout: Duration::from_secs_f64(config.server.body_timeout_secs),
+            max_get_ids: config.server.max_get_ids as usize,
+            max_get_bytes: usize::try_from(config.server.max_get_bytes).unwrap_or(usize::MAX),
             chain: chain.clone(),
             delegated: config.chain.enabled.then_some(delegated),
         });
         let rest_cancel = cancel.child_token();
+        let limits = crate::api::listener::Limits {
+            max_connections: config.server.max_connections as usize,
+            first_byte: Duration::from_secs_f64(config.server.header_timeout_secs),
+        };
         tasks.spawn(async move {
-            use axum::serve::ListenerExt;
-            // Small streamed chunks must not wait for Nagle + delayed ACK (40 ms stalls).
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
-                }
-            });
+            let listener = crate::api::listener::Guarded::new(listener, limits).with_connect_info();
             let serve = axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -4,7 +4,7 @@ mod step;
 use crate::compute::pipeline::{JobLocation, error_result, output_result};
 use crate::compute::{ContainerState, HttpContainers, StateTable};
 use crate::guardian::{Guardian, Rejection};
-use crate::store::{JobRecord, JobSource, JobStatus, NewJob, SqliteStore};
+use crate::store::{JobSource, JobStatus, NewJob, SqliteStore};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
@@ -81,7 +81,13 @@ struct Inner {
     counters: Counters,
     /// Bytes streamed so far by running streaming jobs (the TUI shows them live).
     streaming: std::sync::Mutex<HashMap<String, u64>>,
+    /// Jobs whose end could not be stored (disk full): why, served by `GET` in place of the
+    /// `running` row, so the client learns the job failed and the reason is not lost.
+    unstored: std::sync::Mutex<std::collections::VecDeque<(String, String)>>,
 }
+
+/// Unstored job ends remembered (oldest forgotten first).
+const UNSTORED_KEPT: usize = 4096;
 
 impl JobService {
     pub fn new(
@@ -105,6 +111,7 @@ impl JobService {
                 events,
                 counters: Counters::default(),
                 streaming: std::sync::Mutex::new(HashMap::new()),
+                unstored: std::sync::Mutex::new(std::collections::VecDeque::new()),
             }),
         }
     }
@@ -236,6 +243,23 @@ impl JobService {
             .await
         {
             tracing::error!(job = %id, error = %e, "could not store the job result");
+            // The result may be what does not fit: a short failure record may still.
+            let why = format!("the result could not be stored: {e}");
+            let short = crate::compute::pipeline::error_result("", &why);
+            if let Err(e2) = self
+                .inner
+                .store
+                .finish(id, JobStatus::Failed, Some(short), Vec::new())
+                .await
+            {
+                tracing::error!(job = %id, error = %e2, "could not store the job's failure either; kept in memory");
+                if let Ok(mut u) = self.inner.unstored.lock() {
+                    if u.len() >= UNSTORED_KEPT {
+                        u.pop_front();
+                    }
+                    u.push_back((id.to_string(), why));
+                }
+            }
         }
         self.inner.counters.running.fetch_sub(1, Ordering::Relaxed);
         if let Ok(mut m) = self.inner.streaming.lock() {
@@ -460,15 +484,35 @@ impl JobService {
             .await
     }
 
+    /// `client`'s results for `ids` within `max_bytes` of stored results (see
+    /// [`crate::store::SqliteStore::get_bounded`]).
     pub async fn get(
         &self,
         client: IpAddr,
         ids: &[String],
-    ) -> Result<Vec<JobRecord>, crate::store::Error> {
-        self.inner
+        intermediate: bool,
+        max_bytes: usize,
+    ) -> Result<crate::store::Bounded, crate::store::Error> {
+        let mut got = self
+            .inner
             .store
-            .get_many(Some(&client.to_string()), ids)
-            .await
+            .get_bounded(Some(&client.to_string()), ids, intermediate, max_bytes)
+            .await?;
+        if let Ok(u) = self.inner.unstored.lock()
+            && !u.is_empty()
+        {
+            for r in got
+                .records
+                .iter_mut()
+                .filter(|r| r.status == JobStatus::Running)
+            {
+                if let Some((_, why)) = u.iter().rev().find(|(id, _)| *id == r.id) {
+                    r.status = JobStatus::Failed;
+                    r.result = Some(crate::compute::pipeline::error_result("", why));
+                }
+            }
+        }
+        Ok(got)
     }
 
     /// Stops accepting jobs and waits up to `grace` for running ones.

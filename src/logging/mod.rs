@@ -6,6 +6,38 @@ mod rotate;
 pub use ring::{LogRing, RingLine};
 pub use rotate::RotatingFile;
 
+use std::io::Write;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// A writer whose every line loses the registered secrets (`config::scrub`) on its way out.
+/// The fmt layers format one event into one buffer and write it at once, so a secret is never
+/// split across two writes.
+pub struct Scrubbed<M>(pub M);
+
+pub struct ScrubWriter<W>(W);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Scrubbed<M> {
+    type Writer = ScrubWriter<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        ScrubWriter(self.0.make_writer())
+    }
+}
+
+impl<W: Write> Write for ScrubWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(s) => self
+                .0
+                .write_all(crate::config::scrub::scrub(s).as_bytes())?,
+            Err(_) => self.0.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 use crate::config::LogConfig;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -36,7 +68,7 @@ where
     Ok(Some(
         tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(file)
+            .with_writer(Scrubbed(file))
             .with_filter(filter),
     ))
 }
@@ -44,7 +76,7 @@ where
 /// Installs the global subscriber. `RUST_LOG` overrides the console level.
 pub fn init(log: &LogConfig, with_file: bool) -> Result<(), String> {
     let console = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(Scrubbed(std::io::stderr))
         .with_target(false)
         .with_filter(level_filter(log)?);
     let file = if with_file { file_layer(log)? } else { None };
@@ -78,14 +110,14 @@ pub fn init_daemon(
             let f = RotatingFile::open(p, log.max_file_size, log.backup_count)
                 .map_err(|e| format!("cannot open '{}': {e}", p.display()))?;
             tracing_subscriber::fmt::layer()
-                .with_writer(f)
+                .with_writer(Scrubbed(f))
                 .with_ansi(false)
                 .with_target(false)
                 .with_filter(level_filter(log)?)
                 .boxed()
         }
         None => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(Scrubbed(std::io::stderr))
             .with_target(false)
             .with_filter(level_filter(log)?)
             .boxed(),

@@ -93,7 +93,7 @@ impl<S: Subscriber> Layer<S> for RingLayer {
             ts_ms: crate::store::now_ms(),
             level: *event.metadata().level(),
             target: event.metadata().target().to_string(),
-            text: t.message + &t.fields,
+            text: crate::config::scrub::scrub(&(t.message + &t.fields)).into_owned(),
         });
     }
 }

@@ -136,6 +136,14 @@ fn decode(parts: (JobRecord, String, Option<String>, String)) -> Result<JobRecor
     Ok(rec)
 }
 
+/// Records read under a byte budget ([`SqliteStore::get_bounded`]).
+#[derive(Debug, Default)]
+pub struct Bounded {
+    pub records: Vec<JobRecord>,
+    /// Records were left out to stay within the budget.
+    pub over: bool,
+}
+
 impl SqliteStore {
     /// Records a new job as `running`.
     pub async fn insert_running(&self, job: NewJob<'_>) -> Result<(), Error> {
@@ -236,19 +244,46 @@ impl SqliteStore {
         client: Option<&str>,
         ids: &[String],
     ) -> Result<Vec<JobRecord>, Error> {
+        Ok(self
+            .get_bounded(client, ids, true, usize::MAX)
+            .await?
+            .records)
+    }
+
+    /// `client`'s records for `ids`, in order, stopping before the stored result text (and the
+    /// intermediate results, when `intermediate`) would pass `max_bytes`; the first record is
+    /// always read, so any single job can be fetched. `over` says that some were left out.
+    pub async fn get_bounded(
+        &self,
+        client: Option<&str>,
+        ids: &[String],
+        intermediate: bool,
+        max_bytes: usize,
+    ) -> Result<Bounded, Error> {
         let client = client.map(str::to_string);
         let ids = ids.to_vec();
         self.read(move |c| {
             let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"))?;
-            let mut out = Vec::with_capacity(ids.len());
+            let mut out = Bounded::default();
+            let mut bytes = 0usize;
             for id in &ids {
-                let row = st.query_row(params![id], row_to_record).optional()?;
-                if let Some(parts) = row {
-                    let rec = decode(parts)?;
-                    if client.as_deref().is_none_or(|cl| cl == rec.client) {
-                        out.push(rec);
-                    }
+                let Some((rec, containers, result, inter)) =
+                    st.query_row(params![id], row_to_record).optional()?
+                else {
+                    continue;
+                };
+                if client.as_deref().is_some_and(|cl| cl != rec.client) {
+                    continue;
                 }
+                let size = result.as_ref().map_or(0, String::len)
+                    + if intermediate { inter.len() } else { 0 };
+                bytes = bytes.saturating_add(size);
+                if bytes > max_bytes && !out.records.is_empty() {
+                    out.over = true;
+                    break;
+                }
+                let inter = if intermediate { inter } else { "[]".into() };
+                out.records.push(decode((rec, containers, result, inter))?);
             }
             Ok(out)
         })
@@ -432,6 +467,47 @@ mod tests {
             got[1].result,
             Some(json!({"container": "", "error": "node restarted"}))
         );
+    }
+
+    #[tokio::test]
+    async fn bounded_reads_stop_at_the_byte_budget_but_always_return_one() {
+        let (_dir, s) = store();
+        let c = ids(&["echo"]);
+        let big = "x".repeat(1000);
+        for id in ["a", "b", "c"] {
+            s.insert_running(NewJob {
+                id,
+                client: "127.0.0.1",
+                source: JobSource::Rest,
+                containers: &c,
+                input: None,
+            })
+            .await
+            .unwrap();
+            s.finish(
+                id,
+                JobStatus::Success,
+                Some(json!({"output": big})),
+                vec![json!({"step": big})],
+            )
+            .await
+            .unwrap();
+        }
+        let all = ids(&["a", "b", "c"]);
+        // ~1 KB of result each: two fit in 2,100 bytes, the third is left out.
+        let b = s.get_bounded(None, &all, false, 2100).await.unwrap();
+        assert_eq!(b.records.len(), 2);
+        assert!(b.over);
+        assert!(b.records[0].intermediate.is_empty(), "not asked for");
+        // Intermediate results count when asked for: only one fits, and one is always given.
+        let b = s.get_bounded(None, &all, true, 2100).await.unwrap();
+        assert_eq!(b.records.len(), 1);
+        assert!(b.over);
+        assert_eq!(b.records[0].intermediate.len(), 1);
+        let b = s.get_bounded(None, &all, true, 10).await.unwrap();
+        assert_eq!((b.records.len(), b.over), (1, true));
+        let b = s.get_bounded(None, &all, true, usize::MAX).await.unwrap();
+        assert_eq!((b.records.len(), b.over), (3, false));
     }
 
     #[tokio::test]

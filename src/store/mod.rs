@@ -10,7 +10,7 @@ mod writer;
 
 pub use chain::{ChainLedger, DeliveryRecord, DeliveryState, TrackedRow, TxRecord};
 pub use delegated::{DelegatedRow, DelegatedStore};
-pub use job::{JobRecord, JobSource, JobStatus, JobSummary, NewJob, PruneCounts, now_ms};
+pub use job::{Bounded, JobRecord, JobSource, JobStatus, JobSummary, NewJob, PruneCounts, now_ms};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -65,11 +65,64 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Makes `path` readable by its owner only before SQLite opens it: the file holds prompts and
+/// results, and SQLite gives its WAL and shared-memory files the database file's mode. A
+/// database found open to others is tightened (and the operator told).
+pub fn private_db_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            if m.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                tracing::warn!(path = %path.display(), "database was readable by others; now 0600");
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map(drop)
+            .or_else(|e| {
+                // Another opener created it first: fine.
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Damage anywhere in the file is found at start (not when a write lands on it): the node
+/// then refuses to run on it and says what to do, instead of serving while writes fail.
+fn check_integrity(conn: &rusqlite::Connection, path: &Path) -> Result<(), Error> {
+    let damaged = |message: String| Error::Open {
+        path: path.to_path_buf(),
+        message: format!(
+            "the store is damaged ({message}); move it aside (its jobs are lost) or restore a backup, then start again"
+        ),
+    };
+    let found: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(|e| damaged(e.to_string()))?;
+    if found != "ok" {
+        return Err(damaged(found));
+    }
+    Ok(())
+}
+
 fn connect(path: &Path) -> Result<rusqlite::Connection, Error> {
     let open_err = |e: rusqlite::Error| Error::Open {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
+    private_db_file(path).map_err(|e| Error::Open {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let conn = rusqlite::Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(open_err)?;
@@ -92,6 +145,7 @@ impl SqliteStore {
             })?;
         }
         let mut conn = connect(path)?;
+        check_integrity(&conn, path)?;
         migrate::run(&mut conn, path)?;
         let reader = connect(path)?;
         Ok(Self {
@@ -103,6 +157,11 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Why writes fail now (disk full, I/O errors), if they do; `/health` reports it.
+    pub fn write_failing(&self) -> Option<String> {
+        self.writer.failing()
     }
 
     /// Queues a write; resolves once its group is committed.
@@ -138,5 +197,63 @@ impl SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn databases_are_private_to_their_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.db");
+        let _s = SqliteStore::open(&new).unwrap();
+        assert_eq!(mode(&new), 0o600);
+        // One left readable by an earlier version (or by hand) is tightened.
+        let old = dir.path().join("old.db");
+        std::fs::write(&old, b"").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _s = SqliteStore::open(&old).unwrap();
+        assert_eq!(mode(&old), 0o600);
+    }
+
+    #[tokio::test]
+    async fn damage_in_the_middle_of_the_file_is_found_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.db");
+        {
+            let s = SqliteStore::open(&p).unwrap();
+            s.write(|c| {
+                c.execute_batch(
+                    "CREATE TABLE filler (x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+                     INSERT INTO filler SELECT randomblob(1000) FROM n;",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+            s.write(|c| {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        // Garbage over a page in the middle (not the header): the file still opens.
+        let mut bytes = std::fs::read(&p).unwrap();
+        let mid = bytes.len() / 2;
+        for b in &mut bytes[mid..mid + 4096] {
+            *b = 0xA5;
+        }
+        std::fs::write(&p, &bytes).unwrap();
+        let e = SqliteStore::open(&p).unwrap_err().to_string();
+        assert!(e.contains("the store is damaged"), "{e}");
+        assert!(e.contains("d.db"), "{e}");
     }
 }

@@ -70,6 +70,17 @@ pub(super) async fn enqueue(
 ) -> Result<Result<Job, (Job, String)>, ApiError> {
     let now = now_ms();
     let model = input.model.as_deref().filter(|m| !alias(m));
+    // One client cannot fill the queue: beyond its quota of waiting jobs it is told to wait.
+    let waiting = st.store.pending_for_client(client_ip).await?;
+    if waiting >= st.opts.max_pending_per_client {
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too_many_pending: this client has {waiting} jobs waiting for a node (at most {}); wait for some to finish",
+                st.opts.max_pending_per_client
+            ),
+        ));
+    }
     let live = st.store.live_providers(now - st.node_timeout_ms()).await?;
     let serving = live.iter().any(|p| match model {
         Some(m) => p.served_models.iter().any(|s| s == m),
@@ -103,6 +114,35 @@ pub(super) async fn enqueue(
     Ok(Ok(j))
 }
 
+/// `max_tokens` (the first of `names` present) and `temperature`, checked: a value of the
+/// wrong type or out of range is refused with its name, never replaced by a default.
+pub(super) fn parse_sampling(
+    b: &Value,
+    names: &[&str],
+    default_temperature: Option<f64>,
+) -> Result<(Option<u64>, Option<f64>), String> {
+    let (name, v) = names
+        .iter()
+        .find_map(|n| b.get(*n).map(|v| (*n, v)))
+        .unwrap_or((names.first().copied().unwrap_or("max_tokens"), &Value::Null));
+    let max_tokens = match v {
+        Value::Null => 512,
+        v => v
+            .as_u64()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| format!("{name} must be an integer from 1 to 1000000, found {v}"))?,
+    };
+    let temperature = match b.get("temperature") {
+        None | Some(Value::Null) => default_temperature,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|t| (0.0..=2.0).contains(t))
+                .ok_or_else(|| format!("temperature must be a number from 0 to 2, found {v}"))?,
+        ),
+    };
+    Ok((Some(max_tokens), temperature))
+}
+
 fn parse_chat(b: &Value) -> Result<ChatInput, ApiError> {
     let messages = parse_messages(b.get("messages")).map_err(bad)?;
     let model = b
@@ -110,23 +150,8 @@ fn parse_chat(b: &Value) -> Result<ChatInput, ApiError> {
         .or_else(|| b.get("model"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let max_tokens = b.get("maxTokens").or_else(|| b.get("max_tokens"));
-    let max_tokens = match max_tokens {
-        None | Some(Value::Null) => Some(512),
-        Some(v) => Some(
-            v.as_u64()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or_else(|| bad("maxTokens must be a positive integer"))?,
-        ),
-    };
-    let temperature = match b.get("temperature") {
-        None | Some(Value::Null) => Some(0.7),
-        Some(v) => Some(
-            v.as_f64()
-                .filter(|t| (0.0..=2.0).contains(t))
-                .ok_or_else(|| bad("temperature must be a number from 0 to 2"))?,
-        ),
-    };
+    let (max_tokens, temperature) =
+        parse_sampling(b, &["maxTokens", "max_tokens"], Some(0.7)).map_err(bad)?;
     Ok(ChatInput {
         messages,
         model,
@@ -170,19 +195,12 @@ pub(super) async fn status(
         .job(&id)
         .await?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job '{id}'")))?;
-    let latest_error = st
-        .store
-        .events(&j, 0)
-        .await?
-        .into_iter()
-        .rev()
-        .find(|e| e.kind == "error")
-        .and_then(|e| {
-            e.data
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
+    let latest_error = st.store.last_event_of(&j, &["error"]).await?.and_then(|e| {
+        e.data
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let t = |v: Option<i64>| v.map(crate::backend::rfc3339_ms);
     Ok(Json(json!({
         "id": j.id, "status": j.status, "model_name": j.model_name,
@@ -219,15 +237,28 @@ pub(super) async fn stream(
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(0);
     let first = (after == 0).then(|| Event::default().event("job").data(j.to_json().to_string()));
-    let mut rx = follow::spawn(st.clone(), j, after);
-    let (tx, out) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(256);
+    let max = st.opts.max_readers_per_job;
+    let mut rx = follow::spawn(st.clone(), j, after).ok_or_else(|| {
+        ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("job '{id}' has {max} readers already; try again when one has left"),
+        )
+    })?;
+    // Small: the follow task pages from the store as this drains.
+    let (tx, out) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     tokio::spawn(async move {
         if let Some(f) = first
             && tx.send(Ok(f)).await.is_err()
         {
             return;
         }
-        while let Some(item) = rx.recv().await {
+        loop {
+            // A reader that left frees its follow (and its slot) now, not at the next event.
+            let item = tokio::select! {
+                i = rx.recv() => i,
+                _ = tx.closed() => return,
+            };
+            let Some(item) = item else { return };
             let ev = match item {
                 Follow::Event(e) => frame(&e),
                 Follow::End(Some(j)) => {

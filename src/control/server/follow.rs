@@ -16,16 +16,56 @@ pub(super) enum Follow {
 /// Reader sessions end after this long even if the job does not (reference: 10 min).
 const CAP: Duration = Duration::from_secs(600);
 
-pub(super) fn spawn(st: AppState, job: Job, after: i64) -> mpsc::Receiver<Follow> {
-    let (tx, rx) = mpsc::channel(256);
-    let mut live = st.hub.subscribe(&job.id);
+/// Events buffered per reader beyond the page being sent: a reader that stops reading holds
+/// this many, not the whole job.
+const BUFFER: usize = 32;
+
+/// Follows `job` for one reader; `None` when the job has `max_readers_per_job` already.
+pub(super) fn spawn(st: AppState, job: Job, after: i64) -> Option<mpsc::Receiver<Follow>> {
+    let (tx, rx) = mpsc::channel(BUFFER);
+    let Some(mut live) = st.hub.subscribe(&job.id, st.opts.max_readers_per_job) else {
+        st.hub.release(&job.id);
+        return None;
+    };
     tokio::spawn(async move {
         let id = job.id.clone();
         run(&st, job, after, &mut live, &tx).await;
         drop(live);
         st.hub.release(&id);
     });
-    rx
+    Some(rx)
+}
+
+/// What a replay ended with.
+enum Replayed {
+    /// Every stored event after the start was sent; the last one's id.
+    Caught(i64),
+    /// A terminal event was sent, or the reader left.
+    Stop,
+}
+
+/// Sends the attempt's stored events after `last`, a page at a time.
+async fn replay(st: &AppState, job: &Job, mut last: i64, tx: &mpsc::Sender<Follow>) -> Replayed {
+    loop {
+        let page = match st.store.events(job, last, st.opts.replay_page).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, job = %job.id, "could not replay job events");
+                return Replayed::Caught(last);
+            }
+        };
+        let full = page.len() as i64 >= st.opts.replay_page;
+        for e in page {
+            last = e.id;
+            let end = terminal(&e);
+            if tx.send(Follow::Event(e)).await.is_err() || end {
+                return Replayed::Stop;
+            }
+        }
+        if !full {
+            return Replayed::Caught(last);
+        }
+    }
 }
 
 fn terminal(e: &StoredEvent) -> bool {
@@ -39,24 +79,10 @@ async fn run(
     live: &mut broadcast::Receiver<HubMsg>,
     tx: &mpsc::Sender<Follow>,
 ) {
-    let mut last = after;
-    // Replays from the database; true when a terminal event was sent.
-    let replay = |job: Job, last: i64| async move {
-        match st.store.events(&job, last).await {
-            Ok(evs) => evs,
-            Err(e) => {
-                tracing::warn!(error = %e, job = %job.id, "could not replay job events");
-                Vec::new()
-            }
-        }
+    let mut last = match replay(st, &job, after, tx).await {
+        Replayed::Caught(l) => l,
+        Replayed::Stop => return,
     };
-    for e in replay(job.clone(), last).await {
-        last = e.id;
-        let end = terminal(&e);
-        if tx.send(Follow::Event(e)).await.is_err() || end {
-            return;
-        }
-    }
     if job.is_final() {
         let _ = tx.send(Follow::End(Some(Box::new(job)))).await;
         return;
@@ -88,13 +114,10 @@ async fn run(
                     let _ = tx.send(Follow::End(None)).await;
                     return;
                 };
-                for e in replay(j.clone(), last).await {
-                    last = e.id;
-                    let end = terminal(&e);
-                    if tx.send(Follow::Event(e)).await.is_err() || end {
-                        return;
-                    }
-                }
+                last = match replay(st, &j, last, tx).await {
+                    Replayed::Caught(l) => l,
+                    Replayed::Stop => return,
+                };
                 if j.is_final() {
                     let _ = tx.send(Follow::End(Some(Box::new(j)))).await;
                     return;

@@ -20,11 +20,13 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn subscribe(&self, job: &str) -> broadcast::Receiver<HubMsg> {
+    /// A live receiver for `job`, unless it has `max` readers already.
+    pub fn subscribe(&self, job: &str, max: usize) -> Option<broadcast::Receiver<HubMsg>> {
         let mut m = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(job.to_string())
-            .or_insert_with(|| broadcast::channel(1024).0)
-            .subscribe()
+        let tx = m
+            .entry(job.to_string())
+            .or_insert_with(|| broadcast::channel(1024).0);
+        (tx.receiver_count() < max).then(|| tx.subscribe())
     }
 
     pub fn publish(&self, job: &str, msg: HubMsg) {

@@ -40,6 +40,17 @@ pub struct ServeOptions {
     /// Bearer token for the operator endpoints (node commands); none disables them.
     pub admin_token: Option<Secret>,
     pub max_body: usize,
+    /// Stored events read per database page when a reader replays a job.
+    pub replay_page: i64,
+    /// Readers one job may have at once (SSE and OpenAI streams together); 429 beyond.
+    pub max_readers_per_job: usize,
+    /// Connections at once (503 beyond) and the time a new one has to start its request.
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    /// Jobs one client (IP) may have waiting for a node; 429 beyond.
+    pub max_pending_per_client: i64,
+    /// Node admission: `None` admits any key; otherwise only these public keys (lowercase hex).
+    pub allowed_nodes: Option<std::collections::HashSet<String>>,
 }
 
 impl Default for ServeOptions {
@@ -54,6 +65,12 @@ impl Default for ServeOptions {
             ping: Duration::from_secs(15),
             admin_token: None,
             max_body: 1 << 20,
+            replay_page: 256,
+            max_readers_per_job: 64,
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            allowed_nodes: None,
+            max_pending_per_client: 256,
         }
     }
 }
@@ -155,6 +172,10 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Listen(opts.listen.clone(), e))?;
+    let limits = crate::api::listener::Limits {
+        max_connections: opts.max_connections,
+        first_byte: opts.header_timeout,
+    };
     let state: AppState = Arc::new(Inner {
         store,
         hub: Hub::default(),
@@ -166,10 +187,7 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     let app = router(state);
     let c = cancel.clone();
     let task = tokio::spawn(async move {
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        let listener = crate::api::listener::Guarded::new(listener, limits).with_connect_info();
         let serve = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -63,6 +63,19 @@ async fn signed(
     if !st.store.fresh_nonce(&v.nonce, &v.pubkey, now).await? {
         return Err(unauthorized(auth::AuthError::Replayed.to_string()));
     }
+    // Admission: with an allowlist, only those keys may register and receive users' prompts.
+    if let Some(allowed) = &st.opts.allowed_nodes
+        && !allowed.contains(&v.pubkey.to_ascii_lowercase())
+    {
+        tracing::warn!(pubkey = %v.pubkey, "node refused: not on the allowlist");
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "node not admitted: this control plane admits only allowlisted nodes; its operator can add --allow-node {}",
+                v.pubkey
+            ),
+        ));
+    }
     let json = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -297,8 +310,12 @@ pub(super) async fn complete(
         .await??;
     if !noop {
         // Readers end on `done`/`error`: add one when the node sent none for this attempt.
-        let evs = st.store.events(&j, 0).await?;
-        if !evs.iter().any(|e| e.kind == "done" || e.kind == "error") {
+        if st
+            .store
+            .last_event_of(&j, &["done", "error"])
+            .await?
+            .is_none()
+        {
             let (kind, data) = if ok {
                 let text = j.result.get("text").cloned().unwrap_or(json!(""));
                 (

@@ -2,7 +2,7 @@
 //! Unlike the reference, `usage` carries the backend's real counts, and a job re-run on another
 //! node after its first node went silent continues the stream where the client is (the text
 //! already sent is not sent twice).
-use super::chat::{ChatInput, enqueue, parse_messages};
+use super::chat::{ChatInput, enqueue, parse_messages, parse_sampling};
 use super::follow::{self, Follow};
 use super::store::now_ms;
 use super::{AppState, DISPLAY_WINDOW_MS};
@@ -53,12 +53,11 @@ pub(super) async fn completions(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let max_tokens = b
-        .get("max_completion_tokens")
-        .or_else(|| b.get("max_tokens"))
-        .and_then(Value::as_u64)
-        .or(Some(512));
-    let temperature = b.get("temperature").and_then(Value::as_f64);
+    let (max_tokens, temperature) =
+        match parse_sampling(&b, &["max_completion_tokens", "max_tokens"], None) {
+            Ok(s) => s,
+            Err(e) => return oai_error(StatusCode::BAD_REQUEST, "invalid_value", e),
+        };
     let stream = b.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = b
         .pointer("/stream_options/include_usage")
@@ -93,7 +92,13 @@ pub(super) async fn completions(
     };
     let id = completion_id();
     let created = now_ms() / 1000;
-    let rx = follow::spawn(st.clone(), j, 0);
+    let Some(rx) = follow::spawn(st.clone(), j, 0) else {
+        return oai_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_readers",
+            "this job has as many readers as the control plane allows",
+        );
+    };
     if stream {
         stream_chunks(rx, id, created, model, include_usage)
     } else {

@@ -53,12 +53,35 @@ async fn sweep(st: &AppState) -> Result<(), crate::control::db::DbError> {
         }
     }
     let before = now - st.opts.pending_timeout.as_millis() as i64;
-    for j in st.store.stale_pending(before).await? {
-        let why = format!(
-            "no_provider: no node serving '{}' took the job within {} s",
-            j.model_name.as_deref().unwrap_or("any model"),
-            st.opts.pending_timeout.as_secs()
-        );
+    let stale = st.store.stale_pending(before).await?;
+    let live = if stale.is_empty() {
+        Vec::new()
+    } else {
+        st.store.live_providers(now - st.node_timeout_ms()).await?
+    };
+    for j in stale {
+        let model = j.model_name.as_deref();
+        let serving = live
+            .iter()
+            .filter(|p| match model {
+                Some(m) => p.served_models.iter().any(|s| s == m),
+                None => !p.served_models.is_empty(),
+            })
+            .count();
+        // Busy nodes and absent ones need different fixes: say which it was.
+        let why = if serving > 0 {
+            format!(
+                "no_capacity: {serving} live node(s) serve '{}' but none took the job within {} s (all busy, or not polling); try again or add capacity",
+                model.unwrap_or("any model"),
+                st.opts.pending_timeout.as_secs()
+            )
+        } else {
+            format!(
+                "no_provider: no node serving '{}' took the job within {} s",
+                model.unwrap_or("any model"),
+                st.opts.pending_timeout.as_secs()
+            )
+        };
         if fail(st, &j, &why, now).await? {
             tracing::warn!(job = %j.id, "job failed: nobody claimed it");
         }

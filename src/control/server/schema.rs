@@ -8,8 +8,9 @@ fn migrations(d: Dialect) -> Vec<String> {
         Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
         Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
     };
-    vec![format!(
-        "CREATE TABLE providers (
+    vec![
+        format!(
+            "CREATE TABLE providers (
             id TEXT PRIMARY KEY,
             node_id TEXT NOT NULL UNIQUE,
             public_key TEXT NOT NULL,
@@ -75,7 +76,10 @@ fn migrations(d: Dialect) -> Vec<String> {
             completed_at BIGINT
         );
         CREATE INDEX node_commands_key ON node_commands (pubkey, status, issued_at);"
-    )]
+        ),
+        // 2: claims take turns between clients, and each client's pending jobs are counted.
+        "CREATE INDEX jobs_status_client ON jobs (status, client_ip, created_at);".to_string(),
+    ]
 }
 
 /// Brings the database to the newest schema; returns the version.

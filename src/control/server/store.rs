@@ -100,9 +100,11 @@ pub struct Job {
     pub updated_at: i64,
     pub assigned_at: Option<i64>,
     pub completed_at: Option<i64>,
+    /// Who asked (claims take turns between clients).
+    pub client_ip: String,
 }
 
-const JOB_COLS: &str = "id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, created_at, updated_at, assigned_at, completed_at";
+const JOB_COLS: &str = "id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, created_at, updated_at, assigned_at, completed_at, client_ip";
 
 fn job(r: &Row) -> Job {
     Job {
@@ -120,6 +122,7 @@ fn job(r: &Row) -> Job {
         updated_at: n(r, 11).unwrap_or(0),
         assigned_at: n(r, 12),
         completed_at: n(r, 13),
+        client_ip: t(r, 14).unwrap_or_default(),
     }
 }
 
@@ -436,6 +439,20 @@ impl Store {
             .ok_or_else(|| DbError::Worker("job insert did not persist".into()))
     }
 
+    /// Jobs `client_ip` has waiting for a node (its quota counts these).
+    pub async fn pending_for_client(&self, client_ip: &str) -> Result<i64, DbError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'pending' AND client_ip = $1",
+                &[client_ip.into()],
+            )
+            .await?
+            .first()
+            .and_then(|r| n(r, 0))
+            .unwrap_or(0))
+    }
+
     pub async fn job(&self, id: &str) -> Result<Option<Job>, DbError> {
         Ok(self
             .jobs_where("id = $1", &[id.into()])
@@ -470,9 +487,18 @@ impl Store {
         if limit <= 0 {
             return Ok(Vec::new());
         }
-        let pending = self
-            .jobs_where("status = 'pending' ORDER BY created_at LIMIT 200", &[])
+        // Fair across clients: each client's oldest pending job first, then each one's second,
+        // and so on, so one client's thousand queued jobs do not starve another's one.
+        let mut pending = self
+            .jobs_where(
+                "id IN (SELECT id FROM (SELECT id, created_at, ROW_NUMBER() OVER (PARTITION BY client_ip ORDER BY created_at, id) AS rk
+                                         FROM jobs WHERE status = 'pending') AS q
+                        ORDER BY rk, created_at, id LIMIT 200)
+                 ORDER BY created_at, id",
+                &[],
+            )
             .await?;
+        fair_order(&mut pending);
         let mut out = Vec::new();
         for j in pending {
             if out.len() as i64 >= limit {
@@ -589,12 +615,19 @@ impl Store {
     }
 
     /// Events of the job's latest attempt after `after` (an SSE `Last-Event-ID`).
-    pub async fn events(&self, j: &Job, after: i64) -> Result<Vec<StoredEvent>, DbError> {
+    /// The latest attempt's events after `after`, at most `limit` of them (readers page
+    /// through a long job instead of holding all of it).
+    pub async fn events(
+        &self,
+        j: &Job,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, DbError> {
         Ok(self
             .db
             .query(
-                "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND attempt = $2 AND id > $3 ORDER BY id",
-                &[j.id.clone().into(), j.attempts.into(), after.into()],
+                "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND attempt = $2 AND id > $3 ORDER BY id LIMIT $4",
+                &[j.id.clone().into(), j.attempts.into(), after.into(), limit.into()],
             )
             .await?
             .iter()
@@ -605,6 +638,35 @@ impl Store {
                 data: js(r, 3),
             })
             .collect())
+    }
+
+    /// The latest attempt's newest event of one of `kinds` (one row, not the whole attempt).
+    pub async fn last_event_of(
+        &self,
+        j: &Job,
+        kinds: &[&str],
+    ) -> Result<Option<StoredEvent>, DbError> {
+        let mut params = vec![j.id.clone().into(), j.attempts.into()];
+        let mut marks = Vec::new();
+        for (i, k) in kinds.iter().enumerate() {
+            params.push((*k).into());
+            marks.push(format!("${}", i + 3));
+        }
+        let sql = format!(
+            "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND attempt = $2 AND event_type IN ({}) ORDER BY id DESC LIMIT 1",
+            marks.join(", ")
+        );
+        Ok(self
+            .db
+            .query(&sql, &params)
+            .await?
+            .first()
+            .map(|r| StoredEvent {
+                id: n(r, 0).unwrap_or(0),
+                attempt: n(r, 1).unwrap_or(0),
+                kind: t(r, 2).unwrap_or_default(),
+                data: js(r, 3),
+            }))
     }
 
     /// Completes a job the node holds. Idempotent: a retry, or a node whose lease was lost,
@@ -862,9 +924,74 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// Round-robin across clients, keeping each client's jobs oldest first (`jobs` arrive oldest
+/// first).
+fn fair_order(jobs: &mut Vec<Job>) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut ranked: Vec<(usize, usize, Job)> = jobs
+        .drain(..)
+        .enumerate()
+        .map(|(i, j)| {
+            let rank = seen.entry(j.client_ip.clone()).or_insert(0);
+            *rank += 1;
+            (*rank, i, j)
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, i, _)| (*rank, *i));
+    jobs.extend(ranked.into_iter().map(|(_, _, j)| j));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn claims_take_turns_between_clients_and_quotas_count_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path().join("cp.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let spec = json!({"messages": []});
+        let mut t = 1_000;
+        // Client A floods first; B's one job comes last.
+        for _ in 0..300 {
+            t += 1;
+            s.create_job(Some("m:1"), &spec, "10.0.0.1", 3, "pending", None, t)
+                .await
+                .unwrap();
+        }
+        let b = s
+            .create_job(Some("m:1"), &spec, "10.0.0.2", 3, "pending", None, t + 1)
+            .await
+            .unwrap();
+        assert_eq!(s.pending_for_client("10.0.0.1").await.unwrap(), 300);
+        assert_eq!(s.pending_for_client("10.0.0.2").await.unwrap(), 1);
+        let p = s
+            .register(
+                "ab",
+                "provider",
+                "provider-fair",
+                None,
+                None,
+                None,
+                None,
+                None,
+                &json!({"served_models": ["m:1"]}),
+                t,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let got = s.claim(&p, 2, t + 2, 60_000).await.unwrap();
+        let clients: Vec<&str> = got.iter().map(|j| j.client_ip.as_str()).collect();
+        assert_eq!(
+            clients,
+            ["10.0.0.1", "10.0.0.2"],
+            "B's job is not behind A's 300"
+        );
+        assert_eq!(got[1].id, b.id);
+        assert_eq!(s.pending_for_client("10.0.0.2").await.unwrap(), 0);
+    }
 
     #[test]
     fn ansi_is_stripped() {

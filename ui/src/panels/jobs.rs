@@ -40,11 +40,17 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     }
     let block = super::block(app, Panel::Jobs, focused, note);
     if total == 0 {
+        // The example names something this node serves: an LLM backend, else a container.
+        let m = &app.model;
+        let (target, data) = match (m.backends.rows.first(), m.containers.first()) {
+            (Some(b), _) => (b.id.as_str(), "{\"prompt\":\"hi\"}"),
+            (None, Some(c)) => (c.id.as_str(), "{}"),
+            (None, None) => ("<id>", "{}"),
+        };
         let text = format!(
-            "No jobs yet. Send one:\n  curl -s -XPOST http://{}/api/jobs -H 'content-type: application/json' \\\n    -d '{{\"containers\":[\"<id>\"],\"data\":{{}}}}'\nOn-chain subscriptions appear under Subscriptions (3).",
+            "No jobs yet. Send one:\n  curl -s -XPOST http://{}/api/jobs -H 'content-type: application/json' \\\n    -d '{{\"containers\":[\"{target}\"],\"data\":{data}}}'\nOn-chain subscriptions appear under Subscriptions (3).",
             // A wildcard bind is reached on loopback from this machine.
-            app.model
-                .header
+            m.header
                 .rest_addr
                 .replace("0.0.0.0:", "127.0.0.1:")
                 .replace("[::]:", "[::1]:")
