@@ -35,14 +35,7 @@ async fn node_routes_health_info_resources_openapi() {
         json!({"status": "healthy"})
     );
 
-    let info: Value = c
-        .get(format!("{base}/info"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = get_json(&format!("{base}/info")).await;
     assert_eq!(
         info["containers"][0],
         json!({"id": "echo", "description": "echoes", "external": true, "image": ""})
@@ -52,34 +45,13 @@ async fn node_routes_health_info_resources_openapi() {
     assert_eq!(info["container_status"].as_array().unwrap().len(), 2);
 
     // Remote containers are asked at their `url`; a failing one is left out.
-    let res: Value = c
-        .get(format!("{base}/resources"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res: Value = get_json(&format!("{base}/resources")).await;
     assert_eq!(res["echo"]["service_id"], "first");
     assert!(res.get("down").is_none());
-    let res: Value = c
-        .get(format!("{base}/resources?model_id=echo-model"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res: Value = get_json(&format!("{base}/resources?model_id=echo-model")).await;
     assert_eq!(res, json!({"echo": {"supported": true}}));
 
-    let spec: Value = c
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = get_json(&format!("{base}/openapi.json")).await;
     for p in [
         "/health",
         "/info",
@@ -136,42 +108,14 @@ async fn job_runs_and_result_keeps_every_digit_and_ignores_body_id_and_ip() {
     assert_eq!(job["intermediate_results"], json!([]));
 
     // The job belongs to the TCP peer (127.0.0.1), not to the body's "ip".
-    let ids: Value = c
-        .get(format!("{base}/api/jobs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ids: Value = get_json(&format!("{base}/api/jobs")).await;
     assert_eq!(ids, json!([id]));
-    let done: Value = c
-        .get(format!("{base}/api/jobs?pending=false"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let done: Value = get_json(&format!("{base}/api/jobs?pending=false")).await;
     assert_eq!(done, json!([id]));
-    let pending: Value = c
-        .get(format!("{base}/api/jobs?pending=true"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pending: Value = get_json(&format!("{base}/api/jobs?pending=true")).await;
     assert_eq!(pending, json!([]));
     // Without intermediate=true the key is absent, as in Ritual's node; unknown ids are skipped.
-    let got: Value = c
-        .get(format!("{base}/api/jobs?id={id}&id=unknown"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&format!("{base}/api/jobs?id={id}&id=unknown")).await;
     assert_eq!(got.as_array().unwrap().len(), 1);
     assert!(got[0].get("intermediate_results").is_none());
 }
@@ -554,14 +498,7 @@ async fn stream_idle_timeout_fails_the_job() {
     // The body breaks off after the first chunk; the stored job says why.
     let text = r.text().await.unwrap_or_default();
     let id = {
-        let ids: Value = http()
-            .get(format!("{base}/api/jobs"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ids: Value = get_json(&format!("{base}/api/jobs")).await;
         ids[0].as_str().unwrap().to_string()
     };
     assert!(text.is_empty() || text.starts_with(&id));
@@ -639,14 +576,7 @@ async fn forwarded_for_is_trusted_only_from_configured_proxies() {
     );
     let job = wait_job_with(&c, &base, id, T, &[("x-forwarded-for", "198.51.100.7")]).await;
     assert_eq!(job["status"], "success");
-    let other: Value = c
-        .get(format!("{base}/api/jobs?id={id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let other: Value = get_json(&format!("{base}/api/jobs?id={id}")).await;
     assert_eq!(other, json!([]), "another client must not see the result");
     let other: Value = c
         .get(format!("{base}/api/jobs"))
@@ -742,14 +672,7 @@ async fn status_reports_from_loopback_only() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({}));
-    let got: Value = c
-        .get(format!("{base}/api/jobs?id=ext-1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&format!("{base}/api/jobs?id=ext-1")).await;
     assert_eq!(
         got,
         json!([{"id": "ext-1", "status": "running", "result": null}])
@@ -761,14 +684,7 @@ async fn status_reports_from_loopback_only() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let got: Value = c
-        .get(format!("{base}/api/jobs?id=ext-1&intermediate=true"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&format!("{base}/api/jobs?id=ext-1&intermediate=true")).await;
     assert_eq!(
         got,
         json!([{"id": "ext-1", "status": "success", "result": null, "intermediate_results": []}])
@@ -854,14 +770,7 @@ async fn only_json_bodies_create_jobs() {
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
-    let jobs: Value = c
-        .get(format!("{base}/api/jobs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jobs: Value = get_json(&format!("{base}/api/jobs")).await;
     assert_eq!(jobs, json!([]), "nothing was created");
     // JSON, with or without a charset, still works; so does a script's typeless body.
     let r = c
@@ -988,13 +897,6 @@ async fn silent_and_slow_clients_are_cut_off_and_connections_are_capped() {
     let reply = read_until_closed(&mut slow).await;
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(reply.contains("did not arrive in time"), "{reply}");
-    let jobs: Value = http()
-        .get(format!("{base}/api/jobs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jobs: Value = get_json(&format!("{base}/api/jobs")).await;
     assert_eq!(jobs, json!([]));
 }

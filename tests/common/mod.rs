@@ -255,18 +255,16 @@ pub fn infernet_cmd(home: &Path) -> Command {
     c
 }
 
+/// `GET url` as JSON (panics on a transport error or a non-JSON answer).
+pub async fn get_json(url: &str) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Polls `/info` until container `id` is in state `want` (bounded).
 pub async fn wait_container_state(base: &str, id: &str, want: &str, within: Duration) -> Value {
     let t0 = Instant::now();
     loop {
-        let i: Value = http()
-            .get(format!("{base}/info"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let i = get_json(&format!("{base}/info")).await;
         let st = i["container_status"]
             .as_array()
             .unwrap()

@@ -106,6 +106,16 @@ pub struct Job {
 
 const JOB_COLS: &str = "id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, created_at, updated_at, assigned_at, completed_at, client_ip";
 
+/// A `job_events` row (`id, attempt, event_type, data`).
+fn stored_event(r: &Row) -> StoredEvent {
+    StoredEvent {
+        id: n(r, 0).unwrap_or(0),
+        attempt: n(r, 1).unwrap_or(0),
+        kind: t(r, 2).unwrap_or_default(),
+        data: js(r, 3),
+    }
+}
+
 fn job(r: &Row) -> Job {
     Job {
         id: t(r, 0).unwrap_or_default(),
@@ -614,9 +624,8 @@ impl Store {
         })
     }
 
-    /// Events of the job's latest attempt after `after` (an SSE `Last-Event-ID`).
-    /// The latest attempt's events after `after`, at most `limit` of them (readers page
-    /// through a long job instead of holding all of it).
+    /// The latest attempt's events after `after` (an SSE `Last-Event-ID`), at most `limit` of
+    /// them (readers page through a long job instead of holding all of it).
     pub async fn events(
         &self,
         j: &Job,
@@ -631,12 +640,7 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| StoredEvent {
-                id: n(r, 0).unwrap_or(0),
-                attempt: n(r, 1).unwrap_or(0),
-                kind: t(r, 2).unwrap_or_default(),
-                data: js(r, 3),
-            })
+            .map(stored_event)
             .collect())
     }
 
@@ -661,12 +665,7 @@ impl Store {
             .query(&sql, &params)
             .await?
             .first()
-            .map(|r| StoredEvent {
-                id: n(r, 0).unwrap_or(0),
-                attempt: n(r, 1).unwrap_or(0),
-                kind: t(r, 2).unwrap_or_default(),
-                data: js(r, 3),
-            }))
+            .map(stored_event))
     }
 
     /// Completes a job the node holds. Idempotent: a retry, or a node whose lease was lost,
