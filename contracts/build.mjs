@@ -50,8 +50,14 @@ for (const e of out.errors || []) {
 if (errors.length) process.exit(1);
 
 const dest = path.join(here, "artifacts");
-fs.rmSync(dest, { recursive: true, force: true });
 fs.mkdirSync(dest, { recursive: true });
+// Unchanged artifacts keep their mtime: the Rust crate embeds them, and a rewrite would make
+// cargo rebuild it on every run of the test command.
+function writeIfChanged(file, text) {
+  if (fs.existsSync(file) && fs.readFileSync(file, "utf8") === text) return;
+  fs.writeFileSync(file, text);
+}
+
 const names = [];
 for (const [sourceName, contracts] of Object.entries(out.contracts)) {
   for (const [name, c] of Object.entries(contracts)) {
@@ -62,10 +68,16 @@ for (const [sourceName, contracts] of Object.entries(out.contracts)) {
       bytecode: "0x" + c.evm.bytecode.object,
       deployedBytecode: "0x" + c.evm.deployedBytecode.object,
     };
-    fs.writeFileSync(path.join(dest, `${name}.json`), JSON.stringify(artifact, null, 1) + "\n");
+    writeIfChanged(path.join(dest, `${name}.json`), JSON.stringify(artifact, null, 1) + "\n");
     names.push(name);
   }
 }
 const build = { compiler: `solc-js ${solc.version()}`, settings: SETTINGS, sources: hashes };
-fs.writeFileSync(path.join(dest, "BUILD.json"), JSON.stringify(build, null, 1) + "\n");
+writeIfChanged(path.join(dest, "BUILD.json"), JSON.stringify(build, null, 1) + "\n");
+// Artifacts of contracts that no longer exist go.
+for (const f of fs.readdirSync(dest)) {
+  if (f !== "BUILD.json" && !names.includes(f.replace(/\.json$/, ""))) {
+    fs.rmSync(path.join(dest, f), { recursive: true, force: true });
+  }
+}
 console.log(`compiled ${names.length} contracts with solc ${solc.version()} into ${path.relative(process.cwd(), dest)}`);
