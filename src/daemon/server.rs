@@ -170,7 +170,10 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
         stop.cancel();
     }
     drop(out);
-    let _ = writer.await;
+    // The writer is this connection's own task (it ends with it); a panic in it is reported.
+    if let Err(e) = writer.await {
+        tracing::error!(error = %e, "IPC connection writer failed");
+    }
 }
 
 /// Streams engine events and this session's updates (the model goes to the writer directly).
