@@ -3,7 +3,7 @@
 # bookworm` root (mirror from this machine's apt sources), adds a package real images carry
 # that looks like a prerequisite but is not one (libclang-cpp14: LLVM's C++ library, not
 # libclang), runs the project's install steps inside it (build-deps.sh, provision-docker.sh
-# --install-only, provision-chain.sh, provision-cp.sh) and checks each prerequisite for real:
+# --install-only, provision-chain.sh, provision-cp.sh, provision-schemathesis.sh) and checks each prerequisite for real:
 # libclang dlopen()ed by a C program, cmake configuring a C++ project, make, node and npm,
 # anvil, the PostgreSQL server binaries (a cluster is started), the Python venv with openai,
 # dockerd. Needs root (chroot). Exit 0 when every check holds.
@@ -142,6 +142,8 @@ esac
 case " $STEPS " in *" cp "*)
   step cp "./scripts/provision-cp.sh > /tmp/cp.env"
   check "PostgreSQL server answers, Python venv with openai" '. /tmp/cp.env && pg=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1) && "$pg/pg_isready" -d "$INFERNET_TEST_PG_URL" && "$INFERNET_TEST_OPENAI_PYTHON" -c "import openai"'
+  step schemathesis "./scripts/provision-schemathesis.sh > /tmp/st.env"
+  check "schemathesis runs" '. /tmp/st.env && "$INFERNET_TEST_SCHEMATHESIS" --version'
   ;;
 esac
 

@@ -9,6 +9,8 @@ pub mod control;
 pub mod daemon;
 pub mod diag;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guardian;
 pub mod identity;
 pub mod jobs;

@@ -1213,3 +1213,157 @@ async fn only_allowlisted_nodes_are_admitted() {
     let (st, v) = node_call(&cp, "/api/v1/node/register", &body, Some(&h)).await;
     assert_eq!(st, 200, "{v}");
 }
+
+/// `infernet control-plane <args>` as the operator runs it, with the admin token.
+fn operator(cp: &ControlPlane, token: &str, args: &[&str]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::infernet_cmd(dir.path())
+        .arg("control-plane")
+        .args(args)
+        .args(["--url", &cp.url])
+        .env("INFERNET_ADMIN_TOKEN", token)
+        .output()
+        .expect("run infernet control-plane");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn register_as(cp: &ControlPlane, k: &[u8; 32], id: &str) -> (u16, Value) {
+    let reg = json!({"role": "provider", "node_id": id, "name": format!("box {id}"), "specs": {"served_models": ["m:1"]}});
+    let (body, h) = signed(k, "/api/v1/node/register", &reg);
+    node_call(cp, "/api/v1/node/register", &body, Some(&h)).await
+}
+
+async fn chat_m1(cp: &ControlPlane) -> (u16, Value) {
+    post(
+        &format!("{}/api/chat", cp.url),
+        json!({"messages": [{"role": "user", "content": "x"}], "modelName": "m:1"}),
+    )
+    .await
+}
+
+/// Approval mode: an unknown key is recorded and refused until the operator approves it;
+/// listed keys need no approval; a denied key is refused and its node removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_mode_waits_for_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let (asks, listed, denied) = (key(21), key(22), key(23));
+    let listed_key = auth::public_key(&listed).unwrap();
+    let cp = ControlPlane::start(
+        &sqlite(&dir),
+        &["--admission", "approval", "--allow-node", &listed_key],
+        &[("INFERNET_ADMIN_TOKEN", "op-secret")],
+    );
+    let asks_key = auth::public_key(&asks).unwrap();
+
+    // Unknown key: refused, recorded as pending with what it said about itself.
+    let (st, v) = register_as(&cp, &asks, "provider-asks").await;
+    assert_eq!(st, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("awaiting"), "{v}");
+    assert_eq!(
+        chat_m1(&cp).await.0,
+        503,
+        "an unapproved node serves nothing"
+    );
+    let (ok, out, err) = operator(&cp, "op-secret", &["admissions", "--status", "pending"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("admission policy: approval"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(&asks_key))
+        .unwrap_or_else(|| panic!("pending key listed: {out}"));
+    assert!(
+        line.starts_with("pending") && line.contains("node_id=provider-asks"),
+        "{line}"
+    );
+
+    // A wrong token is refused and changes nothing.
+    let (ok, _, err) = operator(&cp, "wrong", &["approve", &asks_key]);
+    assert!(!ok && err.contains("401"), "{err}");
+    assert_eq!(register_as(&cp, &asks, "provider-asks").await.0, 403);
+
+    // Listed keys need no approval.
+    let (st, v) = register_as(&cp, &listed, "provider-listed").await;
+    assert_eq!(st, 200, "{v}");
+
+    // The operator approves (key given with 0x and in upper case): the node registers.
+    let shouted = format!("0x{}", asks_key.to_ascii_uppercase());
+    let (ok, out, err) = operator(&cp, "op-secret", &["approve", &shouted]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("approved"), "{out}");
+    let (st, v) = register_as(&cp, &asks, "provider-asks").await;
+    assert_eq!(st, 200, "{v}");
+
+    // Denied (decided before the key ever asked): refused, and so is an approved key once
+    // denied; its node is removed at once.
+    let (ok, _, err) = operator(
+        &cp,
+        "op-secret",
+        &["deny", &auth::public_key(&denied).unwrap()],
+    );
+    assert!(ok, "{err}");
+    let (st, v) = register_as(&cp, &denied, "provider-denied").await;
+    assert_eq!(st, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("denied"), "{v}");
+    let (ok, _, err) = operator(&cp, "op-secret", &["deny", &asks_key]);
+    assert!(ok, "{err}");
+    let (body, h) = signed(
+        &asks,
+        "/api/v1/node/heartbeat",
+        &json!({"role": "provider"}),
+    );
+    let (st, v) = node_call(&cp, "/api/v1/node/heartbeat", &body, Some(&h)).await;
+    assert_eq!(st, 403, "{v}");
+    let peers = cp.get("/api/peers").await.to_string();
+    assert!(
+        !peers.contains("provider-asks"),
+        "a denied node is gone: {peers}"
+    );
+    assert!(peers.contains("provider-listed"), "{peers}");
+
+    // A bad decision says what is expected.
+    let r = http()
+        .post(format!("{}/api/v1/user/admissions/{asks_key}", cp.url))
+        .bearer_auth("op-secret")
+        .json(&json!({"decision": "maybe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("\"approve\" or \"deny\""),
+        "{v}"
+    );
+}
+
+/// Approval mode cannot start without the token the operator approves with.
+#[test]
+fn approval_mode_needs_an_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::infernet_cmd(dir.path())
+        .args([
+            "control-plane",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admission",
+            "approval",
+        ])
+        .args([
+            "--database-url",
+            &dir.path().join("cp.db").to_string_lossy(),
+        ])
+        .env_remove("INFERNET_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("INFERNET_ADMIN_TOKEN"), "{err}");
+}

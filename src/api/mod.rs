@@ -7,7 +7,7 @@ pub mod listener;
 mod node_routes;
 mod openapi;
 pub mod ratelimit;
-mod request;
+pub(crate) mod request;
 
 pub use error::ApiError;
 

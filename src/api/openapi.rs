@@ -45,11 +45,13 @@ pub fn spec() -> Value {
           "get": {"summary": "List this client's job ids, or fetch results by id (scoped to the caller)",
             "parameters": [
               {"name": "id", "in": "query", "required": false, "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
-              {"name": "intermediate", "in": "query", "required": false, "schema": {"type": "string", "enum": ["true", "false"]}},
-              {"name": "pending", "in": "query", "required": false, "schema": {"type": "string", "enum": ["true", "false"]}}
+              // As Ritual's node reads them: "true" is true, any other value false.
+              {"name": "intermediate", "in": "query", "required": false, "schema": {"type": "string"}, "description": "\"true\": include intermediate results; any other value: no"},
+              {"name": "pending", "in": "query", "required": false, "schema": {"type": "string"}, "description": "\"true\": pending jobs only; \"false\": finished ones only; absent or any other value: all"}
             ],
             "responses": {
-              "200": json_of(json!({"oneOf": [
+              // anyOf: `[]` is both an empty id list and an empty result list.
+              "200": json_of(json!({"anyOf": [
                 {"type": "array", "items": {"type": "string"}},
                 {"type": "array", "items": {"$ref": "#/components/schemas/JobResult"}}]})),
               "400": e, "413": e, "429": e}}
@@ -58,7 +60,7 @@ pub fn spec() -> Value {
           "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": {"oneOf": [
             {"$ref": "#/components/schemas/JobRequest"}, {"$ref": "#/components/schemas/DelegatedSubscriptionRequest"}]}}}}},
           "responses": {
-            "200": json_of(json!({"type": "array", "items": {"oneOf": [
+            "200": json_of(json!({"type": "array", "items": {"anyOf": [
               {"type": "object", "properties": {"id": {"type": "string"}, "subscription_id": {"type": "integer"}}},
               {"$ref": "#/components/schemas/Error"}]}})),
             "400": e, "408": e, "413": e, "415": e, "429": e}}},
@@ -74,7 +76,7 @@ pub fn spec() -> Value {
       "components": {"schemas": {
         "Error": {"type": "object", "properties": {"error": {"type": "string"}, "params": {"type": "object"}}, "required": ["error", "params"]},
         "JobRequest": {"type": "object", "required": ["containers", "data"], "properties": {
-          "containers": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+          "containers": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
           "data": {"type": "object"},
           "requires_proof": {"type": "boolean", "default": false}}},
         "DelegatedSubscriptionRequest": {"type": "object", "required": ["subscription", "signature"], "properties": {
@@ -99,7 +101,7 @@ pub fn spec() -> Value {
           "result": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/ContainerResult"}]},
           "intermediate_results": {"type": "array", "items": {"$ref": "#/components/schemas/ContainerResult"}}}},
         "JobStatusReport": {"type": "object", "required": ["id", "status", "containers"], "properties": {
-          "id": {"type": "string"},
+          "id": {"type": "string", "minLength": 1},
           "status": {"type": "string", "enum": ["running", "success", "failed"]},
           "containers": {"type": "array", "items": {"type": "string"}},
           "data": {}}},

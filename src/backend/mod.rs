@@ -8,11 +8,11 @@ mod embedded;
 mod event;
 pub mod hf;
 mod kind;
-mod ollama;
-mod openai;
+pub(crate) mod ollama;
+pub(crate) mod openai;
 mod registry;
 mod remote;
-mod sse;
+pub(crate) mod sse;
 mod stdio;
 mod stub;
 

@@ -168,55 +168,44 @@ impl OpenAiBackend {
                 }
             };
             for line in pending {
-                let Some(data) = line.strip_prefix("data:").map(str::trim) else {
-                    continue;
+                let (m, t, finish, u) = match parse_line(&line) {
+                    Line::Skip => continue,
+                    Line::Done => {
+                        let _ = tx.send(done(&id, reason, text, usage)).await;
+                        return;
+                    }
+                    Line::Error(e) => {
+                        let _ = tx.send(err(format!("{}: {e}", self.kind.name()))).await;
+                        return;
+                    }
+                    Line::Chunk {
+                        model,
+                        text,
+                        finish,
+                        usage,
+                    } => (model, text, finish, usage),
                 };
-                if data == "[DONE]" {
-                    let _ = tx.send(done(&id, reason, text, usage)).await;
-                    return;
-                }
-                let Ok(v) = serde_json::from_str::<Value>(data) else {
-                    continue;
-                };
-                if let Some(e) = v.get("error") {
-                    let _ = tx
-                        .send(err(format!(
-                            "{}: {}",
-                            self.kind.name(),
-                            error_message(e.to_string().as_bytes())
-                        )))
-                        .await;
-                    return;
-                }
                 if !started {
                     started = true;
-                    let m = v["model"].as_str().unwrap_or(&model).to_string();
                     let meta = ChatEvent::Meta {
                         id: id.clone(),
                         backend: self.id.clone(),
-                        model: m,
+                        model: m.unwrap_or_else(|| model.clone()),
                         started_at: now_rfc3339(),
                     };
                     if tx.send(meta).await.is_err() {
                         return;
                     }
                 }
-                if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-                    usage = Some(Usage {
-                        prompt_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),
-                        completion_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
-                    });
+                if u.is_some() {
+                    usage = u;
                 }
-                let choice = &v["choices"][0];
-                if let Some(t) = choice["delta"]["content"]
-                    .as_str()
-                    .filter(|t| !t.is_empty())
-                {
-                    text.push_str(t);
+                if let Some(t) = t {
+                    text.push_str(&t);
                     if tx
                         .send(ChatEvent::Token {
                             id: id.clone(),
-                            text: t.to_string(),
+                            text: t,
                         })
                         .await
                         .is_err()
@@ -224,8 +213,8 @@ impl OpenAiBackend {
                         return; // consumer gone: dropping the response cancels upstream
                     }
                 }
-                if let Some(r) = choice["finish_reason"].as_str() {
-                    reason = DoneReason::from_wire(r);
+                if let Some(r) = finish {
+                    reason = r;
                 }
             }
             if finished {
@@ -234,6 +223,54 @@ impl OpenAiBackend {
                 return;
             }
         }
+    }
+}
+
+/// What one SSE line of `/v1/chat/completions` means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    /// Not a `data:` line, or data that is not JSON: ignored (comments, keep-alives).
+    Skip,
+    /// `data: [DONE]`.
+    Done,
+    /// A chunk carrying `error`: the message, shortened.
+    Error(String),
+    Chunk {
+        model: Option<String>,
+        /// A non-empty content delta.
+        text: Option<String>,
+        finish: Option<DoneReason>,
+        usage: Option<Usage>,
+    },
+}
+
+/// Parses one line of an OpenAI-compatible chat stream (`data: {chunk}` / `data: [DONE]`).
+pub fn parse_line(line: &str) -> Line {
+    let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+        return Line::Skip;
+    };
+    if data == "[DONE]" {
+        return Line::Done;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        return Line::Skip;
+    };
+    if let Some(e) = v.get("error") {
+        return Line::Error(error_message(e.to_string().as_bytes()));
+    }
+    let usage = v.get("usage").filter(|u| u.is_object()).map(|u| Usage {
+        prompt_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),
+        completion_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
+    });
+    let choice = &v["choices"][0];
+    Line::Chunk {
+        model: v["model"].as_str().map(str::to_string),
+        text: choice["delta"]["content"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        finish: choice["finish_reason"].as_str().map(DoneReason::from_wire),
+        usage,
     }
 }
 
@@ -266,5 +303,46 @@ impl ChatBackend for OpenAiBackend {
     }
     fn models(&self) -> futures::future::BoxFuture<'_, Result<Vec<ModelInfo>, BackendError>> {
         Box::pin(self.list())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_lines_mean_what_the_wire_says() {
+        assert_eq!(parse_line(": keep-alive"), Line::Skip);
+        assert_eq!(parse_line("data: not json"), Line::Skip);
+        assert_eq!(parse_line("data: [DONE]"), Line::Done);
+        assert_eq!(
+            parse_line(
+                r#"data: {"model":"m","choices":[{"delta":{"content":"hi"},"finish_reason":null}]}"#
+            ),
+            Line::Chunk {
+                model: Some("m".into()),
+                text: Some("hi".into()),
+                finish: None,
+                usage: None
+            }
+        );
+        assert_eq!(
+            parse_line(
+                r#"data:{"choices":[{"delta":{"content":""},"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#
+            ),
+            Line::Chunk {
+                model: None,
+                text: None,
+                finish: Some(DoneReason::Length),
+                usage: Some(Usage {
+                    prompt_tokens: 3,
+                    completion_tokens: 5
+                })
+            }
+        );
+        match parse_line(r#"data: {"error":{"message":"model gone"}}"#) {
+            Line::Error(m) => assert!(m.contains("model gone"), "{m}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
     }
 }

@@ -13,6 +13,40 @@ pub enum ControlPlaneCommand {
     /// Run a control plane: nodes register and take chat jobs; clients use /api/chat (SSE) and
     /// the OpenAI-compatible /v1/chat/completions
     Serve(ServeArgs),
+    /// List the node keys that asked to be admitted (approval mode) and the decisions made
+    Admissions(AdmissionsArgs),
+    /// Admit a node key: it may register and take users' prompts (approval mode)
+    Approve(DecideArgs),
+    /// Refuse a node key; a registered node with it is removed and gets no new jobs
+    Deny(DecideArgs),
+}
+
+/// Where the operator's calls go; the token is the server's INFERNET_ADMIN_TOKEN.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// The control plane's URL
+    #[arg(long, default_value = "http://127.0.0.1:4010", env = "INFERNET_CP_URL")]
+    pub url: String,
+    /// Print the server's answer as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdmissionsArgs {
+    /// Only keys with this status: pending, approved or denied
+    #[arg(long)]
+    pub status: Option<String>,
+    #[command(flatten)]
+    pub op: OperatorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The node's public key (64 hex characters, as `infernet control-plane admissions` shows)
+    pub pubkey: String,
+    #[command(flatten)]
+    pub op: OperatorArgs,
 }
 
 #[derive(Debug, Args)]
@@ -54,8 +88,14 @@ pub struct ServeArgs {
     /// Jobs one client (IP) may have waiting for a node; more get 429
     #[arg(long, default_value_t = 256)]
     pub max_pending_per_client: i64,
-    /// Admit only this node public key (hex; repeatable, or comma-separated in
-    /// INFERNET_CP_ALLOW_NODES). Without any, every key that signs correctly may register
+    /// Which nodes may register and take users' prompts: open (any key that signs),
+    /// allowlist (only --allow-node keys) or approval (--allow-node keys, and keys the
+    /// operator approves with `infernet control-plane approve`). Default: allowlist when
+    /// --allow-node is given, else open
+    #[arg(long, env = "INFERNET_CP_ADMISSION", value_name = "MODE")]
+    pub admission: Option<String>,
+    /// Admit this node public key (hex; repeatable, or comma-separated in
+    /// INFERNET_CP_ALLOW_NODES)
     #[arg(
         long = "allow-node",
         value_name = "PUBKEY",
@@ -70,7 +110,108 @@ fn d(s: f64) -> Duration {
 }
 
 pub fn run(cmd: ControlPlaneCommand) -> ExitCode {
-    let ControlPlaneCommand::Serve(a) = cmd;
+    match cmd {
+        ControlPlaneCommand::Serve(a) => serve(a),
+        ControlPlaneCommand::Admissions(a) => {
+            let q = a.status.map(|s| format!("?status={s}")).unwrap_or_default();
+            operator_call(
+                &a.op,
+                reqwest::Method::GET,
+                &format!("/api/v1/user/admissions{q}"),
+                None,
+            )
+        }
+        ControlPlaneCommand::Approve(a) => decide(a, "approve"),
+        ControlPlaneCommand::Deny(a) => decide(a, "deny"),
+    }
+}
+
+fn decide(a: DecideArgs, decision: &str) -> ExitCode {
+    let key = crate::control::server::admission_key(&a.pubkey);
+    operator_call(
+        &a.op,
+        reqwest::Method::POST,
+        &format!("/api/v1/user/admissions/{key}"),
+        Some(serde_json::json!({ "decision": decision })),
+    )
+}
+
+/// One admin call; prints the rows (or the JSON), or the server's error.
+fn operator_call(
+    op: &OperatorArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> ExitCode {
+    let Some(token) = std::env::var("INFERNET_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    else {
+        eprintln!(
+            "error: set INFERNET_ADMIN_TOKEN to the control plane's admin token (the one it was started with)"
+        );
+        return ExitCode::from(2);
+    };
+    let rt = match super::runtime(Some(1)) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let url = format!("{}{path}", op.url.trim_end_matches('/'));
+    rt.block_on(async move {
+        let mut req = reqwest::Client::new()
+            .request(method, &url)
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(15));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: no answer from {}: {e}", op.url);
+                return ExitCode::FAILURE;
+            }
+        };
+        let status = resp.status();
+        let v: serde_json::Value = resp.json().await.unwrap_or_default();
+        if !status.is_success() {
+            eprintln!(
+                "error: {} answered {status}: {}",
+                op.url,
+                v["error"].as_str().unwrap_or("(no reason given)")
+            );
+            return ExitCode::FAILURE;
+        }
+        if op.json {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            return ExitCode::SUCCESS;
+        }
+        let rows = match &v["data"] {
+            serde_json::Value::Array(rows) => rows.clone(),
+            row => vec![row.clone()],
+        };
+        if let Some(policy) = v["policy"].as_str() {
+            println!("admission policy: {policy}");
+        }
+        if rows.is_empty() {
+            println!("no node keys recorded");
+        }
+        for r in rows {
+            let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+            println!(
+                "{:<9} {}  node_id={} name={} last_seen={}",
+                s("status"),
+                s("pubkey"),
+                s("node_id"),
+                s("name"),
+                s("last_seen")
+            );
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+fn serve(a: ServeArgs) -> ExitCode {
     if let Err(e) = crate::logging::init(&config::LogConfig::default(), false) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -82,6 +223,23 @@ pub fn run(cmd: ControlPlaneCommand) -> ExitCode {
             .to_string_lossy()
             .into_owned()
     });
+    let admission = match server::AdmissionPolicy::from_args(a.admission.as_deref(), &a.allow_node)
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let admin_token = env("INFERNET_ADMIN_TOKEN")
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
+    if matches!(admission, server::AdmissionPolicy::Approval(_)) && admin_token.is_none() {
+        eprintln!(
+            "error: --admission approval needs INFERNET_ADMIN_TOKEN: the operator approves nodes with it (infernet control-plane approve KEY)"
+        );
+        return ExitCode::from(2);
+    }
     let opts = ServeOptions {
         listen: a.listen.clone(),
         database,
@@ -95,16 +253,8 @@ pub fn run(cmd: ControlPlaneCommand) -> ExitCode {
         max_connections: a.max_connections.max(1),
         header_timeout: d(a.header_timeout_secs),
         max_pending_per_client: a.max_pending_per_client.max(1),
-        allowed_nodes: (!a.allow_node.is_empty()).then(|| {
-            a.allow_node
-                .iter()
-                .map(|k| k.trim().trim_start_matches("0x").to_ascii_lowercase())
-                .filter(|k| !k.is_empty())
-                .collect()
-        }),
-        admin_token: env("INFERNET_ADMIN_TOKEN")
-            .filter(|t| !t.is_empty())
-            .map(Secret::new),
+        admission,
+        admin_token,
         ..Default::default()
     };
     let rt = match super::runtime(None) {

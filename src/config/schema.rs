@@ -431,6 +431,11 @@ impl Default for UiConfig {
 pub struct StoreConfig {
     /// SQLite file; empty means `$XDG_DATA_HOME/infernet/infernet.db`.
     pub path: String,
+    /// The store stops growing at this size (MiB; 0: only the disk limits it). A write past
+    /// it fails as on a full disk: the job is reported failed with the reason, `/health`
+    /// says unhealthy, and space freed by pruning is used again.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_size_mb: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

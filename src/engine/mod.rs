@@ -51,7 +51,8 @@ impl Engine {
         let tasks = TaskTracker::new();
         let (events, _) = broadcast::channel::<EngineEvent>(1024);
 
-        let store = SqliteStore::open(&PathBuf::from(&config.store.path))?;
+        let store =
+            SqliteStore::open_capped(&PathBuf::from(&config.store.path), config.store.max_size_mb)?;
         let interrupted = store.fail_running("node restarted").await?;
         if interrupted > 0 {
             tracing::warn!(

@@ -227,12 +227,12 @@ impl JobService {
     }
 
     async fn finish_record(&self, id: &str, ok: bool, result: Value, intermediate: Vec<Value>) {
-        let status = if ok {
+        let mut status = if ok {
             JobStatus::Success
         } else {
             JobStatus::Failed
         };
-        let error = result
+        let mut error = result
             .get("error")
             .and_then(Value::as_str)
             .map(str::to_string);
@@ -243,8 +243,11 @@ impl JobService {
             .await
         {
             tracing::error!(job = %id, error = %e, "could not store the job result");
-            // The result may be what does not fit: a short failure record may still.
+            // The result may be what does not fit: a short failure record may still. Either
+            // way the job failed: its client can no longer get the result.
             let why = format!("the result could not be stored: {e}");
+            status = JobStatus::Failed;
+            error = Some(why.clone());
             let short = crate::compute::pipeline::error_result("", &why);
             if let Err(e2) = self
                 .inner
@@ -265,7 +268,7 @@ impl JobService {
         if let Ok(mut m) = self.inner.streaming.lock() {
             m.remove(id);
         }
-        let counter = if ok {
+        let counter = if status == JobStatus::Success {
             &self.inner.counters.success
         } else {
             &self.inner.counters.failed

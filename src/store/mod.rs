@@ -138,6 +138,12 @@ fn connect(path: &Path) -> Result<rusqlite::Connection, Error> {
 impl SqliteStore {
     /// Opens (creating) the file, sets WAL and runs pending migrations.
     pub fn open(path: &Path) -> Result<Self, Error> {
+        Self::open_capped(path, 0)
+    }
+
+    /// `open`, with the file's growth stopped at `max_mb` MiB (0: no cap). SQLite then fails
+    /// a write past it with "database or disk is full", the path a full disk takes.
+    pub fn open_capped(path: &Path, max_mb: u64) -> Result<Self, Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::Dir {
                 path: dir.to_path_buf(),
@@ -147,6 +153,25 @@ impl SqliteStore {
         let mut conn = connect(path)?;
         check_integrity(&conn, path)?;
         migrate::run(&mut conn, path)?;
+        if max_mb > 0 {
+            let page: u64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(|e| Error::Open {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+            let pages = (max_mb.saturating_mul(1024 * 1024) / page.max(512)).max(1);
+            // The pragma answers with the limit it set (never below the current size).
+            let set: u64 = conn
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| Error::Open {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+            tracing::info!(max_mb, pages = set, "store size capped");
+        }
         let reader = connect(path)?;
         Ok(Self {
             writer: writer::Writer::spawn(conn)?,

@@ -96,17 +96,26 @@ fn apply(conn: &mut rusqlite::Connection, group: Vec<Job>, health: &Health) {
                 }
                 Ok::<_, rusqlite::Error>(out)
             })();
-            match step {
-                Ok(out) => results.push((out, done)),
+            let cause = match step {
+                Ok(out) => {
+                    let cause = out.as_ref().err().map(|e| e.to_string());
+                    results.push((out, done));
+                    cause
+                }
                 Err(e) => {
                     results.push((Err(Error::Sql(e.to_string())), done));
                     return Err(e);
                 }
-            }
+            };
             if tx.is_autocommit() {
+                // Keep SQLite's own reason ("database or disk is full"): it says what to fix.
+                let why = match cause {
+                    Some(c) => format!("SQLite rolled the transaction back after: {c}"),
+                    None => "SQLite rolled the transaction back".into(),
+                };
                 return Err(rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
-                    Some("SQLite rolled the transaction back".into()),
+                    Some(why),
                 ));
             }
         }

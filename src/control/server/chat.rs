@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 /// A chat request, from `/api/chat` or `/v1/chat/completions`.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct ChatInput {
+pub(crate) struct ChatInput {
     pub messages: Vec<Value>,
     pub model: Option<String>,
     pub max_tokens: Option<u64>,
@@ -143,7 +143,7 @@ pub(super) fn parse_sampling(
     Ok((Some(max_tokens), temperature))
 }
 
-fn parse_chat(b: &Value) -> Result<ChatInput, ApiError> {
+pub(crate) fn parse_chat(b: &Value) -> Result<ChatInput, ApiError> {
     let messages = parse_messages(b.get("messages")).map_err(bad)?;
     let model = b
         .get("modelName")

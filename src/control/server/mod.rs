@@ -1,7 +1,8 @@
 //! `infernet control-plane serve`: a self-hostable control plane (reference infernet-protocol
 //! §6, with the fixes of §12.2): the signed node tier, chat jobs with a real lease queue and
 //! SSE replay, the OpenAI-compatible endpoints, peers/overview/health. SQLite or PostgreSQL.
-mod chat;
+mod admission;
+pub(crate) mod chat;
 mod follow;
 mod hub;
 mod node;
@@ -12,6 +13,7 @@ mod schema;
 pub mod store;
 
 use crate::config::Secret;
+pub use admission::{Policy as AdmissionPolicy, normalise as admission_key};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -49,8 +51,8 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// Jobs one client (IP) may have waiting for a node; 429 beyond.
     pub max_pending_per_client: i64,
-    /// Node admission: `None` admits any key; otherwise only these public keys (lowercase hex).
-    pub allowed_nodes: Option<std::collections::HashSet<String>>,
+    /// Which node keys may register and take users' prompts.
+    pub admission: AdmissionPolicy,
 }
 
 impl Default for ServeOptions {
@@ -69,7 +71,7 @@ impl Default for ServeOptions {
             max_readers_per_job: 64,
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
-            allowed_nodes: None,
+            admission: AdmissionPolicy::Open,
             max_pending_per_client: 256,
         }
     }
@@ -176,6 +178,7 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
         max_connections: opts.max_connections,
         first_byte: opts.header_timeout,
     };
+    let state_admission = opts.admission.name();
     let state: AppState = Arc::new(Inner {
         store,
         hub: Hub::default(),
@@ -197,7 +200,7 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
             tracing::error!(error = %e, "control plane stopped with an error");
         }
     });
-    tracing::info!(address = %addr, database = %label, "control plane listening");
+    tracing::info!(address = %addr, database = %label, admission = state_admission, "control plane listening");
     Ok(Server { addr, cancel, task })
 }
 
@@ -225,6 +228,8 @@ fn router(state: AppState) -> axum::Router {
             "/api/v1/user/nodes/{pubkey}/commands",
             post(public::enqueue_command).get(public::list_commands),
         )
+        .route("/api/v1/user/admissions", get(admission::list))
+        .route("/api/v1/user/admissions/{pubkey}", post(admission::decide))
         .route("/api/chat", post(chat::create))
         .route("/api/chat/stream/{id}", get(chat::stream))
         .route("/api/chat/{id}/status", get(chat::status))

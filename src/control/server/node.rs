@@ -63,19 +63,6 @@ async fn signed(
     if !st.store.fresh_nonce(&v.nonce, &v.pubkey, now).await? {
         return Err(unauthorized(auth::AuthError::Replayed.to_string()));
     }
-    // Admission: with an allowlist, only those keys may register and receive users' prompts.
-    if let Some(allowed) = &st.opts.allowed_nodes
-        && !allowed.contains(&v.pubkey.to_ascii_lowercase())
-    {
-        tracing::warn!(pubkey = %v.pubkey, "node refused: not on the allowlist");
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "node not admitted: this control plane admits only allowlisted nodes; its operator can add --allow-node {}",
-                v.pubkey
-            ),
-        ));
-    }
     let json = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -85,6 +72,8 @@ async fn signed(
     if !json.is_object() {
         return Err(bad("body must be a JSON object"));
     }
+    // Admission: only admitted keys may register and receive users' prompts.
+    super::admission::check(st, &v.pubkey, &json).await?;
     Ok((v.pubkey, json))
 }
 

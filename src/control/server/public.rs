@@ -91,7 +91,7 @@ pub(super) async fn health(State(st): State<AppState>) -> Json<Value> {
 }
 
 /// Constant-time comparison of the bearer token with the configured admin token.
-fn admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = &st.opts.admin_token else {
         return Err(ApiError(
             StatusCode::FORBIDDEN,

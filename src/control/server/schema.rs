@@ -79,6 +79,18 @@ fn migrations(d: Dialect) -> Vec<String> {
         ),
         // 2: claims take turns between clients, and each client's pending jobs are counted.
         "CREATE INDEX jobs_status_client ON jobs (status, client_ip, created_at);".to_string(),
+        // 3: node admission by operator approval.
+        "CREATE TABLE node_admissions (
+            pubkey TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            node_id TEXT,
+            name TEXT,
+            first_seen BIGINT NOT NULL,
+            last_seen BIGINT NOT NULL,
+            decided_at BIGINT
+        );
+        CREATE INDEX node_admissions_status ON node_admissions (status, last_seen);"
+            .to_string(),
     ]
 }
 
