@@ -16,5 +16,6 @@ pub mod identity;
 pub mod jobs;
 pub mod logging;
 pub mod store;
+pub mod supervise;
 pub mod system;
 pub mod tui;

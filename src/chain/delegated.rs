@@ -191,8 +191,21 @@ pub struct DelegatedService {
     waiters: Mutex<HashMap<u32, oneshot::Sender<TxOutcome>>>,
 }
 
-/// Filled once the chain side is connected; the REST API reads it.
-pub type DelegatedSlot = Arc<std::sync::OnceLock<Arc<DelegatedService>>>;
+/// Filled while the chain side is connected (emptied while it restarts); the REST API reads it.
+#[derive(Clone, Default)]
+pub struct DelegatedSlot(Arc<std::sync::RwLock<Option<Arc<DelegatedService>>>>);
+
+impl DelegatedSlot {
+    pub fn get(&self) -> Option<Arc<DelegatedService>> {
+        self.0.read().ok().and_then(|s| s.clone())
+    }
+
+    pub fn set(&self, service: Option<Arc<DelegatedService>>) {
+        if let Ok(mut s) = self.0.write() {
+            *s = service;
+        }
+    }
+}
 
 impl DelegatedService {
     #[allow(clippy::too_many_arguments)]

@@ -1,6 +1,9 @@
 //! Wires the chain side of a running node: connect (retrying until the RPC answers and the
 //! registry checks out), then the sync, scheduler and signer tasks. The REST API and everything
-//! else are already up; chain trouble shows in the status, never stops the node.
+//! else are already up; chain trouble shows in the status, never stops the node. The chain side
+//! is one supervised task: when any of its loops ends or panics, the others are stopped and the
+//! whole side starts again after a backoff, resuming from the store (tracked subscriptions,
+//! sent transactions, delegated requests), with the reason in the status meanwhile.
 use super::client::ChainClient;
 use super::containers::ContainerIndex;
 use super::delegated::{DelegatedService, DelegatedSlot};
@@ -16,6 +19,7 @@ use crate::config::Config;
 use crate::guardian::Guardian;
 use crate::jobs::JobService;
 use crate::store::{ChainLedger, DelegatedStore, SqliteStore};
+use crate::supervise::{Backoff, Supervisor};
 use alloy::primitives::Address;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,23 +34,58 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
 
+/// Why the chain side stopped: a config error (restarting cannot help) or one of its loops.
+enum Stop {
+    Config(String),
+    Loop(String),
+}
+
+impl From<&str> for Stop {
+    fn from(e: &str) -> Self {
+        Stop::Config(e.to_string())
+    }
+}
+
 pub fn spawn(
     config: &Config,
     jobs: JobService,
     store: SqliteStore,
     delegated: DelegatedSlot,
-    tasks: &TaskTracker,
-    cancel: &CancellationToken,
+    sup: &Supervisor,
 ) -> Arc<ChainStatus> {
     let status = Arc::new(ChainStatus::default());
     let st = status.clone();
     let cfg = config.clone();
-    let cancel = cancel.clone();
-    let inner_tasks = tasks.clone();
-    tasks.spawn(async move {
-        if let Err(e) = run(cfg, jobs, store, st.clone(), delegated, inner_tasks, cancel).await {
-            tracing::error!(error = %e, "the chain side is not running");
-            st.set_phase(ChainPhase::Connecting, Some(e));
+    let backoff = Backoff {
+        base: secs(cfg.chain.snapshot_sync.sleep).max(Duration::from_secs(1)),
+        ..Backoff::default()
+    };
+    sup.restart("chain", backoff, move |cancel| {
+        let (cfg, jobs, store, st, delegated) = (
+            cfg.clone(),
+            jobs.clone(),
+            store.clone(),
+            st.clone(),
+            delegated.clone(),
+        );
+        async move {
+            let result = run(cfg, jobs, store, st.clone(), delegated.clone(), cancel).await;
+            delegated.set(None);
+            match result {
+                Ok(()) => Ok(()),
+                Err(Stop::Config(e)) => {
+                    tracing::error!(error = %e, "the chain side is not running");
+                    st.set_phase(ChainPhase::Connecting, Some(e));
+                    Ok(())
+                }
+                Err(Stop::Loop(e)) => {
+                    st.set_phase(
+                        ChainPhase::Connecting,
+                        Some(format!("restarting the chain side: {e}")),
+                    );
+                    Err(e)
+                }
+            }
         }
     });
     status
@@ -58,9 +97,8 @@ async fn run(
     store: SqliteStore,
     status: Arc<ChainStatus>,
     delegated: DelegatedSlot,
-    tasks: TaskTracker,
     cancel: CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), Stop> {
     let chain = &config.chain;
     let key = chain
         .wallet
@@ -71,7 +109,10 @@ async fn run(
             parse_key(k.expose())
                 .map_err(|_| "chain.wallet.private_key: not a valid secp256k1 private key")
         })?;
-    let rpc_url = chain.rpc_url.clone().ok_or("chain.rpc_url is not set")?;
+    let rpc_url = chain
+        .rpc_url
+        .clone()
+        .ok_or(Stop::Config("chain.rpc_url is not set".into()))?;
     let registry: Address = chain
         .registry_address
         .as_deref()
@@ -177,6 +218,9 @@ async fn run(
         node_wallet,
     };
     let (outcomes_tx, mut outcomes_rx) = mpsc::channel::<(u32, super::signer::TxOutcome)>(256);
+    // This run's loops and delegated requests: stopped together when one loop ends.
+    let inner = cancel.child_token();
+    let local = TaskTracker::new();
     let service = Arc::new(
         DelegatedService::new(
             client.clone(),
@@ -187,18 +231,21 @@ async fn run(
             jobs.clone(),
             signer_tx.clone(),
             head_rx.clone(),
-            tasks.clone(),
-            cancel.child_token(),
+            local.clone(),
+            inner.child_token(),
         )
         .with_calls(calls_tx.clone(), node_wallet),
     );
-    let _ = delegated.set(service.clone());
+    delegated.set(Some(service.clone()));
     let svc = service.clone();
-    tasks.spawn(async move {
+    let mut loops = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
+    let forwarder = loops.spawn(async move {
         while let Some((seq, outcome)) = outcomes_rx.recv().await {
             svc.resolved(seq, outcome);
         }
     });
+    names.insert(forwarder.id(), "delegated-outcomes");
     let worker = Arc::new(Worker {
         client: client.clone(),
         node,
@@ -234,9 +281,40 @@ async fn run(
         retry_base,
         node,
     };
-    tasks.spawn(signer.run(signer_rx, calls_rx, head_rx.clone(), cancel.child_token()));
-    tasks.spawn(scheduler.run(sched_rx, head_rx, cancel.child_token()));
-    tasks.spawn(sync.run(cancel.child_token()));
+    let h = loops.spawn(signer.run(signer_rx, calls_rx, head_rx.clone(), inner.child_token()));
+    names.insert(h.id(), "signer");
+    let h = loops.spawn(scheduler.run(sched_rx, head_rx, inner.child_token()));
+    names.insert(h.id(), "scheduler");
+    let h = loops.spawn(sync.run(inner.child_token()));
+    names.insert(h.id(), "sync");
     service.resume().await;
-    Ok(())
+    // Each loop runs until the node stops: one that ends before is a fault of the whole side.
+    let ended = tokio::select! {
+        j = loops.join_next_with_id() => j,
+        _ = cancel.cancelled() => None,
+    };
+    inner.cancel();
+    let fault = ended.map(|j| {
+        let (id, how) = crate::supervise::loop_ended(j);
+        format!(
+            "the {} loop {how}",
+            names.get(&id).copied().unwrap_or("chain")
+        )
+    });
+    // The rest stop on their tokens; what they hold is in the store for the next start.
+    let drain = async {
+        while loops.join_next().await.is_some() {}
+        local.close();
+        local.wait().await;
+    };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("chain loops did not stop within 10 s");
+    }
+    match fault {
+        Some(f) => Err(Stop::Loop(f)),
+        None => Ok(()),
+    }
 }

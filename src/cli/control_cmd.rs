@@ -279,8 +279,13 @@ fn serve(a: ServeArgs) -> ExitCode {
             _ = super::node::wait_for_signal() => cancel.cancel(),
             _ = cancel.cancelled() => {}
         }
-        srv.wait().await;
-        ExitCode::SUCCESS
+        match srv.wait().await {
+            Some(reason) => {
+                eprintln!("error: the control plane stopped: {reason}");
+                ExitCode::FAILURE
+            }
+            None => ExitCode::SUCCESS,
+        }
     })
 }
 

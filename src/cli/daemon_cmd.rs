@@ -375,6 +375,25 @@ pub fn status(args: StatusArgs) -> ExitCode {
             }
         }
     }
+    // Supervised tasks: all well in one line, else each task that failed with its last error.
+    let tasks = v["tasks"].as_array().cloned().unwrap_or_default();
+    let troubled: Vec<&Value> = tasks
+        .iter()
+        .filter(|t| t["failures"].as_u64().unwrap_or(0) > 0)
+        .collect();
+    if troubled.is_empty() {
+        println!("  tasks       {} supervised, no failures", tasks.len());
+    } else {
+        for t in troubled {
+            println!(
+                "  task        {} {} ({} failures): {}",
+                s(t, "name"),
+                s(t, "state"),
+                t["failures"],
+                s(t, "last_error")
+            );
+        }
+    }
     match v.get("logFile").and_then(Value::as_str) {
         Some(l) => println!("  log         {l}"),
         None => println!("  log         the service journal (`infernet service logs`)"),

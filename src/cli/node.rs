@@ -265,15 +265,20 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
         tokio::spawn(host.publish(model, ui::Mode::Attached, publishing.clone()));
         let server = tokio::spawn(serve(listener, d.clone()));
         tracing::info!(socket = %paths.sock.display(), rest = %handle.rest_addr(), "daemon ready");
+        let mut code = ExitCode::SUCCESS;
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = d.shutdown.cancelled() => {}
+            reason = handle.failed() => {
+                tracing::error!(%reason, "the node stopped");
+                code = ExitCode::FAILURE;
+            }
         }
         d.shutdown.cancel();
         publishing.cancel();
         handle.shutdown().await;
         let _ = server.await;
-        ExitCode::SUCCESS
+        code
     });
     drop(pid_lock);
     code

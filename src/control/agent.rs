@@ -9,7 +9,7 @@ use crate::backend::{Backends, ChatBackend, ChatEvent, ChatRequest, Message};
 use crate::config::ControlPlaneConfig;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
@@ -142,15 +142,18 @@ impl Agent {
         key: NodeKey,
         backends: Backends,
         default_name: &str,
-        tasks: &TaskTracker,
-        parent: &CancellationToken,
+        sup: &crate::supervise::Supervisor,
     ) -> Arc<Agent> {
         let mut agent = Self::new(cfg, key, backends, default_name);
         // The engine's cancel (a dropped handle) ends the loops too.
-        agent.intake = parent.child_token();
+        agent.intake = sup.cancel_token().child_token();
         let agent = Arc::new(agent);
         let a = agent.clone();
-        tasks.spawn(async move { a.run().await });
+        sup.restart(
+            "control-plane-agent",
+            crate::supervise::Backoff::default(),
+            move |_| a.clone().run(),
+        );
         agent
     }
 
@@ -165,19 +168,49 @@ impl Agent {
         }))
     }
 
-    async fn run(self: Arc<Self>) {
+    /// Registers, then runs the four loops until the node stops. A loop that ends or panics
+    /// before that stops the others and is the run's error: the supervisor starts the agent
+    /// again (registering anew) after a backoff. Jobs in flight live on, in `self.jobs`.
+    async fn run(self: Arc<Self>) -> Result<(), String> {
         self.register_until_done().await;
         if self.intake.is_cancelled() {
-            return;
+            return Ok(());
         }
         let (a, b, c, d) = (self.clone(), self.clone(), self.clone(), self.clone());
-        let t = TaskTracker::new();
-        t.spawn(async move { a.heartbeat_loop().await });
-        t.spawn(async move { b.job_loop().await });
-        t.spawn(async move { c.command_loop().await });
-        t.spawn(async move { d.peers_loop().await });
-        t.close();
-        t.wait().await;
+        let mut loops = tokio::task::JoinSet::new();
+        let mut names = HashMap::new();
+        names.insert(
+            loops.spawn(async move { a.heartbeat_loop().await }).id(),
+            "heartbeat",
+        );
+        names.insert(loops.spawn(async move { b.job_loop().await }).id(), "job");
+        names.insert(
+            loops.spawn(async move { c.command_loop().await }).id(),
+            "command",
+        );
+        names.insert(
+            loops.spawn(async move { d.peers_loop().await }).id(),
+            "peers",
+        );
+        let Some(first) = loops.join_next_with_id().await else {
+            return Ok(());
+        };
+        if self.intake.is_cancelled() {
+            while loops.join_next().await.is_some() {}
+            return Ok(());
+        }
+        let (id, how) = crate::supervise::loop_ended(first);
+        loops.abort_all();
+        while loops.join_next().await.is_some() {}
+        let why = format!(
+            "the control-plane {} loop {how}",
+            names.get(&id).copied().unwrap_or("agent")
+        );
+        self.status.update(|s| {
+            s.state = "offline".into();
+            s.last_error = Some(why.clone());
+        });
+        Err(why)
     }
 
     // ---- registration and heartbeat ----

@@ -261,6 +261,7 @@ pub async fn status(d: &Daemon) -> Value {
         "backends": backends,
         "chain": snap.chain,
         "controlPlane": snap.control,
+        "tasks": snap.tasks,
     })
 }
 

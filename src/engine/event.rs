@@ -2,10 +2,9 @@
 use crate::compute::{ContainerState, ContainerStatus};
 use crate::jobs::JobEvent;
 use crate::store::JobStatus;
+use crate::supervise::{Backoff, Supervisor, TaskFailure};
 use std::collections::BTreeMap;
 use tokio::sync::{broadcast, watch};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -27,73 +26,97 @@ pub enum EngineEvent {
         state: ContainerState,
         reason: Option<String>,
     },
+    /// A supervised task failed: it restarts after `restart_in_ms`, or it stopped the node.
+    TaskFailed {
+        task: String,
+        reason: String,
+        restart_in_ms: Option<u64>,
+        stops_node: bool,
+    },
+}
+
+impl From<TaskFailure> for EngineEvent {
+    fn from(f: TaskFailure) -> Self {
+        EngineEvent::TaskFailed {
+            task: f.task,
+            reason: f.reason,
+            restart_in_ms: f.restart_in_ms,
+            stops_node: f.stops_node,
+        }
+    }
+}
+
+fn map_job(ev: JobEvent) -> EngineEvent {
+    match ev {
+        JobEvent::Started {
+            id,
+            containers,
+            stream,
+        } => EngineEvent::JobStarted {
+            id,
+            containers,
+            stream,
+        },
+        JobEvent::Finished {
+            id,
+            status: JobStatus::Success,
+            ..
+        } => EngineEvent::JobCompleted { id },
+        JobEvent::Finished { id, error, .. } => EngineEvent::JobFailed { id, error },
+    }
 }
 
 pub(super) fn spawn_forwarders(
-    tasks: &TaskTracker,
-    cancel: &CancellationToken,
+    sup: &Supervisor,
     jobs: broadcast::Sender<JobEvent>,
-    mut states: watch::Receiver<BTreeMap<String, ContainerStatus>>,
+    states: watch::Receiver<BTreeMap<String, ContainerStatus>>,
     out: broadcast::Sender<EngineEvent>,
 ) {
-    let mut rx = jobs.subscribe();
-    let (c1, o1) = (cancel.clone(), out.clone());
-    tasks.spawn(async move {
-        loop {
-            let ev = tokio::select! {
-                r = rx.recv() => r,
-                _ = c1.cancelled() => return,
-            };
-            let ev = match ev {
-                Ok(ev) => ev,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::debug!(skipped = n, "job events lagged");
-                    continue;
+    let o1 = out.clone();
+    sup.restart("job-events", Backoff::default(), move |cancel| {
+        let (mut rx, out) = (jobs.subscribe(), o1.clone());
+        async move {
+            loop {
+                let ev = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = cancel.cancelled() => return Ok(()),
+                };
+                match ev {
+                    Ok(ev) => {
+                        let _ = out.send(map_job(ev));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::debug!(skipped = n, "job events lagged");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            let mapped = match ev {
-                JobEvent::Started {
-                    id,
-                    containers,
-                    stream,
-                } => EngineEvent::JobStarted {
-                    id,
-                    containers,
-                    stream,
-                },
-                JobEvent::Finished {
-                    id,
-                    status: JobStatus::Success,
-                    ..
-                } => EngineEvent::JobCompleted { id },
-                JobEvent::Finished { id, error, .. } => EngineEvent::JobFailed { id, error },
-            };
-            let _ = o1.send(mapped);
+            }
         }
     });
-    let c2 = cancel.clone();
-    tasks.spawn(async move {
-        let mut last: BTreeMap<String, ContainerStatus> = states.borrow().clone();
-        loop {
-            tokio::select! {
-                r = states.changed() => if r.is_err() { return },
-                _ = c2.cancelled() => return,
-            }
-            let now = states.borrow_and_update().clone();
-            for (id, st) in &now {
-                let changed = last
-                    .get(id)
-                    .is_none_or(|p| p.state != st.state || p.reason != st.reason);
-                if changed {
-                    let _ = out.send(EngineEvent::ContainerStateChanged {
-                        id: id.clone(),
-                        state: st.state,
-                        reason: st.reason.clone(),
-                    });
+    sup.restart("container-events", Backoff::default(), move |cancel| {
+        let (mut states, out) = (states.clone(), out.clone());
+        async move {
+            let mut last: BTreeMap<String, ContainerStatus> = states.borrow().clone();
+            loop {
+                tokio::select! {
+                    r = states.changed() => if r.is_err() { return Ok(()) },
+                    _ = cancel.cancelled() => return Ok(()),
                 }
+                let now = states.borrow_and_update().clone();
+                for (id, st) in &now {
+                    let changed = last
+                        .get(id)
+                        .is_none_or(|p| p.state != st.state || p.reason != st.reason);
+                    if changed {
+                        let _ = out.send(EngineEvent::ContainerStateChanged {
+                            id: id.clone(),
+                            state: st.state,
+                            reason: st.reason.clone(),
+                        });
+                    }
+                }
+                last = now;
             }
-            last = now;
         }
     });
 }

@@ -1,8 +1,8 @@
 //! The engine: owns the truth, has no UI. `Engine::start` wires store, containers, jobs and
 //! the REST API; the returned handle exposes snapshots and events and shuts it all down.
+mod duties;
 mod event;
 mod snapshot;
-mod supervise;
 
 pub use event::EngineEvent;
 pub use snapshot::NodeSnapshot;
@@ -17,6 +17,7 @@ use crate::config::{Config, validate::parse_net};
 use crate::guardian::Guardian;
 use crate::jobs::{JobEvent, JobService, Step};
 use crate::store::SqliteStore;
+use crate::supervise::Supervisor;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +51,10 @@ impl Engine {
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         let (events, _) = broadcast::channel::<EngineEvent>(1024);
+        let failures = events.clone();
+        let sup = Supervisor::new(tasks.clone(), cancel.clone(), move |f| {
+            let _ = failures.send(EngineEvent::from(f));
+        });
 
         let store =
             SqliteStore::open_capped(&PathBuf::from(&config.store.path), config.store.max_size_mb)?;
@@ -135,8 +140,7 @@ impl Engine {
                 jobs.clone(),
                 store.clone(),
                 delegated.clone(),
-                &tasks,
-                &cancel,
+                &sup,
             )
         });
 
@@ -179,53 +183,39 @@ impl Engine {
             max_connections: config.server.max_connections as usize,
             first_byte: Duration::from_secs_f64(config.server.header_timeout_secs),
         };
-        tasks.spawn(async move {
+        // Without its REST API the node is not itself: its end stops the node.
+        sup.critical("rest-api", async move {
             let listener = crate::api::listener::Guarded::new(listener, limits).with_connect_info();
-            let serve = axum::serve(
+            axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),
             )
-            .with_graceful_shutdown(rest_cancel.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "REST server stopped with an error");
-            }
+            .with_graceful_shutdown(rest_cancel.cancelled_owned())
+            .await
+            .map_err(|e| format!("the REST server stopped: {e}"))
         });
         tracing::info!(address = %rest_addr, "REST API listening");
 
-        let docker = (managed && !config.containers.is_empty()).then(|| {
-            supervise::spawn_docker(
-                &tasks,
-                &cancel,
-                &config,
-                states.clone(),
-                http.client().clone(),
-            )
-        });
+        let docker = (managed && !config.containers.is_empty())
+            .then(|| duties::spawn_docker(&sup, &config, states.clone(), http.client().clone()));
 
-        supervise::spawn_pruner(&tasks, &cancel, store.clone(), &config);
-        supervise::spawn_default_model(&tasks, &cancel, &config);
-        let (control, control_status) =
-            spawn_control(&config, &configured_backends, &tasks, &cancel);
+        duties::spawn_pruner(&sup, store.clone(), &config);
+        duties::spawn_default_model(&sup, &config);
+        let (control, control_status) = spawn_control(&config, &configured_backends, &sup);
         let snapshot = snapshot::spawn(
-            &tasks,
-            &cancel,
+            &sup,
             rest_addr,
             jobs.clone(),
             states.clone(),
             chain.clone(),
             control_status,
         );
-        event::spawn_forwarders(
-            &tasks,
-            &cancel,
-            job_events,
-            states.subscribe(),
-            events.clone(),
-        );
+        event::spawn_forwarders(&sup, job_events, states.subscribe(), events.clone());
 
         Ok(EngineHandle {
             cancel,
             tasks,
+            sup,
             rest_addr,
             snapshot,
             events,
@@ -249,8 +239,7 @@ impl Engine {
 fn spawn_control(
     config: &Config,
     backends: &Backends,
-    tasks: &TaskTracker,
-    cancel: &CancellationToken,
+    sup: &Supervisor,
 ) -> (
     Option<Arc<crate::control::agent::Agent>>,
     Option<Arc<crate::control::status::ControlStatus>>,
@@ -271,7 +260,7 @@ fn spawn_control(
             } else {
                 config.ui.node_name.clone()
             };
-            let agent = Agent::spawn(cp, key, backends.clone(), &name, tasks, cancel);
+            let agent = Agent::spawn(cp, key, backends.clone(), &name, sup);
             let status = agent.status.clone();
             (Some(agent), Some(status))
         }
@@ -283,6 +272,7 @@ fn spawn_control(
 pub struct EngineHandle {
     cancel: CancellationToken,
     tasks: TaskTracker,
+    sup: Supervisor,
     rest_addr: SocketAddr,
     snapshot: watch::Receiver<Arc<NodeSnapshot>>,
     events: broadcast::Sender<EngineEvent>,
@@ -300,6 +290,21 @@ pub struct EngineHandle {
 impl EngineHandle {
     pub fn rest_addr(&self) -> SocketAddr {
         self.rest_addr
+    }
+
+    /// Resolves with the reason when a critical task stopped the node (never on a normal
+    /// stop): the process then exits with an error instead of serving half a node.
+    pub async fn failed(&self) -> String {
+        self.cancel.cancelled().await;
+        match self.sup.stopped_by() {
+            Some(reason) => reason,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The supervised tasks' states.
+    pub fn tasks(&self) -> Vec<crate::supervise::TaskHealth> {
+        self.sup.health()
     }
 
     pub fn snapshot(&self) -> watch::Receiver<Arc<NodeSnapshot>> {

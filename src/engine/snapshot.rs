@@ -2,14 +2,13 @@
 use crate::chain::{ChainSnapshot, ChainStatus};
 use crate::compute::{ContainerStatus, StateTable};
 use crate::jobs::JobService;
+use crate::supervise::{Backoff, Supervisor};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NodeSnapshot {
@@ -24,6 +23,8 @@ pub struct NodeSnapshot {
     pub chain: Option<ChainSnapshot>,
     /// None when no control plane is configured.
     pub control: Option<crate::control::status::ControlSnapshot>,
+    /// The node's supervised tasks: failures, restarts, the last error.
+    pub tasks: Vec<crate::supervise::TaskHealth>,
 }
 
 fn take(
@@ -33,6 +34,7 @@ fn take(
     states: &StateTable,
     chain: Option<&ChainStatus>,
     control: Option<&crate::control::status::ControlStatus>,
+    sup: &Supervisor,
 ) -> NodeSnapshot {
     let c = jobs.counters();
     NodeSnapshot {
@@ -45,13 +47,13 @@ fn take(
         jobs_failed: c.failed.load(Ordering::Relaxed),
         chain: chain.map(ChainStatus::snapshot),
         control: control.map(|c| c.get()),
+        tasks: sup.health(),
     }
 }
 
 /// Refreshes on container changes at once and on job counters twice a second.
 pub(super) fn spawn(
-    tasks: &TaskTracker,
-    cancel: &CancellationToken,
+    sup: &Supervisor,
     rest_addr: SocketAddr,
     jobs: JobService,
     states: StateTable,
@@ -66,33 +68,46 @@ pub(super) fn spawn(
         &states,
         chain.as_deref(),
         control.as_deref(),
+        sup,
     )));
-    let cancel = cancel.clone();
-    let mut changes = states.subscribe();
-    tasks.spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {},
-                r = changes.changed() => if r.is_err() { return },
-                _ = cancel.cancelled() => return,
-            }
-            let snap = take(
-                rest_addr,
-                started_at,
-                &jobs,
-                &states,
-                chain.as_deref(),
-                control.as_deref(),
-            );
-            tx.send_if_modified(|cur| {
-                if **cur == snap {
-                    false
-                } else {
-                    *cur = Arc::new(snap);
-                    true
+    let tx = Arc::new(tx);
+    let me = sup.clone();
+    sup.restart("snapshot", Backoff::default(), move |cancel| {
+        let (tx, jobs, states, chain, control, me) = (
+            tx.clone(),
+            jobs.clone(),
+            states.clone(),
+            chain.clone(),
+            control.clone(),
+            me.clone(),
+        );
+        async move {
+            let mut changes = states.subscribe();
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {},
+                    r = changes.changed() => if r.is_err() { return Ok(()) },
+                    _ = cancel.cancelled() => return Ok(()),
                 }
-            });
+                let snap = take(
+                    rest_addr,
+                    started_at,
+                    &jobs,
+                    &states,
+                    chain.as_deref(),
+                    control.as_deref(),
+                    &me,
+                );
+                tx.send_if_modified(|cur| {
+                    if **cur == snap {
+                        false
+                    } else {
+                        *cur = Arc::new(snap);
+                        true
+                    }
+                });
+            }
         }
     });
     rx

@@ -132,21 +132,27 @@ pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
-/// A running control plane.
+/// A running control plane: its HTTP server (critical: its end stops the control plane) and
+/// the queue reaper (restarted after a failure), under one supervisor.
 pub struct Server {
     pub addr: SocketAddr,
     cancel: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    tasks: tokio_util::task::TaskTracker,
+    sup: crate::supervise::Supervisor,
 }
 
 impl Server {
     pub async fn stop(self) {
         self.cancel.cancel();
-        let _ = self.task.await;
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
-    pub async fn wait(self) {
-        let _ = self.task.await;
+    /// Waits for every task to end (after a stop); the reason when a failure stopped it.
+    pub async fn wait(self) -> Option<String> {
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.sup.stopped_by()
     }
 
     pub fn cancel_token(&self) -> CancellationToken {
@@ -186,22 +192,29 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
         started: Instant::now(),
     });
     let cancel = CancellationToken::new();
-    reaper::spawn(state.clone(), cancel.clone());
+    let tasks = tokio_util::task::TaskTracker::new();
+    // Failures are logged by the supervisor; nothing else listens here.
+    let sup = crate::supervise::Supervisor::new(tasks.clone(), cancel.clone(), |_| {});
+    reaper::spawn(state.clone(), &sup);
     let app = router(state);
     let c = cancel.clone();
-    let task = tokio::spawn(async move {
+    sup.critical("http", async move {
         let listener = crate::api::listener::Guarded::new(listener, limits).with_connect_info();
-        let serve = axum::serve(
+        axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(c.cancelled_owned());
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "control plane stopped with an error");
-        }
+        .with_graceful_shutdown(c.cancelled_owned())
+        .await
+        .map_err(|e| format!("the HTTP server stopped: {e}"))
     });
     tracing::info!(address = %addr, database = %label, admission = state_admission, "control plane listening");
-    Ok(Server { addr, cancel, task })
+    Ok(Server {
+        addr,
+        cancel,
+        tasks,
+        sup,
+    })
 }
 
 fn router(state: AppState) -> axum::Router {

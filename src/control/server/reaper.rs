@@ -3,20 +3,23 @@
 use super::AppState;
 use super::hub::HubMsg;
 use super::store::now_ms;
+use crate::supervise::{Backoff, Supervisor};
 use serde_json::json;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
-pub(super) fn spawn(st: AppState, cancel: CancellationToken) {
+pub(super) fn spawn(st: AppState, sup: &Supervisor) {
     let tick = (st.opts.lease / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(tick) => {}
-                _ = cancel.cancelled() => return,
-            }
-            if let Err(e) = sweep(&st).await {
-                tracing::warn!(error = %e, "queue sweep failed; retrying");
+    sup.restart("queue-reaper", Backoff::default(), move |cancel| {
+        let st = st.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(tick) => {}
+                    _ = cancel.cancelled() => return Ok(()),
+                }
+                if let Err(e) = sweep(&st).await {
+                    tracing::warn!(error = %e, "queue sweep failed; retrying");
+                }
             }
         }
     });
