@@ -8,6 +8,7 @@
 //!
 //! `eval "$(./scripts/provision-chain.sh)" && cargo bench --bench chain`
 //! (env: BENCH_SUBS=100000, BENCH_IDLE_SECS=60, BENCH_LATENCY_ROUNDS=5)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -3,6 +3,7 @@
 //! path), through a REST stream job on the node, and through the `infernet chat` process.
 //!
 //! `eval "$(./scripts/provision-llm.sh)" && cargo bench --bench llm` (BENCH_ROUNDS=5).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -4,6 +4,7 @@
 //! (`POST /service_output`). Prints p50/p99 latency and jobs/s for both and the ratios.
 //!
 //! `cargo bench --bench offchain` (env: BENCH_CLIENTS=16, BENCH_SECONDS=5).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 #[path = "../tests/common/mod.rs"]
 mod common;
 

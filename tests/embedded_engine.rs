@@ -1,5 +1,6 @@
 //! The embedded llama.cpp engine on the real SmolLM2 GGUF: `infernet chat --backend embedded`
 //! prints real tokens; the model is found among downloaded GGUFs; cancel stops generation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 #![cfg(feature = "embedded")]
 mod common;
 

@@ -1,5 +1,6 @@
 //! Checks that need a real NVIDIA GPU and driver. They are ignored by default (no GPU on the CI
 //! machines); run them on a GPU box with `cargo test --test gpu_real -- --ignored`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 #[test]
 #[ignore = "needs an NVIDIA GPU with its driver (NVML)"]

@@ -1,5 +1,6 @@
 //! `infernet model pull hf:…` from a local hub (HF_ENDPOINT on loopback): picks the GGUF,
 //! shows it in `model list`, and resumes with an HTTP Range after the server cuts the connection.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use axum::body::Body;

@@ -1,6 +1,7 @@
 //! The operator lifecycle with real processes in a temporary config dir: background start,
 //! status, stats, attach (IPC subscribe), logs, second start refused, stop, stale pid files,
 //! and the IPC protocol's error paths.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::{free_port, infernet_cmd};

@@ -1,6 +1,7 @@
 //! LLM backends against a real llama.cpp server and a real model (SmolLM2-135M):
 //! `infernet chat` (text, --json, stdin, errors, Ctrl-C), cancellation leaving no generation
 //! running, backends as job targets over REST (stream and stored text + usage), detection.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::llm::LlamaServer;

@@ -1,5 +1,6 @@
 //! The Ollama adapter through our schema-exact Ollama API test server, itself in front of a
 //! real llama-server with a real model.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 #[path = "support/ollama.rs"]
 mod ollama;

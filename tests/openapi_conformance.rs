@@ -3,6 +3,7 @@
 //! no answer may be a server error or disagree with the document (status, content type,
 //! body schema), and invalid data must be refused. The two contract exceptions are in
 //! tests/fixtures/schemathesis.toml. Bounded: a fixed number of examples per operation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

@@ -2,6 +2,7 @@
 //! re-run keeping the operator's edits), `init` on the keyring's 0600 fallback file, `debug`
 //! never showing a secret, `doctor` on healthy and broken setups, `service`, `gpu`, `firewall`
 //! and `install.sh`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::{docker_available, echo_image, free_port, infernet_cmd};

@@ -1,5 +1,6 @@
 //! REST API against the real engine on an OS-chosen port, with the echo workflow container
 //! running as a real HTTP server (native process, unmanaged containers).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

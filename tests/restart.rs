@@ -1,5 +1,6 @@
 //! The real binary: results survive a restart; jobs running at `kill -9` come back `failed`
 //! with "node restarted"; SIGTERM shuts down gracefully, finishing running jobs first.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

@@ -3,6 +3,7 @@
 //! reports the failure everywhere, and no output surface shows the password or the key:
 //! `/info` (unauthenticated), `status --json`, `config check --json`, `debug`, `doctor --json`,
 //! the node's JSON log and its stderr.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

@@ -1,6 +1,7 @@
 //! Backend API keys from the secret store: `infernet secret set` (OS keyring, else the 0600
 //! file, reported as such) and a backend with `api_key_secret` against a real llama-server that
 //! requires the key.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::llm::LlamaServer;

@@ -1,5 +1,6 @@
 //! The stdio NDJSON engine protocol against a real child process: our echo binary in
 //! `--stdio-engine` mode.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

@@ -1,6 +1,7 @@
 //! A store that cannot take a job's result (its size cap, `store.max_size_mb`, reached: the
 //! same SQLite error as a full disk): the client sees the job failed with the reason at once,
 //! not `running` until the pending TTL, and the node keeps serving jobs that fit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

@@ -1,6 +1,7 @@
 //! Smoke test of the real `infernet tui` in tmux: it starts a real node (REST + the echo
 //! container as a native process), shows a real job, switches every panel, opens a job's
 //! detail and the chat pane, quits — and the terminal is restored (also after SIGTERM).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
 use common::*;

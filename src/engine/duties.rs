@@ -3,7 +3,7 @@
 use crate::compute::{ContainerState, DockerContainers, StateTable};
 use crate::config::Config;
 use crate::store::SqliteStore;
-use crate::supervise::{Backoff, Supervisor};
+use crate::supervise::{Backoff, Never, Supervisor};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub(super) fn spawn_docker(
     let wait = Duration::from_secs_f64(config.startup_wait.max(0.0));
     let creds = config.docker.clone();
     let specs = config.containers.clone();
-    sup.restart("docker-connect", Backoff::default(), move |cancel| {
+    sup.restart::<_, _, Never>("docker-connect", Backoff::default(), move |cancel| {
         let (cell, sup, creds, specs, states, http) = (
             cell2.clone(),
             sup2.clone(),
@@ -44,7 +44,7 @@ pub(super) fn spawn_docker(
                         // Each container gets its own supervised task.
                         for spec in specs {
                             let d = d.clone();
-                            sup.restart(
+                            sup.restart::<_, _, Never>(
                                 &format!("container:{}", spec.id),
                                 Backoff::default(),
                                 move |token| {
@@ -81,7 +81,7 @@ pub(super) fn spawn_pruner(sup: &Supervisor, store: SqliteStore, config: &Config
     let ttl_ms = (config.jobs.pending_ttl * 1000.0) as i64;
     let retention_ms = (config.jobs.completed_retention * 1000.0) as i64;
     let every = Duration::from_secs_f64((config.jobs.pending_ttl / 4.0).clamp(0.5, 60.0));
-    sup.restart("store-pruner", Backoff::default(), move |cancel| {
+    sup.restart::<_, _, Never>("store-pruner", Backoff::default(), move |cancel| {
         let store = store.clone();
         async move {
             let mut backoff = every;
@@ -120,7 +120,7 @@ pub(super) fn spawn_default_model(sup: &Supervisor, config: &Config) {
     let Some(src) = Source::from_env(&env).filter(|s| wanted && !s.present()) else {
         return;
     };
-    sup.restart("default-model", Backoff::default(), move |cancel| {
+    sup.restart::<_, _, Never>("default-model", Backoff::default(), move |cancel| {
         let src = src.clone();
         async move {
             let mut backoff = Duration::from_secs(5);

@@ -2,7 +2,7 @@
 use crate::compute::{ContainerState, ContainerStatus};
 use crate::jobs::JobEvent;
 use crate::store::JobStatus;
-use crate::supervise::{Backoff, Supervisor, TaskFailure};
+use crate::supervise::{Backoff, Never, Supervisor, TaskFailure};
 use std::collections::BTreeMap;
 use tokio::sync::{broadcast, watch};
 
@@ -73,7 +73,7 @@ pub(super) fn spawn_forwarders(
     out: broadcast::Sender<EngineEvent>,
 ) {
     let o1 = out.clone();
-    sup.restart("job-events", Backoff::default(), move |cancel| {
+    sup.restart::<_, _, Never>("job-events", Backoff::default(), move |cancel| {
         let (mut rx, out) = (jobs.subscribe(), o1.clone());
         async move {
             loop {
@@ -93,7 +93,7 @@ pub(super) fn spawn_forwarders(
             }
         }
     });
-    sup.restart("container-events", Backoff::default(), move |cancel| {
+    sup.restart::<_, _, Never>("container-events", Backoff::default(), move |cancel| {
         let (mut states, out) = (states.clone(), out.clone());
         async move {
             let mut last: BTreeMap<String, ContainerStatus> = states.borrow().clone();

@@ -2,7 +2,7 @@
 use crate::chain::{ChainSnapshot, ChainStatus};
 use crate::compute::{ContainerStatus, StateTable};
 use crate::jobs::JobService;
-use crate::supervise::{Backoff, Supervisor};
+use crate::supervise::{Backoff, Never, Supervisor};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub(super) fn spawn(
     )));
     let tx = Arc::new(tx);
     let me = sup.clone();
-    sup.restart("snapshot", Backoff::default(), move |cancel| {
+    sup.restart::<_, _, Never>("snapshot", Backoff::default(), move |cancel| {
         let (tx, jobs, states, chain, control, me) = (
             tx.clone(),
             jobs.clone(),

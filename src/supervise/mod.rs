@@ -6,6 +6,8 @@
 pub mod policy;
 
 pub use policy::{Backoff, Role};
+/// The error type of a task that only ends by finishing (or panicking).
+pub type Never = std::convert::Infallible;
 use policy::{Decision, Exit, TaskState, decide};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -81,10 +83,10 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// How a run ended, from its join result.
-fn exit_of(joined: Result<Result<(), String>, tokio::task::JoinError>) -> Exit {
+fn exit_of<E: std::fmt::Display>(joined: Result<Result<(), E>, tokio::task::JoinError>) -> Exit {
     match joined {
         Ok(Ok(())) => Exit::Finished,
-        Ok(Err(e)) => Exit::Failed(e),
+        Ok(Err(e)) => Exit::Failed(e.to_string()),
         Err(e) if e.is_panic() => Exit::Panicked(panic_text(e.into_panic())),
         Err(_) => Exit::Cancelled,
     }
@@ -153,17 +155,19 @@ impl Supervisor {
     }
 
     /// Runs a critical task once: its end (but for a node stop) stops the node.
-    pub fn critical<Fut>(&self, name: &str, fut: Fut)
+    pub fn critical<Fut, E>(&self, name: &str, fut: Fut)
     where
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         let mut once = Some(fut);
         self.run(name, Role::Critical, Backoff::default(), move |_| {
             let fut = once.take();
             async move {
                 match fut {
-                    Some(f) => f.await,
-                    None => Err("a critical task cannot be started twice".into()),
+                    Some(f) => f.await.map_err(|e| e.to_string()),
+                    // A critical task runs once: the policy never restarts it.
+                    None => Ok(()),
                 }
             }
         });
@@ -171,18 +175,20 @@ impl Supervisor {
 
     /// Runs `make(token)` and starts it again after each failure, with `backoff`. `token` is
     /// cancelled when the node stops; a run that returns `Ok` is done.
-    pub fn restart<F, Fut>(&self, name: &str, backoff: Backoff, make: F)
+    pub fn restart<F, Fut, E>(&self, name: &str, backoff: Backoff, make: F)
     where
         F: FnMut(CancellationToken) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         self.run(name, Role::Restart, backoff, make);
     }
 
-    fn run<F, Fut>(&self, name: &str, role: Role, backoff: Backoff, mut make: F)
+    fn run<F, Fut, E>(&self, name: &str, role: Role, backoff: Backoff, mut make: F)
     where
         F: FnMut(CancellationToken) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         let me = self.clone();
         let name = name.to_string();
@@ -301,7 +307,7 @@ mod tests {
     async fn a_critical_task_that_ends_stops_the_node_with_the_reason() {
         let (s, mut failures) = sup();
         let node = s.cancel_token();
-        s.critical("rest", async { Err("socket closed".to_string()) });
+        s.critical("rest", async { Err::<(), _>("socket closed") });
         node.cancelled().await;
         let f = failures.recv().await.unwrap();
         assert!(f.stops_node);
@@ -321,12 +327,12 @@ mod tests {
             let c = s.cancel_token();
             async move {
                 c.cancelled().await;
-                Ok(())
+                Ok::<(), Never>(())
             }
         });
         s.restart("loop", FAST, |token| async move {
             token.cancelled().await;
-            Ok(())
+            Ok::<(), Never>(())
         });
         s.cancel_token().cancel();
         s.tracker.close();

@@ -1,5 +1,6 @@
 //! Frame render time at 160x48 with 1 000 jobs and 1 000 subscriptions in the model
 //! (target ≤ 1 ms per frame). Run: `cargo bench -p infernet-ui --bench render`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 #[path = "../tests/support/mod.rs"]
 mod support;
 

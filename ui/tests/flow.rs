@@ -1,4 +1,5 @@
 //! App flow: keys in, intents out, on a scripted model feed (no terminal).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};

@@ -1,4 +1,5 @@
 //! Render snapshots: every panel and the whole app at 80x24 and 160x48, fixed clock and ids.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod support;
 
 use infernet_ui::app::{Panel, View};

@@ -25,7 +25,7 @@ pub enum Policy {
 impl Policy {
     /// From the CLI: `mode` (open / allowlist / approval; none means allowlist when keys
     /// are listed, else open) and the listed keys (hex, any case, optional 0x).
-    pub fn from_args(mode: Option<&str>, keys: &[String]) -> Result<Self, String> {
+    pub fn from_args(mode: Option<&str>, keys: &[String]) -> Result<Self, PolicyError> {
         let keys: HashSet<String> = keys
             .iter()
             .map(|k| normalise(k))
@@ -33,17 +33,11 @@ impl Policy {
             .collect();
         match (mode.map(str::trim), keys.is_empty()) {
             (None, true) | (Some("open"), true) => Ok(Policy::Open),
-            (Some("open"), false) => Err(
-                "--admission open admits every key: drop --allow-node, or use --admission allowlist or approval".into(),
-            ),
+            (Some("open"), false) => Err(PolicyError::OpenWithKeys),
             (None, false) | (Some("allowlist"), false) => Ok(Policy::Allowlist(keys)),
-            (Some("allowlist"), true) => Err(
-                "--admission allowlist needs at least one --allow-node PUBKEY".into(),
-            ),
+            (Some("allowlist"), true) => Err(PolicyError::EmptyAllowlist),
             (Some("approval"), _) => Ok(Policy::Approval(keys)),
-            (Some(other), _) => Err(format!(
-                "--admission '{other}' is not one of open, allowlist, approval"
-            )),
+            (Some(other), _) => Err(PolicyError::UnknownMode(other.to_string())),
         }
     }
 
@@ -54,6 +48,33 @@ impl Policy {
             Policy::Approval(_) => "approval",
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "--admission open admits every key: drop --allow-node, or use --admission allowlist or approval"
+    )]
+    OpenWithKeys,
+    #[error("--admission allowlist needs at least one --allow-node PUBKEY")]
+    EmptyAllowlist,
+    #[error("--admission '{0}' is not one of open, allowlist, approval")]
+    UnknownMode(String),
+}
+
+/// Why a key in approval mode is refused, from its recorded status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("node not admitted: the control plane's operator denied key {0}")]
+    Denied(String),
+    #[error(
+        "node not admitted yet: awaiting the control plane operator's approval (infernet control-plane approve {0})"
+    )]
+    Pending(String),
+    #[error(
+        "node not admitted: {MAX_PENDING} nodes already await approval; ask the operator to approve {0}"
+    )]
+    TooManyPending(String),
 }
 
 pub fn normalise(key: &str) -> String {
@@ -81,20 +102,14 @@ pub fn first(policy: &Policy, key: &str) -> First {
     }
 }
 
-/// The refusal for a key in approval mode, from its recorded status (`None`: too many
+/// The answer for a key in approval mode, from its recorded status (`None`: too many
 /// requests are pending to record another).
-pub fn after_operator(status: Option<&str>, key: &str) -> Result<(), String> {
+pub fn after_operator(status: Option<&str>, key: &str) -> Result<(), Refusal> {
     match status {
         Some("approved") => Ok(()),
-        Some("denied") => Err(format!(
-            "node not admitted: the control plane's operator denied key {key}"
-        )),
-        Some(_) => Err(format!(
-            "node not admitted yet: awaiting the control plane operator's approval (infernet control-plane approve {key})"
-        )),
-        None => Err(format!(
-            "node not admitted: {MAX_PENDING} nodes already await approval; ask the operator to approve {key}"
-        )),
+        Some("denied") => Err(Refusal::Denied(key.to_string())),
+        Some(_) => Err(Refusal::Pending(key.to_string())),
+        None => Err(Refusal::TooManyPending(key.to_string())),
     }
 }
 
@@ -127,9 +142,9 @@ pub(super) async fn check(st: &AppState, key: &str, body: &Value) -> Result<(), 
                     MAX_PENDING,
                 )
                 .await?;
-            after_operator(status.as_deref(), key).map_err(|m| {
+            after_operator(status.as_deref(), key).map_err(|r| {
                 tracing::info!(pubkey = %key, status = ?status, "node refused: not approved");
-                refuse(m)
+                refuse(r.to_string())
             })
         }
     }
@@ -218,9 +233,17 @@ mod tests {
             Policy::from_args(Some("approval"), &[]),
             Ok(Policy::Approval(HashSet::new()))
         );
-        assert!(Policy::from_args(Some("allowlist"), &[]).is_err());
-        assert!(Policy::from_args(Some("open"), &keys(&["ab"])).is_err());
-        let e = Policy::from_args(Some("closed"), &[]).unwrap_err();
+        assert_eq!(
+            Policy::from_args(Some("allowlist"), &[]),
+            Err(PolicyError::EmptyAllowlist)
+        );
+        assert_eq!(
+            Policy::from_args(Some("open"), &keys(&["ab"])),
+            Err(PolicyError::OpenWithKeys)
+        );
+        let e = Policy::from_args(Some("closed"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'closed'"), "{e}");
     }
 
@@ -237,17 +260,17 @@ mod tests {
     #[test]
     fn each_recorded_status_has_its_answer() {
         assert_eq!(after_operator(Some("approved"), "k"), Ok(()));
-        let pending = after_operator(Some("pending"), "k").unwrap_err();
+        let pending = after_operator(Some("pending"), "k")
+            .unwrap_err()
+            .to_string();
         assert!(pending.contains("approve k"), "{pending}");
-        assert!(
-            after_operator(Some("denied"), "k")
-                .unwrap_err()
-                .contains("denied")
+        assert_eq!(
+            after_operator(Some("denied"), "k"),
+            Err(Refusal::Denied("k".into()))
         );
-        assert!(
-            after_operator(None, "k")
-                .unwrap_err()
-                .contains("already await")
+        assert_eq!(
+            after_operator(None, "k"),
+            Err(Refusal::TooManyPending("k".into()))
         );
     }
 }

@@ -3,13 +3,13 @@
 use super::AppState;
 use super::hub::HubMsg;
 use super::store::now_ms;
-use crate::supervise::{Backoff, Supervisor};
+use crate::supervise::{Backoff, Never, Supervisor};
 use serde_json::json;
 use std::time::Duration;
 
 pub(super) fn spawn(st: AppState, sup: &Supervisor) {
     let tick = (st.opts.lease / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
-    sup.restart("queue-reaper", Backoff::default(), move |cancel| {
+    sup.restart::<_, _, Never>("queue-reaper", Backoff::default(), move |cancel| {
         let st = st.clone();
         async move {
             loop {
