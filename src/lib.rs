@@ -3,6 +3,7 @@ pub mod api;
 pub mod backend;
 pub mod chain;
 pub mod cli;
+pub mod clock;
 pub mod compute;
 pub mod config;
 pub mod control;

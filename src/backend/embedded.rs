@@ -363,10 +363,7 @@ impl EmbeddedBackend {
 }
 
 fn rand_seed() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(42)
+    rand::random::<u32>()
 }
 
 impl ChatBackend for EmbeddedBackend {

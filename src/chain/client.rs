@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Bound on one RPC call, so a hung endpoint cannot stall a loop.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -112,10 +112,7 @@ pub struct RpcHealth {
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::now_s().max(0) as u64
 }
 
 impl RpcHealth {

@@ -249,10 +249,7 @@ impl DelegatedService {
 
     fn now(&self) -> u64 {
         let head = self.head.borrow().timestamp;
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let wall = crate::clock::now_s().max(0) as u64;
         if head > 0 { head } else { wall }
     }
 

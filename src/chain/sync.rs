@@ -58,13 +58,9 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
     Duration::from_secs_f64(capped * jitter)
 }
 
-/// A cheap pseudo-random number in [0, 1) for jitter (no crypto needed).
+/// A random number in [0, 1) for jitter.
 fn rand_unit() -> f64 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(n.wrapping_mul(2_654_435_761) % 1_000_000) / 1_000_000.0
+    rand::random::<f64>()
 }
 
 impl Sync {

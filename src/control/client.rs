@@ -75,12 +75,7 @@ pub struct CpClient {
     key: NodeKey,
 }
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+use crate::clock::now_s;
 
 fn cause(e: &reqwest::Error) -> String {
     crate::backend::cause_of(e)

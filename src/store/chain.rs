@@ -4,12 +4,7 @@ use super::{Error, SqliteStore};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+use crate::clock::now_s as now;
 
 /// Where a delivery stands. `Sent` has a signed transaction in `chain_txs` awaiting its receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

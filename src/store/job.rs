@@ -93,12 +93,7 @@ pub struct PruneCounts {
     pub deleted_finished: usize,
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 fn row_to_record(
     r: &rusqlite::Row<'_>,

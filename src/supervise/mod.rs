@@ -59,12 +59,7 @@ impl std::fmt::Debug for Supervisor {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 fn role_name(role: Role) -> &'static str {
     match role {

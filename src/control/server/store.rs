@@ -6,12 +6,7 @@ use crate::control::db::{Db, DbError, Row, Val};
 use crate::control::specs;
 use serde_json::{Value, json};
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 fn t(r: &Row, i: usize) -> Option<String> {
     r.get(i).and_then(Val::text)
