@@ -1,9 +1,8 @@
 //! Ollama: `POST /api/chat` NDJSON streaming, `/api/tags` for models.
-use super::openai::done;
-use super::sse::{Lines, Next, next_lines};
+use super::sse::{Lines, Piece, Source, drive};
 use super::{
     BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
-    cause, error_message, now_rfc3339,
+    cause, error_message,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -179,76 +178,36 @@ impl OllamaBackend {
         else {
             return;
         };
-        let mut stream = Box::pin(resp.bytes_stream());
-        let mut lines = Lines::default();
-        let mut text = String::new();
-        let mut started = false;
-        loop {
-            let (pending, finished) = match next_lines(&mut stream, &mut lines, &cancel).await {
-                Next::Lines { lines, finished } => (lines, finished),
-                Next::Cancelled => {
-                    drop(stream); // closes the connection: the server stops generating
-                    let _ = tx.send(done(&id, DoneReason::Cancel, text, None)).await;
-                    return;
-                }
-                Next::Broken(cause) => {
-                    let _ = tx
-                        .send(err(format!("{} stream broke: {cause}", "ollama")))
-                        .await;
-                    return;
-                }
-            };
-            for line in pending {
-                let parsed = parse_line(&line);
-                if let (false, Line::Token { model: m, .. } | Line::Done { model: m, .. }) =
-                    (started, &parsed)
-                {
-                    started = true;
-                    let m = if m.is_empty() {
-                        model.clone()
-                    } else {
-                        m.clone()
-                    };
-                    let meta = ChatEvent::Meta {
-                        id: id.clone(),
-                        backend: self.id.clone(),
-                        model: m,
-                        started_at: now_rfc3339(),
-                    };
-                    if tx.send(meta).await.is_err() {
-                        return;
-                    }
-                }
-                match parsed {
-                    Line::Token { text: t, .. } if !t.is_empty() => {
-                        text.push_str(&t);
-                        if tx
-                            .send(ChatEvent::Token {
-                                id: id.clone(),
-                                text: t,
-                            })
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Line::Done { reason, usage, .. } => {
-                        let _ = tx.send(done(&id, reason, text, usage)).await;
-                        return;
-                    }
-                    Line::Error(e) => {
-                        let _ = tx.send(err(format!("ollama: {e}"))).await;
-                        return;
-                    }
-                    _ => {}
-                }
-            }
-            if finished {
-                let _ = tx.send(done(&id, DoneReason::Stop, text, None)).await;
-                return;
-            }
-        }
+        let src = Source {
+            id: &id,
+            backend: &self.id,
+            kind: "ollama",
+            model: &model,
+        };
+        drive(Box::pin(resp.bytes_stream()), src, piece, &cancel, &tx).await;
+    }
+}
+
+/// An Ollama line as the stream driver reads it.
+pub(crate) fn piece(line: &str) -> Piece {
+    match parse_line(line) {
+        Line::Token { model, text } => Piece::Chunk {
+            model: Some(model),
+            text: Some(text),
+            finish: None,
+            usage: None,
+        },
+        Line::Done {
+            model,
+            reason,
+            usage,
+        } => Piece::End {
+            model: Some(model),
+            reason: Some(reason),
+            usage,
+        },
+        Line::Error(e) => Piece::Error(e),
+        Line::Skip => Piece::Skip,
     }
 }
 

@@ -1,6 +1,6 @@
 //! OpenAI-compatible servers: vLLM, SGLang, llama.cpp's llama-server / llama-swap, Modular MAX.
 //! `POST /v1/chat/completions` with `stream: true` and `stream_options.include_usage`, SSE back.
-use super::sse::{Lines, Next, next_lines};
+use super::sse::{Piece, Source, drive};
 use super::{
     BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
     cause, error_message, now_rfc3339,
@@ -146,83 +146,37 @@ impl OpenAiBackend {
         else {
             return;
         };
-        let mut stream = Box::pin(resp.bytes_stream());
-        let mut lines = Lines::default();
-        let mut text = String::new();
-        let mut reason = DoneReason::Stop;
-        let mut usage = None;
-        let mut started = false;
-        loop {
-            let (pending, finished) = match next_lines(&mut stream, &mut lines, &cancel).await {
-                Next::Lines { lines, finished } => (lines, finished),
-                Next::Cancelled => {
-                    drop(stream); // closes the connection: the server stops generating
-                    let _ = tx.send(done(&id, DoneReason::Cancel, text, usage)).await;
-                    return;
-                }
-                Next::Broken(cause) => {
-                    let _ = tx
-                        .send(err(format!("{} stream broke: {cause}", self.kind.name())))
-                        .await;
-                    return;
-                }
-            };
-            for line in pending {
-                let (m, t, finish, u) = match parse_line(&line) {
-                    Line::Skip => continue,
-                    Line::Done => {
-                        let _ = tx.send(done(&id, reason, text, usage)).await;
-                        return;
-                    }
-                    Line::Error(e) => {
-                        let _ = tx.send(err(format!("{}: {e}", self.kind.name()))).await;
-                        return;
-                    }
-                    Line::Chunk {
-                        model,
-                        text,
-                        finish,
-                        usage,
-                    } => (model, text, finish, usage),
-                };
-                if !started {
-                    started = true;
-                    let meta = ChatEvent::Meta {
-                        id: id.clone(),
-                        backend: self.id.clone(),
-                        model: m.unwrap_or_else(|| model.clone()),
-                        started_at: now_rfc3339(),
-                    };
-                    if tx.send(meta).await.is_err() {
-                        return;
-                    }
-                }
-                if u.is_some() {
-                    usage = u;
-                }
-                if let Some(t) = t {
-                    text.push_str(&t);
-                    if tx
-                        .send(ChatEvent::Token {
-                            id: id.clone(),
-                            text: t,
-                        })
-                        .await
-                        .is_err()
-                    {
-                        return; // consumer gone: dropping the response cancels upstream
-                    }
-                }
-                if let Some(r) = finish {
-                    reason = r;
-                }
-            }
-            if finished {
-                // A stream without `[DONE]` ends like a stop.
-                let _ = tx.send(done(&id, reason, text, usage)).await;
-                return;
-            }
-        }
+        let src = Source {
+            id: &id,
+            backend: &self.id,
+            kind,
+            model: &model,
+        };
+        drive(Box::pin(resp.bytes_stream()), src, piece, &cancel, &tx).await;
+    }
+}
+
+/// An OpenAI SSE line as the stream driver reads it.
+pub(crate) fn piece(line: &str) -> Piece {
+    match parse_line(line) {
+        Line::Skip => Piece::Skip,
+        Line::Done => Piece::End {
+            model: None,
+            reason: None,
+            usage: None,
+        },
+        Line::Error(e) => Piece::Error(e),
+        Line::Chunk {
+            model,
+            text,
+            finish,
+            usage,
+        } => Piece::Chunk {
+            model,
+            text,
+            finish,
+            usage,
+        },
     }
 }
 
