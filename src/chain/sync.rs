@@ -50,17 +50,12 @@ pub struct Sync {
     pub node: alloy::primitives::Address,
 }
 
-/// Exponential backoff with jitter, capped at 5 s (an outage is noticed to end within 5 s).
+/// Exponential backoff from 2·`base`, capped at 5 s (an outage is noticed to end within
+/// 5 s), jittered down by up to half.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.as_secs_f64() * 2f64.powi(attempt.min(6) as i32);
-    let capped = exp.min(5.0);
-    let jitter = 0.5 + rand_unit() * 0.5;
-    Duration::from_secs_f64(capped * jitter)
-}
-
-/// A random number in [0, 1) for jitter.
-fn rand_unit() -> f64 {
-    rand::random::<f64>()
+    crate::retry::Backoff::new(base.saturating_mul(2), Duration::from_secs(5))
+        .with_jitter(crate::retry::Jitter::Below(0.5))
+        .delay(attempt)
 }
 
 impl Sync {

@@ -21,7 +21,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const WATCH_EVERY: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Bring-up retries: 1 s, 2 s, 4 s … 60 s.
+const RETRY: crate::retry::Backoff =
+    crate::retry::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 
 /// The Docker side of the node's managed containers.
 #[derive(Clone)]
@@ -114,7 +116,7 @@ impl DockerContainers {
     /// Brings one container up and keeps it up until `cancel`.
     pub async fn supervise(self, spec: ContainerConfig, cancel: CancellationToken) {
         let id = spec.id.clone();
-        let mut backoff = Duration::from_secs(1);
+        let mut failures = 0;
         // Bring-up, retried with backoff: an image that appears later, or an engine that
         // comes back, makes the container available without a node restart.
         let mut first = true;
@@ -127,13 +129,13 @@ impl DockerContainers {
                 Ok(()) => break,
                 Err(reason) => {
                     first = false;
+                    failures += 1;
                     self.states
                         .set(&id, ContainerState::Unavailable, Some(reason));
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {},
+                        _ = tokio::time::sleep(RETRY.delay(failures)) => {},
                         _ = cancel.cancelled() => return,
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
@@ -307,7 +309,7 @@ impl DockerContainers {
     /// Polls the container; if it stopped or vanished, brings it back (with backoff).
     async fn watch(&self, spec: &ContainerConfig, cancel: &CancellationToken) {
         let id = &spec.id;
-        let mut backoff = Duration::from_secs(1);
+        let mut failures = 0;
         // When Docker's own restart policy brings a crashed container back between two polls,
         // only its start time tells: then it is re-probed before jobs go to it again.
         let mut started_at = self.started_at(id).await;
@@ -351,7 +353,7 @@ impl DockerContainers {
                 {
                     self.states.set(id, ContainerState::Ready, None);
                 }
-                backoff = Duration::from_secs(1);
+                failures = 0;
                 continue;
             }
             tracing::warn!(container = %id, "container is not running; restarting it");
@@ -365,16 +367,16 @@ impl DockerContainers {
                     self.states.bump_restarts(id);
                     self.wait_ready(spec, cancel).await;
                     started_at = self.started_at(id).await;
-                    backoff = Duration::from_secs(1);
+                    failures = 0;
                 }
                 Err(reason) => {
+                    failures += 1;
                     self.states
                         .set(id, ContainerState::Unavailable, Some(reason));
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {},
+                        _ = tokio::time::sleep(RETRY.delay(failures)) => {},
                         _ = cancel.cancelled() => return,
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

@@ -24,10 +24,13 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(f)
 }
 
-/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 60 s.
+/// Retries: 2 s, 4 s, 8 s … capped at 60 s, ±10 %.
+const RETRY: crate::retry::Backoff =
+    crate::retry::Backoff::new(Duration::from_secs(2), Duration::from_secs(60))
+        .with_jitter(crate::retry::Jitter::Around(0.1));
+
 fn backoff(failures: u32) -> Duration {
-    let base = Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60));
-    jitter(base)
+    RETRY.delay(failures)
 }
 
 fn secs(s: f64) -> Duration {

@@ -31,7 +31,8 @@ pub(super) fn spawn_docker(
             http.clone(),
         );
         async move {
-            let mut backoff = Duration::from_secs(1);
+            let retry = Backoff::default();
+            let mut failures = 0;
             loop {
                 let attempt =
                     DockerContainers::connect(creds.clone(), wait, states.clone(), http.clone());
@@ -65,11 +66,11 @@ pub(super) fn spawn_docker(
                 for c in &specs {
                     states.set(&c.id, ContainerState::Unavailable, Some(reason.clone()));
                 }
+                failures += 1;
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {},
+                    _ = tokio::time::sleep(retry.delay(failures)) => {},
                     _ = cancel.cancelled() => return Ok(()),
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(60));
             }
         }
     });
@@ -84,22 +85,27 @@ pub(super) fn spawn_pruner(sup: &Supervisor, store: SqliteStore, config: &Config
     sup.restart::<_, _, Never>("store-pruner", Backoff::default(), move |cancel| {
         let store = store.clone();
         async move {
-            let mut backoff = every;
+            // On failure the next try waits longer, up to 10 minutes; success resets it.
+            let retry = Backoff::new(every * 2, Duration::from_secs(600));
+            let mut wait = every;
+            let mut failures = 0;
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {},
+                    _ = tokio::time::sleep(wait) => {},
                     _ = cancel.cancelled() => return Ok(()),
                 }
                 match store.prune(ttl_ms, retention_ms).await {
                     Ok(c) => {
-                        backoff = every;
+                        failures = 0;
+                        wait = every;
                         if c.expired_running > 0 || c.deleted_finished > 0 {
                             tracing::info!(expired_running = c.expired_running, deleted = c.deleted_finished, "store pruned");
                         }
                     }
                     Err(e) => {
-                        backoff = (backoff * 2).min(Duration::from_secs(600));
-                        tracing::error!(error = %e, retry_in_s = backoff.as_secs(), "store prune failed");
+                        failures += 1;
+                        wait = retry.delay(failures);
+                        tracing::error!(error = %e, retry_in_s = wait.as_secs(), "store prune failed");
                     }
                 }
             }
@@ -123,7 +129,8 @@ pub(super) fn spawn_default_model(sup: &Supervisor, config: &Config) {
     sup.restart::<_, _, Never>("default-model", Backoff::default(), move |cancel| {
         let src = src.clone();
         async move {
-            let mut backoff = Duration::from_secs(5);
+            let retry = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
+            let mut failures = 0;
             loop {
                 let fetch = default_model::ensure(&src, |_| {});
                 let result = tokio::select! {
@@ -136,11 +143,11 @@ pub(super) fn spawn_default_model(sup: &Supervisor, config: &Config) {
                     Err(e) if !e.retry => return Ok(()),
                     Err(_) => {}
                 }
+                failures += 1;
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {},
+                    _ = tokio::time::sleep(retry.delay(failures)) => {},
                     _ = cancel.cancelled() => return Ok(()),
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(300));
             }
         }
     });

@@ -258,11 +258,7 @@ mod tests {
         (s, rx)
     }
 
-    const FAST: Backoff = Backoff {
-        base: Duration::from_millis(1),
-        max: Duration::from_millis(4),
-        stable: Duration::from_secs(60),
-    };
+    const FAST: Backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(4));
 
     #[tokio::test]
     async fn a_panicking_task_is_reported_and_restarted_until_it_finishes() {

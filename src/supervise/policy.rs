@@ -1,7 +1,8 @@
 //! What a supervisor does when one of its tasks ends: pure, so every case is a unit test.
 //! A critical task that ends for any reason but a node stop stops the node with the reason;
 //! a restartable one is started again after a backoff that doubles per failure in a row
-//! (reset once it ran `stable` without failing), and is done once it finishes on its own.
+//! (reset once it ran `STABLE` without failing), and is done once it finishes on its own.
+pub use crate::retry::Backoff;
 use std::time::Duration;
 
 /// What the node does without the task.
@@ -13,31 +14,8 @@ pub enum Role {
     Restart,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub base: Duration,
-    pub max: Duration,
-    /// A run this long resets the failure count.
-    pub stable: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            stable: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Backoff {
-    /// The wait before restart number `failures` (1-based): base, 2·base, 4·base … max.
-    pub fn delay(&self, failures: u32) -> Duration {
-        let shift = failures.saturating_sub(1).min(20);
-        self.base.saturating_mul(1 << shift).min(self.max)
-    }
-}
+/// A run at least this long resets the failure count: the task had recovered.
+pub const STABLE: Duration = Duration::from_secs(60);
 
 /// How a run of the task ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +68,7 @@ pub fn decide(
         Exit::Panicked(m) => format!("task '{name}' panicked: {m}"),
     };
     let ran_ms = now_ms.saturating_sub(state.started_ms);
-    if ran_ms >= backoff.stable.as_millis() as i64 {
+    if ran_ms >= STABLE.as_millis() as i64 {
         state.failures = 0;
     }
     state.failures = state.failures.saturating_add(1);
@@ -109,11 +87,7 @@ pub fn decide(
 mod tests {
     use super::*;
 
-    const B: Backoff = Backoff {
-        base: Duration::from_secs(1),
-        max: Duration::from_secs(8),
-        stable: Duration::from_secs(60),
-    };
+    const B: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
 
     fn started(at: i64) -> TaskState {
         TaskState {

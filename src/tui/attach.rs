@@ -41,7 +41,9 @@ pub async fn drive(
     let notice = |level, text: String| {
         let _ = updates.try_send(Update::Notice { level, text });
     };
-    let mut delay = Duration::from_millis(500);
+    // Reconnects: 0.5 s, 1 s, 2 s … 5 s; after a session that worked, from 0.5 s again.
+    let retry = crate::retry::Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
+    let mut failures = 0;
     let mut was_connected = false;
     let mut lost = false;
     loop {
@@ -65,8 +67,13 @@ pub async fn drive(
             }
         }
         lost = true;
+        if was_connected {
+            failures = 0;
+            was_connected = false;
+        }
+        failures += 1;
         // Wait before reconnecting, but quit at once when asked.
-        let sleep = tokio::time::sleep(delay);
+        let sleep = tokio::time::sleep(retry.delay(failures));
         tokio::pin!(sleep);
         loop {
             tokio::select! {
@@ -76,11 +83,6 @@ pub async fn drive(
                     Some(_) => notice(Level::Warn, "not connected to the daemon; try again in a moment".into()),
                 },
             }
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-        if was_connected {
-            delay = Duration::from_millis(500);
-            was_connected = false;
         }
     }
 }
