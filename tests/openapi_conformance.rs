@@ -27,16 +27,16 @@ fn the_node_answers_as_its_openapi_document_says() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let port = free_port();
-    let cfg_path = h.join("infernet/config.json");
-    std::fs::create_dir_all(cfg_path.parent().unwrap()).unwrap();
     // A limit schemathesis cannot reach: rate limiting is tested elsewhere, here it would
     // only turn generated calls into 429s.
-    let cfg = json!({
-        "server": {"port": port, "bind": "127.0.0.1", "rate_limit": {"num_requests": 1_000_000, "period": 1}},
-        "log": {"path": h.join("node.log")},
-        "store": {"path": h.join("node.db")},
-    });
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    write_config(
+        h,
+        &json!({
+            "server": {"port": port, "bind": "127.0.0.1", "rate_limit": {"num_requests": 1_000_000, "period": 1}},
+            "log": {"path": h.join("node.log")},
+            "store": {"path": h.join("node.db")},
+        }),
+    );
     let mut node = infernet_cmd(h)
         .args(["start", "--foreground"])
         .stdout(Stdio::null())

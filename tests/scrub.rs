@@ -21,20 +21,20 @@ async fn rpc_credentials_show_on_no_output_surface() {
     let port = free_port();
     let dead = free_port();
     let rpc = format!("http://operator:{PASSWORD}@127.0.0.1:{dead}/v2/{PATH_KEY}");
-    let cfg_path = h.join("infernet/config.json");
-    std::fs::create_dir_all(cfg_path.parent().unwrap()).unwrap();
-    let cfg = json!({
-        "server": {"port": port, "bind": "127.0.0.1"},
-        "log": {"path": h.join("node.log")},
-        "store": {"path": h.join("node.db")},
-        "chain": {
-            "enabled": true,
-            "rpc_url": rpc,
-            "registry_address": "0x663F3ad617193148711d28f5334eE4Ed07016602",
-            "wallet": {"private_key": format!("0x{}", "59".repeat(32))}
-        }
-    });
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    write_config(
+        h,
+        &json!({
+            "server": {"port": port, "bind": "127.0.0.1"},
+            "log": {"path": h.join("node.log")},
+            "store": {"path": h.join("node.db")},
+            "chain": {
+                "enabled": true,
+                "rpc_url": rpc,
+                "registry_address": "0x663F3ad617193148711d28f5334eE4Ed07016602",
+                "wallet": {"private_key": format!("0x{}", "59".repeat(32))}
+            }
+        }),
+    );
     let stderr = std::fs::File::create(h.join("node.stderr")).unwrap();
     let mut node = infernet_cmd(h)
         .args(["start", "--foreground"])
@@ -154,18 +154,18 @@ async fn backend_key_echoed_by_the_backend_is_scrubbed() {
     let h = home.path();
     let port = free_port();
     let backend = echoing_backend().await;
-    let cfg_path = h.join("infernet/config.json");
-    std::fs::create_dir_all(cfg_path.parent().unwrap()).unwrap();
-    let cfg = json!({
-        "server": {"port": port, "bind": "127.0.0.1"},
-        "log": {"path": h.join("node.log")},
-        "store": {"path": h.join("node.db")},
-        "backends": [{
-            "id": "leaky", "kind": "vllm", "url": format!("http://127.0.0.1:{backend}"),
-            "api_key_env": "LEAKY_BACKEND_KEY"
-        }]
-    });
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    write_config(
+        h,
+        &json!({
+            "server": {"port": port, "bind": "127.0.0.1"},
+            "log": {"path": h.join("node.log")},
+            "store": {"path": h.join("node.db")},
+            "backends": [{
+                "id": "leaky", "kind": "vllm", "url": format!("http://127.0.0.1:{backend}"),
+                "api_key_env": "LEAKY_BACKEND_KEY"
+            }]
+        }),
+    );
     let stderr = std::fs::File::create(h.join("node.stderr")).unwrap();
     let mut node = infernet_cmd(h)
         .args(["start", "--foreground"])

@@ -37,16 +37,16 @@ async fn a_result_the_store_cannot_take_fails_the_job_with_the_reason() {
     let h = home.path();
     let port = free_port();
     let container = big_output_container(3 * 1024 * 1024).await;
-    let cfg_path = h.join("infernet/config.json");
-    std::fs::create_dir_all(cfg_path.parent().unwrap()).unwrap();
-    let cfg = json!({
-        "server": {"port": port, "bind": "127.0.0.1"},
-        "log": {"path": h.join("node.log")},
-        "store": {"path": h.join("node.db"), "max_size_mb": 1},
-        "manage_containers": false,
-        "containers": [{"id": "big", "url": format!("http://127.0.0.1:{container}"), "external": true}]
-    });
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    write_config(
+        h,
+        &json!({
+            "server": {"port": port, "bind": "127.0.0.1"},
+            "log": {"path": h.join("node.log")},
+            "store": {"path": h.join("node.db"), "max_size_mb": 1},
+            "manage_containers": false,
+            "containers": [{"id": "big", "url": format!("http://127.0.0.1:{container}"), "external": true}]
+        }),
+    );
     let mut node = infernet_cmd(h)
         .args(["start", "--foreground"])
         .stdout(Stdio::null())
@@ -55,19 +55,10 @@ async fn a_result_the_store_cannot_take_fails_the_job_with_the_reason() {
         .unwrap();
     wait_port(port, Duration::from_secs(60));
     let base = format!("http://127.0.0.1:{port}");
-    let c = http();
     let submit = |data: Value| {
-        let (c, u) = (c.clone(), format!("{base}/api/jobs"));
+        let url = format!("{base}/api/jobs");
         async move {
-            let v: Value = c
-                .post(u)
-                .json(&json!({"containers": ["big"], "data": data}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v = post_json(&url, &json!({"containers": ["big"], "data": data})).await;
             v["id"]
                 .as_str()
                 .unwrap_or_else(|| panic!("no job id: {v}"))
@@ -75,15 +66,8 @@ async fn a_result_the_store_cannot_take_fails_the_job_with_the_reason() {
         }
     };
     let ended = |id: String| {
-        let (c, u) = (c.clone(), format!("{base}/api/jobs?id={id}"));
-        eventually("the job to end", Duration::from_secs(30), move || {
-            let (c, u) = (c.clone(), u.clone());
-            async move {
-                let v: Value = c.get(u).send().await.ok()?.json().await.ok()?;
-                let j = v.get(0)?.clone();
-                (j["status"] != "running").then_some(j)
-            }
-        })
+        let base = base.clone();
+        async move { wait_job(&base, &id, Duration::from_secs(30)).await }
     };
 
     // 3 MiB of output against a 1 MiB store: the job fails, and says why.

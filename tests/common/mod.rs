@@ -260,6 +260,27 @@ pub async fn get_json(url: &str) -> Value {
     http().get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// `POST url` with a JSON body, the answer as JSON (panics on a transport error or a
+/// non-JSON answer).
+pub async fn post_json(url: &str, body: &Value) -> Value {
+    http()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Writes `config` where `infernet_cmd(home)` finds it (`home/infernet/config.json`).
+pub fn write_config(home: &Path, config: &Value) {
+    let path = home.join("infernet/config.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, config.to_string()).unwrap();
+}
+
 /// Polls `/info` until container `id` is in state `want` (bounded).
 pub async fn wait_container_state(base: &str, id: &str, want: &str, within: Duration) -> Value {
     let t0 = Instant::now();
