@@ -10,7 +10,7 @@ use super::containers::ContainerIndex;
 use super::eip712;
 use super::encode::encode_output;
 use super::head::Head;
-use super::signer::{Delegation, DeliverReq, Submitted, TxOutcome};
+use super::msg::{Delegation, DeliverReq, Submitted, TxOutcome};
 use super::subscription::{Subscription, container_set_hash, delegate_key};
 use crate::compute::pipeline::JobLocation;
 use crate::guardian::Guardian;
@@ -187,7 +187,7 @@ pub struct DelegatedService {
     pub tasks: TaskTracker,
     pub cancel: CancellationToken,
     /// Plain transactions (the proof stake approval) and the node's wallet.
-    pub calls: Option<(mpsc::Sender<super::signer::CallReq>, Address)>,
+    pub calls: Option<(mpsc::Sender<super::msg::CallReq>, Address)>,
     waiters: Mutex<HashMap<u32, oneshot::Sender<TxOutcome>>>,
 }
 
@@ -240,7 +240,7 @@ impl DelegatedService {
     /// Lets proof-gated deliveries approve the node's wallet for the stake.
     pub fn with_calls(
         mut self,
-        calls: mpsc::Sender<super::signer::CallReq>,
+        calls: mpsc::Sender<super::msg::CallReq>,
         node_wallet: Address,
     ) -> Self {
         self.calls = Some((calls, node_wallet));

@@ -14,6 +14,7 @@ pub mod subscription;
 pub use client::{Addresses, ChainClient, ChainError};
 pub use subscription::Subscription;
 pub mod head;
+pub mod msg;
 pub mod node;
 pub mod scheduler;
 pub mod signer;

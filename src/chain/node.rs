@@ -9,7 +9,8 @@ use super::containers::ContainerIndex;
 use super::delegated::{DelegatedService, DelegatedSlot};
 use super::deploy::parse_key;
 use super::head::Head;
-use super::scheduler::{SchedMsg, Scheduler};
+use super::msg::SchedMsg;
+use super::scheduler::Scheduler;
 use super::signer::Signer;
 use super::subscription::Subscription;
 use super::sync::{Sync, backoff};
@@ -217,7 +218,7 @@ async fn run(
         confirmations: chain.trail_head_blocks,
         node_wallet,
     };
-    let (outcomes_tx, mut outcomes_rx) = mpsc::channel::<(u32, super::signer::TxOutcome)>(256);
+    let (outcomes_tx, mut outcomes_rx) = mpsc::channel::<(u32, super::msg::TxOutcome)>(256);
     // This run's loops and delegated requests: stopped together when one loop ends.
     let inner = cancel.child_token();
     let local = TaskTracker::new();

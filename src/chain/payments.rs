@@ -131,7 +131,7 @@ pub async fn check(
 /// amount (so concurrent proof deliveries each have theirs), through the signer.
 pub async fn ensure_stake(
     client: &ChainClient,
-    calls: &tokio::sync::mpsc::Sender<super::signer::CallReq>,
+    calls: &tokio::sync::mpsc::Sender<super::msg::CallReq>,
     node: Address,
     node_wallet: Address,
     token: Address,
@@ -176,7 +176,7 @@ pub async fn ensure_stake(
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     calls
-        .send(super::signer::CallReq {
+        .send(super::msg::CallReq {
             to: node_wallet,
             data: alloy::sol_types::SolCall::abi_encode(&data).into(),
             what: "Wallet.approve (proof stake)",

@@ -3,11 +3,11 @@
 //! decides what follows an outcome: confirm, skip, retry (bounded per interval; RPC trouble does
 //! not use up attempts) or give the interval up — the subscription goes on with its next one.
 use super::head::Head;
-use super::signer::TxOutcome;
+use super::msg::{SchedMsg, TxOutcome, WorkResult};
 use super::subscription::Subscription;
 use super::sync::backoff;
 use super::view::ChainStatus;
-use super::worker::{WorkResult, Worker};
+use super::worker::Worker;
 use crate::store::{ChainLedger, DeliveryState};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,25 +17,6 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-#[derive(Debug)]
-pub enum SchedMsg {
-    Track {
-        sub: Subscription,
-        containers: Vec<String>,
-    },
-    Cancelled(u32),
-    WorkDone {
-        id: u32,
-        interval: u32,
-        result: WorkResult,
-    },
-    TxResolved {
-        id: u32,
-        interval: u32,
-        outcome: TxOutcome,
-    },
-}
 
 struct Entry {
     sub: Subscription,

@@ -5,10 +5,9 @@
 //! transaction is in the ledger before it is broadcast, so a restart resumes tracking it.
 use super::abi::EIP712Coordinator;
 use super::client::{ChainClient, ChainError};
-use super::encode::Payload;
 use super::head::Head;
-use super::scheduler::SchedMsg;
-use super::subscription::{Subscription, node_key};
+use super::msg::{CallReq, DeliverReq, SchedMsg, Submitted, TxOutcome};
+use super::subscription::node_key;
 use crate::store::{ChainLedger, TxRecord};
 use alloy::consensus::TxEnvelope;
 use alloy::eips::eip2718::{Decodable2718, Encodable2718};
@@ -19,66 +18,13 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use std::collections::BTreeMap;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Gas margin over the estimate, in percent.
 const GAS_MARGIN_PCT: u64 = 25;
 /// Fee bump for a replacement, in percent (nodes require at least 10).
 const BUMP_PCT: u128 = 25;
-
-#[derive(Debug)]
-pub struct DeliverReq {
-    pub sub: Subscription,
-    pub interval: u32,
-    pub payload: Payload,
-    pub reply: oneshot::Sender<Submitted>,
-    /// A delegated subscription's signature: delivered with `deliverComputeDelegatee`, which
-    /// creates the subscription in the same transaction. `sub.id` is then 0 (id 0 never exists
-    /// on chain) and the ledger keys the transaction by (0, `key`).
-    pub delegation: Option<Delegation>,
-}
-
-/// A plain transaction from the node's key (approving its own wallet for proof escrow), sent in
-/// nonce order with the deliveries and awaited until mined. Replies with the transaction hash.
-pub struct CallReq {
-    pub to: Address,
-    pub data: Bytes,
-    pub what: &'static str,
-    pub reply: oneshot::Sender<Result<String, String>>,
-}
-
-/// The signed parts of a delegated subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delegation {
-    pub nonce: u32,
-    pub expiry: u32,
-    pub v: u8,
-    pub r: alloy::primitives::B256,
-    pub s: alloy::primitives::B256,
-    /// The interval to deliver (the transaction's ledger key is `sub.id`/`interval` = 0/seq).
-    pub delivery_interval: u32,
-}
-
-/// What happened to a delivery handed to the signer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Submitted {
-    Sent(String),
-    /// Simulation says another node filled the interval or it moved on.
-    RaceLost(String),
-    Failed {
-        reason: String,
-        transient: bool,
-    },
-}
-
-/// Final outcome of a sent delivery, reported to the scheduler.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TxOutcome {
-    Confirmed(String),
-    RaceLost(String),
-    Failed(String),
-}
 
 struct Pending {
     sub_id: u32,

@@ -12,7 +12,7 @@ use super::client::{ChainClient, ChainError};
 use super::containers::ContainerIndex;
 use super::errors::Revert;
 use super::head::Head;
-use super::scheduler::SchedMsg;
+use super::msg::SchedMsg;
 use super::subscription::Subscription;
 use super::view::{ChainPhase, ChainStatus, SubscriptionView};
 use crate::guardian::Guardian;

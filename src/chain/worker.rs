@@ -4,7 +4,7 @@ use super::abi::BaseConsumer;
 use super::client::{ChainClient, ChainError};
 use super::encode::{encode_output, input_data};
 use super::head::Head;
-use super::signer::{DeliverReq, Submitted};
+use super::msg::{CallReq, DeliverReq, Submitted, WorkResult};
 use super::subscription::{Subscription, interval_key, node_key};
 use crate::compute::ContainerState;
 use crate::compute::pipeline::JobLocation;
@@ -14,19 +14,6 @@ use alloy::primitives::{Address, Bytes};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum WorkResult {
-    /// Handed to the signer; the outcome arrives as `TxResolved`.
-    Sent(String),
-    /// Already delivered by this node (found in the ledger or on chain).
-    Confirmed(String),
-    Skipped(String),
-    Failed {
-        reason: String,
-        transient: bool,
-    },
-}
-
 pub struct Worker {
     pub client: ChainClient,
     pub node: Address,
@@ -34,7 +21,7 @@ pub struct Worker {
     pub jobs: JobService,
     pub signer: mpsc::Sender<DeliverReq>,
     /// Plain transactions (approving the node's wallet for proof escrow).
-    pub calls: mpsc::Sender<super::signer::CallReq>,
+    pub calls: mpsc::Sender<CallReq>,
     /// `chain.wallet.payment_address` (zero when unset).
     pub node_wallet: Address,
     /// Where the redundancy seen on chain is shown (TUI: "1/2").
