@@ -14,7 +14,7 @@ use super::scheduler::Scheduler;
 use super::signer::Signer;
 use super::subscription::Subscription;
 use super::sync::{Sync, backoff};
-use super::view::{ChainPhase, ChainStatus, SubscriptionView};
+use super::view::{ChainPhase, ChainStatus, SubStatus, SubscriptionView};
 use super::worker::Worker;
 use crate::config::Config;
 use crate::guardian::Guardian;
@@ -166,7 +166,10 @@ async fn run(
     let (calls_tx, calls_rx) = mpsc::channel(16);
 
     // Subscriptions tracked before a restart come back from the store, not from the chain.
-    match ledger.subscriptions_with_status("tracked").await {
+    match ledger
+        .subscriptions_with_status(SubStatus::Tracked.as_str())
+        .await
+    {
         Ok(rows) => {
             if !rows.is_empty() {
                 tracing::info!(
@@ -187,7 +190,7 @@ async fn run(
                     redundancy: sub.redundancy,
                     responses: None,
                     lazy: sub.lazy,
-                    status: "tracked".into(),
+                    status: SubStatus::Tracked,
                     reason: None,
                     interval: None,
                     next_due: None,

@@ -6,7 +6,7 @@ use super::head::Head;
 use super::msg::{SchedMsg, TxOutcome, WorkResult};
 use super::subscription::Subscription;
 use super::sync::backoff;
-use super::view::ChainStatus;
+use super::view::{ChainStatus, SubStatus};
 use super::worker::Worker;
 use crate::store::{ChainLedger, DeliveryState};
 use std::collections::{BTreeMap, HashMap};
@@ -227,7 +227,7 @@ impl Scheduler {
                 st.entries.remove(&id);
                 self.done(
                     id,
-                    "expired",
+                    SubStatus::Expired,
                     format!("Subscription expired: interval {last} was the last"),
                 );
                 continue;
@@ -269,18 +269,18 @@ impl Scheduler {
         }
     }
 
-    fn done(&self, id: u32, status: &str, reason: String) {
-        tracing::info!(subscription = id, status, reason = %reason, "subscription finished");
+    fn done(&self, id: u32, status: SubStatus, reason: String) {
+        tracing::info!(subscription = id, status = status.as_str(), reason = %reason, "subscription finished");
         self.status.update(id, |v| {
-            v.status = status.into();
+            v.status = status;
             v.reason = Some(reason.clone());
             v.next_due = None;
         });
         let ledger = self.ledger.clone();
-        let status = status.to_string();
+        let status = status.as_str();
         tokio::spawn(async move {
             if let Err(e) = ledger
-                .set_subscription_status(id, &status, Some(reason))
+                .set_subscription_status(id, status, Some(reason))
                 .await
             {
                 tracing::error!(error = %e, "cannot store a subscription status");
@@ -433,13 +433,21 @@ impl Scheduler {
         let next = interval + 1;
         if next > last || e.sub.period == 0 {
             st.entries.remove(&id);
-            self.done(id, "completed", format!("all {last} interval(s) served"));
+            self.done(
+                id,
+                SubStatus::Completed,
+                format!("all {last} interval(s) served"),
+            );
             return;
         }
         let n = next.max(e.sub.interval_at(head.timestamp).unwrap_or(next));
         if n > last {
             st.entries.remove(&id);
-            self.done(id, "completed", format!("all {last} interval(s) served"));
+            self.done(
+                id,
+                SubStatus::Completed,
+                format!("all {last} interval(s) served"),
+            );
             return;
         }
         let key = (e.sub.interval_start(n), id);

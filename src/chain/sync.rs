@@ -14,7 +14,7 @@ use super::errors::Revert;
 use super::head::Head;
 use super::msg::SchedMsg;
 use super::subscription::Subscription;
-use super::view::{ChainPhase, ChainStatus, SubscriptionView};
+use super::view::{ChainPhase, ChainStatus, SubStatus, SubscriptionView};
 use crate::guardian::Guardian;
 use crate::store::{ChainLedger, TrackedRow};
 use alloy::eips::{BlockId, BlockNumberOrTag};
@@ -307,15 +307,21 @@ impl Sync {
             }
             let containers = self.index.lookup(&s.container_id).map(<[String]>::to_vec);
             let (status, reason) = if s.cancelled() {
-                ("cancelled", Some("Subscription cancelled".to_string()))
+                (
+                    SubStatus::Cancelled,
+                    Some("Subscription cancelled".to_string()),
+                )
             } else if complete.contains(&s.id) {
-                ("completed", Some("Subscription completed".to_string()))
+                (
+                    SubStatus::Completed,
+                    Some("Subscription completed".to_string()),
+                )
             } else if s
                 .interval_at(head_time)
                 .is_some_and(|n| n > s.last_interval())
             {
                 (
-                    "expired",
+                    SubStatus::Expired,
                     Some("Subscription expired: its last interval has passed".to_string()),
                 )
             } else {
@@ -325,12 +331,12 @@ impl Sync {
                     s.requires_proof(),
                     s.payment().as_ref(),
                 ) {
-                    Ok(()) => ("tracked", None),
-                    Err(skip) => ("ignored", Some(skip.to_string())),
+                    Ok(()) => (SubStatus::Tracked, None),
+                    Err(skip) => (SubStatus::Ignored, Some(skip.to_string())),
                 }
             };
             let containers = containers.unwrap_or_default();
-            if status == "ignored" {
+            if status == SubStatus::Ignored {
                 tracing::info!(
                     subscription = s.id,
                     reason = reason.as_deref().unwrap_or(""),
@@ -346,7 +352,7 @@ impl Sync {
                 redundancy: s.redundancy,
                 responses: None,
                 lazy: s.lazy,
-                status: status.into(),
+                status,
                 reason: reason.clone(),
                 interval: None,
                 next_due: None,
@@ -359,10 +365,10 @@ impl Sync {
                 id: s.id,
                 body: serde_json::to_string(&s).unwrap_or_default(),
                 containers: containers.clone(),
-                status: status.into(),
+                status: status.as_str().into(),
                 reason,
             });
-            if status == "tracked"
+            if status == SubStatus::Tracked
                 && self
                     .sched
                     .send(SchedMsg::Track { sub: s, containers })
@@ -544,15 +550,19 @@ impl Sync {
         let tracked = self
             .status
             .subscription(id)
-            .is_some_and(|v| v.status == "tracked");
+            .is_some_and(|v| v.status == SubStatus::Tracked);
         self.status.update(id, |v| {
-            v.status = "cancelled".into();
+            v.status = SubStatus::Cancelled;
             v.reason = Some("Subscription cancelled".into());
             v.next_due = None;
         });
         if let Err(e) = self
             .ledger
-            .set_subscription_status(id, "cancelled", Some("Subscription cancelled".into()))
+            .set_subscription_status(
+                id,
+                SubStatus::Cancelled.as_str(),
+                Some("Subscription cancelled".into()),
+            )
             .await
         {
             tracing::error!(error = %e, "cannot store a cancellation");

@@ -19,6 +19,37 @@ pub enum ChainPhase {
     Following,
 }
 
+/// Where a subscription stands for this node. Stored and shown as its lowercase name.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SubStatus {
+    /// Served: its intervals are scheduled.
+    Tracked,
+    /// Not for this node (containers, payment, proof rules): the reason says why.
+    Ignored,
+    Cancelled,
+    Completed,
+    Expired,
+}
+
+impl SubStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubStatus::Tracked => "tracked",
+            SubStatus::Ignored => "ignored",
+            SubStatus::Cancelled => "cancelled",
+            SubStatus::Completed => "completed",
+            SubStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for SubStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SubscriptionView {
     pub id: u32,
@@ -30,8 +61,7 @@ pub struct SubscriptionView {
     /// Nodes that delivered the interval being worked on, as last read from the chain.
     pub responses: Option<u16>,
     pub lazy: bool,
-    /// tracked | ignored | cancelled | completed | expired
-    pub status: String,
+    pub status: SubStatus,
     pub reason: Option<String>,
     /// The interval being (or next to be) delivered.
     pub interval: Option<u32>,
@@ -179,7 +209,11 @@ impl ChainStatus {
             synced_sub_id: i.synced_sub_id,
             head_sub_id: i.head_sub_id,
             rpc: rpc.clone(),
-            tracked: i.subs.values().filter(|s| s.status == "tracked").count(),
+            tracked: i
+                .subs
+                .values()
+                .filter(|s| s.status == SubStatus::Tracked)
+                .count(),
             delivered: self.delivered.load(Ordering::Relaxed),
             skipped: self.skipped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
@@ -187,5 +221,25 @@ impl ChainStatus {
             subscriptions: i.subs.values().rev().take(LISTED).cloned().collect(),
         })
         .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_status_keeps_its_wire_names() {
+        for s in [
+            SubStatus::Tracked,
+            SubStatus::Ignored,
+            SubStatus::Cancelled,
+            SubStatus::Completed,
+            SubStatus::Expired,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!(SubStatus::Tracked.as_str(), "tracked");
     }
 }

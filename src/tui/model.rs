@@ -99,7 +99,7 @@ pub fn chain(c: Option<&ChainSnapshot>) -> ui::ChainView {
                 redundancy: s.redundancy,
                 responses: s.responses,
                 lazy: s.lazy,
-                status: s.status.clone(),
+                status: s.status.to_string(),
                 reason: s.reason.clone(),
                 interval: s.interval,
                 next_due: s.next_due,
