@@ -8,7 +8,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::process::Stdio;
 use std::time::Duration;
 
 #[test]
@@ -37,12 +36,7 @@ fn the_node_answers_as_its_openapi_document_says() {
             "store": {"path": h.join("node.db")},
         }),
     );
-    let mut node = infernet_cmd(h)
-        .args(["start", "--foreground"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut node = spawn_node(h);
     wait_port(port, Duration::from_secs(60));
     let seed = std::env::var("INFERNET_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20261203".into());
     let out = std::process::Command::new(&st)

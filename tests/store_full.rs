@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::Duration;
 
 /// A workflow container (real HTTP on loopback) whose output is `size` bytes of text.
@@ -47,12 +46,7 @@ async fn a_result_the_store_cannot_take_fails_the_job_with_the_reason() {
             "containers": [{"id": "big", "url": format!("http://127.0.0.1:{container}"), "external": true}]
         }),
     );
-    let mut node = infernet_cmd(h)
-        .args(["start", "--foreground"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut node = spawn_node(h);
     wait_port(port, Duration::from_secs(60));
     let base = format!("http://127.0.0.1:{port}");
     let submit = |data: Value| {

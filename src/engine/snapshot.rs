@@ -27,27 +27,33 @@ pub struct NodeSnapshot {
     pub tasks: Vec<crate::supervise::TaskHealth>,
 }
 
-fn take(
+/// Where a snapshot's parts come from.
+#[derive(Clone)]
+struct Sources {
     rest_addr: SocketAddr,
     started_at: SystemTime,
-    jobs: &JobService,
-    states: &StateTable,
-    chain: Option<&ChainStatus>,
-    control: Option<&crate::control::status::ControlStatus>,
-    sup: &Supervisor,
-) -> NodeSnapshot {
-    let c = jobs.counters();
-    NodeSnapshot {
-        version: env!("CARGO_PKG_VERSION"),
-        rest_addr,
-        started_at,
-        containers: states.all(),
-        jobs_running: c.running.load(Ordering::Relaxed),
-        jobs_succeeded: c.success.load(Ordering::Relaxed),
-        jobs_failed: c.failed.load(Ordering::Relaxed),
-        chain: chain.map(ChainStatus::snapshot),
-        control: control.map(|c| c.get()),
-        tasks: sup.health(),
+    jobs: JobService,
+    states: StateTable,
+    chain: Option<Arc<ChainStatus>>,
+    control: Option<Arc<crate::control::status::ControlStatus>>,
+    sup: Supervisor,
+}
+
+impl Sources {
+    fn take(&self) -> NodeSnapshot {
+        let c = self.jobs.counters();
+        NodeSnapshot {
+            version: env!("CARGO_PKG_VERSION"),
+            rest_addr: self.rest_addr,
+            started_at: self.started_at,
+            containers: self.states.all(),
+            jobs_running: c.running.load(Ordering::Relaxed),
+            jobs_succeeded: c.success.load(Ordering::Relaxed),
+            jobs_failed: c.failed.load(Ordering::Relaxed),
+            chain: self.chain.as_deref().map(ChainStatus::snapshot),
+            control: self.control.as_deref().map(|c| c.get()),
+            tasks: self.sup.health(),
+        }
     }
 }
 
@@ -60,29 +66,21 @@ pub(super) fn spawn(
     chain: Option<Arc<ChainStatus>>,
     control: Option<Arc<crate::control::status::ControlStatus>>,
 ) -> watch::Receiver<Arc<NodeSnapshot>> {
-    let started_at = SystemTime::now();
-    let (tx, rx) = watch::channel(Arc::new(take(
+    let src = Sources {
         rest_addr,
-        started_at,
-        &jobs,
-        &states,
-        chain.as_deref(),
-        control.as_deref(),
-        sup,
-    )));
+        started_at: SystemTime::now(),
+        jobs,
+        states,
+        chain,
+        control,
+        sup: sup.clone(),
+    };
+    let (tx, rx) = watch::channel(Arc::new(src.take()));
     let tx = Arc::new(tx);
-    let me = sup.clone();
     sup.restart::<_, _, Never>("snapshot", Backoff::default(), move |cancel| {
-        let (tx, jobs, states, chain, control, me) = (
-            tx.clone(),
-            jobs.clone(),
-            states.clone(),
-            chain.clone(),
-            control.clone(),
-            me.clone(),
-        );
+        let (tx, src) = (tx.clone(), src.clone());
         async move {
-            let mut changes = states.subscribe();
+            let mut changes = src.states.subscribe();
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tokio::select! {
@@ -90,15 +88,7 @@ pub(super) fn spawn(
                     r = changes.changed() => if r.is_err() { return Ok(()) },
                     _ = cancel.cancelled() => return Ok(()),
                 }
-                let snap = take(
-                    rest_addr,
-                    started_at,
-                    &jobs,
-                    &states,
-                    chain.as_deref(),
-                    control.as_deref(),
-                    &me,
-                );
+                let snap = src.take();
                 tx.send_if_modified(|cur| {
                     if **cur == snap {
                         false

@@ -274,6 +274,17 @@ pub async fn post_json(url: &str, body: &Value) -> Value {
         .unwrap()
 }
 
+/// `infernet start --foreground` on `home`'s config, output discarded; the caller waits for
+/// its port.
+pub fn spawn_node(home: &Path) -> Child {
+    infernet_cmd(home)
+        .args(["start", "--foreground"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Writes `config` where `infernet_cmd(home)` finds it (`home/infernet/config.json`).
 pub fn write_config(home: &Path, config: &Value) {
     let path = home.join("infernet/config.json");
