@@ -43,14 +43,7 @@ fn managed(id: &str, image: &str) -> ContainerConfig {
 }
 
 async fn info(base: &str) -> Value {
-    http()
-        .get(format!("{base}/info"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(&format!("{base}/info")).await
 }
 
 async fn run_job(base: &str, containers: Value, data: Value) -> Value {

@@ -429,17 +429,10 @@ fn ipc_answers_bad_lines_with_errors_and_keeps_the_connection() {
     let mut r = BufReader::new(s.try_clone().unwrap());
     assert_eq!(next(&mut r, &reply)["data"]["subscribed"], true);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let job: Value = rt.block_on(async {
-        common::http()
-            .post(format!("http://127.0.0.1:{port}/api/jobs"))
-            .json(&json!({"containers": ["echo"], "data": {"n": 1}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let job: Value = rt.block_on(common::post_json(
+        &format!("http://127.0.0.1:{port}/api/jobs"),
+        &json!({"containers": ["echo"], "data": {"n": 1}}),
+    ));
     let id = job["id"].as_str().unwrap().to_string();
     let started = next(&mut r, &|v: &Value| v["event"] != "model");
     assert_eq!(

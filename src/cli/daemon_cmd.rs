@@ -56,13 +56,32 @@ fn rt() -> Option<tokio::runtime::Runtime> {
     super::runtime(Some(1)).ok()
 }
 
+/// Whether process `pid` still runs (an exited one its parent has not reaped yet does not).
+fn process_lives(pid: u32) -> bool {
+    // SAFETY: signal 0 only asks whether the process exists.
+    let exists = unsafe { libc::kill(pid as i32, 0) } == 0;
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false);
+    exists && !zombie
+}
+
+/// Waits until the daemon has released its lock and its process has exited (the lock goes a
+/// moment before the process does): "stopped" then means gone.
 async fn wait_gone(paths: &Paths, timeout: Duration) -> bool {
     let until = Instant::now() + timeout;
+    let mut pid = None;
     while Instant::now() < until {
-        if !matches!(lock::inspect(&paths.pid), PidState::Running(_)) {
-            return true;
+        match lock::inspect(&paths.pid) {
+            PidState::Running(p) => pid = p.or(pid),
+            _ => {
+                if !pid.is_some_and(process_lives) {
+                    return true;
+                }
+            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
 }

@@ -194,7 +194,7 @@ impl Supervisor {
                 state.started_ms = now_ms();
                 me.set(&name, role, "running", &state);
                 // Its own task, so a panic is caught here and not in the supervisor.
-                let joined = tokio::spawn(make(me.cancel.child_token())).await;
+                let joined = me.tracker.spawn(make(me.cancel.child_token())).await;
                 let exit = if me.cancel.is_cancelled() {
                     Exit::Cancelled
                 } else {
