@@ -1,20 +1,11 @@
-//! The chain head as the node sees it (block number, block time, base fee).
-use serde::Serialize;
+//! The chain head as the node sees it; the type lives in infernet-core, read from a block here.
+pub use infernet_core::chain::Head;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Head {
-    pub number: u64,
-    pub timestamp: u64,
-    /// None on chains without EIP-1559.
-    pub base_fee: Option<u64>,
-}
-
-impl Head {
-    pub fn of(block: &alloy::rpc::types::Block) -> Self {
-        Head {
-            number: block.header.number,
-            timestamp: block.header.timestamp,
-            base_fee: block.header.base_fee_per_gas,
-        }
+/// The head a block stands for.
+pub fn head_of(block: &alloy::rpc::types::Block) -> Head {
+    Head {
+        number: block.header.number,
+        timestamp: block.header.timestamp,
+        base_fee: block.header.base_fee_per_gas,
     }
 }

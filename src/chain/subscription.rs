@@ -4,8 +4,7 @@ use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::SolValue;
 use serde::{Deserialize, Serialize};
 
-/// `activeAt` of a cancelled subscription.
-pub const CANCELLED: u32 = u32::MAX;
+pub use infernet_core::chain::{CANCELLED, Schedule};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
@@ -67,30 +66,28 @@ impl Subscription {
         })
     }
 
+    /// When its intervals open (the rules live in infernet-core).
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            active_at: self.active_at,
+            period: self.period,
+            frequency: self.frequency,
+        }
+    }
+
     /// The interval the contract would accept at block time `ts`; None before `activeAt`.
     pub fn interval_at(&self, ts: u64) -> Option<u32> {
-        if self.cancelled() || ts < u64::from(self.active_at) {
-            return None;
-        }
-        if self.period == 0 {
-            return Some(1);
-        }
-        let n = (ts - u64::from(self.active_at)) / u64::from(self.period) + 1;
-        Some(u32::try_from(n).unwrap_or(u32::MAX))
+        self.schedule().interval_at(ts)
     }
 
     /// Block time at which interval `n` (1-based) opens.
     pub fn interval_start(&self, n: u32) -> u64 {
-        u64::from(self.active_at) + u64::from(n.saturating_sub(1)) * u64::from(self.period)
+        self.schedule().interval_start(n)
     }
 
     /// The last interval that can ever be delivered (period 0 allows only interval 1).
     pub fn last_interval(&self) -> u32 {
-        if self.period == 0 {
-            self.frequency.min(1)
-        } else {
-            self.frequency
-        }
+        self.schedule().last_interval()
     }
 }
 

@@ -11,7 +11,7 @@ use super::abi::EIP712Coordinator;
 use super::client::{ChainClient, ChainError};
 use super::containers::ContainerIndex;
 use super::errors::Revert;
-use super::head::Head;
+use super::head::{Head, head_of};
 use super::msg::SchedMsg;
 use super::subscription::Subscription;
 use super::view::{ChainPhase, ChainStatus, SubStatus, SubscriptionView};
@@ -73,7 +73,7 @@ impl Sync {
                 what: "eth_getBlockByNumber",
                 message: "the node returned no latest block".into(),
             })?;
-        Ok(Head::of(&block))
+        Ok(head_of(&block))
     }
 
     /// The latest header and the coordinator's created/cancelled logs since `from`, in one HTTP
@@ -115,7 +115,7 @@ impl Sync {
             .into_iter()
             .filter(|l| l.block_number.is_some_and(|n| n > from))
             .collect();
-        Ok((Head::of(&block), logs))
+        Ok((head_of(&block), logs))
     }
 
     fn log_filter(&self) -> Filter {

@@ -19,36 +19,7 @@ pub enum ChainPhase {
     Following,
 }
 
-/// Where a subscription stands for this node. Stored and shown as its lowercase name.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SubStatus {
-    /// Served: its intervals are scheduled.
-    Tracked,
-    /// Not for this node (containers, payment, proof rules): the reason says why.
-    Ignored,
-    Cancelled,
-    Completed,
-    Expired,
-}
-
-impl SubStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubStatus::Tracked => "tracked",
-            SubStatus::Ignored => "ignored",
-            SubStatus::Cancelled => "cancelled",
-            SubStatus::Completed => "completed",
-            SubStatus::Expired => "expired",
-        }
-    }
-}
-
-impl std::fmt::Display for SubStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use infernet_core::chain::SubStatus;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SubscriptionView {

@@ -2,51 +2,12 @@
 //! delivery ledger keyed by (subscription, interval) and the signed transactions behind it.
 use super::{Error, SqliteStore};
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::clock::now_s as now;
 
 /// Where a delivery stands. `Sent` has a signed transaction in `chain_txs` awaiting its receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    Running,
-    Retrying,
-    Sent,
-    Confirmed,
-    Skipped,
-    GivenUp,
-}
-
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Running => "running",
-            DeliveryState::Retrying => "retrying",
-            DeliveryState::Sent => "sent",
-            DeliveryState::Confirmed => "confirmed",
-            DeliveryState::Skipped => "skipped",
-            DeliveryState::GivenUp => "given_up",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "running" => Self::Running,
-            "retrying" => Self::Retrying,
-            "sent" => Self::Sent,
-            "confirmed" => Self::Confirmed,
-            "skipped" => Self::Skipped,
-            "given_up" => Self::GivenUp,
-            _ => return None,
-        })
-    }
-
-    /// Nothing more will happen for this interval.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Confirmed | Self::Skipped | Self::GivenUp)
-    }
-}
+pub use infernet_core::chain::DeliveryState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeliveryRecord {
