@@ -45,7 +45,7 @@ pub fn ipc_line(data: &[u8]) {
         return;
     };
     if let Ok(req) = crate::daemon::ipc::parse(line) {
-        let _ = serde_json::from_value::<infernet_ui::Intent>(req.payload);
+        let _ = serde_json::from_value::<infernet_core::view::intent::Intent>(req.payload);
     }
     let _ = crate::daemon::ipc::reply_data(line);
 }

@@ -2,7 +2,6 @@
 pub mod api;
 pub mod backend;
 pub mod chain;
-pub mod cli;
 pub mod clock;
 pub mod compute;
 pub mod config;
@@ -20,4 +19,4 @@ pub mod retry;
 pub mod store;
 pub mod supervise;
 pub mod system;
-pub mod tui;
+pub mod view;

@@ -12,4 +12,5 @@ pub mod interval;
 pub mod lease;
 pub mod sync;
 pub mod tx;
+pub mod view;
 pub mod wire;

@@ -1,7 +1,7 @@
 //! `infernet backends`: the configured backends and every known endpoint, probed at once.
-use crate::backend::detect::{self, Probe};
-use crate::config::{self, Overrides};
 use clap::Args;
+use infernet::backend::detect::{self, Probe};
+use infernet::config::{self, Overrides};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -33,7 +33,8 @@ pub fn run(flag: Option<&Path>, args: BackendsArgs) -> ExitCode {
     };
     let http = reqwest::Client::new();
     let backends =
-        match crate::backend::Backends::from_config(&loaded.config.backends, &env, http.clone()) {
+        match infernet::backend::Backends::from_config(&loaded.config.backends, &env, http.clone())
+        {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {e}");

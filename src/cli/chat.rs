@@ -1,8 +1,8 @@
 //! `infernet chat`: one turn with an LLM backend, tokens to stdout as they arrive.
-use crate::backend::{self, Backends, ChatEvent, ChatRequest, DoneReason, Message};
-use crate::config::{self, Overrides};
 use clap::Args;
 use futures::StreamExt;
+use infernet::backend::{self, Backends, ChatEvent, ChatRequest, DoneReason, Message};
+use infernet::config::{self, Overrides};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;

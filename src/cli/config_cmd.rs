@@ -1,6 +1,6 @@
 //! `infernet config check`: validate and print the effective config, secrets redacted.
-use crate::config::{self, Overrides, Source};
 use clap::Subcommand;
+use infernet::config::{self, Overrides, Source};
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -1,11 +1,11 @@
 //! `infernet contracts deploy` and `infernet dev chain`.
-use crate::chain::anvil::{self, Anvil, DEV_KEYS};
-use crate::chain::deploy::{deploy_stack, fund, parse_key, signing_provider};
-use crate::chain::{Addresses, ChainClient};
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use clap::{Args, Subcommand};
+use infernet::chain::anvil::{self, Anvil, DEV_KEYS};
+use infernet::chain::deploy::{deploy_stack, fund, parse_key, signing_provider};
+use infernet::chain::{Addresses, ChainClient};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,7 +101,7 @@ fn write_chain_config(
         ("chain.registry_address", json!(registry.to_string())),
     ];
     entries.extend(extra.iter().cloned());
-    crate::config::edit::set_keys(file, &entries).map_err(|e| e.to_string())
+    infernet::config::edit::set_keys(file, &entries).map_err(|e| e.to_string())
 }
 
 pub fn deploy(args: DeployArgs) -> ExitCode {
@@ -122,7 +122,7 @@ pub fn deploy(args: DeployArgs) -> ExitCode {
             let a = deploy_stack(&p, key.address(), fee_recipient, args.fee_bp).await?;
             // Read it back the way the node will: proves the stack is wired and the domain right.
             let c = ChainClient::connect(&args.rpc_url, a.registry).await?;
-            Ok::<_, crate::chain::ChainError>((a, c.chain_id))
+            Ok::<_, infernet::chain::ChainError>((a, c.chain_id))
         }
         .await;
         match result {
@@ -183,24 +183,24 @@ pub fn dev_chain(args: DevChainArgs) -> ExitCode {
     let url = chain.url();
     let setup = rt.block_on(async {
         // Account #2 at nonce 0: the same addresses as Ritual's infernet-anvil image.
-        let deployer = parse_key(DEV_KEYS[2]).map_err(crate::chain::ChainError::Setup)?;
+        let deployer = parse_key(DEV_KEYS[2]).map_err(infernet::chain::ChainError::Setup)?;
         let p = signing_provider(&url, &deployer).await?;
         let a = deploy_stack(&p, deployer.address(), deployer.address(), 0).await?;
         let funder = signing_provider(
             &url,
-            &parse_key(DEV_KEYS[0]).map_err(crate::chain::ChainError::Setup)?,
+            &parse_key(DEV_KEYS[0]).map_err(infernet::chain::ChainError::Setup)?,
         )
         .await?;
         let balance = funder
             .get_balance(node_key.address())
             .await
-            .map_err(|e| crate::chain::ChainError::from_rpc("eth_getBalance", e))?;
+            .map_err(|e| infernet::chain::ChainError::from_rpc("eth_getBalance", e))?;
         let ten_eth = U256::from(10u64).pow(U256::from(19u64));
         if balance < ten_eth {
             fund(&funder, node_key.address(), ten_eth * U256::from(10u64)).await?;
         }
         let c = ChainClient::connect(&url, a.registry).await?;
-        Ok::<_, crate::chain::ChainError>((a, c.chain_id))
+        Ok::<_, infernet::chain::ChainError>((a, c.chain_id))
     });
     let (a, chain_id) = match setup {
         Ok(x) => x,

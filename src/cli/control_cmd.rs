@@ -1,9 +1,9 @@
 //! `infernet control-plane serve` and the node's `register` / `update` / `remove`.
-use crate::config::{self, Overrides, Secret};
-use crate::control::agent;
-use crate::control::client::NodeKey;
-use crate::control::server::{self, ServeOptions};
 use clap::{Args, Subcommand};
+use infernet::config::{self, Overrides, Secret};
+use infernet::control::agent;
+use infernet::control::client::NodeKey;
+use infernet::control::server::{self, ServeOptions};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -127,7 +127,7 @@ pub fn run(cmd: ControlPlaneCommand) -> ExitCode {
 }
 
 fn decide(a: DecideArgs, decision: &str) -> ExitCode {
-    let key = crate::control::server::admission_key(&a.pubkey);
+    let key = infernet::control::server::admission_key(&a.pubkey);
     operator_call(
         &a.op,
         reqwest::Method::POST,
@@ -212,7 +212,7 @@ fn operator_call(
 }
 
 fn serve(a: ServeArgs) -> ExitCode {
-    if let Err(e) = crate::logging::init(&config::LogConfig::default(), false) {
+    if let Err(e) = infernet::logging::init(&config::LogConfig::default(), false) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -262,7 +262,7 @@ fn serve(a: ServeArgs) -> ExitCode {
         Err(c) => return c,
     };
     rt.block_on(async move {
-        let label = crate::control::db::redact_url(&opts.database);
+        let label = infernet::control::db::redact_url(&opts.database);
         let srv = match server::start(opts).await {
             Ok(s) => s,
             Err(e) => {
@@ -371,7 +371,7 @@ pub fn register(flag: Option<&Path>, a: RegisterArgs) -> ExitCode {
     rt.block_on(async move {
         let env = |k: &str| std::env::var(k).ok();
         let backends =
-            crate::backend::Backends::from_config(&cfg.backends, &env, reqwest::Client::new())
+            infernet::backend::Backends::from_config(&cfg.backends, &env, reqwest::Client::new())
                 .unwrap_or_default();
         let name = if cfg.ui.node_name.is_empty() {
             sysinfo::System::host_name().unwrap_or_else(|| "infernet".into())

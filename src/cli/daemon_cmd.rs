@@ -1,8 +1,8 @@
 //! `infernet stop`, `restart`, `status`, `stats`, `logs`: the daemon seen from a terminal.
 use super::node::{StartArgs, paths, start_background};
-use crate::daemon::lock::{self, PidState};
-use crate::daemon::{Paths, ipc, logs, signal, signal_number};
 use clap::Args;
+use infernet::daemon::lock::{self, PidState};
+use infernet::daemon::{Paths, ipc, logs, signal, signal_number};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -186,7 +186,7 @@ pub fn restart(flag: Option<&Path>, args: RestartArgs) -> ExitCode {
         Ok(p) => p,
         Err(c) => return c,
     };
-    if let Err(e) = crate::config::load(flag, &Default::default()) {
+    if let Err(e) = infernet::config::load(flag, &Default::default()) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -451,7 +451,7 @@ pub fn stats(args: StatusArgs) -> ExitCode {
     match st["lastJobAt"].as_i64() {
         Some(t) => println!(
             "last job        {} ago",
-            fmt_uptime(crate::store::now_ms() - t)
+            fmt_uptime(infernet::store::now_ms() - t)
         ),
         None => println!("last job        none yet"),
     }

@@ -1,6 +1,6 @@
 //! `infernet doctor` and `infernet debug`.
-use crate::diag::{bundle, doctor};
 use clap::Args;
+use infernet::diag::{bundle, doctor};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

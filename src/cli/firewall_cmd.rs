@@ -1,7 +1,7 @@
 //! `infernet firewall`: the commands that open the REST API port, for ufw, firewalld,
 //! nftables and iptables (printed, never run: firewall changes stay the operator's call).
-use crate::config::{self, Overrides};
 use clap::Args;
+use infernet::config::{self, Overrides};
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;

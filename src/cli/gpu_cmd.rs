@@ -9,7 +9,7 @@ pub struct GpuArgs {
 }
 
 pub fn run(args: GpuArgs) -> ExitCode {
-    let r = crate::system::gpu::probe();
+    let r = infernet::system::gpu::probe();
     if args.json {
         match serde_json::to_string_pretty(&r) {
             Ok(s) => println!("{s}"),
@@ -19,7 +19,7 @@ pub fn run(args: GpuArgs) -> ExitCode {
             }
         }
     } else {
-        print!("{}", crate::system::gpu::render(&r));
+        print!("{}", infernet::system::gpu::render(&r));
     }
     ExitCode::SUCCESS
 }

@@ -1,10 +1,10 @@
 //! `infernet init`: the node identity (secp256k1; its BIP-340 x-only public key names the node
 //! to a control plane) and, optionally, the chain wallet key — both in the OS keyring, or the
 //! 0600 fallback file, which is reported as such. Keys are never printed.
-use crate::config::{Secret, config_dir};
-use crate::identity::Secrets;
-use crate::identity::node_key::{self, Identity};
 use clap::Args;
+use infernet::config::{Secret, config_dir};
+use infernet::identity::Secrets;
+use infernet::identity::node_key::{self, Identity};
 use serde_json::json;
 use std::io::Read;
 use std::process::ExitCode;
@@ -92,7 +92,7 @@ pub fn run(args: InitArgs) -> ExitCode {
                 "publicKey": id.public_key,
                 "created": id.created,
                 "stored": id.location.to_string(),
-                "fallbackFile": matches!(id.location, crate::identity::Location::File { .. }),
+                "fallbackFile": matches!(id.location, infernet::identity::Location::File { .. }),
                 "wallet": wallet.as_ref().map(|((addr, loc), stored)| json!({
                     "address": addr, "stored": loc.to_string(), "new": stored,
                 })),

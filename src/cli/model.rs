@@ -1,9 +1,9 @@
 //! `infernet model list|show|use|pull|remove` across backends.
-use crate::backend::{self, Backends, ChatBackend, ModelInfo};
-use crate::config::{self, Overrides, Source};
-use crate::system::{Memory, gb};
 use clap::{Args, Subcommand};
 use futures::StreamExt;
+use infernet::backend::{self, Backends, ChatBackend, ModelInfo};
+use infernet::config::{self, Overrides, Source};
+use infernet::system::{Memory, gb};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;

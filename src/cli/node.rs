@@ -1,15 +1,15 @@
 //! `infernet start` (detached daemon, or `--foreground` for systemd) and `restart`.
-use crate::config::{self, Overrides, Source};
-use crate::daemon::lock::{LockError, PidLock, PidState};
-use crate::daemon::server::{Daemon, bind, serve};
-use crate::daemon::{Paths, ipc, lock, spawn};
-use crate::engine::Engine;
-use crate::identity::Secrets;
-use crate::logging::LogRing;
-use crate::store::now_ms;
-use crate::tui::host::Host;
 use clap::Args;
-use infernet_ui::model as ui;
+use infernet::config::{self, Overrides, Source};
+use infernet::daemon::lock::{LockError, PidLock, PidState};
+use infernet::daemon::server::{Daemon, bind, serve};
+use infernet::daemon::{Paths, ipc, lock, spawn};
+use infernet::engine::Engine;
+use infernet::identity::Secrets;
+use infernet::logging::LogRing;
+use infernet::store::now_ms;
+use infernet::view::Host;
+use infernet_core::view::model as ui;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
@@ -192,7 +192,7 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
     };
     let ring = LogRing::new(5000);
     let daemon_log = detached.then_some(paths.log.as_path());
-    if let Err(e) = crate::logging::init_daemon(&loaded.config.log, daemon_log, &ring) {
+    if let Err(e) = infernet::logging::init_daemon(&loaded.config.log, daemon_log, &ring) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -230,7 +230,7 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
                 return ExitCode::FAILURE;
             }
         };
-        let public_key = crate::identity::node_key::load(&Secrets::new(&paths.dir))
+        let public_key = infernet::identity::node_key::load(&Secrets::new(&paths.dir))
             .ok()
             .flatten()
             .map(|i| i.public_key);
@@ -258,7 +258,7 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
             managed_by: if detached {
                 "infernet start".into()
             } else {
-                crate::daemon::server::foreground_manager()
+                infernet::daemon::server::foreground_manager()
             },
         });
         let publishing = CancellationToken::new();
@@ -276,7 +276,9 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
         }
         d.shutdown.cancel();
         publishing.cancel();
-        handle.shutdown().await;
+        let _ = handle
+            .command(infernet::engine::EngineCommand::Shutdown)
+            .await;
         let _ = server.await;
         code
     });

@@ -1,8 +1,8 @@
 //! `infernet secret set|list|remove`: secrets such as backend API keys, in the OS keyring or,
 //! where none answers, a 0600 file (and the command says which).
-use crate::config::{Secret, config_dir};
-use crate::identity::Secrets;
 use clap::Subcommand;
+use infernet::config::{Secret, config_dir};
+use infernet::identity::Secrets;
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 

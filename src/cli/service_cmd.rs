@@ -1,8 +1,8 @@
 //! `infernet service`: run the node as a systemd user service (start at boot with
 //! `loginctl enable-linger`, restart on failure, logs in the journal).
-use crate::config::{self, Source};
-use crate::daemon::unit::{UNIT_NAME, render, unit_path};
 use clap::Subcommand;
+use infernet::config::{self, Source};
+use infernet::daemon::unit::{UNIT_NAME, render, unit_path};
 use std::path::Path;
 use std::process::{Command, ExitCode};
 

@@ -4,14 +4,14 @@
 //! every other key of the config file. Without a terminal (or with `--yes`) it takes the
 //! defaults and lists the answers it could still be given as flags.
 use super::node::{StartArgs, start_background};
-use crate::backend::{self, BackendKind, ChatBackend};
-use crate::config::{self, BackendConfig, Secret, Source};
-use crate::daemon::{Paths, ipc};
-use crate::identity::Secrets;
-use crate::identity::node_key;
-use crate::system::gpu;
-use crate::system::{Memory, gb};
 use clap::Args;
+use infernet::backend::{self, BackendKind, ChatBackend};
+use infernet::config::{self, BackendConfig, Secret, Source};
+use infernet::daemon::{Paths, ipc};
+use infernet::identity::Secrets;
+use infernet::identity::node_key;
+use infernet::system::gpu;
+use infernet::system::{Memory, gb};
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -541,7 +541,7 @@ async fn setup(
         if let Ok(addr) = registry.parse() {
             match tokio::time::timeout(
                 Duration::from_secs(10),
-                crate::chain::client::ChainClient::connect(&rpc, addr),
+                infernet::chain::client::ChainClient::connect(&rpc, addr),
             )
             .await
             {
@@ -763,18 +763,20 @@ async fn setup(
             // Always re-register: specs and served models change.
             let env = |k: &str| std::env::var(k).ok();
             let backends =
-                crate::backend::Backends::from_config(&c.backends, &env, reqwest::Client::new())
+                infernet::backend::Backends::from_config(&c.backends, &env, reqwest::Client::new())
                     .unwrap_or_default();
             let name = if c.ui.node_name.is_empty() {
                 sysinfo::System::host_name().unwrap_or_else(|| "infernet".into())
             } else {
                 c.ui.node_name.clone()
             };
-            let key = crate::control::client::NodeKey::load(&secrets_dir);
+            let key = infernet::control::client::NodeKey::load(&secrets_dir);
             let r = match key {
-                Ok(k) => crate::control::agent::register_once(&c.control_plane, k, backends, &name)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(k) => {
+                    infernet::control::agent::register_once(&c.control_plane, k, backends, &name)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
                 Err(e) => Err(e),
             };
             match r {
@@ -816,7 +818,8 @@ async fn setup(
             println!("  restarting the running node to load the new config");
             let _ = ipc::call(&paths.sock, "shutdown", Value::Null, Duration::from_secs(5)).await;
             let until = std::time::Instant::now() + Duration::from_secs(90);
-            while crate::daemon::lock::inspect(&paths.pid) != crate::daemon::lock::PidState::Absent
+            while infernet::daemon::lock::inspect(&paths.pid)
+                != infernet::daemon::lock::PidState::Absent
                 && std::time::Instant::now() < until
             {
                 tokio::time::sleep(Duration::from_millis(100)).await;

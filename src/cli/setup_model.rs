@@ -1,7 +1,7 @@
 //! `infernet setup`'s model step: what to offer (models the backend has, plus suggested Ollama
 //! models to pull) and which to preselect (the configured one, else the largest that fits).
-use crate::backend::{BackendKind, ModelInfo};
-use crate::system::{Memory, gb};
+use infernet::backend::{BackendKind, ModelInfo};
+use infernet::system::{Memory, gb};
 
 /// Suggested Ollama models with their approximate download size.
 pub const SUGGESTED: [(&str, u64); 6] = [

@@ -2,14 +2,14 @@
 //! create one (through the WalletFactory, for this node or a consumer), see balances and
 //! allowances, fund, approve, withdraw. Transactions are signed with the node's key
 //! (`chain.wallet.private_key`, from the keyring when not in the file).
-use crate::chain::abi::{Wallet, WalletFactory};
-use crate::chain::deploy::signing_provider;
-use crate::chain::payments::{balance_of, is_wallet, token_name};
-use crate::chain::{ChainClient, deploy::parse_key};
-use crate::config::{self, Overrides, Source};
 use alloy::primitives::{Address, U256, utils::parse_units};
 use alloy::providers::Provider;
 use clap::{Args, Subcommand};
+use infernet::chain::abi::{Wallet, WalletFactory};
+use infernet::chain::deploy::signing_provider;
+use infernet::chain::payments::{balance_of, is_wallet, token_name};
+use infernet::chain::{ChainClient, deploy::parse_key};
+use infernet::config::{self, Overrides, Source};
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -194,7 +194,9 @@ async fn command(cx: &Ctx, cmd: WalletCommand, json_out: bool) -> Result<ExitCod
         .await
         .map_err(|e| fail(1, e))?;
     let send = |what: &'static str| {
-        move |e: alloy::contract::Error| fail(1, crate::chain::ChainError::from_contract(what, e))
+        move |e: alloy::contract::Error| {
+            fail(1, infernet::chain::ChainError::from_contract(what, e))
+        }
     };
     match cmd {
         WalletCommand::Create {
@@ -382,7 +384,7 @@ async fn command(cx: &Ctx, cmd: WalletCommand, json_out: bool) -> Result<ExitCod
             let call = Wallet::new(w, signer);
             let builder = call.withdraw(token, amount);
             if let Err(e) = builder.call().await {
-                let reason = crate::chain::ChainError::from_contract("Wallet.withdraw", e);
+                let reason = infernet::chain::ChainError::from_contract("Wallet.withdraw", e);
                 return Err(fail(
                     1,
                     format!(

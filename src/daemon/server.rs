@@ -3,11 +3,11 @@
 use super::Paths;
 use super::ipc::{MAX_LINE, err_line, event_line, ok_line, parse};
 use super::outbox::{Out, write_out};
-use crate::engine::EngineEvent;
+use crate::engine::{CommandReply, EngineCommand, EngineEvent};
 use crate::store::now_ms;
-use crate::tui::host::{Host, Session};
-use infernet_ui::intent::{Intent, Update};
-use infernet_ui::model as ui;
+use crate::view::{Host, Session};
+use infernet_core::view::intent::{Intent, Update};
+use infernet_core::view::model as ui;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -213,14 +213,23 @@ fn node(d: &Daemon) -> Value {
 }
 
 async fn active_jobs(d: &Daemon) -> (Vec<String>, Option<i64>) {
-    match d.host.handle.store().recent(200).await {
-        Ok(rows) => (
+    let recent = d
+        .host
+        .handle
+        .command(EngineCommand::RecentJobs { limit: 200 })
+        .await;
+    match recent {
+        Ok(CommandReply::Jobs(rows)) => (
             rows.iter()
                 .filter(|j| j.status == crate::store::JobStatus::Running)
                 .map(|j| j.id.clone())
                 .collect(),
             rows.iter().map(|j| j.created_at).max(),
         ),
+        Ok(other) => {
+            tracing::error!(reply = ?other, "unexpected reply to RecentJobs");
+            (Vec::new(), None)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot read recent jobs");
             (Vec::new(), None)

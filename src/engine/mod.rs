@@ -1,9 +1,11 @@
 //! The engine: owns the truth, has no UI. `Engine::start` wires store, containers, jobs and
 //! the REST API; the returned handle exposes snapshots and events and shuts it all down.
+mod command;
 mod duties;
 mod event;
 mod snapshot;
 
+pub use command::{CommandError, CommandReply, EngineCommand, JobDetail};
 pub use event::EngineEvent;
 pub use snapshot::NodeSnapshot;
 
@@ -326,70 +328,6 @@ impl EngineHandle {
     /// The configured LLM backends (chat, model listing).
     pub fn backends(&self) -> &Backends {
         &self.backends
-    }
-
-    /// Restarts a managed container; the supervisor sees the new start and waits for the
-    /// container to answer before jobs go to it again.
-    pub async fn restart_container(&self, id: &str) -> Result<(), String> {
-        if !self.managed.iter().any(|m| m == id) {
-            return Err(format!(
-                "container '{id}' is not managed by this node (manage_containers is false, or no such id)"
-            ));
-        }
-        let docker = self
-            .docker
-            .as_ref()
-            .and_then(|c| c.get())
-            .ok_or_else(|| "the Docker engine is not connected yet".to_string())?;
-        tracing::info!(container = %id, "restart requested");
-        docker
-            .docker()
-            .restart_container(
-                id,
-                None::<bollard::query_parameters::RestartContainerOptions>,
-            )
-            .await
-            .map_err(|e| format!("Docker could not restart '{id}': {e}"))
-    }
-
-    /// Stops taking requests, lets running jobs finish (up to `jobs.shutdown_grace`), stops the
-    /// containers this node started, marks what is left as failed and flushes the store.
-    pub async fn shutdown(&self) {
-        tracing::info!("shutting down");
-        if let Some(agent) = &self.control {
-            agent.drain(self.grace).await;
-        }
-        let drained = self.jobs.drain(self.grace).await;
-        if !drained {
-            tracing::warn!(
-                grace_s = self.grace.as_secs_f64(),
-                "jobs still running after the grace period"
-            );
-        }
-        self.cancel.cancel();
-        if let Some(d) = self.docker.as_ref().and_then(|c| c.get()) {
-            d.stop_started(Duration::from_secs(10)).await;
-        }
-        self.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(5), self.tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("some tasks did not stop within 5 s");
-        }
-        match self
-            .store
-            .fail_running("node stopped before the job finished")
-            .await
-        {
-            Ok(n) if n > 0 => tracing::warn!(jobs = n, "unfinished jobs marked failed"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "could not mark unfinished jobs"),
-        }
-        if let Err(e) = self.store.flush().await {
-            tracing::error!(error = %e, "could not flush the store");
-        }
-        tracing::info!("stopped");
     }
 }
 

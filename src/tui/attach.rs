@@ -1,7 +1,7 @@
 //! `infernet tui` attached to a running daemon: the daemon builds the model and carries out
 //! intents; this side subscribes over the socket, hands models and updates to the UI and sends
 //! its intents back. A lost connection is retried (the last model stays on screen).
-use crate::daemon::ipc::{self, Request};
+use infernet::daemon::ipc::{self, Request};
 use infernet_ui::intent::{Intent, Update};
 use infernet_ui::model::{self as ui, Level};
 use serde_json::Value;
@@ -42,7 +42,7 @@ pub async fn drive(
         let _ = updates.try_send(Update::Notice { level, text });
     };
     // Reconnects: 0.5 s, 1 s, 2 s … 5 s; after a session that worked, from 0.5 s again.
-    let retry = crate::retry::Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
+    let retry = infernet::retry::Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
     let mut failures = 0;
     let mut was_connected = false;
     let mut lost = false;

@@ -1,12 +1,12 @@
 //! The bridge's tasks: start (or set up, then start) the node, publish the model, serve
 //! intents. Runs beside the terminal loop; never blocks it.
 use super::expose::{Exposed, expose};
-use super::host::{Host, Session};
 use super::setup;
-use crate::backend::Backends;
-use crate::config::{self, Config, Overrides, Source};
-use crate::engine::Engine;
-use crate::logging::LogRing;
+use infernet::backend::Backends;
+use infernet::config::{self, Config, Overrides, Source};
+use infernet::engine::Engine;
+use infernet::logging::LogRing;
+use infernet::view::{Host, Session};
 use infernet_ui::App;
 use infernet_ui::intent::{Intent, Update};
 use infernet_ui::keymap::Keymap;
@@ -54,7 +54,7 @@ fn wizard_target(flag: Option<&Path>) -> PathBuf {
 /// backend serves it and it is not on disk. On failure the node starts anyway; it keeps
 /// retrying in the background and the backend row says why.
 async fn prefetch_default_model(c: &Config) {
-    use crate::backend::default_model::{FILE, Source};
+    use infernet::backend::default_model::{FILE, Source};
     let wanted = c
         .backends
         .iter()
@@ -87,7 +87,7 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         }
     };
     let missing_flag_file = matches!(&located, Source::File(p) if !p.exists());
-    let daemon_sock = crate::daemon::Paths::from_env()
+    let daemon_sock = infernet::daemon::Paths::from_env()
         .ok()
         .map(|p| p.sock)
         .filter(|s| !opts.in_process && !opts.setup && super::attach::daemon_answers(s));
@@ -146,7 +146,7 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         },
     };
     let ring = LogRing::new(5000);
-    if let Err(e) = crate::logging::init_tui(&log_cfg, &ring) {
+    if let Err(e) = infernet::logging::init_tui(&log_cfg, &ring) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -314,7 +314,10 @@ impl Bridge {
         publishing.cancel();
         drop(self.session);
         if let Some(h) = node {
-            h.handle.shutdown().await;
+            let _ = h
+                .handle
+                .command(infernet::engine::EngineCommand::Shutdown)
+                .await;
         }
         // The socket goes with `shutdown`; the pid lock when `exposed` drops, after the node.
         if let Some(e) = exposed {

@@ -1,11 +1,11 @@
 //! A node hosted by `infernet tui` is still the node of its config directory: it holds the pid
 //! lock and serves the IPC socket, so `infernet status`, `stats`, `stop`, a second `infernet
 //! tui` (attached) and `infernet start` (refused, naming it) all see it.
-use super::host::Host;
-use crate::daemon::Paths;
-use crate::daemon::lock::{LockError, PidLock};
-use crate::daemon::server::{Daemon, bind, serve};
-use crate::store::now_ms;
+use infernet::daemon::Paths;
+use infernet::daemon::lock::{LockError, PidLock};
+use infernet::daemon::server::{Daemon, bind, serve};
+use infernet::store::now_ms;
+use infernet::view::Host;
 use infernet_ui::model as ui;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -31,10 +31,11 @@ pub fn expose(host: Arc<Host>, model: watch::Sender<Arc<ui::Model>>) -> Result<E
         e => e.to_string(),
     })?;
     let listener = bind(&paths.sock)?;
-    let public_key = crate::identity::node_key::load(&crate::identity::Secrets::new(&paths.dir))
-        .ok()
-        .flatten()
-        .map(|i| i.public_key);
+    let public_key =
+        infernet::identity::node_key::load(&infernet::identity::Secrets::new(&paths.dir))
+            .ok()
+            .flatten()
+            .map(|i| i.public_key);
     let shutdown = CancellationToken::new();
     let d = Arc::new(Daemon {
         host,

@@ -1,13 +1,13 @@
 //! The wizard's answers become a config file (and secrets in the keyring): the same result
 //! `infernet setup` produces, so either can be re-run over the other.
-use crate::config::Secret;
-use crate::identity::Secrets;
+use infernet::config::Secret;
+use infernet::identity::Secrets;
 use infernet_ui::wizard::Answers;
 use serde_json::{Value, json};
 use std::path::Path;
 
 /// Secret names shared with `infernet secret` and the node.
-pub use crate::identity::node_key::{CHAIN_KEY, NODE_IDENTITY};
+use infernet::identity::node_key::CHAIN_KEY;
 
 /// Writes `path` (creating its directory; keys already in the file are kept) and stores the
 /// wallet key and node identity. Returns lines to report (where secrets went).
@@ -54,7 +54,7 @@ pub fn apply(path: &Path, secrets_dir: &Path, a: &Answers) -> Result<Vec<String>
         }
         None => entries.push(("chain.enabled", json!(false))),
     }
-    crate::config::edit::set_keys(path, &entries).map_err(|e| e.to_string())?;
+    infernet::config::edit::set_keys(path, &entries).map_err(|e| e.to_string())?;
     if a.identity {
         report.push(ensure_identity(&secrets)?);
     }
@@ -63,7 +63,7 @@ pub fn apply(path: &Path, secrets_dir: &Path, a: &Answers) -> Result<Vec<String>
 
 /// Creates the node identity (secp256k1) when there is none; reports its x-only public key.
 pub fn ensure_identity(secrets: &Secrets) -> Result<String, String> {
-    let id = crate::identity::node_key::ensure(secrets, false)?;
+    let id = infernet::identity::node_key::ensure(secrets, false)?;
     Ok(format!(
         "node identity {} ({} in {})",
         id.public_key,
@@ -100,7 +100,7 @@ mod tests {
             identity: false,
         };
         apply(&path, dir.path(), &a).unwrap();
-        let loaded = crate::config::load(Some(&path), &Default::default()).unwrap();
+        let loaded = infernet::config::load(Some(&path), &Default::default()).unwrap();
         let c = loaded.config;
         assert_eq!(c.server.port, 4123);
         assert_eq!(c.log.level, "debug");
@@ -146,7 +146,7 @@ mod tests {
         // Loading with this config dir finds the stored key (keyring, else the 0600 file).
         let xdg = home.path().to_string_lossy().into_owned();
         let env = move |k: &str| (k == "XDG_CONFIG_HOME").then(|| xdg.clone());
-        let loaded = crate::config::load_with(Some(&path), &Default::default(), &env).unwrap();
+        let loaded = infernet::config::load_with(Some(&path), &Default::default(), &env).unwrap();
         assert!(loaded.config.chain.enabled);
         assert_eq!(
             loaded
@@ -162,6 +162,6 @@ mod tests {
         let again = ensure_identity(&Secrets::new(&cfg_dir)).unwrap();
         assert!(again.contains("kept"), "{again}");
         let _ = Secrets::new(&cfg_dir).remove(CHAIN_KEY);
-        let _ = Secrets::new(&cfg_dir).remove(NODE_IDENTITY);
+        let _ = Secrets::new(&cfg_dir).remove(infernet::identity::node_key::NODE_IDENTITY);
     }
 }

@@ -1,15 +1,15 @@
-//! infernet-ui: the terminal UI. A serialisable view model (`model`) and intents (`intent`)
+//! infernet-ui: the terminal UI. The view model and intents (infernet-core `view`, re-exported)
 //! are its whole interface to the node; `App::update` turns keys into intents, `draw::draw`
 //! renders (pure), `run::run` owns the terminal. No chain, Docker or store crates here.
+pub use infernet_core::view::{answers, intent, model};
+
 pub mod app;
 pub mod chat;
 pub mod draw;
 pub mod fmt;
 pub mod input;
-pub mod intent;
 pub mod keymap;
 pub mod list;
-pub mod model;
 pub mod panels;
 pub mod run;
 pub mod theme;

@@ -1,7 +1,7 @@
 //! What the UI asks of the node (`Intent`, imperative) and what the node tells the UI besides
 //! the model (`Update`, facts). Both are plain data so they can cross the daemon's socket.
-use crate::model::{JobDetail, Level};
-use crate::wizard::Answers;
+use super::answers::Answers;
+use super::model::{JobDetail, Level};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

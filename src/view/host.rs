@@ -2,15 +2,15 @@
 //! host/GPU sampler and the log ring, and carries out the UI's intents. `infernet tui` hosts it
 //! in-process; the daemon hosts it for TUIs attached over its socket. `Session` is one UI's
 //! private state (its chat turns and where its updates go).
-use super::model::{self as map, SystemHistory};
-use super::tasks::{chat_turn, job_detail, pull, spawn_backend_probe, spawn_sampler};
+use super::map::{self, SystemHistory};
+use super::tasks::{chat_turn, pull, spawn_backend_probe, spawn_sampler};
 use crate::backend::{self, Backends};
 use crate::config::Config;
-use crate::engine::EngineHandle;
+use crate::engine::{CommandReply, EngineCommand, EngineHandle};
 use crate::logging::LogRing;
 use crate::store::now_ms;
-use infernet_ui::intent::{DetectedBackend, Intent, Update};
-use infernet_ui::model::{self as ui, Level};
+use infernet_core::view::intent::{DetectedBackend, Intent, Update};
+use infernet_core::view::model::{self as ui, Level};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,34 +128,61 @@ impl Host {
         match i {
             Intent::LoadJob { id } => {
                 let tx = s.updates.clone();
-                let store = self.handle.store().clone();
+                let handle = self.handle.clone();
                 tokio::spawn(async move {
-                    let u = match job_detail(&store, &id).await {
-                        Ok(d) => Update::JobDetail(Box::new(d)),
-                        Err(text) => Update::Notice {
+                    let u = match handle.command(EngineCommand::JobDetail { id }).await {
+                        Ok(CommandReply::Job(d)) => {
+                            Update::JobDetail(Box::new(map::job_detail(*d)))
+                        }
+                        Ok(other) => unexpected(other),
+                        Err(e) => Update::Notice {
                             level: Level::Error,
-                            text,
+                            text: e.to_string(),
                         },
                     };
                     let _ = tx.send(u).await;
                 });
             }
-            Intent::RestartContainer { id } => match self.handle.restart_container(&id).await {
-                Ok(()) => s.notice(
-                    Level::Info,
-                    format!("restarting '{id}'; it takes jobs again once it answers"),
-                ),
-                Err(e) => s.notice(Level::Error, e),
-            },
-            Intent::PullModel { backend, model } => match self.handle.backends().get(&backend) {
-                Some(b) => {
-                    tokio::spawn(pull(b, model, s.updates.clone()));
+            Intent::RestartContainer { id } => {
+                match self
+                    .handle
+                    .command(EngineCommand::RestartContainer { id: id.clone() })
+                    .await
+                {
+                    Ok(_) => s.notice(
+                        Level::Info,
+                        format!("restarting '{id}'; it takes jobs again once it answers"),
+                    ),
+                    Err(e) => s.notice(Level::Error, e.to_string()),
                 }
-                None => s.notice(Level::Error, format!("no configured backend '{backend}'")),
-            },
+            }
+            Intent::PullModel { backend, model } => {
+                let cmd = EngineCommand::PullModel {
+                    backend,
+                    model: model.clone(),
+                };
+                match self.handle.command(cmd).await {
+                    Ok(CommandReply::Pull { backend, progress }) => {
+                        tokio::spawn(pull(backend, model, progress, s.updates.clone()));
+                    }
+                    Ok(other) => {
+                        let _ = s.updates.try_send(unexpected(other));
+                    }
+                    Err(e) => s.notice(Level::Error, e.to_string()),
+                }
+            }
             Intent::FinishWizard(_) => s.notice(Level::Warn, "the node is already running"),
             other => s.common(other, &self.chat_backends()),
         }
+    }
+}
+
+/// A reply of the wrong kind for its command: a bug, said in the status bar, not a crash.
+fn unexpected(r: CommandReply) -> Update {
+    tracing::error!(reply = ?r, "the engine answered a command with an unexpected reply");
+    Update::Notice {
+        level: Level::Error,
+        text: format!("internal error: unexpected engine reply {r:?}"),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::engine::NodeSnapshot;
 use crate::logging::RingLine;
 use crate::store::{JobStatus, JobSummary};
 use crate::system::sample::{GpuSample, HostSample};
-use infernet_ui::model as ui;
+use infernet_core::view::model as ui;
 use std::collections::HashMap;
 
 /// How many samples the sparklines keep.
@@ -244,4 +244,23 @@ pub fn peers(c: Option<&crate::control::status::ControlSnapshot>) -> ui::PeersVi
             })
             .collect(),
     })
+}
+
+/// A stored job as the detail view shows it (JSON pretty-printed).
+pub fn job_detail(d: crate::engine::JobDetail) -> ui::JobDetail {
+    let pretty =
+        |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    let rec = d.record;
+    ui::JobDetail {
+        id: rec.id,
+        state: match rec.status {
+            JobStatus::Running => ui::JobState::Running,
+            JobStatus::Success => ui::JobState::Success,
+            JobStatus::Failed => ui::JobState::Failed,
+        },
+        containers: rec.containers,
+        input: d.input.as_ref().map(pretty),
+        intermediate: rec.intermediate.iter().map(pretty).collect(),
+        output: rec.result.as_ref().map(pretty),
+    }
 }

@@ -1,11 +1,14 @@
 //! The bridge's background work: chat turns, job detail, model pulls, host/GPU sampling and
 //! backend probing. Each reports through the UI's update channel or a watch.
-use super::model::wire_name;
-use crate::backend::{self, Backends, ChatBackend, ChatEvent, ChatRequest, Message};
+use super::map::wire_name;
+use crate::backend::{
+    self, BackendError, Backends, ChatBackend, ChatEvent, ChatRequest, Message, PullProgress,
+};
 use crate::system::sample::{GpuProbe, GpuSample, HostProbe, HostSample, NvmlProbe};
 use futures::StreamExt;
-use infernet_ui::intent::{ChatUpdate, Update};
-use infernet_ui::model::{self as ui, Level};
+use futures::stream::BoxStream;
+use infernet_core::view::intent::{ChatUpdate, Update};
+use infernet_core::view::model::{self as ui, Level};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -15,44 +18,13 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
-pub(super) async fn job_detail(
-    store: &crate::store::SqliteStore,
-    id: &str,
-) -> Result<ui::JobDetail, String> {
-    let rec = store
-        .get_many(None, &[id.to_string()])
-        .await
-        .map_err(|e| format!("cannot read job '{id}': {e}"))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("job '{id}' is no longer stored (pruned after its retention)"))?;
-    let input = store
-        .job_input(id)
-        .await
-        .map_err(|e| format!("cannot read job '{id}': {e}"))?;
-    let pretty =
-        |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-    Ok(ui::JobDetail {
-        id: rec.id,
-        state: match rec.status {
-            crate::store::JobStatus::Running => ui::JobState::Running,
-            crate::store::JobStatus::Success => ui::JobState::Success,
-            crate::store::JobStatus::Failed => ui::JobState::Failed,
-        },
-        containers: rec.containers,
-        input: input.as_ref().map(pretty),
-        intermediate: rec.intermediate.iter().map(pretty).collect(),
-        output: rec.result.as_ref().map(pretty),
-    })
-}
-
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn chat_turn(
     configured: Backends,
     http: reqwest::Client,
     backend: Option<String>,
     model: Option<String>,
-    messages: Vec<infernet_ui::intent::ChatMessage>,
+    messages: Vec<infernet_core::view::intent::ChatMessage>,
     chat: u64,
     turn: u64,
     cancel: CancellationToken,
@@ -94,15 +66,19 @@ pub(super) async fn chat_turn(
     }
 }
 
-pub(super) async fn pull(b: Arc<dyn ChatBackend>, model: String, tx: mpsc::Sender<Update>) {
+pub(super) async fn pull(
+    backend: String,
+    model: String,
+    mut s: BoxStream<'static, Result<PullProgress, BackendError>>,
+    tx: mpsc::Sender<Update>,
+) {
     let note = |level, text: String| {
         let tx = tx.clone();
         async move {
             let _ = tx.send(Update::Notice { level, text }).await;
         }
     };
-    note(Level::Info, format!("pulling '{model}' on '{}'…", b.id())).await;
-    let mut s = b.pull(&model);
+    note(Level::Info, format!("pulling '{model}' on '{backend}'…")).await;
     let mut last = std::time::Instant::now();
     while let Some(p) = s.next().await {
         match p {
@@ -121,7 +97,7 @@ pub(super) async fn pull(b: Arc<dyn ChatBackend>, model: String, tx: mpsc::Sende
             Err(e) => return note(Level::Error, format!("pull '{model}' failed: {e}")).await,
         }
     }
-    note(Level::Info, format!("pulled '{model}' on '{}'", b.id())).await;
+    note(Level::Info, format!("pulled '{model}' on '{backend}'")).await;
 }
 
 /// Samples CPU/RAM every second and GPUs through NVML on a plain thread (NVML calls block).
