@@ -18,7 +18,14 @@ dockerd --version >/dev/null || { log "dockerd does not run"; exit 1; }
 
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd (vfs storage driver)"
-  $SUDO sh -c 'setsid dockerd --storage-driver=vfs >/tmp/infernet-dockerd.log 2>&1 < /dev/null &'
+  # The daemon outlives this script: it must not inherit our open descriptors (a caller's
+  # `flock` lock would stay held for as long as dockerd runs). sudo closes them itself.
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do
+      case $fd in 0 | 1 | 2) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+    done
+    exec $SUDO setsid dockerd --storage-driver=vfs >/tmp/infernet-dockerd.log 2>&1 </dev/null
+  ) &
   for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then break; fi
     sleep 1

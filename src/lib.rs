@@ -16,6 +16,7 @@ pub mod identity;
 pub mod jobs;
 pub mod logging;
 pub mod retry;
+pub mod setup;
 pub mod store;
 pub mod supervise;
 pub mod system;

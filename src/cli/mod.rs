@@ -14,8 +14,7 @@ pub(crate) use model::fetch_default_model;
 mod node;
 mod secret;
 mod service_cmd;
-mod setup_cmd;
-mod setup_model;
+mod setup;
 mod tui_cmd;
 mod wallet_cmd;
 
@@ -42,7 +41,7 @@ pub struct Cli {
 pub enum Command {
     /// Guided, idempotent setup: hardware, Docker, LLM backend and model, chain, containers,
     /// config, firewall, identity, background node (`--yes` takes the defaults)
-    Setup(setup_cmd::SetupArgs),
+    Setup(setup::SetupArgs),
     /// The operator's dashboard: jobs, subscriptions, GPUs, containers, logs and chat; attached
     /// to the background node when one runs, else hosting it (the setup wizard when there is
     /// no config)
@@ -123,7 +122,7 @@ pub(crate) fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime,
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Tui(args) => tui_cmd::run(cli.config.as_deref(), args),
-        Command::Setup(args) => setup_cmd::run(cli.config.as_deref(), args),
+        Command::Setup(args) => setup::run(cli.config.as_deref(), args),
         Command::Start(args) => node::start(cli.config.as_deref(), args),
         Command::Stop(args) => daemon_cmd::stop(args),
         Command::Restart(args) => daemon_cmd::restart(cli.config.as_deref(), args),

@@ -1,75 +1,53 @@
-//! The wizard's answers become a config file (and secrets in the keyring): the same result
-//! `infernet setup` produces, so either can be re-run over the other.
-use infernet::config::Secret;
+//! The wizard's answers become a config file (and secrets in the keyring) through
+//! `infernet::setup::apply`, the same function `infernet setup` uses, so either can be re-run
+//! over the other.
 use infernet::identity::Secrets;
+use infernet::setup::{BackendChoice, ChainChoice, SetupAnswers};
 use infernet_ui::wizard::Answers;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::Path;
 
-/// Secret names shared with `infernet secret` and the node.
-use infernet::identity::node_key::CHAIN_KEY;
+/// The wizard's answers in setup's terms: the wizard shows every field, so each is set.
+fn answers(a: &Answers) -> SetupAnswers {
+    SetupAnswers {
+        backend: match &a.backend {
+            Some(b) => BackendChoice::Set {
+                kind: b.kind.clone(),
+                url: b.url.clone(),
+                model: b.model.clone().unwrap_or_default(),
+            },
+            None => BackendChoice::Remove,
+        },
+        containers: Some(
+            a.containers
+                .iter()
+                .map(|c| json!({"id": c.id, "image": c.image, "port": c.port}))
+                .collect(),
+        ),
+        chain: match &a.chain {
+            Some(c) => ChainChoice::On {
+                rpc_url: c.rpc_url.clone(),
+                registry_address: c.registry_address.clone(),
+            },
+            None => ChainChoice::Off,
+        },
+        wallet_key: a
+            .chain
+            .as_ref()
+            .map(|c| infernet::config::Secret::new(c.private_key.clone())),
+        control_plane_url: None,
+        port: Some(a.port),
+        node_name: Some(a.node_name.clone()),
+        identity: a.identity,
+    }
+}
 
 /// Writes `path` (creating its directory; keys already in the file are kept) and stores the
 /// wallet key and node identity. Returns lines to report (where secrets went).
 pub fn apply(path: &Path, secrets_dir: &Path, a: &Answers) -> Result<Vec<String>, String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
-    }
-    if !path.exists() {
-        std::fs::write(path, "{}\n")
-            .map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
-    }
-    let mut entries: Vec<(&str, Value)> = vec![
-        ("server.port", json!(a.port)),
-        ("ui.node_name", json!(a.node_name)),
-        (
-            "containers",
-            Value::Array(
-                a.containers
-                    .iter()
-                    .map(|c| json!({"id": c.id, "image": c.image, "port": c.port}))
-                    .collect(),
-            ),
-        ),
-    ];
-    match &a.backend {
-        Some(b) => entries.push((
-            "backends",
-            json!([{"id": "llm", "kind": b.kind, "url": b.url, "model": b.model.clone().unwrap_or_default()}]),
-        )),
-        None => entries.push(("backends", json!([]))),
-    }
-    let mut report = Vec::new();
-    let secrets = Secrets::new(secrets_dir);
-    match &a.chain {
-        Some(c) => {
-            entries.push(("chain.enabled", json!(true)));
-            entries.push(("chain.rpc_url", json!(c.rpc_url)));
-            entries.push(("chain.registry_address", json!(c.registry_address)));
-            let loc = secrets
-                .set(CHAIN_KEY, &Secret::new(c.private_key.clone()))
-                .map_err(|e| format!("cannot store the wallet key: {e}"))?;
-            report.push(format!("wallet key stored in {loc}"));
-        }
-        None => entries.push(("chain.enabled", json!(false))),
-    }
-    infernet::config::edit::set_keys(path, &entries).map_err(|e| e.to_string())?;
-    if a.identity {
-        report.push(ensure_identity(&secrets)?);
-    }
-    Ok(report)
-}
-
-/// Creates the node identity (secp256k1) when there is none; reports its x-only public key.
-pub fn ensure_identity(secrets: &Secrets) -> Result<String, String> {
-    let id = infernet::identity::node_key::ensure(secrets, false)?;
-    Ok(format!(
-        "node identity {} ({} in {})",
-        id.public_key,
-        if id.created { "created" } else { "kept" },
-        id.location
-    ))
+    infernet::setup::apply(path, &Secrets::new(secrets_dir), &answers(a))
+        .map(|done| done.report)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -131,7 +109,7 @@ mod tests {
         };
         let report = apply(&path, &cfg_dir, &a).unwrap();
         assert!(
-            report.iter().any(|r| r.starts_with("wallet key stored in")),
+            report.iter().any(|r| r.starts_with("wallet 0x")),
             "{report:?}"
         );
         assert!(
@@ -159,9 +137,9 @@ mod tests {
             Some(key.to_string())
         );
         // A second run keeps the identity it created.
-        let again = ensure_identity(&Secrets::new(&cfg_dir)).unwrap();
+        let again = infernet::setup::ensure_identity(&Secrets::new(&cfg_dir)).unwrap();
         assert!(again.contains("kept"), "{again}");
-        let _ = Secrets::new(&cfg_dir).remove(CHAIN_KEY);
+        let _ = Secrets::new(&cfg_dir).remove(infernet::identity::node_key::CHAIN_KEY);
         let _ = Secrets::new(&cfg_dir).remove(infernet::identity::node_key::NODE_IDENTITY);
     }
 }
