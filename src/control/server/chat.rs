@@ -2,7 +2,7 @@
 //! queue (nodes claim them) instead of being pushed once to a node that may be gone; a
 //! request nothing can serve fails at once with 503 and never sits `pending`.
 use super::follow::{self, Follow};
-use super::store::{Job, StoredEvent, now_ms};
+use super::store::{Job, JobStatus, StoredEvent, now_ms};
 use super::{ApiError, AppState, bad};
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
@@ -93,7 +93,11 @@ pub(super) async fn enqueue(
         ),
         None => "no_provider: no live node serves any model".to_string(),
     });
-    let status = if why.is_some() { "failed" } else { "pending" };
+    let status = if why.is_some() {
+        JobStatus::Failed
+    } else {
+        JobStatus::Pending
+    };
     let j = st
         .store
         .create_job(
@@ -263,7 +267,7 @@ pub(super) async fn stream(
                 Follow::Event(e) => frame(&e),
                 Follow::End(Some(j)) => {
                     // Final without a terminal event (should not happen): say how it ended.
-                    let (kind, data) = if j.status == "completed" {
+                    let (kind, data) = if j.status == JobStatus::Completed {
                         ("done", json!({"text": j.result.get("text"), "reason": "stop"}))
                     } else {
                         ("error", json!({"message": j.error}))

@@ -1,10 +1,13 @@
 //! Every query the control plane makes, written once for SQLite and PostgreSQL.
-//! The job queue lives here: `pending` → (lease) `assigned` → (events) `running` →
-//! `completed|failed`; an expired lease puts the job back to `pending` until `max_attempts`.
+//! The job queue's lifecycle is decided by `infernet_core::lease`; the store reads a job, asks
+//! it, and writes the transition guarded on the row it read.
 use crate::backend::rfc3339_ms;
 use crate::control::db::{Db, DbError, Row, Val};
 use crate::control::specs;
+use infernet_core::lease::{self, Event, Lease, Refusal, Step, Transition};
 use serde_json::{Value, json};
+
+pub use infernet_core::lease::JobStatus;
 
 pub use crate::clock::now_ms;
 
@@ -82,7 +85,7 @@ impl Provider {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: String,
-    pub status: String,
+    pub status: JobStatus,
     pub model_name: Option<String>,
     pub input_spec: Value,
     pub provider_id: Option<String>,
@@ -114,7 +117,10 @@ fn stored_event(r: &Row) -> StoredEvent {
 fn job(r: &Row) -> Job {
     Job {
         id: t(r, 0).unwrap_or_default(),
-        status: t(r, 1).unwrap_or_default(),
+        // Only this module writes the column, with `JobStatus` names.
+        status: t(r, 1)
+            .and_then(|s| JobStatus::parse(&s))
+            .unwrap_or(JobStatus::Failed),
         model_name: t(r, 2),
         input_spec: js(r, 3),
         provider_id: t(r, 4),
@@ -133,7 +139,44 @@ fn job(r: &Row) -> Job {
 
 impl Job {
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed")
+        self.status.is_final()
+    }
+
+    /// The columns the lease lifecycle decides on.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            status: self.status,
+            provider: self.provider_id.clone(),
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            lease_until: self.lease_until,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The row after `t`: the lease's columns, and what the step stores with them.
+    fn moved(&self, t: &Transition, out: Outcome<'_>, now: i64) -> Job {
+        let next = &t.next;
+        let mut m = Job {
+            status: next.status,
+            provider_id: next.provider.clone(),
+            attempts: next.attempts,
+            lease_until: next.lease_until,
+            updated_at: next.updated_at,
+            ..self.clone()
+        };
+        match t.step {
+            Step::Assigned => m.assigned_at = Some(now),
+            Step::Finished | Step::Failed(_) => {
+                if t.step == Step::Finished {
+                    m.result = out.result.cloned().unwrap_or(Value::Null);
+                }
+                m.error = out.error.map(str::to_string);
+                m.completed_at = Some(now);
+            }
+            Step::Running | Step::Renewed | Step::Requeued | Step::Unchanged => {}
+        }
+        m
     }
 
     /// The whole row, as the SSE `job` frame and the node's poll carry it.
@@ -172,6 +215,31 @@ pub enum Refused {
     Forbidden(String),
     Conflict(String),
 }
+
+impl Refused {
+    /// A lease refusal as the node tier answers it: another node's job is forbidden, the
+    /// holder's job in the wrong state a conflict.
+    fn lease(j: &Job, r: Refusal) -> Self {
+        match r {
+            Refusal::NotLeased => {
+                Self::Forbidden(format!("job '{}' is not leased to this node", j.id))
+            }
+            _ => Self::Conflict(format!("job '{}' is {}", j.id, j.status)),
+        }
+    }
+}
+
+/// What an ending job stores besides its status: the node's result and error, or the control
+/// plane's reason.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outcome<'a> {
+    pub result: Option<&'a Value>,
+    pub error: Option<&'a str>,
+}
+
+/// Writes that lose a race are decided again on the new row, this many times at most (each loss
+/// means another writer moved the job on; a node request then usually gets a refusal).
+const RACE_RETRIES: usize = 4;
 
 impl Store {
     pub async fn open(target: &str) -> Result<Self, DbError> {
@@ -357,21 +425,7 @@ impl Store {
             )
             .await?;
         if !offline {
-            match jobs {
-                // Our nodes list the jobs they run: only those are renewed, so a node that
-                // restarted (and forgot its jobs) does not keep them leased forever.
-                Some(ids) => {
-                    for id in ids {
-                        self.db
-                            .exec(
-                                "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND provider_id = $3 AND status IN ('assigned', 'running')",
-                                &[(now + lease_ms).into(), id.clone().into(), p.id.clone().into()],
-                            )
-                            .await?;
-                    }
-                }
-                None => self.renew_leases(&p.id, now + lease_ms).await?,
-            }
+            self.renew_leases(&p.id, jobs, now, lease_ms).await?;
         }
         self.provider_by_id(&p.id).await
     }
@@ -416,19 +470,19 @@ impl Store {
         input_spec: &Value,
         client_ip: &str,
         max_attempts: i64,
-        status: &str,
+        status: JobStatus,
         error: Option<&str>,
         now: i64,
     ) -> Result<Job, DbError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let done = (status == "failed").then_some(now);
+        let done = status.is_final().then_some(now);
         self.db
             .exec(
                 "INSERT INTO jobs (id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, client_ip, created_at, updated_at, assigned_at, completed_at)
                  VALUES ($1, $2, $3, $4, NULL, 0, $5, NULL, NULL, $6, $7, $8, $8, NULL, $9)",
                 &[
                     id.clone().into(),
-                    status.into(),
+                    status.as_str().into(),
                     model.map(str::to_string).into(),
                     input_spec.to_string().into(),
                     max_attempts.into(),
@@ -516,22 +570,9 @@ impl Store {
             if !serves {
                 continue;
             }
-            let got = self
-                .db
-                .exec(
-                    "UPDATE jobs SET status = 'assigned', provider_id = $1, attempts = attempts + 1,
-                       lease_until = $2, assigned_at = $3, updated_at = $3
-                     WHERE id = $4 AND status = 'pending'",
-                    &[
-                        p.id.clone().into(),
-                        (now + lease_ms).into(),
-                        now.into(),
-                        j.id.clone().into(),
-                    ],
-                )
-                .await?;
-            if got == 1
-                && let Some(j) = self.job(&j.id).await?
+            // A lost write means another node got it first.
+            if let Ok(t) = lease::handle(&j.lease(), Event::Claim { node: &p.id }, now, lease_ms)
+                && let Some(j) = self.apply(&j, &t, Outcome::default(), now).await?
             {
                 out.push(j);
             }
@@ -539,14 +580,78 @@ impl Store {
         Ok(out)
     }
 
-    async fn renew_leases(&self, provider_id: &str, until: i64) -> Result<(), DbError> {
-        self.db
-            .exec(
-                "UPDATE jobs SET lease_until = $1 WHERE provider_id = $2 AND status IN ('assigned', 'running')",
-                &[until.into(), provider_id.into()],
+    /// A heartbeat's renewals: the node's leased jobs it lists (all of them when it lists none:
+    /// the reference's nodes do not). Our nodes list the jobs they run, so a node that restarted
+    /// and forgot its jobs does not keep them leased forever.
+    async fn renew_leases(
+        &self,
+        provider_id: &str,
+        listed: Option<&[String]>,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<(), DbError> {
+        let held = self
+            .jobs_where(
+                "provider_id = $1 AND status IN ('assigned', 'running')",
+                &[provider_id.into()],
             )
             .await?;
+        for j in held {
+            let holds = listed.is_none_or(|ids| ids.contains(&j.id));
+            let renew = Event::Heartbeat {
+                node: provider_id,
+                holds,
+            };
+            // A lost write: the job moved on (completed, expired) since the read.
+            if let Ok(t) = lease::handle(&j.lease(), renew, now, lease_ms) {
+                self.apply(&j, &t, Outcome::default(), now).await?;
+            }
+        }
         Ok(())
+    }
+
+    /// Writes `t`, decided from `j`, guarded on the lease `j` was read with; the job as written,
+    /// or `None` when the row moved meanwhile (nothing written).
+    pub async fn apply(
+        &self,
+        j: &Job,
+        t: &Transition,
+        out: Outcome<'_>,
+        now: i64,
+    ) -> Result<Option<Job>, DbError> {
+        if t.step == Step::Unchanged {
+            return Ok(Some(j.clone()));
+        }
+        let moved = j.moved(t, out, now);
+        let (sql, params) = cas_update(&written(t.step, &moved), &guard(j, t));
+        Ok((self.db.exec(&sql, &params).await? == 1).then_some(moved))
+    }
+
+    /// Reads the job, decides `event` and writes the decision; a write that lost a race is
+    /// decided again on the new row. The job as it is now, and the step taken.
+    async fn transition(
+        &self,
+        job_id: &str,
+        event: Event<'_>,
+        out: Outcome<'_>,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Result<(Job, Step), Refused>, DbError> {
+        for _ in 0..RACE_RETRIES {
+            let Some(j) = self.job(job_id).await? else {
+                return Ok(Err(Refused::NotFound(format!("no job '{job_id}'"))));
+            };
+            let t = match lease::handle(&j.lease(), event, now, lease_ms) {
+                Ok(t) => t,
+                Err(r) => return Ok(Err(Refused::lease(&j, r))),
+            };
+            if let Some(j) = self.apply(&j, &t, out, now).await? {
+                return Ok(Ok((j, t.step)));
+            }
+        }
+        Ok(Err(Refused::Conflict(format!(
+            "job '{job_id}' kept changing while this request was applied; try again"
+        ))))
     }
 
     /// The node's events for a job it holds: marks it running, renews its lease, stores them.
@@ -558,26 +663,14 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Result<(i64, Vec<StoredEvent>), Refused>, DbError> {
-        let Some(j) = self.job(job_id).await? else {
-            return Ok(Err(Refused::NotFound(format!("no job '{job_id}'"))));
+        let ran = Event::Events { node: provider_id };
+        let j = match self
+            .transition(job_id, ran, Outcome::default(), now, lease_ms)
+            .await?
+        {
+            Ok((j, _)) => j,
+            Err(r) => return Ok(Err(r)),
         };
-        if j.provider_id.as_deref() != Some(provider_id) {
-            return Ok(Err(Refused::Forbidden(format!(
-                "job '{job_id}' is not leased to this node"
-            ))));
-        }
-        if !matches!(j.status.as_str(), "assigned" | "running") {
-            return Ok(Err(Refused::Conflict(format!(
-                "job '{job_id}' is {}",
-                j.status
-            ))));
-        }
-        self.db
-            .exec(
-                "UPDATE jobs SET status = 'running', lease_until = $1, updated_at = $2 WHERE id = $3 AND status IN ('assigned', 'running')",
-                &[(now + lease_ms).into(), now.into(), job_id.into()],
-            )
-            .await?;
         let mut stored = Vec::with_capacity(events.len());
         for (kind, data) in events {
             stored.push(
@@ -663,8 +756,8 @@ impl Store {
             .map(stored_event))
     }
 
-    /// Completes a job the node holds. Idempotent: a retry, or a node whose lease was lost,
-    /// gets `noop` and changes nothing.
+    /// Completes a job the node holds. Idempotent: a retry, or a node whose lease was lost
+    /// after the job ended, gets `noop` (true) and changes nothing.
     pub async fn complete(
         &self,
         job_id: &str,
@@ -674,43 +767,19 @@ impl Store {
         error: Option<&str>,
         now: i64,
     ) -> Result<Result<(Job, bool), Refused>, DbError> {
-        let n = self
-            .db
-            .exec(
-                "UPDATE jobs SET status = $1, result = $2, error = $3, completed_at = $4, updated_at = $4, lease_until = NULL
-                 WHERE id = $5 AND provider_id = $6 AND status IN ('pending', 'assigned', 'running')",
-                &[
-                    (if ok { "completed" } else { "failed" }).into(),
-                    result.map(|r| r.to_string()).into(),
-                    error.map(|e| e.chars().take(1024).collect::<String>()).into(),
-                    now.into(),
-                    job_id.into(),
-                    provider_id.into(),
-                ],
-            )
-            .await?;
-        match self.job(job_id).await? {
-            None => Ok(Err(Refused::NotFound(format!("no job '{job_id}'")))),
-            Some(j) if n == 0 && j.provider_id.as_deref() != Some(provider_id) && !j.is_final() => {
-                Ok(Err(Refused::Forbidden(format!(
-                    "job '{job_id}' is not leased to this node"
-                ))))
-            }
-            Some(j) => Ok(Ok((j, n == 0))),
-        }
-    }
-
-    /// Fails a job outright (no provider, retries exhausted, never claimed).
-    pub async fn fail(&self, job_id: &str, error: &str, now: i64) -> Result<bool, DbError> {
+        let error = error.map(|e| e.chars().take(1024).collect::<String>());
+        let out = Outcome {
+            result,
+            error: error.as_deref(),
+        };
+        let done = Event::Complete {
+            node: provider_id,
+            ok,
+        };
         Ok(self
-            .db
-            .exec(
-                "UPDATE jobs SET status = 'failed', error = $1, completed_at = $2, updated_at = $2, lease_until = NULL
-                 WHERE id = $3 AND status IN ('pending', 'assigned', 'running')",
-                &[error.into(), now.into(), job_id.into()],
-            )
+            .transition(job_id, done, out, now, 0)
             .await?
-            == 1)
+            .map(|(j, step)| (j, step == Step::Unchanged)))
     }
 
     /// Jobs whose lease ran out (their node went silent).
@@ -720,19 +789,6 @@ impl Store {
             &[now.into()],
         )
         .await
-    }
-
-    /// Puts a job back in the queue, guarded on the lease it had.
-    pub async fn requeue(&self, j: &Job, now: i64) -> Result<bool, DbError> {
-        Ok(self
-            .db
-            .exec(
-                "UPDATE jobs SET status = 'pending', provider_id = NULL, lease_until = NULL, updated_at = $1
-                 WHERE id = $2 AND attempts = $3 AND status IN ('assigned', 'running')",
-                &[now.into(), j.id.clone().into(), j.attempts.into()],
-            )
-            .await?
-            == 1)
     }
 
     /// Pending jobs created before `before`.
@@ -1044,6 +1100,72 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// The columns `step` writes, from the row after it.
+fn written(step: Step, m: &Job) -> Vec<(&'static str, Val)> {
+    let mut cols: Vec<(&'static str, Val)> = vec![
+        ("status", m.status.as_str().into()),
+        ("provider_id", m.provider_id.clone().into()),
+        ("attempts", m.attempts.into()),
+        ("lease_until", m.lease_until.into()),
+        ("updated_at", m.updated_at.into()),
+    ];
+    match step {
+        Step::Assigned => cols.push(("assigned_at", m.assigned_at.into())),
+        Step::Finished | Step::Failed(_) => {
+            if step == Step::Finished {
+                let result = (!m.result.is_null()).then(|| m.result.to_string());
+                cols.push(("result", result.into()));
+            }
+            cols.push(("error", m.error.clone().into()));
+            cols.push(("completed_at", m.completed_at.into()));
+        }
+        Step::Running | Step::Renewed | Step::Requeued | Step::Unchanged => {}
+    }
+    cols
+}
+
+/// The lease `j` was read with, for the compare-and-set: status, holder and attempt name one
+/// lease; `lease_until` too when the decision read it (an expiry).
+fn guard(j: &Job, t: &Transition) -> Vec<(&'static str, Val)> {
+    let mut cols: Vec<(&'static str, Val)> = vec![
+        ("id", j.id.clone().into()),
+        ("status", j.status.as_str().into()),
+        ("attempts", j.attempts.into()),
+        ("provider_id", j.provider_id.clone().into()),
+    ];
+    if t.depends_on_lease_until() {
+        cols.push(("lease_until", j.lease_until.into()));
+    }
+    cols
+}
+
+/// `UPDATE jobs SET … WHERE …` with its parameters; a NULL in the guard is matched with
+/// `IS NULL` (`=` never matches it), which both dialects read the same.
+fn cas_update(set: &[(&str, Val)], guard: &[(&str, Val)]) -> (String, Vec<Val>) {
+    let mut params = Vec::new();
+    let mut bind = |v: &Val| {
+        params.push(v.clone());
+        format!("${}", params.len())
+    };
+    let set: Vec<String> = set
+        .iter()
+        .map(|(c, v)| format!("{c} = {}", bind(v)))
+        .collect();
+    let guard: Vec<String> = guard
+        .iter()
+        .map(|(c, v)| match v {
+            Val::I(None) | Val::T(None) => format!("{c} IS NULL"),
+            v => format!("{c} = {}", bind(v)),
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE jobs SET {} WHERE {}",
+        set.join(", "),
+        guard.join(" AND ")
+    );
+    (sql, params)
+}
+
 /// Round-robin across clients, keeping each client's jobs oldest first (`jobs` arrive oldest
 /// first).
 fn fair_order(jobs: &mut Vec<Job>) {
@@ -1076,12 +1198,28 @@ mod tests {
         // Client A floods first; B's one job comes last.
         for _ in 0..300 {
             t += 1;
-            s.create_job(Some("m:1"), &spec, "10.0.0.1", 3, "pending", None, t)
-                .await
-                .unwrap();
+            s.create_job(
+                Some("m:1"),
+                &spec,
+                "10.0.0.1",
+                3,
+                JobStatus::Pending,
+                None,
+                t,
+            )
+            .await
+            .unwrap();
         }
         let b = s
-            .create_job(Some("m:1"), &spec, "10.0.0.2", 3, "pending", None, t + 1)
+            .create_job(
+                Some("m:1"),
+                &spec,
+                "10.0.0.2",
+                3,
+                JobStatus::Pending,
+                None,
+                t + 1,
+            )
             .await
             .unwrap();
         assert_eq!(s.pending_for_client("10.0.0.1").await.unwrap(), 300);
@@ -1111,6 +1249,220 @@ mod tests {
         );
         assert_eq!(got[1].id, b.id);
         assert_eq!(s.pending_for_client("10.0.0.2").await.unwrap(), 0);
+    }
+
+    async fn node(s: &Store, key: &str, now: i64) -> Provider {
+        s.register(
+            key,
+            "provider",
+            &format!("provider-{key}"),
+            None,
+            None,
+            None,
+            None,
+            None,
+            &json!({"served_models": ["m:1"]}),
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
+    /// The lease's writes on SQLite (the control-plane tests run them on PostgreSQL too).
+    #[tokio::test]
+    async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path().join("cp.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let (a, b) = (node(&s, "aa", 0).await, node(&s, "bb", 0).await);
+        let spec = json!({"messages": []});
+        let j = s
+            .create_job(Some("m:1"), &spec, "ip", 2, JobStatus::Pending, None, 0)
+            .await
+            .unwrap();
+        let got = s.claim(&a, 5, 1_000, 500).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].status, got[0].attempts, got[0].lease_until),
+            (JobStatus::Assigned, 1, Some(1_500))
+        );
+        assert_eq!(
+            s.job(&j.id).await.unwrap().as_ref(),
+            Some(&got[0]),
+            "as stored"
+        );
+        assert!(s.claim(&b, 5, 1_001, 500).await.unwrap().is_empty());
+
+        let forbidden = Refused::Forbidden(format!("job '{}' is not leased to this node", j.id));
+        let ev = [("token".to_string(), json!({"text": "x"}))];
+        assert_eq!(
+            s.add_events(&j.id, &b.id, &ev, 1_100, 500).await.unwrap(),
+            Err(forbidden.clone())
+        );
+        let (attempt, stored) = s
+            .add_events(&j.id, &a.id, &ev, 1_100, 500)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((attempt, stored.len()), (1, 1));
+
+        // An expiry decided on a read that a heartbeat renewal overtook writes nothing.
+        let read = s.job(&j.id).await.unwrap().unwrap();
+        assert_eq!(
+            (read.status, read.lease_until),
+            (JobStatus::Running, Some(1_600))
+        );
+        s.heartbeat(
+            "aa",
+            "provider",
+            false,
+            None,
+            None,
+            None,
+            Some(std::slice::from_ref(&j.id)),
+            1_500,
+            500,
+        )
+        .await
+        .unwrap();
+        let t = lease::handle(&read.lease(), Event::Expire, 1_700, 500).unwrap();
+        assert_eq!(t.step, Step::Requeued);
+        assert_eq!(
+            s.apply(&read, &t, Outcome::default(), 1_700).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            s.job(&j.id).await.unwrap().unwrap().lease_until,
+            Some(2_000)
+        );
+
+        let result = json!({"text": "x"});
+        let (done, noop) = s
+            .complete(&j.id, &a.id, true, Some(&result), None, 1_800)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!noop);
+        assert_eq!(
+            s.job(&j.id).await.unwrap().as_ref(),
+            Some(&done),
+            "as stored"
+        );
+        assert_eq!(
+            (
+                done.status,
+                done.lease_until,
+                done.completed_at,
+                &done.result
+            ),
+            (JobStatus::Completed, None, Some(1_800), &result)
+        );
+        for who in [&a.id, &b.id] {
+            let again = s
+                .complete(&j.id, who, false, None, Some("late"), 1_900)
+                .await;
+            assert_eq!(again.unwrap().unwrap(), (done.clone(), true));
+        }
+        assert_eq!(
+            s.add_events(&j.id, &a.id, &ev, 2_000, 500).await.unwrap(),
+            Err(Refused::Conflict(format!("job '{}' is completed", j.id)))
+        );
+        assert_eq!(
+            s.complete("nope", &a.id, true, None, None, 2_000)
+                .await
+                .unwrap(),
+            Err(Refused::NotFound("no job 'nope'".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn expiry_requeues_then_fails_and_the_late_node_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path().join("cp.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let a = node(&s, "aa", 0).await;
+        let spec = json!({"messages": []});
+        let j = s
+            .create_job(Some("m:1"), &spec, "ip", 2, JobStatus::Pending, None, 0)
+            .await
+            .unwrap();
+        s.claim(&a, 1, 100, 500).await.unwrap();
+        // The node's heartbeat does not list the job: its lease is not renewed.
+        s.heartbeat(
+            "aa",
+            "provider",
+            false,
+            None,
+            None,
+            None,
+            Some(&[]),
+            400,
+            500,
+        )
+        .await
+        .unwrap();
+        assert!(s.expired(600).await.unwrap().is_empty());
+        let gone = s.expired(601).await.unwrap();
+        assert_eq!(gone.len(), 1);
+        let t = lease::handle(&gone[0].lease(), Event::Expire, 601, 500).unwrap();
+        let q = s
+            .apply(&gone[0], &t, Outcome::default(), 601)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.job(&j.id).await.unwrap().as_ref(), Some(&q), "as stored");
+        assert_eq!(
+            (q.status, q.provider_id.as_deref()),
+            (JobStatus::Pending, None)
+        );
+        assert_eq!(
+            s.complete(&j.id, &a.id, true, None, None, 700)
+                .await
+                .unwrap(),
+            Err(Refused::Forbidden(format!(
+                "job '{}' is not leased to this node",
+                j.id
+            )))
+        );
+        // Second and last attempt lost too: failed with the reason.
+        s.claim(&a, 1, 800, 500).await.unwrap();
+        let gone = s.expired(1_301).await.unwrap();
+        let t = lease::handle(&gone[0].lease(), Event::Expire, 1_301, 500).unwrap();
+        let why = Outcome {
+            result: None,
+            error: Some("lost"),
+        };
+        let f = s.apply(&gone[0], &t, why, 1_301).await.unwrap().unwrap();
+        assert_eq!(s.job(&j.id).await.unwrap().as_ref(), Some(&f), "as stored");
+        assert_eq!(
+            (f.status, f.attempts, f.error.as_deref()),
+            (JobStatus::Failed, 2, Some("lost"))
+        );
+        // Written once: the same decision again finds the row moved.
+        assert_eq!(s.apply(&gone[0], &t, why, 1_302).await.unwrap(), None);
+    }
+
+    #[test]
+    fn guarded_update_matches_nulls_with_is_null() {
+        let (sql, params) = cas_update(
+            &[("status", "pending".into()), ("provider_id", Val::T(None))],
+            &[
+                ("id", "j".into()),
+                ("provider_id", Val::T(None)),
+                ("attempts", 1.into()),
+            ],
+        );
+        assert_eq!(
+            sql,
+            "UPDATE jobs SET status = $1, provider_id = $2 WHERE id = $3 AND provider_id IS NULL AND attempts = $4"
+        );
+        assert_eq!(
+            params,
+            vec!["pending".into(), Val::T(None), "j".into(), 1.into()]
+        );
     }
 
     #[test]
