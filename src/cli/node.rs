@@ -2,7 +2,7 @@
 use clap::Args;
 use infernet::config::{self, Overrides, Source};
 use infernet::daemon::lock::{LockError, PidLock, PidState};
-use infernet::daemon::server::{Daemon, bind, serve};
+use infernet::daemon::server::{Daemon, bind, supervise};
 use infernet::daemon::{Paths, ipc, lock, spawn};
 use infernet::engine::Engine;
 use infernet::identity::Secrets;
@@ -262,8 +262,8 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
             },
         });
         let publishing = CancellationToken::new();
-        tokio::spawn(host.publish(model, ui::Mode::Attached, publishing.clone()));
-        let server = tokio::spawn(serve(listener, d.clone()));
+        host.supervise_publish(model, ui::Mode::Attached, publishing.clone());
+        supervise(handle.supervisor(), listener, d.clone());
         tracing::info!(socket = %paths.sock.display(), rest = %handle.rest_addr(), "daemon ready");
         let mut code = ExitCode::SUCCESS;
         tokio::select! {
@@ -279,7 +279,6 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
         let _ = handle
             .command(infernet::engine::EngineCommand::Shutdown)
             .await;
-        let _ = server.await;
         code
     });
     drop(pid_lock);

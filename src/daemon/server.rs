@@ -59,6 +59,23 @@ pub fn bind(sock: &Path) -> Result<UnixListener, String> {
     Ok(l)
 }
 
+/// Serves the socket under the engine's supervisor: a panic or a lost listener restarts it
+/// (binding the socket again) instead of leaving a node nobody can reach or stop.
+pub fn supervise(sup: &crate::supervise::Supervisor, listener: UnixListener, d: Arc<Daemon>) {
+    let mut first = Some(listener);
+    sup.restart("ipc", crate::retry::Backoff::default(), move |_| {
+        let (l, d) = (first.take(), d.clone());
+        async move {
+            let l = match l {
+                Some(l) => l,
+                None => bind(&d.paths.sock)?,
+            };
+            serve(l, d).await;
+            Ok::<(), String>(())
+        }
+    });
+}
+
 pub async fn serve(listener: UnixListener, d: Arc<Daemon>) {
     loop {
         tokio::select! {

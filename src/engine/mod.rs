@@ -304,6 +304,12 @@ impl EngineHandle {
         }
     }
 
+    /// Where the daemon and the TUI start their long-lived tasks (IPC server, UI publisher),
+    /// so their failures are seen and they restart like the engine's own.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.sup
+    }
+
     /// The supervised tasks' states.
     pub fn tasks(&self) -> Vec<crate::supervise::TaskHealth> {
         self.sup.health()

@@ -261,11 +261,7 @@ impl Bridge {
 
     /// Publishes the node's model and makes it visible to `infernet status`/`stop`/attach.
     fn go_live(&self, h: &Arc<Host>, publishing: &CancellationToken) -> Option<Exposed> {
-        tokio::spawn(h.clone().publish(
-            self.model.clone(),
-            ui::Mode::InProcess,
-            publishing.clone(),
-        ));
+        h.supervise_publish(self.model.clone(), ui::Mode::InProcess, publishing.clone());
         match expose(h.clone(), self.model.clone()) {
             Ok(e) => Some(e),
             Err(e) => {

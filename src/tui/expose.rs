@@ -3,7 +3,7 @@
 //! tui` (attached) and `infernet start` (refused, naming it) all see it.
 use infernet::daemon::Paths;
 use infernet::daemon::lock::{LockError, PidLock};
-use infernet::daemon::server::{Daemon, bind, serve};
+use infernet::daemon::server::{Daemon, bind, supervise};
 use infernet::store::now_ms;
 use infernet::view::Host;
 use infernet_ui::model as ui;
@@ -47,7 +47,7 @@ pub fn expose(host: Arc<Host>, model: watch::Sender<Arc<ui::Model>>) -> Result<E
         log_file: None,
         managed_by: "infernet tui".into(),
     });
-    tokio::spawn(serve(listener, d));
+    supervise(d.host.handle.supervisor(), listener, d.clone());
     Ok(Exposed {
         _lock: lock,
         shutdown,

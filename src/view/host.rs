@@ -31,6 +31,27 @@ pub struct Host {
 }
 
 impl Host {
+    /// Publishes the model (see `publish`) under the engine's supervisor: restarted after a
+    /// panic, visible in `status` as the task "ui-publisher".
+    pub fn supervise_publish(
+        self: &Arc<Self>,
+        tx: watch::Sender<Arc<ui::Model>>,
+        mode: ui::Mode,
+        cancel: CancellationToken,
+    ) {
+        let me = self.clone();
+        let backoff = crate::retry::Backoff::default();
+        self.handle
+            .supervisor()
+            .restart("ui-publisher", backoff, move |_| {
+                let (h, tx, cancel) = (me.clone(), tx.clone(), cancel.clone());
+                async move {
+                    h.publish(tx, mode, cancel).await;
+                    Ok::<(), std::convert::Infallible>(())
+                }
+            });
+    }
+
     /// Publishes the model twice a second into `tx` until `cancel`. Builds nothing while no
     /// one watches (the daemon with no TUI attached).
     pub async fn publish(
