@@ -4,14 +4,8 @@
 //! bring-up, the store pruner, downloads) asks it for its next wait.
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Jitter {
-    None,
-    /// The wait times a random factor in [1 − f, 1): never past the cap.
-    Below(f64),
-    /// The wait times a random factor in [1 − f, 1 + f).
-    Around(f64),
-}
+/// The formula lives in infernet-core (its state machines compute waits from a caller's draw).
+pub use infernet_core::retry::Jitter;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
@@ -42,14 +36,7 @@ impl Backoff {
     /// The wait after `failures` failures in a row (the first waits `base`): base, 2·base,
     /// 4·base … max, then jittered.
     pub fn delay(&self, failures: u32) -> Duration {
-        let shift = failures.saturating_sub(1).min(30);
-        let d = self.base.saturating_mul(1u32 << shift).min(self.max);
-        let r = rand::random::<f64>();
-        match self.jitter {
-            Jitter::None => d,
-            Jitter::Below(f) => d.mul_f64(1.0 - f.clamp(0.0, 1.0) * r),
-            Jitter::Around(f) => d.mul_f64(1.0 + f.clamp(0.0, 1.0) * (2.0 * r - 1.0)),
-        }
+        infernet_core::retry::delay(self.base, self.max, self.jitter, failures, rand::random())
     }
 }
 

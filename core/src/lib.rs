@@ -10,6 +10,7 @@ pub mod agent;
 pub mod chain;
 pub mod interval;
 pub mod lease;
+pub mod retry;
 pub mod sync;
 pub mod tx;
 pub mod view;

@@ -5,6 +5,10 @@ use super::subscription::Subscription;
 use alloy::primitives::{Address, Bytes};
 use tokio::sync::oneshot;
 
+/// A worker's result and a sent delivery's final outcome: the scheduler's inputs, defined
+/// with its state machine.
+pub use infernet_core::interval::{TxOutcome, WorkResult};
+
 #[derive(Debug)]
 pub enum SchedMsg {
     Track {
@@ -21,19 +25,6 @@ pub enum SchedMsg {
         id: u32,
         interval: u32,
         outcome: TxOutcome,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum WorkResult {
-    /// Handed to the signer; the outcome arrives as `TxResolved`.
-    Sent(String),
-    /// Already delivered by this node (found in the ledger or on chain).
-    Confirmed(String),
-    Skipped(String),
-    Failed {
-        reason: String,
-        transient: bool,
     },
 }
 
@@ -80,12 +71,4 @@ pub enum Submitted {
         reason: String,
         transient: bool,
     },
-}
-
-/// Final outcome of a sent delivery, reported to the scheduler.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TxOutcome {
-    Confirmed(String),
-    RaceLost(String),
-    Failed(String),
 }

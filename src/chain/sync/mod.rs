@@ -50,9 +50,7 @@ pub struct Sync {
 /// Exponential backoff from 2·`base`, capped at 5 s (an outage is noticed to end within
 /// 5 s), jittered down by up to half.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    crate::retry::Backoff::new(base.saturating_mul(2), Duration::from_secs(5))
-        .with_jitter(crate::retry::Jitter::Below(0.5))
-        .delay(attempt)
+    infernet_core::retry::chain_delay(base, attempt, rand::random())
 }
 
 impl Sync {
