@@ -152,6 +152,8 @@ pub enum Effect {
     /// Stuck: re-sign the newest version (`raw`) with `bumps` fee bumps, record it, answer
     /// with [`Event::Replaced`], then broadcast it.
     Replace {
+        sub: u32,
+        interval: u32,
         nonce: u64,
         bumps: u32,
         raw: Vec<u8>,
@@ -334,6 +336,8 @@ impl Tracker {
         if head.saturating_sub(p.sent_block) >= self.config.replace_after_blocks {
             let bumps = u32::try_from(p.versions.len()).unwrap_or(u32::MAX);
             return Step::Send(Effect::Replace {
+                sub: p.sub,
+                interval: p.interval,
                 nonce: p.nonce,
                 bumps,
                 raw: p.newest_raw(),

@@ -66,6 +66,16 @@ fn resolve(sub: u32, interval: u32, outcome: Outcome) -> Effect {
     }
 }
 
+fn replace(at: (u32, u32), nonce: u64, bumps: u32, raw: Vec<u8>) -> Effect {
+    Effect::Replace {
+        sub: at.0,
+        interval: at.1,
+        nonce,
+        bumps,
+        raw,
+    }
+}
+
 // --- nonce and submission ---
 
 #[test]
@@ -231,14 +241,7 @@ fn a_stuck_delivery_is_replaced_with_one_bump_per_version() {
     let mut t = one_sent();
     assert!(block(&mut t, 11, 5, &[]).is_empty());
     let e = block(&mut t, 13, 5, &[]);
-    assert_eq!(
-        e,
-        vec![Effect::Replace {
-            nonce: 5,
-            bumps: 1,
-            raw: vec![0xa1]
-        }]
-    );
+    assert_eq!(e, vec![replace((1, 1), 5, 1, vec![0xa1])]);
     t.handle(Event::Replaced {
         nonce: 5,
         hash: h(0xa2),
@@ -252,14 +255,7 @@ fn a_stuck_delivery_is_replaced_with_one_bump_per_version() {
     // "Stuck" counts again from the replacement; the second one bumps twice.
     assert!(block(&mut t, 14, 5, &[]).is_empty());
     let e = block(&mut t, 16, 5, &[]);
-    assert_eq!(
-        e,
-        vec![Effect::Replace {
-            nonce: 5,
-            bumps: 2,
-            raw: vec![0xa2]
-        }]
-    );
+    assert_eq!(e, vec![replace((1, 1), 5, 2, vec![0xa2])]);
 }
 
 #[test]
@@ -324,11 +320,7 @@ fn sends_come_before_verdicts_each_in_nonce_order() {
     assert_eq!(
         e,
         vec![
-            Effect::Replace {
-                nonce: 8,
-                bumps: 1,
-                raw: vec![0xa4]
-            },
+            replace((1, 4), 8, 1, vec![0xa4]),
             resolve(1, 1, Outcome::Confirmed(h(0xa1))),
             Effect::CheckResponded {
                 sub: 1,
@@ -346,14 +338,7 @@ fn a_failed_block_check_decides_nothing_and_the_next_one_catches_up() {
     // decides from the head number alone, as if every block had been seen.
     let mut t = one_sent();
     let e = block(&mut t, 13, 5, &[]);
-    assert_eq!(
-        e,
-        vec![Effect::Replace {
-            nonce: 5,
-            bumps: 1,
-            raw: vec![0xa1]
-        }]
-    );
+    assert_eq!(e, vec![replace((1, 1), 5, 1, vec![0xa1])]);
 }
 
 // --- restart ---
@@ -383,23 +368,12 @@ fn restore_groups_versions_by_nonce_and_resumes() {
                 nonce: 3,
                 raw: vec![0xa2]
             },
-            Effect::Replace {
-                nonce: 4,
-                bumps: 1,
-                raw: vec![0xb1]
-            },
+            replace((2, 7), 4, 1, vec![0xb1]),
         ]
     );
     // The restored nonce 3 carries two versions: its replacement bumps twice.
     let e = block(&mut t, 17, 3, &[]);
-    assert_eq!(
-        e[0],
-        Effect::Replace {
-            nonce: 3,
-            bumps: 2,
-            raw: vec![0xa2]
-        }
-    );
+    assert_eq!(e[0], replace((1, 1), 3, 2, vec![0xa2]));
 }
 
 #[test]
