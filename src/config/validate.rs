@@ -409,3 +409,6 @@ fn reassign_ports(c: &mut Config, file: &str, warnings: &mut Vec<String>) {
         used.insert(next);
     }
 }
+
+#[cfg(test)]
+mod tests;
