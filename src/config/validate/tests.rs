@@ -50,6 +50,8 @@ fn key_error(key: &str, message: &str) -> String {
 }
 
 type Case = (fn(&mut Config), &'static str, &'static str);
+/// The key a broken config fails on, and how to mend it.
+type Step = (&'static str, fn(&mut Config));
 
 fn assert_cases(cases: &[Case]) {
     for (i, (f, key, message)) in cases.iter().enumerate() {
@@ -519,7 +521,7 @@ fn log_and_jobs() {
 /// every section, then mend them one by one and see the next one's key.
 #[test]
 fn sections_fail_in_order() {
-    let order: &[(&str, fn(&mut Config))] = &[
+    let order: &[Step] = &[
         ("containers[0].port", |c| c.containers[0].port = 3000),
         ("backends[0].kind", |c| c.backends.clear()),
         ("control_plane.role", |c| {
