@@ -129,11 +129,7 @@ impl EngineHandle {
         if !self.managed.iter().any(|m| m == id) {
             return Err(CommandError::NotManaged(id.to_string()));
         }
-        let docker = self
-            .docker
-            .as_ref()
-            .and_then(|c| c.get())
-            .ok_or(CommandError::DockerNotConnected)?;
+        let docker = self.docker.get().ok_or(CommandError::DockerNotConnected)?;
         tracing::info!(container = %id, "restart requested");
         docker
             .docker()
@@ -163,7 +159,7 @@ impl EngineHandle {
             );
         }
         self.cancel.cancel();
-        if let Some(d) = self.docker.as_ref().and_then(|c| c.get()) {
+        if let Some(d) = self.docker.get() {
             d.stop_started(Duration::from_secs(10)).await;
         }
         self.tasks.close();

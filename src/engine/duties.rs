@@ -1,81 +1,9 @@
-//! Background duties with retry, each a supervised task: the Docker connection (then one
-//! task per managed container), the store pruner and the default model's fetch.
-use crate::compute::{ContainerState, DockerContainers, StateTable};
+//! Background duties with retry, each a supervised task: the store pruner and the default
+//! model's fetch.
 use crate::config::Config;
 use crate::store::SqliteStore;
 use crate::supervise::{Backoff, Never, Supervisor};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-/// Connects to Docker in the background, retrying with backoff; while the engine is
-/// unreachable every managed container is unavailable with the reason, and the node keeps
-/// serving what it can. Once connected, each container gets its own supervisor task.
-pub(super) fn spawn_docker(
-    sup: &Supervisor,
-    config: &Config,
-    states: StateTable,
-    http: reqwest::Client,
-) -> Arc<OnceLock<DockerContainers>> {
-    let cell: Arc<OnceLock<DockerContainers>> = Arc::new(OnceLock::new());
-    let (cell2, sup2) = (cell.clone(), sup.clone());
-    let wait = Duration::from_secs_f64(config.startup_wait.max(0.0));
-    let creds = config.docker.clone();
-    let specs = config.containers.clone();
-    sup.restart::<_, _, Never>("docker-connect", Backoff::default(), move |cancel| {
-        let (cell, sup, creds, specs, states, http) = (
-            cell2.clone(),
-            sup2.clone(),
-            creds.clone(),
-            specs.clone(),
-            states.clone(),
-            http.clone(),
-        );
-        async move {
-            let retry = Backoff::default();
-            let mut failures = 0;
-            loop {
-                let attempt =
-                    DockerContainers::connect(creds.clone(), wait, states.clone(), http.clone());
-                let result = tokio::select! {
-                    r = tokio::time::timeout(Duration::from_secs(10), attempt) => r,
-                    _ = cancel.cancelled() => return Ok(()),
-                };
-                let reason = match result {
-                    Ok(Ok(d)) => {
-                        // Each container gets its own supervised task.
-                        for spec in specs {
-                            let d = d.clone();
-                            sup.restart::<_, _, Never>(
-                                &format!("container:{}", spec.id),
-                                Backoff::default(),
-                                move |token| {
-                                    let fut = d.clone().supervise(spec.clone(), token);
-                                    async move {
-                                        fut.await;
-                                        Ok(())
-                                    }
-                                },
-                            );
-                        }
-                        let _ = cell.set(d);
-                        return Ok(());
-                    }
-                    Ok(Err(reason)) => reason,
-                    Err(_) => "Docker engine did not answer within 10 s".to_string(),
-                };
-                for c in &specs {
-                    states.set(&c.id, ContainerState::Unavailable, Some(reason.clone()));
-                }
-                failures += 1;
-                tokio::select! {
-                    _ = tokio::time::sleep(retry.delay(failures)) => {},
-                    _ = cancel.cancelled() => return Ok(()),
-                }
-            }
-        }
-    });
-    cell
-}
 
 /// Fails stale `running` jobs and deletes expired results, every minute (or sooner for short TTLs).
 pub(super) fn spawn_pruner(sup: &Supervisor, store: SqliteStore, config: &Config) {
