@@ -1,15 +1,14 @@
 //! A control plane as a chat backend (`infernet chat --remote`, the TUI chat pane): `POST
 //! /api/chat`, then its SSE stream, mapped onto the same `meta`/`token`/`done`/`error` events
 //! as every local backend (the reference printed different JSON for local and remote chat).
-use super::sse::Lines;
-use super::{
-    BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, DoneReason, ModelInfo, Usage,
-    now_rfc3339,
-};
-use crate::control::continuity::Continuity;
-use futures::StreamExt;
+mod relay;
+
+use super::{BackendError, BackendKind, ChatBackend, ChatEvent, ChatRequest, ModelInfo};
 use futures::stream::BoxStream;
+use relay::relay;
 use serde_json::{Value, json};
+use std::future::Future;
+use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -29,6 +28,70 @@ impl RemoteBackend {
             http,
         }
     }
+
+    /// The `POST /api/chat` body: the messages, and what the request or this backend sets.
+    fn body(&self, req: &ChatRequest) -> Value {
+        let mut body = json!({"messages": req.messages});
+        if let Some(m) = req.model.clone().or(self.model.clone()) {
+            body["modelName"] = json!(m);
+        }
+        if let Some(n) = req.max_tokens {
+            body["maxTokens"] = json!(n);
+        }
+        if let Some(t) = req.temperature {
+            body["temperature"] = json!(t);
+        }
+        body
+    }
+
+    /// Creates the job; its answer names the job's event stream. `None` once the turn has
+    /// ended (cancel, control plane unreachable or refusing, an answer that is not JSON).
+    async fn create_job(
+        &self,
+        body: &Value,
+        cancel: &CancellationToken,
+        tx: &Sender<ChatEvent>,
+        id: &str,
+    ) -> Option<String> {
+        let send = self
+            .http
+            .post(format!("{}/api/chat", self.url))
+            .json(body)
+            .send();
+        let resp = self.open(send, cancel, tx, id).await?;
+        match resp.json::<Value>().await {
+            Ok(created) => Some(created["streamUrl"].as_str().unwrap_or("").to_string()),
+            Err(e) => {
+                let message = format!("control plane answered without JSON: {e}");
+                let _ = tx.send(error(id, message)).await;
+                None
+            }
+        }
+    }
+
+    /// Opens the job's SSE stream (`streamUrl` is a path on the control plane).
+    async fn open_events(
+        &self,
+        stream_url: &str,
+        cancel: &CancellationToken,
+        tx: &Sender<ChatEvent>,
+        id: &str,
+    ) -> Option<reqwest::Response> {
+        let sse = self.http.get(format!("{}{stream_url}", self.url)).send();
+        self.open(sse, cancel, tx, id).await
+    }
+
+    /// Waits for a 2xx answer; anything else ends the turn with the control plane's errors.
+    async fn open(
+        &self,
+        send: impl Future<Output = reqwest::Result<reqwest::Response>>,
+        cancel: &CancellationToken,
+        tx: &Sender<ChatEvent>,
+        id: &str,
+    ) -> Option<reqwest::Response> {
+        let unreachable = |e: &reqwest::Error| unreachable(&self.url, e);
+        super::open_stream(send, cancel, tx, id, unreachable, http_error).await
+    }
 }
 
 fn unreachable(url: &str, e: &reqwest::Error) -> BackendError {
@@ -40,11 +103,19 @@ fn unreachable(url: &str, e: &reqwest::Error) -> BackendError {
     }
 }
 
-/// One parsed SSE frame.
-#[derive(Debug, Default)]
-struct Frame {
-    event: String,
-    data: String,
+fn http_error(status: u16, message: String) -> BackendError {
+    BackendError::Http {
+        kind: "control plane",
+        status,
+        message,
+    }
+}
+
+fn error(id: &str, message: String) -> ChatEvent {
+    ChatEvent::Error {
+        id: id.to_string(),
+        message,
+    }
 }
 
 impl ChatBackend for RemoteBackend {
@@ -65,178 +136,14 @@ impl ChatBackend for RemoteBackend {
         let this = self.clone();
         super::spawned(move |tx| async move {
             let id = req.id.clone();
-            let mut body = json!({"messages": req.messages});
-            if let Some(m) = req.model.clone().or(this.model.clone()) {
-                body["modelName"] = json!(m);
-            }
-            if let Some(n) = req.max_tokens {
-                body["maxTokens"] = json!(n);
-            }
-            if let Some(t) = req.temperature {
-                body["temperature"] = json!(t);
-            }
-            let url = this.url.clone();
-            let send = this.http.post(format!("{url}/api/chat")).json(&body).send();
-            let http_error = |status: u16, message: String| BackendError::Http {
-                kind: "control plane",
-                status,
-                message,
-            };
-            let Some(resp) = super::open_stream(
-                send,
-                &cancel,
-                &tx,
-                &id,
-                |e| unreachable(&url, e),
-                http_error,
-            )
-            .await
-            else {
+            let body = this.body(&req);
+            let Some(stream_url) = this.create_job(&body, &cancel, &tx, &id).await else {
                 return;
             };
-            let created: Value = match resp.json().await {
-                Ok(v) => v,
-                Err(e) => {
-                    let _ = tx
-                        .send(ChatEvent::Error {
-                            id,
-                            message: format!("control plane answered without JSON: {e}"),
-                        })
-                        .await;
-                    return;
-                }
-            };
-            let stream_url = created["streamUrl"].as_str().unwrap_or("").to_string();
-            let sse = this.http.get(format!("{url}{stream_url}")).send();
-            let Some(resp) =
-                super::open_stream(sse, &cancel, &tx, &id, |e| unreachable(&url, e), http_error)
-                    .await
-            else {
+            let Some(resp) = this.open_events(&stream_url, &cancel, &tx, &id).await else {
                 return;
             };
-            let mut bytes = resp.bytes_stream();
-            let mut lines = Lines::default();
-            let mut frame = Frame::default();
-            let mut cont = Continuity::default();
-            let mut text = String::new();
-            loop {
-                let chunk = tokio::select! {
-                    c = bytes.next() => c,
-                    _ = cancel.cancelled() => {
-                        let _ = tx.send(super::openai::done(&id, DoneReason::Cancel, text, None)).await;
-                        return;
-                    }
-                };
-                let chunk = match chunk {
-                    Some(Ok(c)) => c,
-                    Some(Err(e)) => {
-                        let _ = tx
-                            .send(ChatEvent::Error {
-                                id,
-                                message: format!(
-                                    "control-plane stream broke: {}",
-                                    super::cause(&e)
-                                ),
-                            })
-                            .await;
-                        return;
-                    }
-                    None => {
-                        let _ = tx
-                            .send(ChatEvent::Error {
-                                id,
-                                message: "control-plane stream ended before the job finished"
-                                    .into(),
-                            })
-                            .await;
-                        return;
-                    }
-                };
-                for line in lines.push(&chunk) {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        frame.event = v.trim().to_string();
-                        continue;
-                    }
-                    if let Some(v) = line.strip_prefix("data:") {
-                        frame.data.push_str(v.trim_start());
-                        continue;
-                    }
-                    if !line.is_empty() {
-                        continue; // id:, comments (": ping")
-                    }
-                    let f = std::mem::take(&mut frame);
-                    let data: Value = serde_json::from_str(&f.data).unwrap_or(Value::Null);
-                    let ev = match f.event.as_str() {
-                        "meta" => Some(ChatEvent::Meta {
-                            id: id.clone(),
-                            backend: format!(
-                                "remote:{}",
-                                data["provider_name"]
-                                    .as_str()
-                                    .or(data["provider_node_id"].as_str())
-                                    .unwrap_or("?")
-                            ),
-                            model: data["model"].as_str().unwrap_or("").to_string(),
-                            started_at: data["started_at"]
-                                .as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(now_rfc3339),
-                        }),
-                        "reset" => {
-                            cont.reset();
-                            None
-                        }
-                        "token" => match cont.token(data["text"].as_str().unwrap_or("")) {
-                            Ok(t) if t.is_empty() => None,
-                            Ok(t) => {
-                                text.push_str(&t);
-                                Some(ChatEvent::Token {
-                                    id: id.clone(),
-                                    text: t,
-                                })
-                            }
-                            Err(_) => {
-                                let _ = tx.send(ChatEvent::Error { id, message: "the node running this chat went silent and the retry on another node gave a different answer".into() }).await;
-                                return;
-                            }
-                        },
-                        "done" => {
-                            let usage = data
-                                .get("usage")
-                                .and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok());
-                            let _ = tx
-                                .send(ChatEvent::Done {
-                                    id: id.clone(),
-                                    reason: DoneReason::from_wire(
-                                        data["reason"].as_str().unwrap_or("stop"),
-                                    ),
-                                    text: data["text"].as_str().map(str::to_string).unwrap_or(text),
-                                    usage,
-                                    finished_at: data["finished_at"]
-                                        .as_str()
-                                        .map(str::to_string)
-                                        .unwrap_or_else(now_rfc3339),
-                                })
-                                .await;
-                            return;
-                        }
-                        "error" => {
-                            let message = data["message"]
-                                .as_str()
-                                .unwrap_or("the job failed")
-                                .to_string();
-                            let _ = tx.send(ChatEvent::Error { id, message }).await;
-                            return;
-                        }
-                        _ => None,
-                    };
-                    if let Some(ev) = ev
-                        && tx.send(ev).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            }
+            relay(resp.bytes_stream(), &id, &cancel, &tx).await;
         })
     }
 
@@ -251,11 +158,7 @@ impl ChatBackend for RemoteBackend {
             let status = resp.status();
             let body = resp.bytes().await.map_err(|e| unreachable(&self.url, &e))?;
             if !status.is_success() {
-                return Err(BackendError::Http {
-                    kind: "control plane",
-                    status: status.as_u16(),
-                    message: super::error_message(&body),
-                });
+                return Err(http_error(status.as_u16(), super::error_message(&body)));
             }
             let v: Value = serde_json::from_slice(&body)
                 .map_err(|e| BackendError::Protocol(format!("/v1/models is not JSON: {e}")))?;

@@ -2,12 +2,14 @@
 //! create one (through the WalletFactory, for this node or a consumer), see balances and
 //! allowances, fund, approve, withdraw. Transactions are signed with the node's key
 //! (`chain.wallet.private_key`, from the keyring when not in the file).
-use alloy::primitives::{Address, U256, utils::parse_units};
-use alloy::providers::Provider;
+mod balance;
+mod create;
+mod transfer;
+
+use alloy::primitives::{Address, B256, U256, utils::parse_units};
 use clap::{Args, Subcommand};
-use infernet::chain::abi::{Wallet, WalletFactory};
+use infernet::chain::abi::Wallet;
 use infernet::chain::deploy::signing_provider;
-use infernet::chain::payments::{balance_of, is_wallet, token_name};
 use infernet::chain::{ChainClient, deploy::parse_key};
 use infernet::config::{self, Overrides, Source};
 use serde_json::json;
@@ -150,16 +152,28 @@ async fn ctx(flag: Option<&Path>) -> Result<Ctx, ExitCode> {
     })
 }
 
+/// What fund, approve and withdraw move: which wallet, how much, of which token.
+struct Target {
+    wallet: Address,
+    amount: U256,
+    /// `Address::ZERO` is ETH.
+    token: Address,
+}
+
 /// The wallet (named or the payment address), the amount and the token (ETH by default).
 fn target(
     wallet: Option<Address>,
     amount: &str,
     token: Option<Address>,
     cx: &Ctx,
-) -> Result<(Address, U256, Address), ExitCode> {
+) -> Result<Target, ExitCode> {
     let w = pick(wallet, cx)?;
     let amount = parse_amount(amount).map_err(|e| fail(2, e))?;
-    Ok((w, amount, token.unwrap_or(Address::ZERO)))
+    Ok(Target {
+        wallet: w,
+        amount,
+        token: token.unwrap_or(Address::ZERO),
+    })
 }
 
 fn pick(wallet: Option<Address>, cx: &Ctx) -> Result<Address, ExitCode> {
@@ -190,222 +204,51 @@ pub fn run(flag: Option<&Path>, args: WalletArgs) -> ExitCode {
 
 async fn command(cx: &Ctx, cmd: WalletCommand, json_out: bool) -> Result<ExitCode, ExitCode> {
     let me = cx.key.address();
+    // Connected before any subcommand (balance included), so a bad RPC fails alike for all.
     let signer = signing_provider(&cx.url, &cx.key)
         .await
         .map_err(|e| fail(1, e))?;
-    let send = |what: &'static str| {
-        move |e: alloy::contract::Error| {
-            fail(1, infernet::chain::ChainError::from_contract(what, e))
-        }
-    };
     match cmd {
         WalletCommand::Create {
             owner,
             set_payment_address,
         } => {
             let owner = owner.unwrap_or(me);
-            let f = WalletFactory::new(cx.client.addresses.wallet_factory, signer);
-            let receipt = f
-                .createWallet(owner)
-                .send()
-                .await
-                .map_err(send("WalletFactory.createWallet"))?
-                .get_receipt()
-                .await
-                .map_err(|e| fail(1, e))?;
-            let wallet = receipt
-                .inner
-                .logs()
-                .iter()
-                .find_map(|l| {
-                    l.log_decode::<WalletFactory::WalletCreated>()
-                        .ok()
-                        .map(|e| e.inner.data.wallet)
-                })
-                .ok_or_else(|| fail(1, "the factory emitted no WalletCreated event"))?;
-            if set_payment_address {
-                let Some(p) = &cx.config_path else {
-                    return Err(fail(2, "no config file to write (use --config)"));
-                };
-                config::edit::set_keys(
-                    p,
-                    &[("chain.wallet.payment_address", json!(wallet.to_string()))],
-                )
-                .map_err(|e| fail(1, e))?;
-            }
-            if json_out {
-                println!(
-                    "{}",
-                    json!({"wallet": wallet.to_string(), "owner": owner.to_string(), "tx": receipt.transaction_hash.to_string()})
-                );
-            } else {
-                println!("created wallet {wallet} (owner {owner})");
-                if set_payment_address {
-                    println!("chain.wallet.payment_address set; restart the node to use it");
-                } else if owner == me {
-                    println!(
-                        "make it this node's payment address: infernet wallet create --set-payment-address (or set chain.wallet.payment_address)"
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            create::create(cx, signer, me, owner, set_payment_address, json_out).await
         }
         WalletCommand::Balance {
             wallet,
             token,
             spender,
-        } => {
-            let w = pick(wallet, cx)?;
-            let token = token.unwrap_or(Address::ZERO);
-            let valid = is_wallet(&cx.client, w).await.map_err(|e| fail(1, e))?;
-            let balance = balance_of(&cx.client, token, w)
-                .await
-                .map_err(|e| fail(1, e))?;
-            let owner = if valid {
-                Wallet::new(w, cx.client.provider().clone())
-                    .owner()
-                    .call()
-                    .await
-                    .ok()
-            } else {
-                None
-            };
-            let allowance = match (spender, valid) {
-                (Some(s), true) => Some(
-                    Wallet::new(w, cx.client.provider().clone())
-                        .allowance(s, token)
-                        .call()
-                        .await
-                        .map_err(|e| fail(1, e))?,
-                ),
-                _ => None,
-            };
-            if json_out {
-                println!(
-                    "{}",
-                    json!({"wallet": w.to_string(), "factory_wallet": valid,
-                           "owner": owner.map(|o| o.to_string()),
-                           "token": token.to_string(), "balance": balance.to_string(),
-                           "spender": spender.map(|s| s.to_string()),
-                           "allowance": allowance.map(|a| a.to_string())})
-                );
-            } else {
-                println!(
-                    "wallet     {w}{}",
-                    if valid {
-                        ""
-                    } else {
-                        "  (not a WalletFactory wallet)"
-                    }
-                );
-                if let Some(o) = owner {
-                    println!("owner      {o}");
-                }
-                println!("balance    {balance} ({})", token_name(token));
-                if let (Some(s), Some(a)) = (spender, allowance) {
-                    println!("allowance  {a} for {s}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => balance::balance(cx, wallet, token, spender, json_out).await,
         WalletCommand::Fund {
             wallet,
             amount,
             token,
-        } => {
-            let (w, amount, token) = target(wallet, &amount, token, cx)?;
-            let hash = if token == Address::ZERO {
-                let tx = alloy::rpc::types::TransactionRequest::default()
-                    .to(w)
-                    .value(amount);
-                let r = signer
-                    .send_transaction(tx)
-                    .await
-                    .map_err(|e| fail(1, e))?
-                    .get_receipt()
-                    .await
-                    .map_err(|e| fail(1, e))?;
-                r.transaction_hash
-            } else {
-                alloy::sol! {
-                    #[sol(rpc)]
-                    interface IERC20Transfer {
-                        function transfer(address to, uint256 amount) external returns (bool);
-                    }
-                }
-                let t = IERC20Transfer::new(token, signer);
-                t.transfer(w, amount)
-                    .send()
-                    .await
-                    .map_err(send("ERC20.transfer"))?
-                    .get_receipt()
-                    .await
-                    .map_err(|e| fail(1, e))?
-                    .transaction_hash
-            };
-            done(
-                json_out,
-                &format!("sent {amount} ({}) to {w}", token_name(token)),
-                hash,
-            )
-        }
+        } => transfer::fund(signer, target(wallet, &amount, token, cx)?, json_out).await,
         WalletCommand::Approve {
             wallet,
             spender,
             amount,
             token,
         } => {
-            let (w, amount, token) = target(wallet, &amount, token, cx)?;
-            owner_check(cx, w, me).await?;
-            let r = Wallet::new(w, signer)
-                .approve(spender, token, amount)
-                .send()
-                .await
-                .map_err(send("Wallet.approve"))?
-                .get_receipt()
-                .await
-                .map_err(|e| fail(1, e))?;
-            done(
-                json_out,
-                &format!(
-                    "{spender} may now spend {amount} ({}) from {w}",
-                    token_name(token)
-                ),
-                r.transaction_hash,
-            )
+            let t = target(wallet, &amount, token, cx)?;
+            transfer::approve(cx, signer, me, t, spender, json_out).await
         }
         WalletCommand::Withdraw {
             wallet,
             amount,
             token,
         } => {
-            let (w, amount, token) = target(wallet, &amount, token, cx)?;
-            owner_check(cx, w, me).await?;
-            let call = Wallet::new(w, signer);
-            let builder = call.withdraw(token, amount);
-            if let Err(e) = builder.call().await {
-                let reason = infernet::chain::ChainError::from_contract("Wallet.withdraw", e);
-                return Err(fail(
-                    1,
-                    format!(
-                        "{reason} (locked funds back proofs in escrow and cannot be withdrawn)"
-                    ),
-                ));
-            }
-            let r = builder
-                .send()
-                .await
-                .map_err(send("Wallet.withdraw"))?
-                .get_receipt()
-                .await
-                .map_err(|e| fail(1, e))?;
-            done(
-                json_out,
-                &format!("withdrew {amount} ({}) from {w} to {me}", token_name(token)),
-                r.transaction_hash,
-            )
+            let t = target(wallet, &amount, token, cx)?;
+            transfer::withdraw(cx, signer, me, t, json_out).await
         }
     }
+}
+
+/// A failed contract transaction, named by the call (`Wallet.approve`), with its revert reason.
+fn sent(what: &'static str) -> impl Fn(alloy::contract::Error) -> ExitCode {
+    move |e| fail(1, infernet::chain::ChainError::from_contract(what, e))
 }
 
 async fn owner_check(cx: &Ctx, w: Address, me: Address) -> Result<(), ExitCode> {
@@ -423,7 +266,7 @@ async fn owner_check(cx: &Ctx, w: Address, me: Address) -> Result<(), ExitCode> 
     Ok(())
 }
 
-fn done(json_out: bool, what: &str, tx: alloy::primitives::B256) -> Result<ExitCode, ExitCode> {
+fn done(json_out: bool, what: &str, tx: B256) -> Result<ExitCode, ExitCode> {
     if json_out {
         println!("{}", json!({"ok": true, "tx": tx.to_string()}));
     } else {
