@@ -71,6 +71,55 @@ async fn node_routes_health_info_resources_openapi() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "Not found");
 }
 
+/// `/openapi.json` lists exactly the operations the node serves: every documented one answers
+/// (whatever the status, never 404/405), every other method on a documented path is 405, and
+/// paths it does not list are 404. HEAD is left out: axum answers it wherever GET is served.
+#[tokio::test]
+async fn the_document_lists_exactly_the_routes_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = test_config(dir.path(), vec![], false);
+    let (_h, base) = start(cfg).await;
+    let c = http();
+    let spec: Value = get_json(&format!("{base}/openapi.json")).await;
+    let methods = ["get", "post", "put", "delete", "patch", "options", "trace"];
+    let mut documented = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for m in methods {
+            let method = reqwest::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).unwrap();
+            let s = c
+                .request(method, format!("{base}{path}"))
+                .header("content-type", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if item.get(m).is_some() {
+                documented += 1;
+                assert!(
+                    s != 404 && s != 405,
+                    "{m} {path} is documented but answers {s}"
+                );
+            } else {
+                assert_eq!(s, 405, "{m} {path} is not documented but answers {s}");
+            }
+        }
+    }
+    assert_eq!(documented, 9);
+    for path in [
+        "/api",
+        "/api/jobs/",
+        "/api/job",
+        "/healthz",
+        "/openapi.yaml",
+        "/api/status/x",
+    ] {
+        let r = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "Not found");
+    }
+}
+
 #[tokio::test]
 async fn job_runs_and_result_keeps_every_digit_and_ignores_body_id_and_ip() {
     let dir = tempfile::tempdir().unwrap();

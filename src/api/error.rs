@@ -1,5 +1,6 @@
 //! One error shape for every route: `{"error": "...", "params": {...}}` with a 4xx for
 //! client mistakes (never a 500 for bad input).
+use super::reply::ErrorBody;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -32,16 +33,21 @@ impl ApiError {
         self.headers.push((name, value));
         self
     }
-    pub fn body(&self) -> Value {
-        json!({"error": self.error, "params": self.params})
+    /// The body alone (a batch element carries it without the status and headers).
+    pub fn into_body(self) -> ErrorBody {
+        ErrorBody {
+            error: self.error,
+            params: *self.params,
+        }
     }
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = axum::Json(self.body());
-        let mut resp = (self.status, body).into_response();
-        for (k, v) in self.headers {
+    fn into_response(mut self) -> Response {
+        let status = self.status;
+        let headers = std::mem::take(&mut self.headers);
+        let mut resp = (status, axum::Json(self.into_body())).into_response();
+        for (k, v) in headers {
             resp.headers_mut().insert(k, v);
         }
         resp

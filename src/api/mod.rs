@@ -2,12 +2,14 @@
 mod body;
 pub mod client;
 mod error;
+mod field;
 mod job_routes;
 pub mod listener;
 mod node_routes;
-mod openapi;
+pub mod openapi;
 pub mod ratelimit;
-pub(crate) mod request;
+pub mod reply;
+pub mod request;
 
 pub use error::ApiError;
 
@@ -17,12 +19,13 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use ipnet::IpNet;
 use ratelimit::RateLimiter;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -46,16 +49,23 @@ pub struct AppState {
     pub delegated: Option<crate::chain::delegated::DelegatedSlot>,
 }
 
+/// Every route, with its handler's `#[utoipa::path]` entry: the router and `/openapi.json`
+/// both come from this list, so neither can list a route the other lacks.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(node_routes::health))
+        .routes(routes!(node_routes::info))
+        .routes(routes!(node_routes::resources))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(job_routes::create, job_routes::fetch))
+        .routes(routes!(job_routes::create_batch))
+        .routes(routes!(job_routes::create_stream))
+        .routes(routes!(job_routes::put_status))
+}
+
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .route("/health", get(node_routes::health))
-        .route("/info", get(node_routes::info))
-        .route("/resources", get(node_routes::resources))
-        .route("/openapi.json", get(openapi::serve))
-        .route("/api/jobs", post(job_routes::create).get(job_routes::fetch))
-        .route("/api/jobs/batch", post(job_routes::create_batch))
-        .route("/api/jobs/stream", post(job_routes::create_stream))
-        .route("/api/status", put(job_routes::put_status))
+    let (served, _doc) = routes().split_for_parts();
+    served
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .with_state(state)
@@ -64,20 +74,6 @@ pub fn router(state: AppState) -> axum::Router {
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(axum::http::StatusCode::NOT_FOUND, "Not found")
         .with_params(json!({"method": method.as_str(), "path": uri.path()}))
-}
-
-fn route_key(method: &Method, path: &str) -> &'static str {
-    match (method.as_str(), path) {
-        ("GET", "/health") => "GET /health",
-        ("GET", "/info") => "GET /info",
-        ("GET", "/resources") => "GET /resources",
-        ("GET", "/openapi.json") => "GET /openapi.json",
-        ("POST", "/api/jobs") => "POST /api/jobs",
-        ("GET", "/api/jobs") => "GET /api/jobs",
-        ("POST", "/api/jobs/batch") => "POST /api/jobs/batch",
-        ("POST", "/api/jobs/stream") => "POST /api/jobs/stream",
-        _ => "other",
-    }
 }
 
 /// Resolves the client address once, then applies the rate limit (all routes but
@@ -109,7 +105,9 @@ async fn admit(State(st): State<AppState>, mut req: Request, next: Next) -> Resp
     if req.method() == Method::PUT && path == "/api/status" {
         return next.run(req).await;
     }
-    let d = st.limiter.check(ip, route_key(req.method(), &path));
+    let d = st
+        .limiter
+        .check(ip, openapi::route_key(req.method(), &path));
     let headers = [
         ("ratelimit-limit", d.limit.to_string()),
         ("ratelimit-remaining", d.remaining.to_string()),

@@ -1,22 +1,43 @@
 //! `/health`, `/info`, `/resources`.
 use super::AppState;
+use super::reply::{
+    ChainInfo, ContainerStatusView, Health, HealthFailing, Healthy, Info, Pending,
+    RunningContainer, Unhealthy,
+};
+use super::request::ResourcesQuery;
 use crate::compute::ContainerState;
 use axum::Json;
 use axum::extract::{Query, State};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// `{"status": "healthy"}` (Ritual's shape); 503 `unhealthy` with the reason while the store
 /// cannot write (results would be lost).
-pub async fn health(State(st): State<AppState>) -> axum::response::Response {
-    use axum::response::IntoResponse;
+#[utoipa::path(
+    get,
+    path = "/health",
+    summary = "Liveness",
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 429, description = "Rate limited", body = super::reply::ErrorBody),
+        (status = 503, description = "The store cannot write", body = HealthFailing),
+    )
+)]
+pub async fn health(State(st): State<AppState>) -> Response {
     match st.jobs.store().write_failing() {
-        None => Json(json!({"status": "healthy"})).into_response(),
+        None => Json(Health {
+            status: Healthy::Healthy,
+        })
+        .into_response(),
         Some(reason) => (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unhealthy", "reason": reason})),
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthFailing {
+                status: Unhealthy::Unhealthy,
+                reason,
+            }),
         )
             .into_response(),
     }
@@ -24,41 +45,73 @@ pub async fn health(State(st): State<AppState>) -> axum::response::Response {
 
 /// Ritual's shape (`version`, running `containers`, `pending`, `chain`) plus
 /// `container_status`: every configured container with its state and, if it cannot run, why.
-pub async fn info(State(st): State<AppState>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/info",
+    summary = "Version, running containers, pending jobs, chain",
+    responses(
+        (status = 200, description = "Node information", body = Info),
+        (status = 429, description = "Rate limited", body = super::reply::ErrorBody),
+    )
+)]
+pub async fn info(State(st): State<AppState>) -> Json<Info> {
     let all = st.states.all();
-    let running: Vec<Value> = all
+    let containers = all
         .iter()
         .filter(|c| c.state == ContainerState::Ready)
-        .map(|c| json!({"id": c.id, "description": c.description, "external": c.external, "image": c.image}))
+        .map(|c| RunningContainer {
+            id: c.id.clone(),
+            description: c.description.clone(),
+            external: c.external,
+            image: c.image.clone(),
+        })
         .collect();
-    let pending = st.jobs.counters().running.load(Ordering::Relaxed);
-    let chain = st.chain.as_ref().map(|c| c.snapshot());
-    let (onchain, chain_json) = match &chain {
-        // Ritual's two keys, then ours: phase, head, sync progress, RPC health, subscriptions
-        // with the reason for every skip or failure.
+    let offchain = st.jobs.counters().running.load(Ordering::Relaxed);
+    // Ritual's two keys, then ours: phase, head, sync progress, RPC health, subscriptions
+    // with the reason for every skip or failure.
+    let (onchain, chain) = match st.chain.as_ref().map(|c| c.snapshot()) {
         Some(c) => (
             c.in_flight,
-            json!({"enabled": true, "address": c.node.clone().unwrap_or_default(), "status": c}),
+            ChainInfo {
+                enabled: true,
+                address: c.node.clone().unwrap_or_default(),
+                status: Some(c),
+            },
         ),
-        None => (0, json!({"enabled": false, "address": ""})),
+        None => (
+            0,
+            ChainInfo {
+                enabled: false,
+                address: String::new(),
+                status: None,
+            },
+        ),
     };
-    Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "containers": running,
-        "pending": {"offchain": pending, "onchain": onchain},
-        "chain": chain_json,
-        "container_status": all,
-    }))
-}
-
-#[derive(Deserialize)]
-pub struct ResourcesQuery {
-    model_id: Option<String>,
+    Json(Info {
+        version: env!("CARGO_PKG_VERSION").into(),
+        containers,
+        pending: Pending { offchain, onchain },
+        chain,
+        container_status: all.into_iter().map(ContainerStatusView::from).collect(),
+    })
 }
 
 /// Asks every container's `/service-resources` in parallel (at its `url` when remote);
 /// containers that fail or answer non-JSON are left out, as Ritual does.
-pub async fn resources(State(st): State<AppState>, Query(q): Query<ResourcesQuery>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/resources",
+    summary = "Each container's /service-resources (failures omitted)",
+    params(ResourcesQuery),
+    responses(
+        (status = 200, description = "Container id to its answer", body = HashMap<String, Value>),
+        (status = 429, description = "Rate limited", body = super::reply::ErrorBody),
+    )
+)]
+pub async fn resources(
+    State(st): State<AppState>,
+    Query(q): Query<ResourcesQuery>,
+) -> Json<Map<String, Value>> {
     let calls = st.resource_bases.iter().map(|(id, base)| {
         let http = st.http.clone();
         let mut req = http.get(format!("{base}/service-resources")).timeout(Duration::from_secs(10));
@@ -80,10 +133,11 @@ pub async fn resources(State(st): State<AppState>, Query(q): Query<ResourcesQuer
             }
         }
     });
-    let out: Map<String, Value> = futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    Json(Value::Object(out))
+    Json(
+        futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .flatten()
+            .collect(),
+    )
 }

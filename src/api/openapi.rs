@@ -1,122 +1,181 @@
-//! `GET /openapi.json`: exactly the routes and shapes this node serves.
+//! `GET /openapi.json`, derived from the handlers' `#[utoipa::path]` and the wire types: the
+//! router and this document are built from one route list (`super::routes`).
 use axum::Json;
-use serde_json::{Value, json};
+use axum::http::Method;
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, PathItem};
 
-pub async fn serve() -> Json<Value> {
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "infernet node REST API",
+    description = "Wire-compatible with Ritual's Infernet Node 1.4 REST API. Every limited route answers with RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset headers; 429 adds Retry-After."
+))]
+pub struct ApiDoc;
+
+static DOC: LazyLock<utoipa::openapi::OpenApi> =
+    LazyLock::new(|| super::routes().split_for_parts().1);
+
+pub fn spec() -> &'static utoipa::openapi::OpenApi {
+    &DOC
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    summary = "This document",
+    responses((status = 200, description = "OpenAPI document", body = Object))
+)]
+pub async fn serve() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(spec())
 }
 
-fn err_ref() -> Value {
-    json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+fn methods(item: &PathItem) -> impl Iterator<Item = Method> + '_ {
+    let fixed: [(Method, &Option<Operation>); 8] = [
+        (Method::GET, &item.get),
+        (Method::PUT, &item.put),
+        (Method::POST, &item.post),
+        (Method::DELETE, &item.delete),
+        (Method::OPTIONS, &item.options),
+        (Method::HEAD, &item.head),
+        (Method::PATCH, &item.patch),
+        (Method::TRACE, &item.trace),
+    ];
+    fixed
+        .into_iter()
+        .filter_map(|(m, op)| op.as_ref().map(|_| m))
+        .chain(
+            item.additional_operations
+                .keys()
+                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok()),
+        )
 }
 
-fn json_of(schema: Value) -> Value {
-    json!({"content": {"application/json": {"schema": schema}}})
+/// Every documented operation as `METHOD /path`, sorted.
+pub fn operations() -> &'static BTreeSet<String> {
+    static OPS: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
+        spec()
+            .paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| methods(item).map(move |m| format!("{m} {path}")))
+            .collect()
+    });
+    &OPS
 }
 
-pub fn spec() -> Value {
-    let e = err_ref();
-    json!({
-      "openapi": "3.0.3",
-      "info": {
-        "title": "infernet node REST API",
-        "version": env!("CARGO_PKG_VERSION"),
-        "description": "Wire-compatible with Ritual's Infernet Node 1.4 REST API. Every limited route answers with RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset headers; 429 adds Retry-After."
-      },
-      "paths": {
-        "/health": {"get": {"summary": "Liveness", "responses": {
-          "200": json_of(json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["healthy"]}}})),
-          "429": e}}},
-        "/info": {"get": {"summary": "Version, running containers, pending jobs, chain", "responses": {
-          "200": json_of(json!({"$ref": "#/components/schemas/Info"})), "429": e}}},
-        "/resources": {"get": {"summary": "Each container's /service-resources (failures omitted)",
-          "parameters": [{"name": "model_id", "in": "query", "required": false, "schema": {"type": "string"}}],
-          "responses": {"200": json_of(json!({"type": "object", "additionalProperties": {}})), "429": e}}},
-        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": json_of(json!({"type": "object"}))}}},
-        "/api/jobs": {
-          "post": {"summary": "Create an off-chain job, or submit a delegated (signed) subscription (checked before answering; its first interval runs as job `id`)",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
-              {"$ref": "#/components/schemas/JobRequest"}, {"$ref": "#/components/schemas/DelegatedSubscriptionRequest"}]}}}},
-            "responses": {
-              "200": json_of(json!({"type": "object", "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "subscription_id": {"type": "integer", "description": "delegated: the on-chain id when the subscription exists already"}}})),
-              "400": e, "403": e, "408": e, "413": e, "415": e, "429": e, "503": e}},
-          "get": {"summary": "List this client's job ids, or fetch results by id (scoped to the caller)",
-            "parameters": [
-              {"name": "id", "in": "query", "required": false, "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
-              // As Ritual's node reads them: "true" is true, any other value false.
-              {"name": "intermediate", "in": "query", "required": false, "schema": {"type": "string"}, "description": "\"true\": include intermediate results; any other value: no"},
-              {"name": "pending", "in": "query", "required": false, "schema": {"type": "string"}, "description": "\"true\": pending jobs only; \"false\": finished ones only; absent or any other value: all"}
-            ],
-            "responses": {
-              // anyOf: `[]` is both an empty id list and an empty result list.
-              "200": json_of(json!({"anyOf": [
-                {"type": "array", "items": {"type": "string"}},
-                {"type": "array", "items": {"$ref": "#/components/schemas/JobResult"}}]})),
-              "400": e, "413": e, "429": e}}
-        },
-        "/api/jobs/batch": {"post": {"summary": "Create several jobs; each element succeeds or fails on its own",
-          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": {"oneOf": [
-            {"$ref": "#/components/schemas/JobRequest"}, {"$ref": "#/components/schemas/DelegatedSubscriptionRequest"}]}}}}},
-          "responses": {
-            "200": json_of(json!({"type": "array", "items": {"anyOf": [
-              {"type": "object", "properties": {"id": {"type": "string"}, "subscription_id": {"type": "integer"}}},
-              {"$ref": "#/components/schemas/Error"}]}})),
-            "400": e, "408": e, "413": e, "415": e, "429": e}}},
-        "/api/jobs/stream": {"post": {"summary": "Streaming job: first line is the job id, then the last container's bytes as they arrive",
-          "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
-          "responses": {
-            "200": {"description": "job id line, then raw bytes", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-            "400": e, "403": e, "408": e, "413": e, "415": e, "429": e, "503": e}}},
-        "/api/status": {"put": {"summary": "Job status reported by an independent container (loopback and server.status_allowed_ips only; not rate limited)",
-          "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobStatusReport"}}}},
-          "responses": {"200": json_of(json!({"type": "object"})), "400": e, "403": e, "408": e, "413": e, "415": e}}}
-      },
-      "components": {"schemas": {
-        "Error": {"type": "object", "properties": {"error": {"type": "string"}, "params": {"type": "object"}}, "required": ["error", "params"]},
-        "JobRequest": {"type": "object", "required": ["containers", "data"], "properties": {
-          "containers": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
-          "data": {"type": "object"},
-          "requires_proof": {"type": "boolean", "default": false}}},
-        "DelegatedSubscriptionRequest": {"type": "object", "required": ["subscription", "signature"], "properties": {
-          "subscription": {"type": "object", "required": ["owner", "active_at", "period", "frequency", "redundancy", "containers"], "properties": {
-            "owner": {"type": "string", "description": "consumer contract (a Delegator)"},
-            "active_at": {"type": "integer"}, "period": {"type": "integer"}, "frequency": {"type": "integer"},
-            "redundancy": {"type": "integer"},
-            "containers": {"type": "string", "description": "keccak256(abi.encode(string \"id1,id2\")) in hex, 0x optional"},
-            "lazy": {"type": "boolean"}, "verifier": {"type": "string"},
-            "payment_amount": {"description": "uint256: a JSON integer of any size, or a decimal/0x string"},
-            "payment_token": {"type": "string"}, "wallet": {"type": "string"}}},
-          "signature": {"type": "object", "required": ["nonce", "expiry", "v", "r", "s"], "properties": {
-            "nonce": {"type": "integer"}, "expiry": {"type": "integer"}, "v": {"type": "integer", "description": "27 or 28 (0/1 accepted)"},
-            "r": {"description": "uint256 (JSON integer or string)"}, "s": {"description": "uint256 (JSON integer or string)"}}},
-          "data": {"type": "object", "description": "input of the first container for the first interval"}}},
-        "ContainerResult": {"oneOf": [
-          {"type": "object", "properties": {"container": {"type": "string"}, "output": {}}, "required": ["container", "output"]},
-          {"type": "object", "properties": {"container": {"type": "string"}, "error": {"type": "string"}}, "required": ["container", "error"]}]},
-        "JobResult": {"type": "object", "required": ["id", "status", "result"], "properties": {
-          "id": {"type": "string"},
-          "status": {"type": "string", "enum": ["running", "success", "failed"]},
-          "result": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/ContainerResult"}]},
-          "intermediate_results": {"type": "array", "items": {"$ref": "#/components/schemas/ContainerResult"}}}},
-        "JobStatusReport": {"type": "object", "required": ["id", "status", "containers"], "properties": {
-          "id": {"type": "string", "minLength": 1},
-          "status": {"type": "string", "enum": ["running", "success", "failed"]},
-          "containers": {"type": "array", "items": {"type": "string"}},
-          "data": {}}},
-        "Info": {"type": "object", "properties": {
-          "version": {"type": "string"},
-          "containers": {"type": "array", "items": {"type": "object", "properties": {
-            "id": {"type": "string"}, "description": {"type": "string"}, "external": {"type": "boolean"}, "image": {"type": "string"}}}},
-          "pending": {"type": "object", "properties": {"offchain": {"type": "integer"}, "onchain": {"type": "integer"}}},
-          "chain": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "address": {"type": "string"}}},
-          "container_status": {"type": "array", "items": {"type": "object", "properties": {
-            "id": {"type": "string"},
-            "state": {"type": "string", "enum": ["starting", "ready", "restarting", "unavailable", "stopped"]},
-            "reason": {"type": "string", "nullable": true},
-            "image": {"type": "string"}, "port": {"type": "integer"}, "managed": {"type": "boolean"},
-            "restarts": {"type": "integer"}, "description": {"type": "string"}, "external": {"type": "boolean"}}}}}}
-      }}
-    })
+/// The rate limiter's bucket name: one per documented operation, `other` for the rest (a
+/// bounded set whatever a client sends).
+pub fn route_key(method: &Method, path: &str) -> &'static str {
+    operations()
+        .get(&format!("{method} {path}"))
+        .map_or("other", String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn doc() -> Value {
+        serde_json::to_value(spec()).unwrap()
+    }
+
+    #[test]
+    fn every_route_is_documented_once_with_its_response_codes() {
+        // What the hand-written document listed (plus /health's 503), per operation.
+        let want: [(&str, &[&str]); 9] = [
+            ("GET /health", &["200", "429", "503"]),
+            ("GET /info", &["200", "429"]),
+            ("GET /resources", &["200", "429"]),
+            ("GET /openapi.json", &["200"]),
+            (
+                "POST /api/jobs",
+                &["200", "400", "403", "408", "413", "415", "429", "503"],
+            ),
+            ("GET /api/jobs", &["200", "400", "413", "429"]),
+            (
+                "POST /api/jobs/batch",
+                &["200", "400", "408", "413", "415", "429"],
+            ),
+            (
+                "POST /api/jobs/stream",
+                &["200", "400", "403", "408", "413", "415", "429", "503"],
+            ),
+            (
+                "PUT /api/status",
+                &["200", "400", "403", "408", "413", "415"],
+            ),
+        ];
+        let ops: Vec<&str> = operations().iter().map(String::as_str).collect();
+        let mut expected: Vec<&str> = want.iter().map(|(op, _)| *op).collect();
+        expected.sort();
+        assert_eq!(ops, expected);
+        let d = doc();
+        for (op, codes) in want {
+            let (method, path) = op.split_once(' ').unwrap();
+            let o = &d["paths"][path][method.to_ascii_lowercase()];
+            assert!(o["summary"].as_str().is_some_and(|s| !s.is_empty()), "{op}");
+            let got: Vec<&str> = o["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(got, codes, "{op}");
+        }
+    }
+
+    #[test]
+    fn route_keys_are_the_documented_operations_and_nothing_else() {
+        assert_eq!(route_key(&Method::POST, "/api/jobs"), "POST /api/jobs");
+        assert_eq!(route_key(&Method::GET, "/api/jobs"), "GET /api/jobs");
+        assert_eq!(route_key(&Method::DELETE, "/api/jobs"), "other");
+        assert_eq!(route_key(&Method::GET, "/nope"), "other");
+    }
+
+    #[test]
+    fn the_document_keeps_what_schemathesis_relies_on() {
+        let d = doc();
+        assert!(
+            d["info"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset")
+        );
+        let s = &d["components"]["schemas"];
+        // anyOf, not oneOf: `[]` is both an empty id list and an empty result list.
+        assert_eq!(s["JobsReply"]["anyOf"].as_array().unwrap().len(), 2);
+        // anyOf: an error body is also an object without `id` / `subscription_id`.
+        assert_eq!(
+            s["BatchItem"]["anyOf"][1],
+            json!({"$ref": "#/components/schemas/Error"})
+        );
+        assert_eq!(
+            s["JobBody"]["oneOf"],
+            json!([{"$ref": "#/components/schemas/JobRequest"},
+                   {"$ref": "#/components/schemas/DelegatedSubscriptionRequest"}])
+        );
+        assert_eq!(s["JobRequest"]["required"], json!(["containers", "data"]));
+        assert_eq!(s["JobRequest"]["properties"]["containers"]["minItems"], 1);
+        assert_eq!(
+            s["JobResult"]["required"],
+            json!(["id", "status", "result"])
+        );
+        assert_eq!(
+            s["JobResult"]["properties"]["status"]["enum"],
+            json!(["running", "success", "failed"])
+        );
+        assert_eq!(s["Error"]["required"], json!(["error", "params"]));
+        // Arbitrary-size integers: no type, so a JSON integer of any size or a string fits.
+        let sig = &s["DelegatedSubscriptionRequest"]["properties"]["signature"]["properties"];
+        assert!(sig["r"].get("type").is_none(), "{sig}");
+        let stream = &d["paths"]["/api/jobs/stream"]["post"]["responses"]["200"]["content"];
+        assert_eq!(
+            stream["application/octet-stream"]["schema"],
+            json!({"type": "string", "format": "binary"})
+        );
+    }
 }
