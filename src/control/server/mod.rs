@@ -320,7 +320,10 @@ mod tests {
             "{e:?}"
         );
         let e = read_body::<Register>(br#"{"node_id":"a","port":"80"}"#).unwrap_err();
-        assert!(matches!(&e, BodyError::Data(m) if m.starts_with("port: invalid type")), "{e:?}");
+        assert!(
+            matches!(&e, BodyError::Data(m) if m.starts_with("port: invalid type")),
+            "{e:?}"
+        );
         let ApiError(status, m) = read_body::<Register>(b"{nope").unwrap_err().into();
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(m.starts_with("body is not valid JSON: "), "{m}");
