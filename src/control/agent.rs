@@ -605,62 +605,13 @@ impl Agent {
                 }
             };
             let Some(ev) = ev else { break };
-            let (event, urgent) = match ev {
-                ChatEvent::Meta {
-                    model,
-                    backend,
-                    started_at,
-                    ..
-                } => (
-                    JobEvent::Meta(MetaData {
-                        provider_node_id: Some(self.node_id.clone()),
-                        provider_name: Some(self.name.clone()),
-                        model: Some(model),
-                        started_at: Some(started_at),
-                        engine: Some(backend),
-                    }),
-                    true,
-                ),
-                ChatEvent::Token { text, .. } => {
-                    tokens += 1;
-                    (JobEvent::Token(TokenData { text }), false)
-                }
-                ChatEvent::Done {
-                    reason,
-                    text,
-                    usage,
-                    finished_at,
-                    ..
-                } => {
-                    let usage = usage.map(|u| Usage {
-                        prompt_tokens: u.prompt_tokens,
-                        completion_tokens: u.completion_tokens,
-                    });
-                    outcome = Some(Ok(ChatResult {
-                        kind: "chat".into(),
-                        text: Some(text.clone()),
-                        token_count: usage.map(|u| u.completion_tokens).unwrap_or(tokens),
-                        duration_ms: started.elapsed().as_millis() as u64,
-                        completed_by: self.node_id.clone(),
-                        usage,
-                    }));
-                    let done = DoneData {
-                        text: Some(text),
-                        reason: Some(reason_name(reason).to_string()),
-                        finished_at: Some(finished_at),
-                        // Sent as null when the backend reported none.
-                        usage: Some(usage),
-                    };
-                    (JobEvent::Done(done), true)
-                }
-                ChatEvent::Error { message, .. } => {
-                    outcome = Some(Err(message.clone()));
-                    let data = ErrorData {
-                        message: Some(message),
-                    };
-                    (JobEvent::Error(data), true)
-                }
-            };
+            if matches!(ev, ChatEvent::Token { .. }) {
+                tokens += 1;
+            }
+            let (event, urgent, end) = self.job_event(ev, tokens, started);
+            if end.is_some() {
+                outcome = end;
+            }
             if batch.push(event, urgent, Instant::now())
                 && !self.flush(&path, batch.take(), &cancel).await
             {
@@ -692,6 +643,68 @@ impl Agent {
             Err(e) => Completion::failed(e),
         };
         self.complete(id, &body).await
+    }
+
+    /// A backend's event as the job event to post (true: post it now), and the job's
+    /// outcome when the event ends it.
+    fn job_event(
+        &self,
+        ev: ChatEvent,
+        tokens: u64,
+        started: Instant,
+    ) -> (JobEvent, bool, Option<Result<ChatResult, String>>) {
+        match ev {
+            ChatEvent::Meta {
+                model,
+                backend,
+                started_at,
+                ..
+            } => {
+                let meta = MetaData {
+                    provider_node_id: Some(self.node_id.clone()),
+                    provider_name: Some(self.name.clone()),
+                    model: Some(model),
+                    started_at: Some(started_at),
+                    engine: Some(backend),
+                };
+                (JobEvent::Meta(meta), true, None)
+            }
+            ChatEvent::Token { text, .. } => (JobEvent::Token(TokenData { text }), false, None),
+            ChatEvent::Done {
+                reason,
+                text,
+                usage,
+                finished_at,
+                ..
+            } => {
+                let usage = usage.map(|u| Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                });
+                let result = ChatResult {
+                    kind: "chat".into(),
+                    text: Some(text.clone()),
+                    token_count: usage.map(|u| u.completion_tokens).unwrap_or(tokens),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    completed_by: self.node_id.clone(),
+                    usage,
+                };
+                let done = DoneData {
+                    text: Some(text),
+                    reason: Some(reason_name(reason).to_string()),
+                    finished_at: Some(finished_at),
+                    // Sent as null when the backend reported none.
+                    usage: Some(usage),
+                };
+                (JobEvent::Done(done), true, Some(Ok(result)))
+            }
+            ChatEvent::Error { message, .. } => {
+                let data = ErrorData {
+                    message: Some(message.clone()),
+                };
+                (JobEvent::Error(data), true, Some(Err(message)))
+            }
+        }
     }
 
     /// Posts a batch of events; false when the job is no longer ours (lease lost: the
