@@ -5,10 +5,27 @@
 //! intervals with backoff, and on stop: no new jobs, running ones finish, offline heartbeat.
 use super::client::{CpClient, CpError, NodeKey};
 use super::status::{ControlSnapshot, ControlStatus, PeerInfo};
-use crate::backend::{Backends, ChatBackend, ChatEvent, ChatRequest, Message};
+use crate::backend::{Backends, ChatBackend, ChatEvent, ChatRequest, DoneReason, Message};
 use crate::config::ControlPlaneConfig;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use infernet_core::wire::Role;
+use infernet_core::wire::chat::ChatMessage;
+use infernet_core::wire::commands::{
+    CommandAck, CommandPoll, CommandResult, Commands, Installed, NodeCommand, Progress,
+    RemovedModel,
+};
+use infernet_core::wire::events::{DoneData, ErrorData, MetaData, TokenData, Usage};
+use infernet_core::wire::jobs::{
+    AssignedJob, ChatResult, CompleteAck, Completion, EventsAck, InputSpec, JobEvent, JobEvents,
+    JobPoll, Jobs,
+};
+use infernet_core::wire::node::{
+    Availability, Heartbeat, HeartbeatAck, Me, Register, Registered, RoleBody,
+};
+use infernet_core::wire::public::Peer;
+use infernet_core::wire::specs::{self as wspecs, NodeSpecs};
+use serde::Deserialize;
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,6 +77,7 @@ pub struct Agent {
     cfg: ControlPlaneConfig,
     client: CpClient,
     backends: Backends,
+    role: Role,
     node_id: String,
     name: String,
     pub status: Arc<ControlStatus>,
@@ -110,6 +128,12 @@ impl Agent {
         } else {
             cfg.name.clone()
         };
+        // The config's checks admit only the three roles; a role that slipped past them is
+        // reported, and the node joins as a provider.
+        let role = Role::parse(&cfg.role).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "control_plane.role; joining as a provider");
+            Role::Provider
+        });
         let status = Arc::new(ControlStatus::new(ControlSnapshot {
             url: cfg.url.clone(),
             node_id: node_id.clone(),
@@ -122,6 +146,7 @@ impl Agent {
             client: CpClient::new(&cfg.url, key),
             cfg: cfg.clone(),
             backends,
+            role,
             node_id,
             name,
             status,
@@ -280,77 +305,57 @@ impl Agent {
         Some(r)
     }
 
-    async fn specs(&self, force_models: bool) -> Value {
+    async fn specs(&self, force_models: bool) -> NodeSpecs {
         let served = self.refresh_served(force_models).await;
         let active = self
             .in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len();
-        let mut specs = json!({});
+        let mut specs = NodeSpecs::default();
         if let Some(r) = self.gpu_report().await {
-            let gpus: Vec<Value> = r
-                .gpus
-                .iter()
-                .map(|g| json!({"vendor": g.vendor.to_ascii_lowercase(), "vram_tier": g.vram_tier, "model": g.model}))
-                .collect();
-            let vram_total: u64 = r.gpus.iter().filter_map(|g| g.vram_total).sum();
-            let vram_used: u64 = r.gpus.iter().filter_map(|g| g.vram_used).sum();
-            let util = r.gpus.iter().filter_map(|g| g.utilization_pct).max();
-            let gb = |b: u64| (b as f64 / 1e9 * 10.0).round() / 10.0;
-            specs = json!({
-                "cpu": {
-                    "vendor": r.host.cpu_vendor.clone().unwrap_or_else(|| "other".into()),
-                    "arch": r.host.arch, "cores": r.host.logical_cores, "groups": 1,
-                    "ram_gb": (r.host.ram_total as f64 / 1e9).round(),
-                },
-                "gpu_count": gpus.len(),
-                "gpus": gpus,
-                "interconnects": r.interconnects,
-                "load": {
-                    "ram": {"total_gb": gb(r.host.ram_total), "free_gb": gb(r.host.ram_available)},
-                    "vram": {"total_gb": gb(vram_total), "free_gb": gb(vram_total.saturating_sub(vram_used))},
-                    "gpu_utilization_max": util,
-                },
-            });
+            hardware_specs(&mut specs, &r);
         }
         let load = sysinfo::System::load_average();
-        specs["load"]["active_jobs"] = json!(active);
-        specs["load"]["concurrency_cap"] = json!(self.cfg.concurrency_cap);
-        specs["load"]["load_avg_1m"] = json!(load.one);
-        specs["load"]["measured_at"] = json!(crate::backend::now_rfc3339());
-        specs["served_models"] = json!(served.names());
-        specs["cli_version"] = json!(env!("CARGO_PKG_VERSION"));
+        specs.load.active_jobs = active as u64;
+        specs.load.concurrency_cap = self.cfg.concurrency_cap;
+        specs.load.load_avg_1m = load.one;
+        specs.load.measured_at = crate::backend::now_rfc3339();
+        specs.served_models = served.names();
+        specs.cli_version = Some(env!("CARGO_PKG_VERSION").to_string());
         let bench = self.bench.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if !bench.is_empty() {
-            specs["bench"] = json!({
-                "tokens_per_second_avg": bench.iter().sum::<f64>() / bench.len() as f64,
-                "samples": bench.len(),
+            specs.bench = Some(wspecs::Bench {
+                tokens_per_second_avg: bench.iter().sum::<f64>() / bench.len() as f64,
+                samples: bench.len() as u64,
             });
         }
         specs
     }
 
-    fn endpoint(&self) -> (Value, Value) {
-        let address = if self.cfg.address.is_empty() {
-            Value::Null
-        } else {
-            json!(self.cfg.address)
-        };
-        (address, json!(self.cfg.port))
+    /// The advertised address (none when empty: outbound only) and port.
+    fn endpoint(&self) -> (Option<String>, Option<i64>) {
+        let address = (!self.cfg.address.is_empty()).then(|| self.cfg.address.clone());
+        (address, self.cfg.port.map(i64::from))
     }
 
     async fn register(&self) -> Result<(), CpError> {
         let (address, port) = self.endpoint();
-        let body = json!({
-            "role": self.cfg.role, "node_id": self.node_id, "name": self.name,
-            "address": address, "port": port, "specs": self.specs(true).await,
-        });
-        let data = self
+        let body = Register {
+            role: self.role,
+            node_id: self.node_id.clone(),
+            name: Some(self.name.clone()),
+            address,
+            port,
+            specs: Some(self.specs(true).await),
+            gpu_model: None,
+            price: None,
+        };
+        let data: Registered = self
             .client
-            .post("/api/v1/node/register", &body, SHORT)
+            .call("/api/v1/node/register", &body, SHORT)
             .await?;
-        let id = data.get("id").and_then(Value::as_str).map(str::to_string);
+        let id = (!data.id.is_empty()).then_some(data.id);
         tracing::info!(url = %self.client.base(), node_id = %self.node_id, "registered with the control plane");
         self.status.update(|s| {
             s.registered = true;
@@ -385,12 +390,17 @@ impl Agent {
 
     async fn heartbeat(&self, offline: bool) -> Result<(), CpError> {
         let (address, port) = self.endpoint();
-        let mut body = json!({"role": self.cfg.role, "address": address, "port": port});
-        if offline {
-            body["status"] = json!("offline");
-        } else {
-            body["status"] = json!("available");
-            body["specs"] = self.specs(false).await;
+        let mut body = Heartbeat {
+            role: self.role,
+            address,
+            port,
+            status: Some(Availability::Offline),
+            specs: None,
+            jobs: None,
+        };
+        if !offline {
+            body.status = Some(Availability::Available);
+            body.specs = Some(self.specs(false).await);
             let running: Vec<String> = self
                 .in_flight
                 .lock()
@@ -398,11 +408,11 @@ impl Agent {
                 .iter()
                 .cloned()
                 .collect();
-            body["jobs"] = json!(running);
+            body.jobs = Some(running);
         }
         match self
             .client
-            .post("/api/v1/node/heartbeat", &body, SHORT)
+            .call::<_, HeartbeatAck>("/api/v1/node/heartbeat", &body, SHORT)
             .await
         {
             Err(e) if e.status() == Some(404) && !offline => {
@@ -464,23 +474,21 @@ impl Agent {
             let free = self.slots.available_permits() + 1;
             drop(permit);
             let started = Instant::now();
-            let body = json!({"limit": free, "wait_ms": wait_ms});
+            let body = JobPoll {
+                limit: Some(free as i64),
+                wait_ms: Some(wait_ms),
+            };
             let timeout = Duration::from_millis(wait_ms) + SHORT;
             let r = tokio::select! {
-                r = self.client.post("/api/v1/node/jobs/poll", &body, timeout) => r,
+                r = self.client.call::<_, Jobs<AssignedJob>>("/api/v1/node/jobs/poll", &body, timeout) => r,
                 _ = self.intake.cancelled() => return,
             };
             self.status.update(|s| s.polls += 1);
             match r {
                 Ok(data) => {
                     failures = 0;
-                    let jobs = data
-                        .get("jobs")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    let got = !jobs.is_empty();
-                    for j in jobs {
+                    let got = !data.jobs.is_empty();
+                    for j in data.jobs {
                         self.start_job(j).await;
                     }
                     // A server that does not long-poll answered at once with nothing.
@@ -504,10 +512,11 @@ impl Agent {
         }
     }
 
-    async fn start_job(self: &Arc<Self>, job: Value) {
-        let Some(id) = job.get("id").and_then(Value::as_str).map(str::to_string) else {
+    async fn start_job(self: &Arc<Self>, job: AssignedJob) {
+        if job.id.is_empty() {
             return;
-        };
+        }
+        let id = job.id.clone();
         if !self
             .in_flight
             .lock()
@@ -545,12 +554,16 @@ impl Agent {
 
     /// Runs one chat job: Some(true) completed, Some(false) failed, None when the lease was
     /// lost (another node has it now) or the node stopped first.
-    async fn run_job(&self, id: &str, job: &Value) -> Option<bool> {
-        let spec = job.get("input_spec").cloned().unwrap_or(json!({}));
-        let model = job
-            .get("model_name")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+    async fn run_job(&self, id: &str, job: &AssignedJob) -> Option<bool> {
+        let spec = match InputSpec::deserialize(&job.input_spec) {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .fail(id, &format!("the job's input_spec is malformed: {e}"))
+                    .await;
+            }
+        };
+        let model = job.model_name.clone();
         let served = self.refresh_served(false).await;
         let Some((model_name, backend)) = served.backend(model.as_deref()) else {
             let msg = format!(
@@ -560,31 +573,19 @@ impl Agent {
             );
             return self.fail(id, &msg).await;
         };
-        let messages: Vec<Message> = spec
-            .get("messages")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| {
-                Some(Message::new(
-                    m.get("role")?.as_str()?,
-                    m.get("content")?.as_str()?,
-                ))
-            })
-            .collect();
-        if messages.is_empty() {
+        if spec.messages.is_empty() {
             return self.fail(id, "the job has no messages").await;
         }
         let req = ChatRequest {
             id: id.to_string(),
-            messages,
+            messages: spec
+                .messages
+                .iter()
+                .map(|m: &ChatMessage| Message::new(&m.role, &m.content))
+                .collect(),
             model: Some(model_name.clone()),
-            temperature: spec.get("temperature").and_then(Value::as_f64),
-            max_tokens: spec
-                .get("max_tokens")
-                .or_else(|| spec.get("maxTokens"))
-                .and_then(Value::as_u64)
-                .map(|n| n.min(u32::MAX as u64) as u32),
+            temperature: spec.temperature,
+            max_tokens: spec.max_tokens().map(|n| n.min(u32::MAX as u64) as u32),
         };
         let cancel = self.abort_jobs.child_token();
         let mut stream = backend.chat(req, cancel.clone());
@@ -592,7 +593,7 @@ impl Agent {
         let path = format!("/api/v1/node/jobs/{id}/events");
         let mut batch = super::batch::Batch::default();
         let mut tokens = 0u64;
-        let mut outcome: Option<(bool, Value, Option<String>)> = None;
+        let mut outcome: Option<Result<ChatResult, String>> = None;
         loop {
             let due = batch.deadline();
             let flush_at = tokio::time::Instant::from_std(due.unwrap_or_else(Instant::now));
@@ -604,50 +605,14 @@ impl Agent {
                 }
             };
             let Some(ev) = ev else { break };
-            let (kind, data, urgent) = match ev {
-                ChatEvent::Meta {
-                    model,
-                    backend,
-                    started_at,
-                    ..
-                } => (
-                    "meta",
-                    json!({"provider_node_id": self.node_id, "provider_name": self.name,
-                           "model": model, "started_at": started_at, "engine": backend}),
-                    true,
-                ),
-                ChatEvent::Token { text, .. } => {
-                    tokens += 1;
-                    ("token", json!({"text": text}), false)
-                }
-                ChatEvent::Done {
-                    reason,
-                    text,
-                    usage,
-                    finished_at,
-                    ..
-                } => {
-                    let usage_v = usage.map(|u| json!(u)).unwrap_or(Value::Null);
-                    outcome = Some((
-                        true,
-                        json!({"type": "chat", "text": text, "token_count": usage.map(|u| u.completion_tokens).unwrap_or(tokens),
-                               "duration_ms": started.elapsed().as_millis() as u64, "completed_by": self.node_id,
-                               "usage": usage_v}),
-                        None,
-                    ));
-                    (
-                        "done",
-                        json!({"text": text, "reason": reason, "finished_at": finished_at, "usage": usage_v}),
-                        true,
-                    )
-                }
-                ChatEvent::Error { message, .. } => {
-                    outcome = Some((false, Value::Null, Some(message.clone())));
-                    ("error", json!({"message": message}), true)
-                }
-            };
-            let item = json!({"event_type": kind, "data": data});
-            if batch.push(item, urgent, Instant::now())
+            if matches!(ev, ChatEvent::Token { .. }) {
+                tokens += 1;
+            }
+            let (event, urgent, end) = self.job_event(ev, tokens, started);
+            if end.is_some() {
+                outcome = end;
+            }
+            if batch.push(event, urgent, Instant::now())
                 && !self.flush(&path, batch.take(), &cancel).await
             {
                 return None;
@@ -660,12 +625,9 @@ impl Agent {
             // Stopped before the end: the lease runs out and another node runs it.
             return None;
         }
-        let (ok, result, error) = outcome.unwrap_or((
-            false,
-            Value::Null,
-            Some("the backend ended the stream without a result".into()),
-        ));
-        if ok {
+        let outcome =
+            outcome.unwrap_or_else(|| Err("the backend ended the stream without a result".into()));
+        if outcome.is_ok() {
             let secs = started.elapsed().as_secs_f64();
             if tokens > 0 && secs > 0.0 {
                 let mut b = self.bench.lock().unwrap_or_else(|e| e.into_inner());
@@ -676,16 +638,82 @@ impl Agent {
                 }
             }
         }
-        self.complete(id, ok, result, error).await
+        let body = match outcome {
+            Ok(result) => Completion::completed(result),
+            Err(e) => Completion::failed(e),
+        };
+        self.complete(id, &body).await
+    }
+
+    /// A backend's event as the job event to post (true: post it now), and the job's
+    /// outcome when the event ends it.
+    fn job_event(
+        &self,
+        ev: ChatEvent,
+        tokens: u64,
+        started: Instant,
+    ) -> (JobEvent, bool, Option<Result<ChatResult, String>>) {
+        match ev {
+            ChatEvent::Meta {
+                model,
+                backend,
+                started_at,
+                ..
+            } => {
+                let meta = MetaData {
+                    provider_node_id: Some(self.node_id.clone()),
+                    provider_name: Some(self.name.clone()),
+                    model: Some(model),
+                    started_at: Some(started_at),
+                    engine: Some(backend),
+                };
+                (JobEvent::Meta(meta), true, None)
+            }
+            ChatEvent::Token { text, .. } => (JobEvent::Token(TokenData { text }), false, None),
+            ChatEvent::Done {
+                reason,
+                text,
+                usage,
+                finished_at,
+                ..
+            } => {
+                let usage = usage.map(|u| Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                });
+                let result = ChatResult {
+                    kind: "chat".into(),
+                    text: Some(text.clone()),
+                    token_count: usage.map(|u| u.completion_tokens).unwrap_or(tokens),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    completed_by: self.node_id.clone(),
+                    usage,
+                };
+                let done = DoneData {
+                    text: Some(text),
+                    reason: Some(reason_name(reason).to_string()),
+                    finished_at: Some(finished_at),
+                    // Sent as null when the backend reported none.
+                    usage: Some(usage),
+                };
+                (JobEvent::Done(done), true, Some(Ok(result)))
+            }
+            ChatEvent::Error { message, .. } => {
+                let data = ErrorData {
+                    message: Some(message.clone()),
+                };
+                (JobEvent::Error(data), true, Some(Err(message)))
+            }
+        }
     }
 
     /// Posts a batch of events; false when the job is no longer ours (lease lost: the
     /// backend is cancelled) or the node is stopping.
-    async fn flush(&self, path: &str, events: Vec<Value>, cancel: &CancellationToken) -> bool {
-        let body = json!({"events": events});
+    async fn flush(&self, path: &str, events: Vec<JobEvent>, cancel: &CancellationToken) -> bool {
+        let body = JobEvents { events };
         let mut failures = 0;
         loop {
-            match self.client.post(path, &body, SHORT).await {
+            match self.client.call::<_, EventsAck>(path, &body, SHORT).await {
                 Ok(_) => return true,
                 Err(e) if e.retryable() && failures < 5 && !cancel.is_cancelled() => {
                     failures += 1;
@@ -703,30 +731,23 @@ impl Agent {
 
     async fn fail(&self, id: &str, msg: &str) -> Option<bool> {
         let path = format!("/api/v1/node/jobs/{id}/events");
-        let ev = json!({"events": [{"event_type": "error", "data": {"message": msg}}]});
-        let _ = self.client.post(&path, &ev, SHORT).await;
-        self.complete(id, false, Value::Null, Some(msg.to_string()))
+        let ev = JobEvents {
+            events: vec![JobEvent::Error(ErrorData {
+                message: Some(msg.to_string()),
+            })],
+        };
+        let _ = self.client.call::<_, EventsAck>(&path, &ev, SHORT).await;
+        self.complete(id, &Completion::failed(msg.to_string()))
             .await
     }
 
     /// `complete`, retried on transport errors; the server makes repeats no-ops.
-    async fn complete(
-        &self,
-        id: &str,
-        ok: bool,
-        result: Value,
-        error: Option<String>,
-    ) -> Option<bool> {
+    async fn complete(&self, id: &str, body: &Completion<ChatResult>) -> Option<bool> {
         let path = format!("/api/v1/node/jobs/{id}/complete");
-        let mut body = json!({"status": if ok { "completed" } else { "failed" }});
-        if ok {
-            body["result"] = result;
-        } else {
-            body["error"] = json!(error.unwrap_or_default());
-        }
+        let ok = body.status.is_ok();
         let mut failures = 0;
         loop {
-            match self.client.post(&path, &body, SHORT).await {
+            match self.client.call::<_, CompleteAck>(&path, body, SHORT).await {
                 Ok(_) => return Some(ok),
                 Err(e) if e.retryable() && failures < 8 && !self.stop.is_cancelled() => {
                     failures += 1;
@@ -756,19 +777,15 @@ impl Agent {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.intake.cancelled() => return,
             }
+            let poll = CommandPoll { limit: Some(5) };
             match self
                 .client
-                .post("/api/v1/node/commands/poll", &json!({"limit": 5}), SHORT)
+                .call::<_, Commands>("/api/v1/node/commands/poll", &poll, SHORT)
                 .await
             {
                 Ok(data) => {
                     failures = 0;
-                    for c in data
-                        .get("commands")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                    {
+                    for c in data.commands {
                         // Commands run side by side, not blocking each other or the poll.
                         let a = self.clone();
                         self.jobs.spawn(async move { a.run_command(c).await });
@@ -782,23 +799,10 @@ impl Agent {
         }
     }
 
-    async fn run_command(&self, c: Value) {
-        let id = c
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let verb = c
-            .get("command")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let model = c
-            .pointer("/args/model")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        tracing::info!(command = %verb, model = %model, "node command received");
+    async fn run_command(&self, c: NodeCommand) {
+        let NodeCommand { id, command, args } = c;
+        let model = args.model;
+        tracing::info!(command = %command, model = %model, "node command received");
         let backend = self
             .backends
             .all()
@@ -806,23 +810,29 @@ impl Agent {
             .find(|b| b.kind() == crate::backend::BackendKind::Ollama)
             .or_else(|| self.backends.all().first())
             .cloned();
-        let result: Result<Value, String> = match (verb.as_str(), backend) {
+        let result: Result<CommandResult, String> = match (command.as_str(), backend) {
             (_, None) => Err("this node has no LLM backend configured".into()),
             ("model_install", Some(b)) => self.install(&id, &model, b).await,
             ("model_remove", Some(b)) => b
                 .remove(&model)
                 .await
-                .map(|_| json!({"removed": model, "backend": b.id()}))
+                .map(|_| {
+                    CommandResult::Removed(RemovedModel {
+                        removed: model.clone(),
+                        backend: b.id().to_string(),
+                    })
+                })
                 .map_err(|e| e.to_string()),
             (v, _) => Err(format!("unknown command '{v}'")),
         };
-        let body = match &result {
-            Ok(r) => json!({"status": "completed", "result": r}),
-            Err(e) => json!({"status": "failed", "error": e}),
+        let ok = result.is_ok();
+        let body = match result {
+            Ok(r) => Completion::completed(r),
+            Err(e) => Completion::failed(e),
         };
         if let Err(e) = self
             .client
-            .post(
+            .call::<_, CompleteAck>(
                 &format!("/api/v1/node/commands/{id}/complete"),
                 &body,
                 SHORT,
@@ -832,7 +842,7 @@ impl Agent {
             tracing::warn!(error = %e, "could not report the command's result");
         }
         self.status.update(|s| s.commands_run += 1);
-        if result.is_ok() {
+        if ok {
             // Capabilities changed: tell the server now, not at the next beat.
             self.refresh_served(true).await;
             self.beat_now.notify_one();
@@ -846,7 +856,7 @@ impl Agent {
         id: &str,
         model: &str,
         b: Arc<dyn ChatBackend>,
-    ) -> Result<Value, String> {
+    ) -> Result<CommandResult, String> {
         let path = format!("/api/v1/node/commands/{id}/progress");
         let mut stream = b.pull(model);
         let mut last: Option<(Instant, String)> = None;
@@ -870,41 +880,48 @@ impl Agent {
                     (Some(c), Some(t)) if t > 0 => Some((c as f64 / t as f64 * 100.0).round()),
                     _ => None,
                 };
-                let body = json!({"status": "running", "phase": p.status, "total": p.total,
-                                  "completed": p.completed, "pct": pct});
-                if let Ok(r) = self.client.post(&path, &body, SHORT).await
-                    && r.get("status").and_then(Value::as_str) == Some("cancelled")
+                let body = Progress {
+                    status: "running".into(),
+                    phase: p.status.clone(),
+                    total: p.total,
+                    completed: p.completed,
+                    pct,
+                };
+                if let Ok(r) = self.client.call::<_, CommandAck>(&path, &body, SHORT).await
+                    && r.status == "cancelled"
                 {
                     return Err("cancelled by the operator".into());
                 }
                 last = Some((Instant::now(), p.status.clone()));
             }
         }
-        Ok(json!({"installed": model, "backend": b.id()}))
+        Ok(CommandResult::Installed(Installed {
+            installed: model.to_string(),
+            backend: b.id().to_string(),
+        }))
     }
 
     // ---- peers ----
 
     async fn peers_loop(&self) {
         loop {
-            if let Ok(v) = self.client.get("/api/peers?limit=100", SHORT).await {
-                let peers: Vec<PeerInfo> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+            // Entry by entry: one the server describes oddly does not hide the others.
+            if let Ok(list) = self
+                .client
+                .get::<Vec<Value>>("/api/peers?limit=100", SHORT)
+                .await
+            {
+                let peers: Vec<PeerInfo> = list
+                    .iter()
+                    .filter_map(|p| Peer::deserialize(p).ok())
                     .map(|p| PeerInfo {
-                        public_key: p["pubkey"].as_str().unwrap_or("").into(),
-                        node_id: p["node_id"].as_str().unwrap_or("").into(),
-                        name: p["name"].as_str().unwrap_or("").into(),
-                        status: p["status"].as_str().unwrap_or("").into(),
-                        last_seen_ms: p["last_seen_ms"].as_i64().unwrap_or(0),
-                        models: p["served_models"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|m| m.as_str().map(str::to_string))
-                            .collect(),
-                        active_jobs: p["active_jobs"].as_u64().unwrap_or(0),
+                        public_key: p.pubkey,
+                        node_id: p.node_id,
+                        name: p.name.unwrap_or_default(),
+                        status: p.status,
+                        last_seen_ms: p.last_seen_ms,
+                        models: p.served_models,
+                        active_jobs: p.active_jobs,
                     })
                     .collect();
                 self.status.update(|s| s.peers = peers);
@@ -953,18 +970,83 @@ pub async fn register_once(
 ) -> Result<Value, CpError> {
     let agent = Agent::new(cfg, key, backends, default_name);
     agent.register().await?;
-    let me = agent
+    // The row as the server sent it (the reference's has more columns than ours).
+    let me: Me<Value> = agent
         .client
-        .post("/api/v1/node/me", &json!({"role": cfg.role}), SHORT)
+        .call("/api/v1/node/me", &RoleBody { role: agent.role }, SHORT)
         .await?;
-    Ok(me.get("row").cloned().unwrap_or(Value::Null))
+    Ok(me.row.unwrap_or(Value::Null))
 }
 
 /// Removes this node from the control plane (`infernet remove`).
 pub async fn remove_once(cfg: &ControlPlaneConfig, key: NodeKey) -> Result<Value, CpError> {
+    let role = Role::parse(&cfg.role).map_err(|e| CpError::Local(e.to_string()))?;
     CpClient::new(&cfg.url, key)
-        .post("/api/v1/node/remove", &json!({"role": cfg.role}), SHORT)
+        .post("/api/v1/node/remove", &RoleBody { role }, SHORT)
         .await
+}
+
+/// The hardware part of the specs, coarsened (VRAM tiers, GB to one decimal).
+fn hardware_specs(specs: &mut NodeSpecs, r: &crate::system::gpu::Report) {
+    let gpus: Vec<wspecs::Gpu> = r
+        .gpus
+        .iter()
+        .map(|g| wspecs::Gpu {
+            vendor: g.vendor.to_ascii_lowercase(),
+            vram_tier: g.vram_tier.clone(),
+            model: g.model.clone(),
+        })
+        .collect();
+    let vram_total: u64 = r.gpus.iter().filter_map(|g| g.vram_total).sum();
+    let vram_used: u64 = r.gpus.iter().filter_map(|g| g.vram_used).sum();
+    let gb = |b: u64| (b as f64 / 1e9 * 10.0).round() / 10.0;
+    specs.cpu = Some(wspecs::Cpu {
+        vendor: r.host.cpu_vendor.clone().unwrap_or_else(|| "other".into()),
+        arch: r.host.arch.clone(),
+        cores: r.host.logical_cores as u64,
+        groups: 1,
+        ram_gb: (r.host.ram_total as f64 / 1e9).round(),
+    });
+    specs.gpu_count = Some(gpus.len() as u64);
+    specs.gpus = Some(gpus);
+    let link = |l: &crate::system::gpu::Link| wspecs::Link {
+        available: l.available,
+        topology: l.topology.clone(),
+        link_count: l.link_count,
+    };
+    let ic = &r.interconnects;
+    specs.interconnects = Some(wspecs::Interconnects {
+        nvlink: link(&ic.nvlink),
+        xgmi: link(&ic.xgmi),
+        infiniband: wspecs::Ports {
+            available: ic.infiniband.available,
+            active_port_count: ic.infiniband.active_port_count,
+        },
+        efa: wspecs::Adapters {
+            available: ic.efa.available,
+            adapter_count: ic.efa.adapter_count,
+        },
+        rdma_capable: ic.rdma_capable,
+    });
+    specs.load.ram = Some(wspecs::Memory {
+        total_gb: gb(r.host.ram_total),
+        free_gb: gb(r.host.ram_available),
+    });
+    specs.load.vram = Some(wspecs::Memory {
+        total_gb: gb(vram_total),
+        free_gb: gb(vram_total.saturating_sub(vram_used)),
+    });
+    // With a probe the field is sent, null when no GPU reported its utilisation.
+    specs.load.gpu_utilization_max = Some(r.gpus.iter().filter_map(|g| g.utilization_pct).max());
+}
+
+/// A done event's `reason` on the wire.
+fn reason_name(r: DoneReason) -> &'static str {
+    match r {
+        DoneReason::Stop => "stop",
+        DoneReason::Length => "length",
+        DoneReason::Cancel => "cancel",
+    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,30 @@
 //! Token-event batching for the control plane (reference IPIP-0024): a batch goes out when it
 //! holds 16 events, 250 ms after its first event, or at once for `meta`/`done`/`error`.
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 pub const MAX_EVENTS: usize = 16;
 pub const MAX_WAIT: Duration = Duration::from_millis(250);
 
-#[derive(Debug, Default)]
-pub struct Batch {
-    items: Vec<Value>,
+/// A batch of `T` (the agent's `wire::jobs::JobEvent`).
+#[derive(Debug)]
+pub struct Batch<T> {
+    items: Vec<T>,
     /// When the first event of the open batch arrived.
     opened: Option<Instant>,
 }
 
-impl Batch {
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            opened: None,
+        }
+    }
+}
+
+impl<T> Batch<T> {
     /// Adds an event; true when the batch should be sent now (full, or `urgent`).
-    pub fn push(&mut self, item: Value, urgent: bool, now: Instant) -> bool {
+    pub fn push(&mut self, item: T, urgent: bool, now: Instant) -> bool {
         if self.items.is_empty() {
             self.opened = Some(now);
         }
@@ -33,7 +42,7 @@ impl Batch {
     }
 
     /// Empties the batch for sending.
-    pub fn take(&mut self) -> Vec<Value> {
+    pub fn take(&mut self) -> Vec<T> {
         self.opened = None;
         std::mem::take(&mut self.items)
     }

@@ -1,5 +1,8 @@
-//! Signed calls to a control plane's node tier (`X-Infernet-Auth` v1, all POST + JSON).
+//! Signed calls to a control plane's node tier (`X-Infernet-Auth` v1, all POST + JSON), with
+//! the bodies of `infernet_core::wire`.
 use super::auth;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -109,13 +112,13 @@ impl CpClient {
         self.key.public_key()
     }
 
-    /// A signed POST; returns the `data` of `{"data": …}` (or the whole body).
-    pub async fn post(
-        &self,
-        path: &str,
-        body: &Value,
-        timeout: Duration,
-    ) -> Result<Value, CpError> {
+    /// A signed POST of `body`; reads the answer's `data` (of `{"data": …}`, or the whole
+    /// answer) as `R`. The signature covers exactly the bytes sent.
+    pub async fn call<B, R>(&self, path: &str, body: &B, timeout: Duration) -> Result<R, CpError>
+    where
+        B: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
         let bytes = serde_json::to_vec(body).map_err(|e| CpError::Local(e.to_string()))?;
         let header =
             auth::sign(&self.key.0, "POST", path, &bytes, now_s()).map_err(CpError::Local)?;
@@ -132,8 +135,22 @@ impl CpClient {
         read(resp, path, &self.base).await
     }
 
-    /// An unsigned GET (public endpoints).
-    pub async fn get(&self, path: &str, timeout: Duration) -> Result<Value, CpError> {
+    /// [`CpClient::call`] for an answer read as free-form JSON.
+    pub async fn post<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<Value, CpError> {
+        self.call(path, body, timeout).await
+    }
+
+    /// An unsigned GET (public endpoints); reads the answer like [`CpClient::call`].
+    pub async fn get<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<R, CpError> {
         let resp = self
             .http
             .get(format!("{}{path}", self.base))
@@ -145,7 +162,11 @@ impl CpClient {
     }
 }
 
-async fn read(resp: reqwest::Response, path: &str, base: &str) -> Result<Value, CpError> {
+async fn read<R: DeserializeOwned>(
+    resp: reqwest::Response,
+    path: &str,
+    base: &str,
+) -> Result<R, CpError> {
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| CpError::Unreachable {
         url: base.to_string(),
@@ -158,13 +179,16 @@ async fn read(resp: reqwest::Response, path: &str, base: &str) -> Result<Value, 
             message: crate::backend::error_text(&body),
         });
     }
-    let v: Value = serde_json::from_slice(&body).map_err(|e| CpError::Status {
+    let refused = |what: &str, e: serde_json::Error| CpError::Status {
         path: path.to_string(),
         status: status.as_u16(),
-        message: format!("answer is not JSON: {e}"),
-    })?;
-    Ok(match v.get("data") {
-        Some(d) => d.clone(),
-        None => v,
-    })
+        message: format!("{what}: {e}"),
+    };
+    let v: Value = serde_json::from_slice(&body).map_err(|e| refused("answer is not JSON", e))?;
+    // Node-tier answers are `{"data": …}`; public ones are the body itself.
+    let data = match v {
+        Value::Object(mut o) if o.contains_key("data") => o.remove("data").unwrap_or_default(),
+        v => v,
+    };
+    serde_json::from_value(data).map_err(|e| refused("unexpected answer", e))
 }

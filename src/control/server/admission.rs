@@ -3,11 +3,16 @@
 //! approved: an unknown key is recorded as `pending` (with the node_id and name it sent) and
 //! refused until `infernet control-plane approve KEY` (or the admin endpoint) says yes.
 use super::store::now_ms;
-use super::{ApiError, AppState, bad};
+use super::views::typed;
+use super::{ApiError, AppState, bad, read_body};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use infernet_core::wire::node::Ident;
+use infernet_core::wire::public::{AdmissionRow, Admissions, Decide, Decision};
+use infernet_core::wire::{Data, clean_text};
+use serde::Deserialize;
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// Pending requests kept at once; a flood of fresh keys cannot grow the table past this.
@@ -124,20 +129,13 @@ pub(super) async fn check(st: &AppState, key: &str, body: &Value) -> Result<(), 
             Err(refuse(m))
         }
         First::AskOperator => {
-            let field = |k: &str, max: usize| {
-                body.get(k).and_then(Value::as_str).map(|s| {
-                    s.chars()
-                        .filter(|c| !c.is_control())
-                        .take(max)
-                        .collect::<String>()
-                })
-            };
+            let ident = Ident::deserialize(body).unwrap_or_default();
             let status = st
                 .store
                 .request_admission(
                     key,
-                    field("node_id", 128),
-                    field("name", 120),
+                    ident.node_id.map(|s| clean_text(&s, 128)),
+                    ident.name.map(|s| clean_text(&s, 120)),
                     now_ms(),
                     MAX_PENDING,
                 )
@@ -155,7 +153,7 @@ pub(super) async fn list(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Admissions>, ApiError> {
     super::public::admin(&st, &headers)?;
     let status = q.get("status").map(String::as_str);
     if let Some(s) = status
@@ -170,10 +168,11 @@ pub(super) async fn list(
         .and_then(|l| l.parse::<i64>().ok())
         .unwrap_or(100)
         .clamp(1, 1000);
-    Ok(Json(json!({
-        "policy": st.opts.admission.name(),
-        "data": st.store.admissions(status, limit).await?,
-    })))
+    let rows = st.store.admissions(status, limit).await?;
+    Ok(Json(Admissions {
+        policy: st.opts.admission.name().into(),
+        data: rows.into_iter().map(typed).collect::<Result<_, _>>()?,
+    }))
 }
 
 /// `POST /api/v1/user/admissions/{pubkey}` with `{"decision": "approve" | "deny"}` (admin).
@@ -183,8 +182,8 @@ pub(super) async fn decide(
     State(st): State<AppState>,
     Path(pubkey): Path<String>,
     headers: HeaderMap,
-    Json(b): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+    body: axum::body::Bytes,
+) -> Result<Json<Data<Option<AdmissionRow>>>, ApiError> {
     super::public::admin(&st, &headers)?;
     let key = normalise(&pubkey);
     if key.len() != 64 || !key.bytes().all(|c| c.is_ascii_hexdigit()) {
@@ -192,20 +191,10 @@ pub(super) async fn decide(
             "'{pubkey}' is not a node public key (64 hex characters)"
         )));
     }
-    let status = match b.get("decision").and_then(Value::as_str) {
-        Some("approve") => "approved",
-        Some("deny") => "denied",
-        other => {
-            return Err(bad(format!(
-                "decision must be \"approve\" or \"deny\", found {}",
-                other
-                    .map(|s| format!("'{s}'"))
-                    .unwrap_or_else(|| "nothing".into())
-            )));
-        }
-    };
+    let decision = read_body::<Decide>(&body)?.decision()?;
+    let status = decision.status();
     let row = st.store.decide_admission(&key, status, now_ms()).await?;
-    if status == "denied" {
+    if decision == Decision::Deny {
         for role in ["provider", "aggregator", "client"] {
             st.store.remove(&key, role).await?;
         }
@@ -213,7 +202,7 @@ pub(super) async fn decide(
         st.hub.wake_pollers();
     }
     tracing::info!(pubkey = %key, status, "node admission decided by the operator");
-    Ok(Json(json!({ "data": row })))
+    Ok(Json(Data { data: typed(row)? }))
 }
 
 #[cfg(test)]

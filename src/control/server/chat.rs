@@ -3,20 +3,28 @@
 //! request nothing can serve fails at once with 503 and never sits `pending`.
 use super::follow::{self, Follow};
 use super::store::{Job, JobStatus, StoredEvent, now_ms};
-use super::{ApiError, AppState, bad};
+use super::views::{job_row, to_json};
+use super::{ApiError, AppState, bad, read_body};
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use infernet_core::wire::chat::{
+    ChatCreated, ChatMessage, ChatRefused, ChatStatus, ChatSubmit, ChatSubmitBody,
+    DEFAULT_MAX_TOKENS,
+};
+use infernet_core::wire::events::{DoneData, ErrorData};
+use infernet_core::wire::jobs::{ChatResult, InputSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-/// A chat request, from `/api/chat` or `/v1/chat/completions`.
+/// A chat request, from `/api/chat` or `/v1/chat/completions`, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChatInput {
-    pub messages: Vec<Value>,
+    pub messages: Vec<ChatMessage>,
     pub model: Option<String>,
     pub max_tokens: Option<u64>,
     pub temperature: Option<f64>,
@@ -30,35 +38,37 @@ fn alias(model: &str) -> bool {
     )
 }
 
-pub(super) fn parse_messages(v: Option<&Value>) -> Result<Vec<Value>, String> {
-    let list = v
-        .and_then(Value::as_array)
-        .filter(|l| !l.is_empty() && l.len() <= 256)
-        .ok_or("messages must be an array of 1 to 256 {role, content} objects")?;
-    list.iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let role = m.get("role").and_then(Value::as_str);
-            let content = m.get("content").and_then(Value::as_str);
-            match (role, content) {
-                (Some(r @ ("system" | "user" | "assistant")), Some(c)) => {
-                    Ok(json!({"role": r, "content": c}))
-                }
-                _ => Err(format!(
-                    "messages[{i}] needs a role (system, user or assistant) and a string content"
-                )),
-            }
-        })
-        .collect()
+impl ChatInput {
+    fn input_spec(&self) -> InputSpec {
+        InputSpec {
+            messages: self.messages.clone(),
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            max_tokens_camel: None,
+        }
+    }
 }
 
-impl ChatInput {
-    fn input_spec(&self) -> Value {
-        json!({
-            "messages": self.messages,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-        })
+/// `/api/chat`'s defaults: 512 tokens, temperature 0.7.
+impl From<ChatSubmit> for ChatInput {
+    fn from(c: ChatSubmit) -> Self {
+        ChatInput {
+            messages: c.messages,
+            model: c.model,
+            max_tokens: Some(c.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
+            temperature: Some(c.temperature.unwrap_or(0.7)),
+        }
+    }
+}
+
+/// An SSE event with `t` as its JSON data.
+pub(super) fn json_event<T: Serialize>(ev: Event, t: &T) -> Event {
+    match serde_json::to_string(t) {
+        Ok(s) => ev.data(s),
+        Err(e) => {
+            tracing::error!(error = %e, "an SSE frame does not convert to JSON");
+            ev.data("{}")
+        }
     }
 }
 
@@ -102,7 +112,7 @@ pub(super) async fn enqueue(
         .store
         .create_job(
             model,
-            &input.input_spec(),
+            &to_json(&input.input_spec())?,
             client_ip,
             st.opts.max_attempts,
             status,
@@ -118,50 +128,10 @@ pub(super) async fn enqueue(
     Ok(Ok(j))
 }
 
-/// `max_tokens` (the first of `names` present) and `temperature`, checked: a value of the
-/// wrong type or out of range is refused with its name, never replaced by a default.
-pub(super) fn parse_sampling(
-    b: &Value,
-    names: &[&str],
-    default_temperature: Option<f64>,
-) -> Result<(Option<u64>, Option<f64>), String> {
-    let (name, v) = names
-        .iter()
-        .find_map(|n| b.get(*n).map(|v| (*n, v)))
-        .unwrap_or((names.first().copied().unwrap_or("max_tokens"), &Value::Null));
-    let max_tokens = match v {
-        Value::Null => 512,
-        v => v
-            .as_u64()
-            .filter(|n| (1..=1_000_000).contains(n))
-            .ok_or_else(|| format!("{name} must be an integer from 1 to 1000000, found {v}"))?,
-    };
-    let temperature = match b.get("temperature") {
-        None | Some(Value::Null) => default_temperature,
-        Some(v) => Some(
-            v.as_f64()
-                .filter(|t| (0.0..=2.0).contains(t))
-                .ok_or_else(|| format!("temperature must be a number from 0 to 2, found {v}"))?,
-        ),
-    };
-    Ok((Some(max_tokens), temperature))
-}
-
+/// A `/api/chat` body (the fuzz harness's entry), checked.
 pub(crate) fn parse_chat(b: &Value) -> Result<ChatInput, ApiError> {
-    let messages = parse_messages(b.get("messages")).map_err(bad)?;
-    let model = b
-        .get("modelName")
-        .or_else(|| b.get("model"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let (max_tokens, temperature) =
-        parse_sampling(b, &["maxTokens", "max_tokens"], Some(0.7)).map_err(bad)?;
-    Ok(ChatInput {
-        messages,
-        model,
-        max_tokens,
-        temperature,
-    })
+    let body = ChatSubmitBody::deserialize(b).map_err(|e| bad(format!("invalid body: {e}")))?;
+    Ok(body.check()?.into())
 }
 
 pub(super) async fn create(
@@ -169,22 +139,24 @@ pub(super) async fn create(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let b: Value =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("body is not valid JSON: {e}")))?;
-    let input = parse_chat(&b)?;
+    let b: ChatSubmitBody = read_body(&body).map_err(ApiError::from)?;
+    let input: ChatInput = b.check()?.into();
     match enqueue(&st, &input, &peer.ip().to_string()).await? {
-        Ok(j) => Ok(Json(json!({
-            "jobId": j.id,
-            "status": j.status,
-            "source": "p2p",
-            "provider": null,
-            "model": j.model_name,
-            "streamUrl": format!("/api/chat/stream/{}", j.id),
-        }))
+        Ok(j) => Ok(Json(ChatCreated {
+            stream_url: format!("/api/chat/stream/{}", j.id),
+            job_id: j.id,
+            status: j.status.as_str().into(),
+            source: "p2p".into(),
+            provider: None,
+            model: j.model_name,
+        })
         .into_response()),
         Err((j, why)) => Ok((
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": why, "jobId": j.id })),
+            Json(ChatRefused {
+                error: why,
+                job_id: j.id,
+            }),
         )
             .into_response()),
     }
@@ -193,26 +165,30 @@ pub(super) async fn create(
 pub(super) async fn status(
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ChatStatus>, ApiError> {
     let j = st
         .store
         .job(&id)
         .await?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job '{id}'")))?;
-    let latest_error = st.store.last_event_of(&j, &["error"]).await?.and_then(|e| {
-        e.data
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
+    let latest_error = st
+        .store
+        .last_event_of(&j, &["error"])
+        .await?
+        .and_then(|e| ErrorData::deserialize(&e.data).ok())
+        .and_then(|d| d.message);
     let t = |v: Option<i64>| v.map(crate::backend::rfc3339_ms);
-    Ok(Json(json!({
-        "id": j.id, "status": j.status, "model_name": j.model_name,
-        "provider_id": j.provider_id, "error": j.error,
-        "latest_error_message": latest_error.or(j.error.clone()),
-        "attempt": j.attempts,
-        "completed_at": t(j.completed_at), "updated_at": t(Some(j.updated_at)),
-    })))
+    Ok(Json(ChatStatus {
+        latest_error_message: latest_error.or(j.error.clone()),
+        id: j.id,
+        status: j.status.as_str().into(),
+        model_name: j.model_name,
+        provider_id: j.provider_id,
+        error: j.error,
+        attempt: j.attempts,
+        completed_at: t(j.completed_at),
+        updated_at: t(Some(j.updated_at)),
+    }))
 }
 
 fn frame(e: &StoredEvent) -> Event {
@@ -240,7 +216,7 @@ pub(super) async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(0);
-    let first = (after == 0).then(|| Event::default().event("job").data(j.to_json().to_string()));
+    let first = (after == 0).then(|| json_event(Event::default().event("job"), &job_row(&j)));
     let max = st.opts.max_readers_per_job;
     let mut rx = follow::spawn(st.clone(), j, after).ok_or_else(|| {
         ApiError(
@@ -267,16 +243,27 @@ pub(super) async fn stream(
                 Follow::Event(e) => frame(&e),
                 Follow::End(Some(j)) => {
                     // Final without a terminal event (should not happen): say how it ended.
-                    let (kind, data) = if j.status == JobStatus::Completed {
-                        ("done", json!({"text": j.result.get("text"), "reason": "stop"}))
+                    if j.status == JobStatus::Completed {
+                        let done = DoneData {
+                            text: ChatResult::deserialize(&j.result).ok().and_then(|r| r.text),
+                            reason: Some("stop".into()),
+                            finished_at: None,
+                            usage: None,
+                        };
+                        json_event(Event::default().event("done"), &done)
                     } else {
-                        ("error", json!({"message": j.error}))
-                    };
-                    Event::default().event(kind).data(data.to_string())
+                        let e = ErrorData { message: j.error };
+                        json_event(Event::default().event("error"), &e)
+                    }
                 }
-                Follow::End(None) => Event::default()
-                    .event("error")
-                    .data(json!({"message": "stream closed before the job finished; reconnect to resume"}).to_string()),
+                Follow::End(None) => {
+                    let e = ErrorData {
+                        message: Some(
+                            "stream closed before the job finished; reconnect to resume".into(),
+                        ),
+                    };
+                    json_event(Event::default().event("error"), &e)
+                }
             };
             if tx.send(Ok(ev)).await.is_err() {
                 return;

@@ -11,6 +11,7 @@ mod public;
 mod reaper;
 mod schema;
 pub mod store;
+mod views;
 
 use crate::config::Secret;
 pub use admission::{Policy as AdmissionPolicy, normalise as admission_key};
@@ -18,6 +19,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hub::Hub;
+use infernet_core::wire;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,8 +106,56 @@ pub(crate) struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        (self.0, Json(wire::ErrorBody { error: self.1 })).into_response()
     }
+}
+
+impl From<wire::WireError> for ApiError {
+    fn from(e: wire::WireError) -> Self {
+        bad(e.to_string())
+    }
+}
+
+/// Why a request body could not be read as its wire type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Not JSON at all.
+    Syntax(String),
+    /// JSON, but a field has the wrong type (the message names it by its path).
+    Data(String),
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Syntax(m) => bad(format!("body is not valid JSON: {m}")),
+            BodyError::Data(m) => bad(format!("invalid body: {m}")),
+        }
+    }
+}
+
+/// Reads a request body as `T`; an empty body reads as `{}`.
+pub(crate) fn read_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
+    use axum::extract::rejection::JsonRejection;
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    axum::Json::<T>::from_bytes(bytes)
+        .map(|j| j.0)
+        .map_err(|r| {
+            // The innermost error says where: `events[0].event_type: …`.
+            let mut e: &dyn std::error::Error = &r;
+            while let Some(inner) = e.source() {
+                e = inner;
+            }
+            let why = e.to_string();
+            match r {
+                JsonRejection::JsonSyntaxError(_) => BodyError::Syntax(why),
+                _ => BodyError::Data(why),
+            }
+        })
 }
 
 impl From<crate::control::db::DbError> for ApiError {
@@ -253,4 +303,46 @@ fn router(state: AppState) -> axum::Router {
         .route("/api/health", get(public::health))
         .layer(limit)
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infernet_core::wire::jobs::{AssignedJob, InputSpec, JobEvents, Jobs};
+    use infernet_core::wire::node::Register;
+    use serde::Deserialize;
+
+    #[test]
+    fn a_refused_body_names_the_field_by_its_path() {
+        let e = read_body::<JobEvents>(br#"{"events":[{"event_type":"log"}]}"#).unwrap_err();
+        assert!(
+            matches!(&e, BodyError::Data(m) if m.starts_with("events[0].event_type: event_type must be one of meta, token, done, error, found 'log'")),
+            "{e:?}"
+        );
+        let e = read_body::<Register>(br#"{"node_id":"a","port":"80"}"#).unwrap_err();
+        assert!(
+            matches!(&e, BodyError::Data(m) if m.starts_with("port: invalid type")),
+            "{e:?}"
+        );
+        let ApiError(status, m) = read_body::<Register>(b"{nope").unwrap_err().into();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(m.starts_with("body is not valid JSON: "), "{m}");
+        // An empty body is `{}`.
+        assert_eq!(read_body::<Register>(b" \n").unwrap().node_id, "");
+    }
+
+    #[test]
+    fn numbers_read_back_with_arbitrary_precision() {
+        // This crate enables serde_json's arbitrary_precision: typed reads must still work.
+        let jobs: Jobs<AssignedJob> = read_body(
+            br#"{"provider_id":"p","jobs":[{"id":"j","input_spec":{"messages":[{"role":"user","content":"x"}],"max_tokens":7,"temperature":0.25}}]}"#,
+        )
+        .unwrap();
+        let spec = InputSpec::deserialize(&jobs.jobs[0].input_spec).unwrap();
+        assert_eq!((spec.max_tokens(), spec.temperature), (Some(7), Some(0.25)));
+        let r: Register = read_body(br#"{"node_id":"a","port":46337,"price":0.10}"#).unwrap();
+        assert_eq!(r.port, Some(46337));
+        // A price is kept as sent, digits included.
+        assert_eq!(r.price.map(|p| p.to_string()).as_deref(), Some("0.10"));
+    }
 }

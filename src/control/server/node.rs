@@ -1,28 +1,42 @@
 //! The node tier (reference §6.1): every call is a signed POST; the signer's key names the row.
+//! Bodies and answers are the types of `infernet_core::wire`.
 use super::hub::HubMsg;
 use super::store::{Provider, now_ms};
-use super::{ApiError, AppState, bad};
+use super::views::{job_row, provider_row, to_json, typed};
+use super::{ApiError, AppState, bad, read_body};
 use crate::control::auth;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use serde_json::{Value, json};
+use infernet_core::wire::commands::{CommandAck, CommandPoll, Commands, NodeCommand};
+use infernet_core::wire::events::DoneData;
+use infernet_core::wire::events::ErrorData;
+use infernet_core::wire::jobs::{
+    ChatResult, CompleteAck, Completion, EventsAck, JobEvents, JobPoll, Jobs,
+};
+use infernet_core::wire::node::{
+    Heartbeat, HeartbeatAck, Me, ProviderRow, Register, Registered, Removed, RoleBody, check_port,
+};
+use infernet_core::wire::{Data, clean_text};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::time::Duration;
 
-type Reply = Result<Json<Value>, ApiError>;
+type Reply<T> = Result<Json<Data<T>>, ApiError>;
 
-fn data(v: Value) -> Reply {
-    Ok(Json(json!({ "data": v })))
+fn data<T>(data: T) -> Reply<T> {
+    Ok(Json(Data { data }))
 }
 
-/// A verified node request: the signer's x-only key and the JSON body.
-pub(super) struct Signed {
+/// A verified node request: the signer's x-only key and the body as `T`.
+pub(super) struct Signed<T = Value> {
     pub key: String,
-    pub body: Value,
+    pub body: T,
 }
 
-impl FromRequest<AppState> for Signed {
+impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
@@ -35,20 +49,22 @@ impl FromRequest<AppState> for Signed {
                     format!("body larger than {} bytes", st.opts.max_body),
                 )
             })?;
-        let (key, body) = signed(st, &parts.method, &parts.uri, &parts.headers, &bytes).await?;
+        let key = signed(st, &parts.method, &parts.uri, &parts.headers, &bytes).await?;
+        // The signature covered these bytes; they are read as the route's type only now.
+        let body = read_body::<T>(&bytes)?;
         Ok(Signed { key, body })
     }
 }
 
 /// Verifies the envelope (structure, version, window, signature over the raw body), then the
-/// nonce against the persistent replay cache; returns the signer and the JSON body.
+/// nonce against the persistent replay cache, then the admission policy; returns the signer.
 async fn signed(
     st: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(String, Value), ApiError> {
+) -> Result<String, ApiError> {
     let unauthorized = |m: String| ApiError(StatusCode::UNAUTHORIZED, m);
     let header = headers
         .get(auth::HEADER)
@@ -63,48 +79,18 @@ async fn signed(
     if !st.store.fresh_nonce(&v.nonce, &v.pubkey, now).await? {
         return Err(unauthorized(auth::AuthError::Replayed.to_string()));
     }
-    let json = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice::<Value>(body)
-            .map_err(|e| bad(format!("body is not valid JSON: {e}")))?
-    };
+    let json: Value = read_body(body)?;
     if !json.is_object() {
         return Err(bad("body must be a JSON object"));
     }
     // Admission: only admitted keys may register and receive users' prompts.
     super::admission::check(st, &v.pubkey, &json).await?;
-    Ok((v.pubkey, json))
+    Ok(v.pubkey)
 }
 
-fn role(body: &Value) -> Result<String, ApiError> {
-    match body
-        .get("role")
-        .and_then(Value::as_str)
-        .unwrap_or("provider")
-    {
-        r @ ("provider" | "aggregator" | "client") => Ok(r.to_string()),
-        r => Err(bad(format!(
-            "role '{r}' is not one of provider, aggregator, client"
-        ))),
-    }
-}
-
-fn opt_str(body: &Value, k: &str, max: usize) -> Option<String> {
-    body.get(k)
-        .and_then(Value::as_str)
-        .map(|s| s.chars().filter(|c| !c.is_control()).take(max).collect())
-}
-
-fn opt_port(body: &Value) -> Result<Option<i64>, ApiError> {
-    match body.get("port") {
-        None | Some(Value::Null) => Ok(None),
-        Some(p) => p
-            .as_i64()
-            .filter(|p| (1..=65_535).contains(p))
-            .map(Some)
-            .ok_or_else(|| bad("port must be an integer in 1..65535")),
-    }
+/// Optional text as the server keeps it (printable, bounded).
+fn text(s: Option<String>, max: usize) -> Option<String> {
+    s.map(|s| clean_text(&s, max))
 }
 
 /// The caller's provider row, or 404 "call /register first".
@@ -120,52 +106,51 @@ async fn me_row(st: &AppState, pubkey: &str) -> Result<Provider, ApiError> {
         })
 }
 
-pub(super) async fn register(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
-    let role = role(&b)?;
-    let node_id = opt_str(&b, "node_id", 128)
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| bad("node_id is required"))?;
+pub(super) async fn register(
+    State(st): State<AppState>,
+    Signed { key, body: mut b }: Signed<Register>,
+) -> Reply<Registered> {
+    b.node_id = clean_text(&b.node_id, 128);
+    b.validate()?;
     let p = st
         .store
         .register(
             &key,
-            &role,
-            &node_id,
-            opt_str(&b, "name", 120),
-            opt_str(&b, "address", 255),
-            opt_port(&b)?,
-            opt_str(&b, "gpu_model", 64),
-            b.get("price").map(|p| p.to_string()),
-            b.get("specs").unwrap_or(&Value::Null),
+            b.role.as_str(),
+            &b.node_id,
+            text(b.name, 120),
+            text(b.address, 255),
+            b.port,
+            text(b.gpu_model, 64),
+            b.price.map(|p| p.to_string()),
+            b.specs.as_ref().unwrap_or(&Value::Null),
             now_ms(),
         )
         .await??;
     tracing::info!(node_id = %p.node_id, models = ?p.served_models, "node registered");
     st.hub.wake_pollers();
-    data(json!({ "id": p.id, "node_id": p.node_id }))
+    data(Registered {
+        id: p.id,
+        node_id: p.node_id,
+    })
 }
 
 pub(super) async fn heartbeat(
     State(st): State<AppState>,
-    Signed { key, body: b }: Signed,
-) -> Reply {
-    let role = role(&b)?;
-    let offline = b.get("status").and_then(Value::as_str) == Some("offline");
-    let jobs: Option<Vec<String>> = b.get("jobs").and_then(Value::as_array).map(|l| {
-        l.iter()
-            .filter_map(|j| j.as_str().map(str::to_string))
-            .take(1024)
-            .collect()
-    });
+    Signed { key, body: b }: Signed<Heartbeat>,
+) -> Reply<HeartbeatAck> {
+    check_port(b.port)?;
+    let offline = b.offline();
+    let jobs: Option<Vec<String>> = b.jobs.map(|l| l.into_iter().take(1024).collect());
     let p = st
         .store
         .heartbeat(
             &key,
-            &role,
+            b.role.as_str(),
             offline,
-            opt_str(&b, "address", 255),
-            opt_port(&b)?,
-            b.get("specs").filter(|s| s.is_object()),
+            text(b.address, 255),
+            b.port,
+            b.specs.as_ref().filter(|s| s.is_object()),
             jobs.as_deref(),
             now_ms(),
             st.lease_ms(),
@@ -178,40 +163,44 @@ pub(super) async fn heartbeat(
             )
         })?;
     st.hub.wake_pollers();
-    data(json!({ "id": p.id, "status": p.status }))
+    data(HeartbeatAck {
+        id: p.id,
+        status: p.status,
+    })
 }
 
-pub(super) async fn me(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
-    let role = role(&b)?;
-    let row = st.store.provider_by_key(&key, &role).await?;
-    let mut v = row.as_ref().map(Provider::to_json).unwrap_or(Value::Null);
-    if let Some(p) = &row {
-        v["active_jobs"] = json!(st.store.active_count(&p.id).await?);
-    }
-    data(json!({ "row": v }))
+pub(super) async fn me(
+    State(st): State<AppState>,
+    Signed { key, body: b }: Signed<RoleBody>,
+) -> Reply<Me<ProviderRow>> {
+    let row = match st.store.provider_by_key(&key, b.role.as_str()).await? {
+        Some(p) => Some(provider_row(&p, Some(st.store.active_count(&p.id).await?))),
+        None => None,
+    };
+    data(Me { row })
 }
 
-pub(super) async fn remove(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
-    let role = role(&b)?;
-    let id = st.store.remove(&key, &role).await?;
-    data(json!({ "deleted": id.is_some(), "id": id }))
+pub(super) async fn remove(
+    State(st): State<AppState>,
+    Signed { key, body: b }: Signed<RoleBody>,
+) -> Reply<Removed> {
+    let id = st.store.remove(&key, b.role.as_str()).await?;
+    data(Removed {
+        deleted: id.is_some(),
+        id,
+    })
 }
 
 /// Leases jobs to the caller. `wait_ms` (ours, up to 25 s) holds the request until a job
 /// arrives, so jobs start at once without fast polling; without it the call returns at once,
 /// as the reference's does.
-pub(super) async fn poll(State(st): State<AppState>, Signed { key, body: b }: Signed) -> Reply {
+pub(super) async fn poll(
+    State(st): State<AppState>,
+    Signed { key, body: b }: Signed<JobPoll>,
+) -> Reply<Jobs> {
     let p = me_row(&st, &key).await?;
-    let limit = b
-        .get("limit")
-        .and_then(Value::as_i64)
-        .unwrap_or(5)
-        .clamp(1, 25);
-    let wait = b
-        .get("wait_ms")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-        .min(25_000);
+    let limit = b.limit.unwrap_or(5).clamp(1, 25);
+    let wait = b.wait_ms.unwrap_or(0).min(25_000);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait);
     loop {
         let notified = st.hub.work.notified();
@@ -235,8 +224,10 @@ pub(super) async fn poll(State(st): State<AppState>, Signed { key, body: b }: Si
             for j in &jobs {
                 tracing::info!(job = %j.id, node = %p.node_id, attempt = j.attempts, "job leased");
             }
-            let list: Vec<Value> = jobs.iter().map(|j| j.to_json()).collect();
-            return data(json!({ "provider_id": p.id, "jobs": list }));
+            return data(Jobs {
+                provider_id: p.id,
+                jobs: jobs.iter().map(job_row).collect(),
+            });
         }
         tokio::select! {
             _ = &mut notified => {}
@@ -245,31 +236,18 @@ pub(super) async fn poll(State(st): State<AppState>, Signed { key, body: b }: Si
     }
 }
 
-const EVENT_TYPES: [&str; 4] = ["meta", "token", "done", "error"];
-
 pub(super) async fn events(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Signed { key, body: b }: Signed,
-) -> Reply {
+    Signed { key, body: b }: Signed<JobEvents>,
+) -> Reply<EventsAck> {
     let p = me_row(&st, &key).await?;
-    let list = b
-        .get("events")
-        .and_then(Value::as_array)
-        .filter(|l| (1..=200).contains(&l.len()))
-        .ok_or_else(|| bad("events must be an array of 1 to 200 events"))?;
-    let mut evs = Vec::with_capacity(list.len());
-    for e in list {
-        let kind = e
-            .get("event_type")
-            .and_then(Value::as_str)
-            .filter(|k| EVENT_TYPES.contains(k))
-            .ok_or_else(|| bad("event_type must be one of meta, token, done, error"))?;
-        evs.push((
-            kind.to_string(),
-            e.get("data").cloned().unwrap_or(json!({})),
-        ));
-    }
+    b.validate()?;
+    let evs: Vec<(String, Value)> = b
+        .events
+        .into_iter()
+        .map(|e| (e.event_type.as_str().to_string(), e.data))
+        .collect();
     let (_, stored) = st
         .store
         .add_events(&id, &p.id, &evs, now_ms(), st.lease_ms())
@@ -277,25 +255,23 @@ pub(super) async fn events(
     for e in &stored {
         st.hub.publish(&id, HubMsg::Event(e.clone()));
     }
-    data(json!({ "inserted": stored.len() }))
+    data(EventsAck {
+        inserted: stored.len() as u64,
+    })
 }
 
 pub(super) async fn complete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Signed { key, body: b }: Signed,
-) -> Reply {
+    Signed { key, body: b }: Signed<Completion>,
+) -> Reply<CompleteAck> {
     let p = me_row(&st, &key).await?;
-    let ok = match b.get("status").and_then(Value::as_str) {
-        Some("completed") => true,
-        Some("failed") => false,
-        _ => return Err(bad("status must be 'completed' or 'failed'")),
-    };
-    let error = b.get("error").and_then(Value::as_str);
+    let ok = b.status.is_ok();
+    let error = b.error.as_deref();
     let now = now_ms();
     let (j, noop) = st
         .store
-        .complete(&id, &p.id, ok, b.get("result"), error, now)
+        .complete(&id, &p.id, ok, b.result.as_ref(), error, now)
         .await??;
     if !noop {
         // Readers end on `done`/`error`: add one when the node sent none for this attempt.
@@ -306,16 +282,23 @@ pub(super) async fn complete(
             .is_none()
         {
             let (kind, data) = if ok {
-                let text = j.result.get("text").cloned().unwrap_or(json!(""));
-                (
-                    "done",
-                    json!({"text": text, "reason": "stop", "finished_at": crate::backend::rfc3339_ms(now)}),
-                )
+                let text = ChatResult::deserialize(&j.result)
+                    .ok()
+                    .and_then(|r| r.text)
+                    .unwrap_or_default();
+                let done = DoneData {
+                    text: Some(text),
+                    reason: Some("stop".into()),
+                    finished_at: Some(crate::backend::rfc3339_ms(now)),
+                    usage: None,
+                };
+                ("done", to_json(&done)?)
             } else {
-                (
-                    "error",
-                    json!({"message": error.unwrap_or("the node reported a failure")}),
-                )
+                let message = error.unwrap_or("the node reported a failure").to_string();
+                let e = ErrorData {
+                    message: Some(message),
+                };
+                ("error", to_json(&e)?)
             };
             let e = st
                 .store
@@ -326,31 +309,32 @@ pub(super) async fn complete(
         st.hub.publish(&id, HubMsg::Final);
         tracing::info!(job = %id, node = %p.node_id, status = %j.status, "job finished");
     }
-    let mut out = json!({ "id": j.id, "status": j.status });
-    if noop {
-        out["noop"] = json!(true);
-    }
-    data(out)
+    data(CompleteAck {
+        id: j.id,
+        status: j.status.as_str().into(),
+        noop,
+    })
 }
 
 pub(super) async fn commands_poll(
     State(st): State<AppState>,
-    Signed { key, body: b }: Signed,
-) -> Reply {
-    let limit = b
-        .get("limit")
-        .and_then(Value::as_i64)
-        .unwrap_or(5)
-        .clamp(1, 10);
-    let cmds = st.store.poll_commands(&key, limit, now_ms()).await?;
-    data(json!({ "commands": cmds }))
+    Signed { key, body: b }: Signed<CommandPoll>,
+) -> Reply<Commands> {
+    let limit = b.limit.unwrap_or(5).clamp(1, 10);
+    let rows = st.store.poll_commands(&key, limit, now_ms()).await?;
+    let commands = rows
+        .into_iter()
+        .map(typed::<NodeCommand>)
+        .collect::<Result<_, _>>()?;
+    data(Commands { commands })
 }
 
+/// Stores the node's progress snapshot as sent; answers the command's status (a cancel).
 pub(super) async fn command_progress(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Signed { key, body: b }: Signed,
-) -> Reply {
+    Signed { key, body: b }: Signed<Value>,
+) -> Reply<CommandAck> {
     let status = st
         .store
         .command_progress(&id, &key, &b)
@@ -361,27 +345,22 @@ pub(super) async fn command_progress(
                 format!("no command '{id}' for this node"),
             )
         })?;
-    data(json!({ "id": id, "status": status }))
+    data(CommandAck { id, status })
 }
 
 pub(super) async fn command_complete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Signed { key, body: b }: Signed,
-) -> Reply {
-    let ok = match b.get("status").and_then(Value::as_str) {
-        Some("completed") => true,
-        Some("failed") => false,
-        _ => return Err(bad("status must be 'completed' or 'failed'")),
-    };
+    Signed { key, body: b }: Signed<Completion>,
+) -> Reply<CompleteAck> {
     let (status, noop) = st
         .store
         .complete_command(
             &id,
             &key,
-            ok,
-            b.get("result"),
-            b.get("error").and_then(Value::as_str),
+            b.status.is_ok(),
+            b.result.as_ref(),
+            b.error.as_deref(),
             now_ms(),
         )
         .await?
@@ -391,9 +370,5 @@ pub(super) async fn command_complete(
                 format!("no command '{id}' for this node"),
             )
         })?;
-    let mut out = json!({ "id": id, "status": status });
-    if noop {
-        out["noop"] = json!(true);
-    }
-    data(out)
+    data(CompleteAck { id, status, noop })
 }

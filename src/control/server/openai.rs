@@ -2,26 +2,32 @@
 //! Unlike the reference, `usage` carries the backend's real counts, and a job re-run on another
 //! node after its first node went silent continues the stream where the client is (the text
 //! already sent is not sent twice).
-use super::chat::{ChatInput, enqueue, parse_messages, parse_sampling};
+use super::chat::{ChatInput, enqueue, json_event};
 use super::follow::{self, Follow};
-use super::store::now_ms;
-use super::{AppState, DISPLAY_WINDOW_MS};
+use super::store::{StoredEvent, now_ms};
+use super::{AppState, BodyError, DISPLAY_WINDOW_MS, read_body};
 use crate::control::continuity::Continuity;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use infernet_core::wire::WireError;
+use infernet_core::wire::chat::ChatMessage;
+use infernet_core::wire::events::{DoneData, ErrorData, MetaData, TokenData};
+use infernet_core::wire::openai::{
+    Choice, Chunk, ChunkChoice, Completion, CompletionBody, CompletionUsage, Delta, ErrorBody,
+    ErrorDetail, Model, ModelList,
+};
+use serde::Deserialize;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
 fn oai_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"message": message.into(), "type": "infernet_error", "code": code}})),
-    )
-        .into_response()
+    let body = ErrorBody {
+        error: ErrorDetail::new(code, message),
+    };
+    (status, Json(body)).into_response()
 }
 
 fn completion_id() -> String {
@@ -34,40 +40,35 @@ pub(super) async fn completions(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: axum::body::Bytes,
 ) -> Response {
-    let b: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
+    let checked = match read_body::<CompletionBody>(&body) {
+        Ok(b) => b.check(),
+        Err(BodyError::Syntax(e)) => {
             return oai_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
                 format!("body is not valid JSON: {e}"),
             );
         }
+        Err(BodyError::Data(e)) => {
+            return oai_error(StatusCode::BAD_REQUEST, "invalid_value", e);
+        }
     };
-    let messages = match parse_messages(b.get("messages")) {
-        Ok(m) => m,
-        Err(e) => return oai_error(StatusCode::BAD_REQUEST, "invalid_messages", e),
+    let req = match checked {
+        Ok(r) => r,
+        Err(WireError::Messages(e)) => {
+            return oai_error(StatusCode::BAD_REQUEST, "invalid_messages", e);
+        }
+        Err(WireError::Value(e)) => {
+            return oai_error(StatusCode::BAD_REQUEST, "invalid_value", e);
+        }
     };
-    let model = b
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let (max_tokens, temperature) =
-        match parse_sampling(&b, &["max_completion_tokens", "max_tokens"], None) {
-            Ok(s) => s,
-            Err(e) => return oai_error(StatusCode::BAD_REQUEST, "invalid_value", e),
-        };
-    let stream = b.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let include_usage = b
-        .pointer("/stream_options/include_usage")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let include_usage = req.include_usage();
+    let model = req.model;
     let input = ChatInput {
-        messages,
+        messages: req.messages,
         model: Some(model.clone()),
-        max_tokens,
-        temperature,
+        max_tokens: req.max_tokens,
+        temperature: req.temperature,
     };
     let j = match enqueue(&st, &input, &peer.ip().to_string()).await {
         Ok(Ok(j)) => j,
@@ -99,27 +100,25 @@ pub(super) async fn completions(
             "this job has as many readers as the control plane allows",
         );
     };
-    if stream {
+    if req.stream {
         stream_chunks(rx, id, created, model, include_usage)
     } else {
         whole(rx, id, created, model).await
     }
 }
 
-fn usage_of(data: &Value) -> Value {
-    let p = data
-        .pointer("/usage/prompt_tokens")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let c = data
-        .pointer("/usage/completion_tokens")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+/// A stored event's data as `T`; data of another shape reads as the default.
+fn data_of<'a, T: Deserialize<'a> + Default>(e: &'a StoredEvent) -> T {
+    T::deserialize(&e.data).unwrap_or_default()
 }
 
-fn finish(data: &Value) -> &'static str {
-    match data.get("reason").and_then(Value::as_str) {
+fn usage_of(done: &DoneData) -> CompletionUsage {
+    let u = done.usage();
+    CompletionUsage::new(u.prompt_tokens, u.completion_tokens)
+}
+
+fn finish(done: &DoneData) -> &'static str {
+    match done.reason.as_deref() {
         Some("length") => "length",
         _ => "stop",
     }
@@ -138,32 +137,34 @@ async fn whole(
             Follow::Event(e) => match e.kind.as_str() {
                 "reset" => text.clear(),
                 "meta" => {
-                    if let Some(m) = e.data.get("model").and_then(Value::as_str) {
-                        served_model = m.to_string();
+                    if let Some(m) = data_of::<MetaData>(&e).model {
+                        served_model = m;
                     }
                 }
-                "token" => text.push_str(e.data.get("text").and_then(Value::as_str).unwrap_or("")),
+                "token" => text.push_str(&data_of::<TokenData>(&e).text),
                 "done" => {
-                    let content = e
-                        .data
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .unwrap_or(text);
-                    return Json(json!({
-                        "id": id, "object": "chat.completion", "created": created, "model": served_model,
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                     "finish_reason": finish(&e.data)}],
-                        "usage": usage_of(&e.data),
-                    }))
-                    .into_response();
+                    let done: DoneData = data_of(&e);
+                    let answer = Completion {
+                        id,
+                        object: "chat.completion".into(),
+                        created,
+                        model: served_model,
+                        choices: vec![Choice {
+                            index: 0,
+                            message: ChatMessage::new(
+                                "assistant",
+                                done.text.as_deref().unwrap_or(&text),
+                            ),
+                            finish_reason: finish(&done).into(),
+                        }],
+                        usage: usage_of(&done),
+                    };
+                    return Json(answer).into_response();
                 }
                 "error" => {
-                    let m = e
-                        .data
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("the job failed");
+                    let m = data_of::<ErrorData>(&e)
+                        .message
+                        .unwrap_or_else(|| "the job failed".into());
                     return oai_error(StatusCode::BAD_GATEWAY, "job_failed", m);
                 }
                 _ => {}
@@ -193,55 +194,65 @@ fn stream_chunks(
     let (tx, out) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(256);
     tokio::spawn(async move {
         let mut model = model;
-        // One `chat.completion.chunk` with `fields` (choices, error or usage) added.
-        let frame = |model: &str, fields: Value| {
-            let mut v = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model});
-            if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields) {
-                o.extend(f);
-            }
-            Event::default().data(v.to_string())
+        // One `chat.completion.chunk`: choices, then an error or usage when the stream ends.
+        let frame = |model: &str, choices: Vec<ChunkChoice>| Chunk {
+            id: id.clone(),
+            object: "chat.completion.chunk".into(),
+            created,
+            model: model.to_string(),
+            choices,
+            error: None,
+            usage: None,
         };
-        let chunk = |model: &str, delta: Value, finish: Value| {
-            frame(
+        let chunk = |model: &str, delta: Delta, finish: Option<&str>| {
+            let c = frame(
                 model,
-                json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
-            )
+                vec![ChunkChoice {
+                    index: 0,
+                    delta,
+                    finish_reason: finish.map(str::to_string),
+                }],
+            );
+            json_event(Event::default(), &c)
         };
         let send = |ev: Event| {
             let tx = tx.clone();
             async move { tx.send(Ok(ev)).await.is_ok() }
         };
-        if !send(chunk(
-            &model,
-            json!({"role": "assistant", "content": ""}),
-            Value::Null,
-        ))
-        .await
-        {
+        let first = Delta {
+            role: Some("assistant".into()),
+            content: Some(String::new()),
+        };
+        if !send(chunk(&model, first, None)).await {
             return;
         }
         let mut cont = Continuity::default();
         let error = |model: &str, m: &str| {
-            frame(
-                model,
-                json!({"choices": [], "error": {"message": m, "type": "infernet_error", "code": "job_failed"}}),
-            )
+            let c = Chunk {
+                error: Some(ErrorDetail::new("job_failed", m)),
+                ..frame(model, vec![])
+            };
+            json_event(Event::default(), &c)
         };
         while let Some(item) = rx.recv().await {
             match item {
                 Follow::Event(e) => match e.kind.as_str() {
                     "reset" => cont.reset(),
                     "meta" => {
-                        if let Some(m) = e.data.get("model").and_then(Value::as_str) {
-                            model = m.to_string();
+                        if let Some(m) = data_of::<MetaData>(&e).model {
+                            model = m;
                         }
                     }
                     "token" => {
-                        let t = e.data.get("text").and_then(Value::as_str).unwrap_or("");
-                        match cont.token(t) {
+                        let t = data_of::<TokenData>(&e).text;
+                        match cont.token(&t) {
                             Ok(s) if s.is_empty() => {}
                             Ok(s) => {
-                                if !send(chunk(&model, json!({"content": s}), Value::Null)).await {
+                                let delta = Delta {
+                                    role: None,
+                                    content: Some(s),
+                                };
+                                if !send(chunk(&model, delta, None)).await {
                                     return;
                                 }
                             }
@@ -252,25 +263,26 @@ fn stream_chunks(
                         }
                     }
                     "done" => {
-                        if !send(chunk(&model, json!({}), json!(finish(&e.data)))).await {
+                        let done: DoneData = data_of(&e);
+                        if !send(chunk(&model, Delta::default(), Some(finish(&done)))).await {
                             return;
                         }
                         if include_usage {
-                            let ev =
-                                frame(&model, json!({"choices": [], "usage": usage_of(&e.data)}));
-                            if !send(ev).await {
+                            let c = Chunk {
+                                usage: Some(usage_of(&done)),
+                                ..frame(&model, vec![])
+                            };
+                            if !send(json_event(Event::default(), &c)).await {
                                 return;
                             }
                         }
                         break;
                     }
                     "error" => {
-                        let m = e
-                            .data
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .unwrap_or("the job failed");
-                        send(error(&model, m)).await;
+                        let m = data_of::<ErrorData>(&e)
+                            .message
+                            .unwrap_or_else(|| "the job failed".into());
+                        send(error(&model, &m)).await;
                         break;
                     }
                     _ => {}
@@ -298,9 +310,18 @@ pub(super) async fn models(State(st): State<AppState>) -> Response {
     names.sort();
     names.dedup();
     let created = now_ms() / 1000;
-    let data: Vec<Value> = names
+    let data = names
         .into_iter()
-        .map(|id| json!({"id": id, "object": "model", "created": created, "owned_by": "infernet"}))
+        .map(|id| Model {
+            id,
+            object: "model".into(),
+            created,
+            owned_by: "infernet".into(),
+        })
         .collect();
-    Json(json!({"object": "list", "data": data})).into_response()
+    Json(ModelList {
+        object: "list".into(),
+        data,
+    })
+    .into_response()
 }

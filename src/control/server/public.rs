@@ -1,27 +1,21 @@
 //! Read-only views (`/api/peers`, `/api/overview`, `/api/health`) and the operator's node
 //! commands (`model_install` / `model_remove`), which need the admin bearer token.
 use super::store::now_ms;
-use super::{ApiError, AppState, DISPLAY_WINDOW_MS, bad};
+use super::views::{peer, to_json, typed};
+use super::{ApiError, AppState, DISPLAY_WINDOW_MS, read_body};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use infernet_core::wire::Data;
+use infernet_core::wire::commands::{CommandArgs, CommandRow, Enqueue, Queued};
+use infernet_core::wire::public::{Card, Health, Overview, Peer};
+use serde_json::Value;
 use std::collections::HashMap;
-
-fn multiaddr(address: Option<&str>, port: Option<i64>) -> Value {
-    match (address, port) {
-        (Some(a), Some(p)) if !a.is_empty() => {
-            let proto = if a.contains(':') { "ip6" } else { "ip4" };
-            json!(format!("/{proto}/{a}/tcp/{p}"))
-        }
-        _ => Value::Null,
-    }
-}
 
 pub(super) async fn peers(
     State(st): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<Peer>>>, ApiError> {
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
@@ -34,29 +28,12 @@ pub(super) async fn peers(
     let mut data = Vec::new();
     for p in live.into_iter().take(limit) {
         let active = st.store.active_count(&p.id).await?;
-        data.push(json!({
-            "pubkey": p.public_key,
-            "node_id": p.node_id,
-            "name": p.name,
-            "status": p.status,
-            "multiaddr": multiaddr(p.address.as_deref(), p.port),
-            "last_seen": crate::backend::rfc3339_ms(p.last_seen),
-            "last_seen_ms": p.last_seen,
-            // Model names only: the reference mixed GPU names in here.
-            "served_models": p.served_models,
-            "gpu_model": p.gpu_model.clone().or_else(|| p.specs.pointer("/gpus/0/model").and_then(Value::as_str).map(str::to_string)),
-            "gpu_count": p.specs.get("gpu_count").cloned().unwrap_or(json!(0)),
-            "cpu": p.specs.get("cpu").cloned().unwrap_or(Value::Null),
-            "interconnects": p.specs.get("interconnects").cloned().unwrap_or(Value::Null),
-            "load": p.specs.get("load").cloned().unwrap_or(Value::Null),
-            "active_jobs": active,
-            "concurrency_cap": p.concurrency_cap,
-        }));
+        data.push(peer(p, active));
     }
-    Ok(Json(json!({ "data": data })))
+    Ok(Json(Data { data }))
 }
 
-pub(super) async fn overview(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn overview(State(st): State<AppState>) -> Result<Json<Overview>, ApiError> {
     let live = st
         .store
         .live_providers(now_ms() - DISPLAY_WINDOW_MS)
@@ -69,25 +46,49 @@ pub(super) async fn overview(State(st): State<AppState>) -> Result<Json<Value>, 
     let by: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let last = live.iter().map(|p| p.last_seen).max();
     let registered = st.store.provider_count().await?;
-    Ok(Json(json!({ "cards": [
-        {"label": "Online nodes", "value": live.len(), "note": format!("{registered} registered; seen in the last 10 min")},
-        {"label": "Models served", "value": models.len(), "note": models.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")},
-        {"label": "Jobs", "value": total, "note": by.join(", ")},
-        {"label": "Last heartbeat", "value": last.map(crate::backend::rfc3339_ms), "note": ""},
-    ]})))
+    let card = |label: &str, value: Value, note: String| Card {
+        label: label.into(),
+        value,
+        note,
+    };
+    Ok(Json(Overview {
+        cards: vec![
+            card(
+                "Online nodes",
+                live.len().into(),
+                format!("{registered} registered; seen in the last 10 min"),
+            ),
+            card(
+                "Models served",
+                models.len().into(),
+                models
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            card("Jobs", total.into(), by.join(", ")),
+            card(
+                "Last heartbeat",
+                last.map(crate::backend::rfc3339_ms).into(),
+                String::new(),
+            ),
+        ],
+    }))
 }
 
-pub(super) async fn health(State(st): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "ok": true,
-        "uptime_s": st.started.elapsed().as_secs(),
-        "node_env": "self-hosted",
-        "commit": env!("CARGO_PKG_VERSION"),
-        "database": match st.store.db.dialect() {
+pub(super) async fn health(State(st): State<AppState>) -> Json<Health> {
+    Json(Health {
+        ok: true,
+        uptime_s: st.started.elapsed().as_secs(),
+        node_env: "self-hosted".into(),
+        commit: env!("CARGO_PKG_VERSION").into(),
+        database: match st.store.db.dialect() {
             crate::control::db::Dialect::Sqlite => "sqlite",
             crate::control::db::Dialect::Postgres => "postgres",
-        },
-    }))
+        }
+        .into(),
+    })
 }
 
 /// Constant-time comparison of the bearer token with the configured admin token.
@@ -119,20 +120,11 @@ pub(super) async fn enqueue_command(
     State(st): State<AppState>,
     Path(pubkey): Path<String>,
     headers: HeaderMap,
-    Json(b): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+    body: axum::body::Bytes,
+) -> Result<Json<Data<Queued>>, ApiError> {
     admin(&st, &headers)?;
-    let command = b.get("command").and_then(Value::as_str).unwrap_or("");
-    if !matches!(command, "model_install" | "model_remove") {
-        return Err(bad(format!(
-            "command '{command}' is not one of model_install, model_remove"
-        )));
-    }
-    let model = b
-        .pointer("/args/model")
-        .and_then(Value::as_str)
-        .filter(|m| (1..=256).contains(&m.len()))
-        .ok_or_else(|| bad("args.model must be a model name of 1 to 256 characters"))?;
+    let b: Enqueue = read_body(&body)?;
+    let (verb, model) = b.validate()?;
     let p = st
         .store
         .provider_by_key(&pubkey, "provider")
@@ -152,11 +144,14 @@ pub(super) async fn enqueue_command(
             ),
         ));
     }
+    let args = to_json(&CommandArgs {
+        model: model.to_string(),
+    })?;
     let row = st
         .store
-        .enqueue_command(&pubkey, command, &json!({"model": model}), now_ms())
+        .enqueue_command(&pubkey, verb.as_str(), &args, now_ms())
         .await?;
-    Ok(Json(json!({ "data": row })))
+    Ok(Json(Data { data: typed(row)? }))
 }
 
 pub(super) async fn list_commands(
@@ -164,14 +159,14 @@ pub(super) async fn list_commands(
     Path(pubkey): Path<String>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<CommandRow>>>, ApiError> {
     admin(&st, &headers)?;
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<i64>().ok())
         .unwrap_or(20)
         .clamp(1, 100);
-    Ok(Json(
-        json!({ "data": st.store.commands(&pubkey, limit).await? }),
-    ))
+    let rows = st.store.commands(&pubkey, limit).await?;
+    let data = rows.into_iter().map(typed).collect::<Result<_, _>>()?;
+    Ok(Json(Data { data }))
 }

@@ -67,20 +67,6 @@ fn provider(r: &Row) -> Provider {
     }
 }
 
-impl Provider {
-    /// The row as the reference's `me` returns it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id, "node_id": self.node_id, "public_key": self.public_key,
-            "role": self.role, "name": self.name, "status": self.status,
-            "address": self.address, "port": self.port, "gpu_model": self.gpu_model,
-            "specs": self.specs, "reputation": 50,
-            "last_seen": time(Some(self.last_seen)), "last_seen_ms": self.last_seen,
-            "created_at": time(Some(self.created_at)),
-        })
-    }
-}
-
 /// A chat job as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
@@ -177,20 +163,6 @@ impl Job {
             Step::Running | Step::Renewed | Step::Requeued | Step::Unchanged => {}
         }
         m
-    }
-
-    /// The whole row, as the SSE `job` frame and the node's poll carry it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id, "title": "chat", "type": "chat", "status": self.status,
-            "payment_offer": 0, "payment_coin": null, "model_name": self.model_name,
-            "input_spec": self.input_spec, "provider_id": self.provider_id,
-            "attempt": self.attempts, "max_attempts": self.max_attempts,
-            "result": self.result, "error": self.error,
-            "created_at": time(Some(self.created_at)), "updated_at": time(Some(self.updated_at)),
-            "assigned_at": time(self.assigned_at), "completed_at": time(self.completed_at),
-            "client_pubkey": null,
-        })
     }
 }
 
