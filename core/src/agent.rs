@@ -14,15 +14,22 @@ const RETRY_MAX: Duration = Duration::from_secs(60);
 const SPREAD: f64 = 0.1;
 
 /// How the node stands with its control plane (shown as the lowercase name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
+    #[default]
     Connecting,
     Online,
     Offline,
     Stopped,
     /// The agent could not start (no identity, bad URL): the reason says why.
     Error,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Phase {
@@ -50,7 +57,10 @@ pub struct Pace {
 pub enum Event {
     /// The agent starts (or its supervisor restarted it).
     Start,
-    RegisterOk,
+    /// The server accepted the registration at `at_ms` (it counts as a heartbeat).
+    RegisterOk {
+        at_ms: i64,
+    },
     RegisterFailed(String),
     HeartbeatOk {
         at_ms: i64,
@@ -179,7 +189,7 @@ impl Agent {
                     after: Duration::ZERO,
                 }]
             }
-            Event::RegisterOk => self.registered(draw),
+            Event::RegisterOk { at_ms } => self.registered(at_ms, draw),
             Event::RegisterFailed(e) => self.register_failed(e, draw),
             Event::HeartbeatOk { at_ms } => {
                 self.failures.heartbeat = 0;
@@ -275,9 +285,10 @@ impl Agent {
         Effect::Heartbeat { after }
     }
 
-    fn registered(&mut self, draw: f64) -> Vec<Effect> {
+    fn registered(&mut self, at_ms: i64, draw: f64) -> Vec<Effect> {
         self.failures.register = 0;
         self.view.registered = true;
+        self.view.last_heartbeat_ms = Some(at_ms);
         self.online();
         if self.loops_started {
             // Registered again after the server forgot the node: that was the heartbeat.

@@ -8,6 +8,7 @@ use super::status::{ControlSnapshot, ControlStatus, PeerInfo};
 use crate::backend::{Backends, ChatBackend, ChatEvent, ChatRequest, DoneReason, Message};
 use crate::config::ControlPlaneConfig;
 use futures::StreamExt;
+use infernet_core::agent::{self as life, Effect, Event, Pace};
 use infernet_core::wire::Role;
 use infernet_core::wire::chat::ChatMessage;
 use infernet_core::wire::commands::{
@@ -35,23 +36,65 @@ use tokio_util::task::TaskTracker;
 
 const SHORT: Duration = Duration::from_secs(15);
 
-/// Jitter of ±10 %, so a fleet restarted together does not beat in step.
-fn jitter(d: Duration) -> Duration {
-    let f = 0.9 + rand::random::<f64>() * 0.2;
-    d.mul_f64(f)
-}
-
-/// Retries: 2 s, 4 s, 8 s … capped at 60 s, ±10 %.
-const RETRY: crate::retry::Backoff =
-    crate::retry::Backoff::new(Duration::from_secs(2), Duration::from_secs(60))
+/// The peer list is refreshed every 10 s, ±10 % (it drives no lifecycle, only the panel).
+const PEERS_EVERY: crate::retry::Backoff =
+    crate::retry::Backoff::new(Duration::from_secs(10), Duration::from_secs(10))
         .with_jitter(crate::retry::Jitter::Around(0.1));
 
-fn backoff(failures: u32) -> Duration {
-    RETRY.delay(failures)
-}
+/// A job's event batches and its `complete` are retried sooner than the lifecycle's calls:
+/// the lease runs while they wait.
+const EVENTS_RETRY: crate::retry::Backoff =
+    crate::retry::Backoff::new(Duration::from_secs(2), Duration::from_secs(5))
+        .with_jitter(crate::retry::Jitter::Around(0.1));
+const COMPLETE_RETRY: crate::retry::Backoff =
+    crate::retry::Backoff::new(Duration::from_secs(2), Duration::from_secs(10))
+        .with_jitter(crate::retry::Jitter::Around(0.1));
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.05))
+}
+
+fn pace(cfg: &ControlPlaneConfig) -> Pace {
+    Pace {
+        heartbeat: secs(cfg.heartbeat_interval),
+        poll_interval: secs(cfg.poll_interval),
+        poll_wait: secs(cfg.poll_wait),
+        command_interval: secs(cfg.command_interval),
+    }
+}
+
+/// The wait the machine asked one loop for, if it asked (none while draining: the loop ends).
+fn register_wait(fx: &[Effect]) -> Option<Duration> {
+    fx.iter().find_map(|e| match e {
+        Effect::Register { after } => Some(*after),
+        _ => None,
+    })
+}
+fn heartbeat_wait(fx: &[Effect]) -> Option<Duration> {
+    fx.iter().find_map(|e| match e {
+        Effect::Heartbeat { after } => Some(*after),
+        _ => None,
+    })
+}
+fn poll_wait(fx: &[Effect]) -> Option<Duration> {
+    fx.iter().find_map(|e| match e {
+        Effect::Poll { after } => Some(*after),
+        _ => None,
+    })
+}
+fn commands_wait(fx: &[Effect]) -> Option<Duration> {
+    fx.iter().find_map(|e| match e {
+        Effect::PollCommands { after } => Some(*after),
+        _ => None,
+    })
+}
+
+/// The first waits of the three paced loops, from the registration's effects.
+#[derive(Debug, Clone, Copy)]
+struct FirstWaits {
+    heartbeat: Duration,
+    poll: Duration,
+    commands: Duration,
 }
 
 /// What the node serves: model name → backend that serves it.
@@ -81,6 +124,8 @@ pub struct Agent {
     node_id: String,
     name: String,
     pub status: Arc<ControlStatus>,
+    /// The lifecycle: every wait and every status change below is its decision.
+    life: Mutex<life::Agent>,
     served: Mutex<Served>,
     gpu: Mutex<Option<(Instant, crate::system::gpu::Report)>>,
     in_flight: Mutex<HashSet<String>>,
@@ -138,7 +183,7 @@ impl Agent {
             url: cfg.url.clone(),
             node_id: node_id.clone(),
             public_key,
-            state: "connecting".into(),
+            state: life::Phase::Connecting,
             concurrency_cap: cfg.concurrency_cap,
             ..Default::default()
         }));
@@ -150,6 +195,7 @@ impl Agent {
             node_id,
             name,
             status,
+            life: Mutex::new(life::Agent::new(pace(cfg))),
             served: Mutex::new(Served::default()),
             gpu: Mutex::new(None),
             in_flight: Mutex::new(HashSet::new()),
@@ -190,30 +236,71 @@ impl Agent {
         tracing::error!(url = %cfg.url, "control plane not joined: {why}");
         Arc::new(ControlStatus::new(ControlSnapshot {
             url: cfg.url.clone(),
-            state: "error".into(),
+            state: life::Phase::Error,
             last_error: Some(why.to_string()),
             ..Default::default()
         }))
+    }
+
+    /// Feeds the lifecycle one event, shows its view in the status, and returns what to do.
+    fn decide(&self, event: Event) -> Vec<Effect> {
+        let mut m = self.life.lock().unwrap_or_else(|e| e.into_inner());
+        let fx = m.handle(event, rand::random::<f64>());
+        let v = m.view().clone();
+        drop(m);
+        self.status.update(|s| {
+            s.state = v.phase;
+            s.registered = v.registered;
+            s.draining = v.draining;
+            s.last_error = v.last_error;
+            s.heartbeats_ok = v.heartbeats_ok;
+            s.heartbeats_failed = v.heartbeats_failed;
+            s.last_heartbeat_ms = v.last_heartbeat_ms;
+            s.polls = v.polls;
+        });
+        fx
+    }
+
+    /// Sleeps `d`; false when the intake closed first (the loop ends).
+    async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.intake.cancelled() => false,
+        }
     }
 
     /// Registers, then runs the four loops until the node stops. A loop that ends or panics
     /// before that stops the others and is the run's error: the supervisor starts the agent
     /// again (registering anew) after a backoff. Jobs in flight live on, in `self.jobs`.
     async fn run(self: Arc<Self>) -> Result<(), String> {
-        self.register_until_done().await;
-        if self.intake.is_cancelled() {
+        let fx = self.registration(self.decide(Event::Start)).await;
+        if !fx.contains(&Effect::StartLoops) {
             return Ok(());
         }
+        let first = FirstWaits {
+            heartbeat: heartbeat_wait(&fx).unwrap_or_default(),
+            poll: poll_wait(&fx).unwrap_or_default(),
+            commands: commands_wait(&fx).unwrap_or_default(),
+        };
         let (a, b, c, d) = (self.clone(), self.clone(), self.clone(), self.clone());
         let mut loops = tokio::task::JoinSet::new();
         let mut names = HashMap::new();
         names.insert(
-            loops.spawn(async move { a.heartbeat_loop().await }).id(),
+            loops
+                .spawn(async move { a.heartbeat_loop(first.heartbeat).await })
+                .id(),
             "heartbeat",
         );
-        names.insert(loops.spawn(async move { b.job_loop().await }).id(), "job");
         names.insert(
-            loops.spawn(async move { c.command_loop().await }).id(),
+            loops
+                .spawn(async move { b.job_loop(first.poll).await })
+                .id(),
+            "job",
+        );
+        names.insert(
+            loops
+                .spawn(async move { c.command_loop(first.commands).await })
+                .id(),
             "command",
         );
         names.insert(
@@ -228,17 +315,37 @@ impl Agent {
             return Ok(());
         }
         let (id, how) = crate::supervise::loop_ended(first);
-        loops.abort_all();
+        let name = names.get(&id).copied().unwrap_or("agent").to_string();
+        let mut failed = None;
+        for e in self.decide(Event::LoopEnded { name, how }) {
+            match e {
+                Effect::CloseIntake => loops.abort_all(),
+                Effect::Fail(why) => failed = Some(why),
+                _ => {}
+            }
+        }
         while loops.join_next().await.is_some() {}
-        let why = format!(
-            "the control-plane {} loop {how}",
-            names.get(&id).copied().unwrap_or("agent")
-        );
-        self.status.update(|s| {
-            s.state = "offline".into();
-            s.last_error = Some(why.clone());
-        });
-        Err(why)
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Carries out registrations while the machine asks for them; returns the effects of the
+    /// last outcome (empty when the node stopped first).
+    async fn registration(&self, mut fx: Vec<Effect>) -> Vec<Effect> {
+        while let Some(after) = register_wait(&fx) {
+            if !self.pause(after).await {
+                return Vec::new();
+            }
+            fx = match self.register().await {
+                Ok(()) => self.decide(Event::RegisterOk {
+                    at_ms: crate::store::now_ms(),
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "control-plane registration failed; retrying");
+                    self.decide(Event::RegisterFailed(e.to_string()))
+                }
+            };
+        }
+        fx
     }
 
     // ---- registration and heartbeat ----
@@ -357,35 +464,8 @@ impl Agent {
             .await?;
         let id = (!data.id.is_empty()).then_some(data.id);
         tracing::info!(url = %self.client.base(), node_id = %self.node_id, "registered with the control plane");
-        self.status.update(|s| {
-            s.registered = true;
-            s.provider_id = id;
-            s.state = "online".into();
-            s.last_error = None;
-            s.last_heartbeat_ms = Some(crate::store::now_ms());
-        });
+        self.status.update(|s| s.provider_id = id);
         Ok(())
-    }
-
-    async fn register_until_done(&self) {
-        let mut failures = 0;
-        loop {
-            match self.register().await {
-                Ok(()) => return,
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, "control-plane registration failed; retrying");
-                    self.status.update(|s| {
-                        s.state = "offline".into();
-                        s.last_error = Some(e.to_string());
-                    });
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff(failures)) => {}
-                _ = self.intake.cancelled() => return,
-            }
-        }
     }
 
     async fn heartbeat(&self, offline: bool) -> Result<(), CpError> {
@@ -410,62 +490,45 @@ impl Agent {
                 .collect();
             body.jobs = Some(running);
         }
-        match self
-            .client
+        self.client
             .call::<_, HeartbeatAck>("/api/v1/node/heartbeat", &body, SHORT)
             .await
-        {
-            Err(e) if e.status() == Some(404) && !offline => {
-                // The server forgot us (removed, or a new database): register again.
-                self.register().await
-            }
-            r => r.map(|_| ()),
-        }
+            .map(|_| ())
     }
 
-    async fn heartbeat_loop(&self) {
-        let interval = secs(self.cfg.heartbeat_interval);
-        let mut failures = 0u32;
+    async fn heartbeat_loop(&self, mut wait: Duration) {
         loop {
-            let wait = if failures == 0 {
-                jitter(interval)
-            } else {
-                backoff(failures).min(interval)
-            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.beat_now.notified() => {}
                 _ = self.intake.cancelled() => return,
             }
-            match self.heartbeat(false).await {
-                Ok(()) => {
-                    failures = 0;
-                    self.status.update(|s| {
-                        s.heartbeats_ok += 1;
-                        s.last_heartbeat_ms = Some(crate::store::now_ms());
-                        s.state = "online".into();
-                        s.last_error = None;
-                    });
-                }
+            let fx = match self.heartbeat(false).await {
+                Ok(()) => self.decide(Event::HeartbeatOk {
+                    at_ms: crate::store::now_ms(),
+                }),
+                // The server forgot us (removed, or a new database): register again.
+                Err(e) if e.status() == Some(404) => self.decide(Event::Forgotten),
                 Err(e) => {
-                    failures += 1;
                     tracing::warn!(error = %e, "heartbeat failed");
-                    self.status.update(|s| {
-                        s.heartbeats_failed += 1;
-                        s.state = "offline".into();
-                        s.last_error = Some(e.to_string());
-                    });
+                    self.decide(Event::HeartbeatFailed(e.to_string()))
                 }
+            };
+            match heartbeat_wait(&self.registration(fx).await) {
+                Some(w) => wait = w,
+                None => return,
             }
         }
     }
 
     // ---- jobs ----
 
-    async fn job_loop(self: &Arc<Self>) {
+    async fn job_loop(self: &Arc<Self>, mut wait: Duration) {
         let wait_ms = (self.cfg.poll_wait * 1000.0) as u64;
-        let mut failures = 0u32;
         loop {
+            if !self.pause(wait).await {
+                return;
+            }
             // Wait for a free slot before asking for work.
             let permit = tokio::select! {
                 p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
@@ -483,38 +546,35 @@ impl Agent {
                 r = self.client.call::<_, Jobs<AssignedJob>>("/api/v1/node/jobs/poll", &body, timeout) => r,
                 _ = self.intake.cancelled() => return,
             };
-            self.status.update(|s| s.polls += 1);
-            match r {
+            let event = match r {
                 Ok(data) => {
-                    failures = 0;
-                    let got = !data.jobs.is_empty();
+                    let mut new = 0;
                     for j in data.jobs {
-                        self.start_job(j).await;
+                        new += usize::from(self.start_job(j).await);
                     }
-                    // A server that does not long-poll answered at once with nothing.
-                    if !got && started.elapsed() < Duration::from_millis(wait_ms / 2 + 1) {
-                        tokio::select! {
-                            _ = tokio::time::sleep(jitter(secs(self.cfg.poll_interval))) => {}
-                            _ = self.intake.cancelled() => return,
-                        }
+                    // Only jobs started here count: a job the server hands out again while
+                    // it runs is no reason to ask again at once.
+                    Event::Polled {
+                        jobs: new,
+                        waited: started.elapsed(),
                     }
                 }
                 Err(e) => {
-                    failures += 1;
                     tracing::warn!(error = %e, "job poll failed");
-                    self.status.update(|s| s.last_error = Some(e.to_string()));
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff(failures)) => {}
-                        _ = self.intake.cancelled() => return,
-                    }
+                    Event::PollFailed(e.to_string())
                 }
+            };
+            match poll_wait(&self.decide(event)) {
+                Some(w) => wait = w,
+                None => return,
             }
         }
     }
 
-    async fn start_job(self: &Arc<Self>, job: AssignedJob) {
+    /// Starts `job` unless it is already running here; true when it started.
+    async fn start_job(self: &Arc<Self>, job: AssignedJob) -> bool {
         if job.id.is_empty() {
-            return;
+            return false;
         }
         let id = job.id.clone();
         if !self
@@ -524,10 +584,10 @@ impl Agent {
             .insert(id.clone())
         {
             tracing::debug!(job = %id, "job already running here; not started twice");
-            return;
+            return false;
         }
         let Ok(permit) = self.slots.clone().acquire_owned().await else {
-            return;
+            return false;
         };
         self.status.update(|s| {
             s.jobs_picked += 1;
@@ -550,6 +610,7 @@ impl Agent {
                 }
             });
         });
+        true
     }
 
     /// Runs one chat job: Some(true) completed, Some(false) failed, None when the lease was
@@ -718,7 +779,7 @@ impl Agent {
                 Err(e) if e.retryable() && failures < 5 && !cancel.is_cancelled() => {
                     failures += 1;
                     tracing::warn!(error = %e, "could not post job events; retrying");
-                    tokio::time::sleep(backoff(failures).min(Duration::from_secs(5))).await;
+                    tokio::time::sleep(EVENTS_RETRY.delay(failures)).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "job events refused; the job was given to another node");
@@ -752,7 +813,7 @@ impl Agent {
                 Err(e) if e.retryable() && failures < 8 && !self.stop.is_cancelled() => {
                     failures += 1;
                     tracing::warn!(job = %id, error = %e, "complete failed; retrying");
-                    tokio::time::sleep(backoff(failures).min(Duration::from_secs(10))).await;
+                    tokio::time::sleep(COMPLETE_RETRY.delay(failures)).await;
                 }
                 Err(e) => {
                     tracing::warn!(job = %id, error = %e, "complete refused");
@@ -764,37 +825,33 @@ impl Agent {
 
     // ---- node commands ----
 
-    async fn command_loop(self: &Arc<Self>) {
-        let interval = secs(self.cfg.command_interval);
-        let mut failures = 0u32;
+    async fn command_loop(self: &Arc<Self>, mut wait: Duration) {
         loop {
-            let wait = if failures == 0 {
-                jitter(interval)
-            } else {
-                backoff(failures)
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.intake.cancelled() => return,
+            if !self.pause(wait).await {
+                return;
             }
             let poll = CommandPoll { limit: Some(5) };
-            match self
+            let event = match self
                 .client
                 .call::<_, Commands>("/api/v1/node/commands/poll", &poll, SHORT)
                 .await
             {
                 Ok(data) => {
-                    failures = 0;
                     for c in data.commands {
                         // Commands run side by side, not blocking each other or the poll.
                         let a = self.clone();
                         self.jobs.spawn(async move { a.run_command(c).await });
                     }
+                    Event::CommandsPolled
                 }
                 Err(e) => {
-                    failures += 1;
                     tracing::debug!(error = %e, "command poll failed");
+                    Event::CommandsFailed(e.to_string())
                 }
+            };
+            match commands_wait(&self.decide(event)) {
+                Some(w) => wait = w,
+                None => return,
             }
         }
     }
@@ -926,9 +983,8 @@ impl Agent {
                     .collect();
                 self.status.update(|s| s.peers = peers);
             }
-            tokio::select! {
-                _ = tokio::time::sleep(jitter(Duration::from_secs(10))) => {}
-                _ = self.intake.cancelled() => return,
+            if !self.pause(PEERS_EVERY.delay(1)).await {
+                return;
             }
         }
     }
@@ -938,8 +994,9 @@ impl Agent {
     /// Stops taking jobs, lets running ones finish within `grace` (then cancels them: their
     /// leases lapse and other nodes re-run them), and says goodbye with an offline heartbeat.
     pub async fn drain(&self, grace: Duration) {
-        self.intake.cancel();
-        self.status.update(|s| s.draining = true);
+        if self.decide(Event::Drain).contains(&Effect::CloseIntake) {
+            self.intake.cancel();
+        }
         self.jobs.close();
         if tokio::time::timeout(grace, self.jobs.wait()).await.is_err() {
             tracing::warn!(
@@ -949,14 +1006,13 @@ impl Agent {
             let _ = tokio::time::timeout(Duration::from_secs(2), self.jobs.wait()).await;
         }
         self.stop.cancel();
-        if self.status.get().registered {
+        if self.decide(Event::Drained).contains(&Effect::SendOffline) {
             match tokio::time::timeout(Duration::from_secs(5), self.heartbeat(true)).await {
                 Ok(Ok(())) => tracing::info!("offline heartbeat sent"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "offline heartbeat failed"),
                 Err(_) => tracing::warn!("offline heartbeat timed out"),
             }
         }
-        self.status.update(|s| s.state = "stopped".into());
     }
 }
 
@@ -1054,18 +1110,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intervals_are_jittered_and_backoff_is_capped() {
-        for _ in 0..200 {
-            let j = jitter(Duration::from_secs(30)).as_secs_f64();
-            assert!((27.0..=33.0).contains(&j), "{j}");
-        }
-        let b: Vec<f64> = (1..=10).map(|f| backoff(f).as_secs_f64()).collect();
-        assert!((1.8..=2.2).contains(&b[0]), "{b:?}");
-        assert!((3.6..=4.4).contains(&b[1]), "{b:?}");
-        assert!(b.iter().all(|s| *s <= 66.0), "capped at 60 s ± 10 %: {b:?}");
+    fn node_id_and_pace_come_from_the_config() {
         assert_eq!(
             default_node_id("provider", "87a14033603222f8"),
             "provider-87a14033"
         );
+        let cfg = ControlPlaneConfig {
+            heartbeat_interval: 30.0,
+            poll_interval: 0.0,
+            ..Default::default()
+        };
+        let p = pace(&cfg);
+        assert_eq!(p.heartbeat, Duration::from_secs(30));
+        // A zero interval would spin: the floor is 50 ms.
+        assert_eq!(p.poll_interval, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn each_loop_reads_only_its_own_wait() {
+        let fx = vec![
+            Effect::StartLoops,
+            Effect::Heartbeat {
+                after: Duration::from_secs(3),
+            },
+            Effect::Poll {
+                after: Duration::ZERO,
+            },
+        ];
+        assert_eq!(heartbeat_wait(&fx), Some(Duration::from_secs(3)));
+        assert_eq!(poll_wait(&fx), Some(Duration::ZERO));
+        assert_eq!(commands_wait(&fx), None);
+        assert_eq!(register_wait(&fx), None);
     }
 }

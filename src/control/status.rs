@@ -20,8 +20,8 @@ pub struct ControlSnapshot {
     pub public_key: String,
     pub provider_id: Option<String>,
     pub registered: bool,
-    /// connecting | online | offline | error | stopped
-    pub state: String,
+    /// connecting | online | offline | error | stopped (the agent lifecycle's phase).
+    pub state: infernet_core::agent::Phase,
     pub last_error: Option<String>,
     pub heartbeats_ok: u64,
     pub heartbeats_failed: u64,

@@ -220,7 +220,7 @@ pub fn peers(c: Option<&crate::control::status::ControlSnapshot>) -> ui::PeersVi
     };
     ui::PeersView::Connected(ui::ControlView {
         url: c.url.clone(),
-        state: c.state.clone(),
+        state: c.state.to_string(),
         node_id: c.node_id.clone(),
         heartbeats_ok: c.heartbeats_ok,
         heartbeats_failed: c.heartbeats_failed,

@@ -25,14 +25,14 @@ fn started() -> Agent {
 
 fn online() -> Agent {
     let mut a = started();
-    a.handle(Event::RegisterOk, MID);
+    a.handle(Event::RegisterOk { at_ms: 7 }, MID);
     a
 }
 
 #[test]
 fn first_registration_starts_every_loop() {
     let mut a = started();
-    let fx = a.handle(Event::RegisterOk, MID);
+    let fx = a.handle(Event::RegisterOk { at_ms: 7 }, MID);
     assert_eq!(
         fx,
         vec![
@@ -50,6 +50,8 @@ fn first_registration_starts_every_loop() {
     );
     assert_eq!(a.view().phase, Phase::Online);
     assert!(a.view().registered);
+    // The registration is the first sign of life the status shows.
+    assert_eq!(a.view().last_heartbeat_ms, Some(7));
 }
 
 #[test]
@@ -69,7 +71,7 @@ fn registration_retries_back_off_to_a_minute() {
     assert_eq!(a.view().last_error.as_deref(), Some("refused"));
     assert!(!a.view().registered);
     // Success resets the count and clears the error.
-    a.handle(Event::RegisterOk, MID);
+    a.handle(Event::RegisterOk { at_ms: 7 }, MID);
     assert_eq!(a.view().last_error, None);
 }
 
@@ -131,7 +133,7 @@ fn a_forgotten_node_registers_again_in_place_of_the_heartbeat() {
     );
     // No second set of loops: it counts as the heartbeat.
     assert_eq!(
-        a.handle(Event::RegisterOk, MID),
+        a.handle(Event::RegisterOk { at_ms: 7 }, MID),
         vec![Effect::Heartbeat {
             after: Duration::from_secs(30)
         }]
@@ -262,7 +264,7 @@ fn a_loop_that_ends_fails_the_agent_with_its_name() {
     // Restarted by its supervisor: registers and starts the loops again.
     a.handle(Event::Start, MID);
     assert!(
-        a.handle(Event::RegisterOk, MID)
+        a.handle(Event::RegisterOk { at_ms: 7 }, MID)
             .contains(&Effect::StartLoops)
     );
 }
@@ -297,7 +299,7 @@ fn a_node_never_registered_stops_without_a_goodbye() {
     a.handle(Event::RegisterFailed("down".into()), MID);
     a.handle(Event::Drain, MID);
     assert_eq!(
-        a.handle(Event::RegisterOk, MID),
+        a.handle(Event::RegisterOk { at_ms: 7 }, MID),
         vec![],
         "late answers are ignored"
     );
