@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod guardian;
 pub mod identity;
 pub mod jobs;
+pub mod listener;
 pub mod logging;
 pub mod retry;
 pub mod setup;

@@ -1,6 +1,7 @@
 //! The `infernet` binary: the CLI and the terminal UI, over the `infernet` library (the engine)
 //! and `infernet-ui`. The library never depends on either.
 mod cli;
+mod term;
 mod tui;
 
 use clap::Parser;

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod chain;
+pub mod continuity;
 pub mod interval;
 pub mod lease;
 pub mod retry;

@@ -4,7 +4,7 @@ pub mod client;
 mod error;
 mod field;
 mod job_routes;
-pub mod listener;
+
 mod node_routes;
 pub mod openapi;
 pub mod ratelimit;

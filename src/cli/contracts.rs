@@ -60,16 +60,6 @@ pub struct DevChainArgs {
     pub write_config: PathBuf,
 }
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Runtime::new() {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
 fn print_addresses(a: &Addresses, chain_id: u64, json_out: bool) {
     if json_out {
         println!(
@@ -112,7 +102,7 @@ pub fn deploy(args: DeployArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(rt) = runtime() else {
+    let Ok(rt) = super::runtime(None) else {
         return ExitCode::from(1);
     };
     rt.block_on(async {
@@ -177,7 +167,7 @@ pub fn dev_chain(args: DevChainArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let Some(rt) = runtime() else {
+    let Ok(rt) = super::runtime(None) else {
         return ExitCode::from(1);
     };
     let url = chain.url();

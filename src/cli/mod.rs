@@ -10,7 +10,7 @@ mod firewall_cmd;
 mod gpu_cmd;
 mod init_cmd;
 mod model;
-pub(crate) use model::fetch_default_model;
+pub(crate) use crate::term::{fetch_default_model, runtime};
 mod node;
 mod secret;
 mod service_cmd;
@@ -103,19 +103,6 @@ pub enum Command {
     /// Local development helpers: `infernet dev chain`
     #[command(subcommand)]
     Dev(contracts::DevCommand),
-}
-
-/// The async runtime for a command (`threads`: worker threads, None = one per core); the error
-/// is already reported.
-pub(crate) fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        b.worker_threads(n);
-    }
-    b.enable_all().build().map_err(|e| {
-        eprintln!("error: cannot start the async runtime: {e}");
-        ExitCode::FAILURE
-    })
 }
 
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.

@@ -85,7 +85,7 @@ pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
                     "the built-in default model is off (INFERNET_DEFAULT_MODEL=off)",
                 );
             };
-            return match fetch_default_model(&src, false).await {
+            return match super::fetch_default_model(&src, false).await {
                 Ok(p) => {
                     println!("default model ready: {}", p.display());
                     ExitCode::SUCCESS
@@ -266,45 +266,6 @@ async fn use_model(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCod
         }
         Err(e) => fail(1, e),
     }
-}
-
-/// Fetches the built-in default model unless it is on disk: a progress bar on a terminal, one
-/// line otherwise (none when `quiet`).
-pub(crate) async fn fetch_default_model(
-    src: &backend::default_model::Source,
-    quiet: bool,
-) -> Result<PathBuf, String> {
-    use backend::default_model::{LABEL, Progress, ensure};
-    if src.present() {
-        return Ok(src.path());
-    }
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(0)
-    };
-    if bar.is_hidden() && !quiet {
-        eprintln!("fetching the default model {LABEL} from {}", src.url);
-    }
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message(format!("fetching the default model {LABEL} (once)"));
-    let result = ensure(src, |p| match p {
-        Progress::Downloading { done, total } => {
-            if let Some(t) = total {
-                bar.set_length(t);
-            }
-            bar.set_position(done);
-        }
-        Progress::Verifying => bar.set_message(format!("verifying {LABEL} (sha256)")),
-    })
-    .await;
-    bar.finish_and_clear();
-    result.map_err(String::from)
 }
 
 /// Pulls with a progress bar; refuses a model that does not fit unless `force`.

@@ -133,16 +133,14 @@ pub fn load_with(
 fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
     let mut c = Config::default();
     c.server.bind = "127.0.0.1".into();
-    if cfg!(feature = "embedded") && crate::backend::default_model::Source::from_env(env).is_some()
-    {
-        c.backends
-            .push(crate::backend::default_model::backend_config());
+    if cfg!(feature = "embedded") && !super::default_backend::switched_off(env) {
+        c.backends.push(super::default_backend::backend_config());
     }
     c
 }
 
 /// Name of the stored wallet key (`infernet secret set chain.wallet.private_key`, the wizard).
-pub const CHAIN_KEY_SECRET: &str = "chain.wallet.private_key";
+pub const CHAIN_KEY_SECRET: &str = crate::identity::node_key::CHAIN_KEY;
 
 /// With the chain on and no key in the file or env, the wallet key comes from the secret store
 /// (OS keyring, else the 0600 file in the config directory), so a config can leave it out.

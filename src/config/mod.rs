@@ -1,4 +1,6 @@
 //! `config.json`: schema, search order, layering (flag > env > file > default) and validation.
+mod backend_kind;
+pub mod default_backend;
 pub mod edit;
 mod error;
 mod lenient;
@@ -6,9 +8,11 @@ mod load;
 mod redact;
 mod schema;
 pub mod scrub;
-mod secret;
+
 pub mod validate;
 
+pub use crate::identity::Secret;
+pub use backend_kind::{BackendKind, normalise_url};
 pub use error::Error;
 pub use lenient::parse_uint256;
 pub use load::{
@@ -17,4 +21,3 @@ pub use load::{
 };
 pub use redact::redacted;
 pub use schema::*;
-pub use secret::Secret;

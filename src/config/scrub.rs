@@ -110,7 +110,7 @@ pub fn register_config(c: &Config) {
         register_url(&b.url);
         register(b.api_key.expose());
         // The key may come from the environment: `api_key_env`, else the kind's variable.
-        let kind_var = crate::backend::BackendKind::parse(&b.kind).and_then(|k| k.env_vars().1);
+        let kind_var = crate::config::BackendKind::parse(&b.kind).and_then(|k| k.env_vars().1);
         for var in [Some(b.api_key_env.as_str()), kind_var] {
             if let Some(var) = var.filter(|v| !v.is_empty())
                 && let Ok(v) = std::env::var(var)

@@ -51,7 +51,7 @@ impl std::fmt::Debug for NodeKey {
 
 impl NodeKey {
     pub fn from_secret(s: &crate::config::Secret) -> Result<Self, String> {
-        let signer = crate::identity::node_key::parse_key(s)?;
+        let signer = crate::identity::node_key::parse_key(s.expose())?;
         let bytes: [u8; 32] = signer.to_bytes().into();
         Ok(Self(bytes))
     }

@@ -4,7 +4,7 @@ pub mod agent;
 pub mod auth;
 pub mod batch;
 pub mod client;
-pub mod continuity;
+
 pub mod db;
 pub mod server;
 pub mod specs;

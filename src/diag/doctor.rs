@@ -497,7 +497,7 @@ async fn chain_check(cfg: &Config) -> Check {
         )
         .fix("infernet init --wallet-key-stdin < key.txt (stored in the keyring)");
     };
-    let signer = match crate::identity::node_key::parse_key(key) {
+    let signer = match crate::identity::node_key::parse_key(key.expose()) {
         Ok(s) => s,
         Err(e) => {
             return check("chain", Status::Fail, format!("wallet key: {e}"))

@@ -1,11 +1,11 @@
 //! The REST API: bound before `Engine::start` returns, served as a critical supervised task.
 use super::chain_side::ChainSide;
 use super::{Error, secs};
-use crate::api::listener::{Guarded, Limits};
 use crate::api::{self, AppState, ratelimit::RateLimiter};
 use crate::compute::StateTable;
 use crate::config::{Config, validate::parse_net};
 use crate::jobs::JobService;
+use crate::listener::{Guarded, Limits};
 use crate::supervise::Supervisor;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The fallback store: one JSON object in a 0600 file, its directory 0700, written atomically.
 use super::Error;
-use crate::config::Secret;
+use crate::identity::Secret;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

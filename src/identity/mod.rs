@@ -3,10 +3,11 @@
 //! is always told which, so a fallback is never silent.
 mod file;
 pub mod node_key;
+mod secret;
 
 pub use file::FileSecrets;
+pub use secret::Secret;
 
-use crate::config::Secret;
 use std::path::{Path, PathBuf};
 
 const SERVICE: &str = "infernet";

@@ -2,12 +2,12 @@
 //! node to a control plane. The private half lives in the keyring (or the 0600 fallback file)
 //! and is never printed.
 use super::{Location, Secrets};
-use crate::config::Secret;
+use crate::identity::Secret;
 use alloy::signers::local::PrivateKeySigner;
 
 /// Secret names shared with `infernet secret`, the wizard and the node.
 pub const NODE_IDENTITY: &str = "node.identity";
-pub const CHAIN_KEY: &str = crate::config::CHAIN_KEY_SECRET;
+pub const CHAIN_KEY: &str = "chain.wallet.private_key";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -18,11 +18,13 @@ pub struct Identity {
     pub created: bool,
 }
 
-pub fn parse_key(s: &Secret) -> Result<PrivateKeySigner, String> {
-    s.expose()
-        .trim()
-        .parse()
-        .map_err(|_| "not a valid secp256k1 private key (expected 64 hex characters)".to_string())
+/// A secp256k1 private key as hex (with or without `0x`): the node identity and the wallet key.
+pub fn parse_key(text: &str) -> Result<PrivateKeySigner, String> {
+    let t = text.trim();
+    t.strip_prefix("0x")
+        .unwrap_or(t)
+        .parse::<PrivateKeySigner>()
+        .map_err(|_| "not a valid secp256k1 private key (expected 64 hex digits)".to_string())
 }
 
 /// x-only public key of a signer (the x coordinate of its point).
@@ -39,8 +41,8 @@ pub fn load(secrets: &Secrets) -> Result<Option<Identity>, String> {
     {
         None => Ok(None),
         Some((s, location)) => {
-            let signer =
-                parse_key(&s).map_err(|e| format!("the stored node identity is unusable: {e}"))?;
+            let signer = parse_key(s.expose())
+                .map_err(|e| format!("the stored node identity is unusable: {e}"))?;
             Ok(Some(Identity {
                 public_key: x_only(&signer),
                 location,
@@ -75,8 +77,8 @@ pub fn wallet(secrets: &Secrets) -> Result<Option<(String, Location)>, String> {
     {
         None => Ok(None),
         Some((s, loc)) => {
-            let signer =
-                parse_key(&s).map_err(|e| format!("the stored wallet key is unusable: {e}"))?;
+            let signer = parse_key(s.expose())
+                .map_err(|e| format!("the stored wallet key is unusable: {e}"))?;
             Ok(Some((signer.address().to_string(), loc)))
         }
     }
@@ -84,7 +86,7 @@ pub fn wallet(secrets: &Secrets) -> Result<Option<(String, Location)>, String> {
 
 /// Stores a wallet key (validated first); returns its address.
 pub fn store_wallet(secrets: &Secrets, key: &Secret) -> Result<(String, Location), String> {
-    let signer = parse_key(key)?;
+    let signer = parse_key(key.expose())?;
     let normalized = format!("0x{}", alloy::hex::encode(signer.to_bytes()));
     let loc = secrets
         .set(CHAIN_KEY, &Secret::new(normalized))
@@ -130,7 +132,7 @@ mod tests {
         let k = Secret::new(String::from(
             "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
         ));
-        let signer = parse_key(&k).unwrap();
+        let signer = parse_key(k.expose()).unwrap();
         assert_eq!(
             x_only(&signer),
             "8318535b54105d4a7aae60c08fc45f9687181b4fdfc625bd1a753fa7397fed75"
@@ -139,6 +141,6 @@ mod tests {
             signer.address().to_string(),
             "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
         );
-        assert!(parse_key(&Secret::new(String::from("nope"))).is_err());
+        assert!(parse_key("nope").is_err());
     }
 }

@@ -148,7 +148,7 @@ fn entries(current: &Value, a: &SetupAnswers) -> Vec<(&'static str, Value)> {
 pub fn apply(path: &Path, secrets: &Secrets, a: &SetupAnswers) -> Result<Applied, ApplyError> {
     // Validate the key before anything is written: a bad key changes nothing.
     if let Some(k) = &a.wallet_key {
-        node_key::parse_key(k).map_err(ApplyError::Wallet)?;
+        node_key::parse_key(k.expose()).map_err(ApplyError::Wallet)?;
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| ApplyError::Dir {

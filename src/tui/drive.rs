@@ -62,7 +62,7 @@ async fn prefetch_default_model(c: &Config) {
     let Some(src) = Source::from_env(&env).filter(|s| wanted && !s.present()) else {
         return;
     };
-    if let Err(e) = crate::cli::fetch_default_model(&src, false).await {
+    if let Err(e) = crate::term::fetch_default_model(&src, false).await {
         eprintln!("warning: {e}; the node starts without it and keeps trying");
     }
 }
@@ -150,7 +150,7 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match crate::cli::runtime(None) {
+    let runtime = match crate::term::runtime(None) {
         Ok(r) => r,
         Err(c) => return c,
     };

@@ -6,7 +6,7 @@ use super::error;
 use crate::backend::openai::done;
 use crate::backend::sse::{Lines, Next, next_lines};
 use crate::backend::{ChatEvent, DoneReason, Usage, now_rfc3339};
-use crate::control::continuity::Continuity;
+use infernet_core::continuity::Continuity;
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;

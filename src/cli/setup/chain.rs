@@ -120,7 +120,7 @@ fn wallet_key(
         },
     };
     if let Some(k) = &key
-        && let Err(e) = node_key::parse_key(k)
+        && let Err(e) = node_key::parse_key(k.expose())
     {
         eprintln!("error: wallet key: {e}");
         return Ok(Err(ExitCode::from(2)));

@@ -1,7 +1,7 @@
 //! `backends[]`: LLM servers, whose ids share the containers' namespace.
 use super::{Ctx, Ids, is_http_url};
-use crate::backend::{BackendKind, normalise_url};
 use crate::config::{BackendConfig, Error};
+use crate::config::{BackendKind, normalise_url};
 
 pub(super) fn check(backends: &[BackendConfig], cx: &Ctx, ids: &mut Ids) -> Result<(), Error> {
     for (i, b) in backends.iter().enumerate() {

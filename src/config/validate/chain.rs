@@ -27,7 +27,7 @@ pub(super) fn check(chain: &ChainConfig, cx: &Ctx) -> Result<(), Error> {
         ));
     }
     if let Some(k) = &chain.wallet.private_key
-        && crate::chain::deploy::parse_key(k.expose()).is_err()
+        && crate::identity::node_key::parse_key(k.expose()).is_err()
     {
         return Err(cx.err(
             "chain.wallet.private_key",

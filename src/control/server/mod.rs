@@ -230,7 +230,7 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Listen(opts.listen.clone(), e))?;
-    let limits = crate::api::listener::Limits {
+    let limits = crate::listener::Limits {
         max_connections: opts.max_connections,
         first_byte: opts.header_timeout,
     };
@@ -249,7 +249,7 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     let app = router(state);
     let c = cancel.clone();
     sup.critical("http", async move {
-        let listener = crate::api::listener::Guarded::new(listener, limits).with_connect_info();
+        let listener = crate::listener::Guarded::new(listener, limits).with_connect_info();
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
