@@ -382,7 +382,7 @@ impl ChatBackend for EmbeddedBackend {
     fn chat(&self, req: ChatRequest, cancel: CancellationToken) -> BoxStream<'static, ChatEvent> {
         let (tx, mut rx) = mpsc::channel(64);
         let this = self.clone();
-        tokio::spawn(async move {
+        crate::supervise::spawn_logged("embedded-chat", async move {
             // The built-in default model is fetched on first use (once; others wait for it).
             if let Some(src) = this.missing_default(req.model.as_deref())
                 && let Err(e) = super::default_model::ensure(&src, |_| {}).await

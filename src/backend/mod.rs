@@ -134,7 +134,7 @@ where
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(produce(tx));
+    crate::supervise::spawn_logged("backend-stream", produce(tx));
     Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 

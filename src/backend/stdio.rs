@@ -116,7 +116,7 @@ impl StdioBackend {
         let (ready_tx, mut ready_rx) = mpsc::channel::<Option<String>>(4);
         let (r2, a2, backend, label) =
             (routes.clone(), alive.clone(), self.id.clone(), bin.clone());
-        tokio::spawn(async move {
+        crate::supervise::spawn_logged("engine-reader", async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let Ok(v) = serde_json::from_str::<Value>(&line) else {

@@ -168,7 +168,7 @@ async fn chat(cfg: config::Config, defaults: bool, args: ChatArgs, prompt: Strin
     };
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
-    tokio::spawn(async move {
+    infernet::supervise::spawn_logged("ctrl-c", async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             on_signal.cancel();
         }

@@ -110,7 +110,7 @@ impl Db {
     pub async fn open(target: &str) -> Result<Self, DbError> {
         if target.starts_with("postgres://") || target.starts_with("postgresql://") {
             let (client, conn) = tokio_postgres::connect(target, tokio_postgres::NoTls).await?;
-            tokio::spawn(async move {
+            crate::supervise::spawn_logged("postgres-connection", async move {
                 if let Err(e) = conn.await {
                     tracing::error!(error = %e, "PostgreSQL connection ended");
                 }

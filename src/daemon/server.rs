@@ -81,7 +81,7 @@ pub async fn serve(listener: UnixListener, d: Arc<Daemon>) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(stream, d.clone()));
+                    crate::supervise::spawn_logged("ipc-connection", connection(stream, d.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "IPC accept failed");
@@ -97,7 +97,7 @@ pub async fn serve(listener: UnixListener, d: Arc<Daemon>) {
 async fn connection(stream: UnixStream, d: Arc<Daemon>) {
     let (r, w) = stream.into_split();
     let (out, out_rx) = mpsc::channel::<Out<ui::Model>>(64);
-    let writer = tokio::spawn(write_out(w, out_rx));
+    let writer = crate::supervise::spawn_logged("ipc-writer", write_out(w, out_rx));
     let mut reader = BufReader::new(r);
     let mut session: Option<(Session, CancellationToken)> = None;
     let mut buf = Vec::new();
@@ -157,12 +157,10 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                     if want_model {
                         let _ = out.send(Out::Model(d.model.subscribe())).await;
                     }
-                    tokio::spawn(forward(
-                        d.host.handle.subscribe(),
-                        rx,
-                        out.clone(),
-                        stop.clone(),
-                    ));
+                    crate::supervise::spawn_logged(
+                        "ipc-forward",
+                        forward(d.host.handle.subscribe(), rx, out.clone(), stop.clone()),
+                    );
                     session = Some((Session::new(tx), stop));
                     continue;
                 }
@@ -187,10 +185,8 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
         stop.cancel();
     }
     drop(out);
-    // The writer is this connection's own task (it ends with it); a panic in it is reported.
-    if let Err(e) = writer.await {
-        tracing::error!(error = %e, "IPC connection writer failed");
-    }
+    // The writer is this connection's own task and ends with it (a panic in it is logged).
+    let _ = writer.await;
 }
 
 /// Streams engine events and this session's updates (the model goes to the writer directly).

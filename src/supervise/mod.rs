@@ -4,8 +4,10 @@
 //! is logged, handed to the owner's `on_failure` (the engine turns it into an `EngineEvent`)
 //! and kept in `health()` (the snapshot, so `status` and the TUI show it).
 pub mod policy;
+mod short;
 
 pub use policy::{Backoff, Role};
+pub use short::{spawn_logged, spawn_short};
 /// The error type of a task that only ends by finishing (or panicking).
 pub type Never = std::convert::Infallible;
 use policy::{Decision, Exit, TaskState, decide};

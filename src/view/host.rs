@@ -3,7 +3,7 @@
 //! in-process; the daemon hosts it for TUIs attached over its socket. `Session` is one UI's
 //! private state (its chat turns and where its updates go).
 use super::map::{self, SystemHistory};
-use super::tasks::{chat_turn, pull, spawn_backend_probe, spawn_sampler};
+use super::tasks::{backend_probe, chat_turn, pull, spawn_sampler};
 use crate::backend::{self, Backends};
 use crate::config::Config;
 use crate::engine::{CommandReply, EngineCommand, EngineHandle};
@@ -12,6 +12,7 @@ use crate::store::now_ms;
 use infernet_core::view::intent::{DetectedBackend, Intent, Update};
 use infernet_core::view::model::{self as ui, Level};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -60,10 +61,19 @@ impl Host {
         mode: ui::Mode,
         cancel: CancellationToken,
     ) {
+        let (probe_tx, probe_rx) = watch::channel(ui::BackendsView::default());
+        let probe = backend_probe(self.chat_backends(), probe_tx, cancel.clone());
+        tokio::join!(probe, self.publish_loop(tx, mode, cancel, probe_rx));
+    }
+
+    async fn publish_loop(
+        self: Arc<Self>,
+        tx: watch::Sender<Arc<ui::Model>>,
+        mode: ui::Mode,
+        cancel: CancellationToken,
+        backends_view: watch::Receiver<ui::BackendsView>,
+    ) {
         let samples = spawn_sampler();
-        let backends_view = watch::channel(ui::BackendsView::default());
-        let probe_cancel = cancel.child_token();
-        spawn_backend_probe(self.chat_backends(), backends_view.0.clone(), probe_cancel);
         let mut history = SystemHistory::default();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -99,7 +109,7 @@ impl Host {
                 logs_gen = g;
             }
             let (host, gpus) = samples.borrow().clone();
-            let mut backends = backends_view.1.borrow().clone();
+            let mut backends = backends_view.borrow().clone();
             if self.config.backends.is_empty() && backends.rows.is_empty() {
                 backends.note = Some("Chat uses a server found on this machine when none is configured (Ollama :11434, vLLM :8000, SGLang :30000, llama.cpp :8080).".into());
             }
@@ -150,7 +160,7 @@ impl Host {
             Intent::LoadJob { id } => {
                 let tx = s.updates.clone();
                 let handle = self.handle.clone();
-                tokio::spawn(async move {
+                s.spawn("load-job", async move {
                     let u = match handle.command(EngineCommand::JobDetail { id }).await {
                         Ok(CommandReply::Job(d)) => {
                             Update::JobDetail(Box::new(map::job_detail(*d)))
@@ -184,7 +194,7 @@ impl Host {
                 };
                 match self.handle.command(cmd).await {
                     Ok(CommandReply::Pull { backend, progress }) => {
-                        tokio::spawn(pull(backend, model, progress, s.updates.clone()));
+                        s.spawn("pull", pull(backend, model, progress, s.updates.clone()));
                     }
                     Ok(other) => {
                         let _ = s.updates.try_send(unexpected(other));
@@ -223,6 +233,17 @@ impl Session {
         }
     }
 
+    /// Runs one piece of this UI's work; a panic in it is shown to the operator as an error.
+    fn spawn(&self, what: &'static str, fut: impl Future<Output = ()> + Send + 'static) {
+        let tx = self.updates.clone();
+        crate::supervise::spawn_short(None, what, fut, move |why| {
+            let _ = tx.try_send(Update::Notice {
+                level: Level::Error,
+                text: format!("internal error in {what}: {why} (see the log)"),
+            });
+        });
+    }
+
     pub fn notice(&self, level: Level, text: impl Into<String>) {
         let _ = self.updates.try_send(Update::Notice {
             level,
@@ -247,7 +268,7 @@ impl Session {
                 let tx = self.updates.clone();
                 let http = self.http.clone();
                 let configured = configured.clone();
-                tokio::spawn(async move {
+                self.spawn("chat-turn", async move {
                     chat_turn(
                         configured,
                         http,
@@ -271,7 +292,7 @@ impl Session {
             Intent::DetectBackends => {
                 let tx = self.updates.clone();
                 let http = self.http.clone();
-                tokio::spawn(async move {
+                self.spawn("detect-backends", async move {
                     let probes =
                         backend::detect::detect(&http, &backend::detect::default_candidates(&env))
                             .await;

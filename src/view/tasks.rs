@@ -126,13 +126,14 @@ pub(super) fn spawn_sampler() -> watch::Receiver<(HostSample, Result<Vec<GpuSamp
     rx
 }
 
-/// Lists each configured backend's models every 15 s (state, models, fit on this box).
-pub(super) fn spawn_backend_probe(
+/// Lists each configured backend's models every 15 s (state, models, fit on this box), until
+/// `cancel`. Runs inside the UI publisher's task, so its supervisor covers it too.
+pub(super) async fn backend_probe(
     backends: Backends,
     tx: watch::Sender<ui::BackendsView>,
     cancel: CancellationToken,
 ) {
-    tokio::spawn(async move {
+    {
         let mem = crate::system::Memory::probe();
         let mut rows: Vec<ui::BackendRow> = backends
             .all()
@@ -197,7 +198,7 @@ pub(super) fn spawn_backend_probe(
                 _ = cancel.cancelled() => return,
             }
         }
-    });
+    }
 }
 
 /// The embedded engine on the built-in default model, which is not on disk yet.

@@ -226,7 +226,7 @@ pub(super) async fn stream(
     })?;
     // Small: the follow task pages from the store as this drains.
     let (tx, out) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
-    tokio::spawn(async move {
+    crate::supervise::spawn_logged("chat-stream", async move {
         if let Some(f) = first
             && tx.send(Ok(f)).await.is_err()
         {

@@ -27,7 +27,7 @@ pub(super) fn spawn(st: AppState, job: Job, after: i64) -> Option<mpsc::Receiver
         st.hub.release(&job.id);
         return None;
     };
-    tokio::spawn(async move {
+    crate::supervise::spawn_logged("job-follow", async move {
         let id = job.id.clone();
         run(&st, job, after, &mut live, &tx).await;
         drop(live);

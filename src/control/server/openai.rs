@@ -192,7 +192,7 @@ fn stream_chunks(
     include_usage: bool,
 ) -> Response {
     let (tx, out) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(256);
-    tokio::spawn(async move {
+    crate::supervise::spawn_logged("openai-stream", async move {
         let mut model = model;
         // One `chat.completion.chunk`: choices, then an error or usage when the stream ends.
         let frame = |model: &str, choices: Vec<ChunkChoice>| Chunk {
