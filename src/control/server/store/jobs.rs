@@ -1,0 +1,407 @@
+//! The job queue: creating, reading, claiming (fair across clients) and job events.
+use super::*;
+
+/// A chat job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub status: JobStatus,
+    pub model_name: Option<String>,
+    pub input_spec: Value,
+    pub provider_id: Option<String>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_until: Option<i64>,
+    pub result: Value,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub assigned_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    /// Who asked (claims take turns between clients).
+    pub client_ip: String,
+}
+
+pub(super) const JOB_COLS: &str = "id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, created_at, updated_at, assigned_at, completed_at, client_ip";
+
+/// A `job_events` row (`id, attempt, event_type, data`).
+pub(super) fn stored_event(r: &Row) -> StoredEvent {
+    StoredEvent {
+        id: n(r, 0).unwrap_or(0),
+        attempt: n(r, 1).unwrap_or(0),
+        kind: t(r, 2).unwrap_or_default(),
+        data: js(r, 3),
+    }
+}
+
+pub(super) fn job(r: &Row) -> Job {
+    Job {
+        id: t(r, 0).unwrap_or_default(),
+        // Only this module writes the column, with `JobStatus` names.
+        status: t(r, 1)
+            .and_then(|s| JobStatus::parse(&s))
+            .unwrap_or(JobStatus::Failed),
+        model_name: t(r, 2),
+        input_spec: js(r, 3),
+        provider_id: t(r, 4),
+        attempts: n(r, 5).unwrap_or(0),
+        max_attempts: n(r, 6).unwrap_or(1),
+        lease_until: n(r, 7),
+        result: js(r, 8),
+        error: t(r, 9),
+        created_at: n(r, 10).unwrap_or(0),
+        updated_at: n(r, 11).unwrap_or(0),
+        assigned_at: n(r, 12),
+        completed_at: n(r, 13),
+        client_ip: t(r, 14).unwrap_or_default(),
+    }
+}
+
+impl Job {
+    pub fn is_final(&self) -> bool {
+        self.status.is_final()
+    }
+
+    /// The columns the lease lifecycle decides on.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            status: self.status,
+            provider: self.provider_id.clone(),
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            lease_until: self.lease_until,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The row after `t`: the lease's columns, and what the step stores with them.
+    pub(super) fn moved(&self, t: &Transition, out: Outcome<'_>, now: i64) -> Job {
+        let next = &t.next;
+        let mut m = Job {
+            status: next.status,
+            provider_id: next.provider.clone(),
+            attempts: next.attempts,
+            lease_until: next.lease_until,
+            updated_at: next.updated_at,
+            ..self.clone()
+        };
+        match t.step {
+            Step::Assigned => m.assigned_at = Some(now),
+            Step::Finished | Step::Failed(_) => {
+                if t.step == Step::Finished {
+                    m.result = out.result.cloned().unwrap_or(Value::Null);
+                }
+                m.error = out.error.map(str::to_string);
+                m.completed_at = Some(now);
+            }
+            Step::Running | Step::Renewed | Step::Requeued | Step::Unchanged => {}
+        }
+        m
+    }
+}
+
+/// One stored job event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub attempt: i64,
+    pub kind: String,
+    pub data: Value,
+}
+
+/// Round-robin across clients, keeping each client's jobs oldest first (`jobs` arrive oldest
+/// first).
+pub(super) fn fair_order(jobs: &mut Vec<Job>) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut ranked: Vec<(usize, usize, Job)> = jobs
+        .drain(..)
+        .enumerate()
+        .map(|(i, j)| {
+            let rank = seen.entry(j.client_ip.clone()).or_insert(0);
+            *rank += 1;
+            (*rank, i, j)
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, i, _)| (*rank, *i));
+    jobs.extend(ranked.into_iter().map(|(_, _, j)| j));
+}
+
+impl Store {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_job(
+        &self,
+        model: Option<&str>,
+        input_spec: &Value,
+        client_ip: &str,
+        max_attempts: i64,
+        status: JobStatus,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<Job, DbError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let done = status.is_final().then_some(now);
+        self.db
+            .exec(
+                "INSERT INTO jobs (id, status, model_name, input_spec, provider_id, attempts, max_attempts, lease_until, result, error, client_ip, created_at, updated_at, assigned_at, completed_at)
+                 VALUES ($1, $2, $3, $4, NULL, 0, $5, NULL, NULL, $6, $7, $8, $8, NULL, $9)",
+                &[
+                    id.clone().into(),
+                    status.as_str().into(),
+                    model.map(str::to_string).into(),
+                    input_spec.to_string().into(),
+                    max_attempts.into(),
+                    error.map(str::to_string).into(),
+                    client_ip.into(),
+                    now.into(),
+                    done.into(),
+                ],
+            )
+            .await?;
+        self.job(&id)
+            .await?
+            .ok_or_else(|| DbError::Worker("job insert did not persist".into()))
+    }
+
+    /// Jobs `client_ip` has waiting for a node (its quota counts these).
+    pub async fn pending_for_client(&self, client_ip: &str) -> Result<i64, DbError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'pending' AND client_ip = $1",
+                &[client_ip.into()],
+            )
+            .await?
+            .first()
+            .and_then(|r| n(r, 0))
+            .unwrap_or(0))
+    }
+
+    pub async fn job(&self, id: &str) -> Result<Option<Job>, DbError> {
+        Ok(self
+            .jobs_where("id = $1", &[id.into()])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Jobs this node holds (assigned or running).
+    pub async fn active_count(&self, provider_id: &str) -> Result<i64, DbError> {
+        Ok(self
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM jobs WHERE provider_id = $1 AND status IN ('assigned', 'running')",
+                &[provider_id.into()],
+            )
+            .await?
+            .and_then(|r| n(&r, 0))
+            .unwrap_or(0))
+    }
+
+    /// Leases up to `limit` pending jobs this node can serve (a model it serves, or no model
+    /// named). Each claim is guarded on `status = 'pending'`, so two nodes never get the same
+    /// job, in either database.
+    pub async fn claim(
+        &self,
+        p: &Provider,
+        limit: i64,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>, DbError> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        // Fair across clients: each client's oldest pending job first, then each one's second,
+        // and so on, so one client's thousand queued jobs do not starve another's one.
+        let mut pending = self
+            .jobs_where(
+                "id IN (SELECT id FROM (SELECT id, created_at, ROW_NUMBER() OVER (PARTITION BY client_ip ORDER BY created_at, id) AS rk
+                                         FROM jobs WHERE status = 'pending') AS q
+                        ORDER BY rk, created_at, id LIMIT 200)
+                 ORDER BY created_at, id",
+                &[],
+            )
+            .await?;
+        fair_order(&mut pending);
+        let mut out = Vec::new();
+        for j in pending {
+            if out.len() as i64 >= limit {
+                break;
+            }
+            let serves = match &j.model_name {
+                None => !p.served_models.is_empty(),
+                Some(m) => p.served_models.iter().any(|s| s == m),
+            };
+            if !serves {
+                continue;
+            }
+            // A lost write means another node got it first.
+            if let Ok(t) = lease::handle(&j.lease(), Event::Claim { node: &p.id }, now, lease_ms)
+                && let Some(j) = self.apply(&j, &t, Outcome::default(), now).await?
+            {
+                out.push(j);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A heartbeat's renewals: the node's leased jobs it lists (all of them when it lists none:
+    /// the reference's nodes do not). Our nodes list the jobs they run, so a node that restarted
+    /// and forgot its jobs does not keep them leased forever.
+    pub(super) async fn renew_leases(
+        &self,
+        provider_id: &str,
+        listed: Option<&[String]>,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<(), DbError> {
+        let held = self
+            .jobs_where(
+                "provider_id = $1 AND status IN ('assigned', 'running')",
+                &[provider_id.into()],
+            )
+            .await?;
+        for j in held {
+            let holds = listed.is_none_or(|ids| ids.contains(&j.id));
+            let renew = Event::Heartbeat {
+                node: provider_id,
+                holds,
+            };
+            // A lost write: the job moved on (completed, expired) since the read.
+            if let Ok(t) = lease::handle(&j.lease(), renew, now, lease_ms) {
+                self.apply(&j, &t, Outcome::default(), now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The node's events for a job it holds: marks it running, renews its lease, stores them.
+    pub async fn add_events(
+        &self,
+        job_id: &str,
+        provider_id: &str,
+        events: &[(String, Value)],
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Result<(i64, Vec<StoredEvent>), Refused>, DbError> {
+        let ran = Event::Events { node: provider_id };
+        let j = match self
+            .transition(job_id, ran, Outcome::default(), now, lease_ms)
+            .await?
+        {
+            Ok((j, _)) => j,
+            Err(r) => return Ok(Err(r)),
+        };
+        let mut stored = Vec::with_capacity(events.len());
+        for (kind, data) in events {
+            stored.push(
+                self.insert_event(job_id, j.attempts, kind, data, now)
+                    .await?,
+            );
+        }
+        Ok(Ok((j.attempts, stored)))
+    }
+
+    pub async fn insert_event(
+        &self,
+        job_id: &str,
+        attempt: i64,
+        kind: &str,
+        data: &Value,
+        now: i64,
+    ) -> Result<StoredEvent, DbError> {
+        let id = self
+            .db
+            .query_one(
+                "INSERT INTO job_events (job_id, attempt, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[
+                    job_id.into(),
+                    attempt.into(),
+                    kind.into(),
+                    data.to_string().into(),
+                    now.into(),
+                ],
+            )
+            .await?
+            .and_then(|r| n(&r, 0))
+            .unwrap_or(0);
+        Ok(StoredEvent {
+            id,
+            attempt,
+            kind: kind.to_string(),
+            data: data.clone(),
+        })
+    }
+
+    /// The latest attempt's events after `after` (an SSE `Last-Event-ID`), at most `limit` of
+    /// them (readers page through a long job instead of holding all of it).
+    pub async fn events(
+        &self,
+        j: &Job,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, DbError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND attempt = $2 AND id > $3 ORDER BY id LIMIT $4",
+                &[j.id.clone().into(), j.attempts.into(), after.into(), limit.into()],
+            )
+            .await?
+            .iter()
+            .map(stored_event)
+            .collect())
+    }
+
+    /// The latest attempt's newest event of one of `kinds` (one row, not the whole attempt).
+    pub async fn last_event_of(
+        &self,
+        j: &Job,
+        kinds: &[&str],
+    ) -> Result<Option<StoredEvent>, DbError> {
+        let mut params = vec![j.id.clone().into(), j.attempts.into()];
+        let mut marks = Vec::new();
+        for (i, k) in kinds.iter().enumerate() {
+            params.push((*k).into());
+            marks.push(format!("${}", i + 3));
+        }
+        let sql = format!(
+            "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND attempt = $2 AND event_type IN ({}) ORDER BY id DESC LIMIT 1",
+            marks.join(", ")
+        );
+        Ok(self
+            .db
+            .query(&sql, &params)
+            .await?
+            .first()
+            .map(stored_event))
+    }
+
+    /// Jobs whose lease ran out (their node went silent).
+    pub async fn expired(&self, now: i64) -> Result<Vec<Job>, DbError> {
+        self.jobs_where(
+            "status IN ('assigned', 'running') AND lease_until < $1",
+            &[now.into()],
+        )
+        .await
+    }
+
+    /// Pending jobs created before `before`.
+    pub async fn stale_pending(&self, before: i64) -> Result<Vec<Job>, DbError> {
+        self.jobs_where("status = 'pending' AND updated_at < $1", &[before.into()])
+            .await
+    }
+
+    /// Job counts by status.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>, DbError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (t(r, 0).unwrap_or_default(), n(r, 1).unwrap_or(0)))
+            .collect())
+    }
+}

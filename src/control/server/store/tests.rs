@@ -1,0 +1,285 @@
+use super::transitions::cas_update;
+use super::*;
+
+#[tokio::test]
+async fn claims_take_turns_between_clients_and_quotas_count_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path().join("cp.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let spec = json!({"messages": []});
+    let mut t = 1_000;
+    // Client A floods first; B's one job comes last.
+    for _ in 0..300 {
+        t += 1;
+        s.create_job(
+            Some("m:1"),
+            &spec,
+            "10.0.0.1",
+            3,
+            JobStatus::Pending,
+            None,
+            t,
+        )
+        .await
+        .unwrap();
+    }
+    let b = s
+        .create_job(
+            Some("m:1"),
+            &spec,
+            "10.0.0.2",
+            3,
+            JobStatus::Pending,
+            None,
+            t + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.pending_for_client("10.0.0.1").await.unwrap(), 300);
+    assert_eq!(s.pending_for_client("10.0.0.2").await.unwrap(), 1);
+    let p = s
+        .register(
+            "ab",
+            "provider",
+            "provider-fair",
+            None,
+            None,
+            None,
+            None,
+            None,
+            &json!({"served_models": ["m:1"]}),
+            t,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let got = s.claim(&p, 2, t + 2, 60_000).await.unwrap();
+    let clients: Vec<&str> = got.iter().map(|j| j.client_ip.as_str()).collect();
+    assert_eq!(
+        clients,
+        ["10.0.0.1", "10.0.0.2"],
+        "B's job is not behind A's 300"
+    );
+    assert_eq!(got[1].id, b.id);
+    assert_eq!(s.pending_for_client("10.0.0.2").await.unwrap(), 0);
+}
+
+async fn node(s: &Store, key: &str, now: i64) -> Provider {
+    s.register(
+        key,
+        "provider",
+        &format!("provider-{key}"),
+        None,
+        None,
+        None,
+        None,
+        None,
+        &json!({"served_models": ["m:1"]}),
+        now,
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+/// The lease's writes on SQLite (the control-plane tests run them on PostgreSQL too).
+#[tokio::test]
+async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path().join("cp.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let (a, b) = (node(&s, "aa", 0).await, node(&s, "bb", 0).await);
+    let spec = json!({"messages": []});
+    let j = s
+        .create_job(Some("m:1"), &spec, "ip", 2, JobStatus::Pending, None, 0)
+        .await
+        .unwrap();
+    let got = s.claim(&a, 5, 1_000, 500).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].status, got[0].attempts, got[0].lease_until),
+        (JobStatus::Assigned, 1, Some(1_500))
+    );
+    assert_eq!(
+        s.job(&j.id).await.unwrap().as_ref(),
+        Some(&got[0]),
+        "as stored"
+    );
+    assert!(s.claim(&b, 5, 1_001, 500).await.unwrap().is_empty());
+
+    let forbidden = Refused::Forbidden(format!("job '{}' is not leased to this node", j.id));
+    let ev = [("token".to_string(), json!({"text": "x"}))];
+    assert_eq!(
+        s.add_events(&j.id, &b.id, &ev, 1_100, 500).await.unwrap(),
+        Err(forbidden.clone())
+    );
+    let (attempt, stored) = s
+        .add_events(&j.id, &a.id, &ev, 1_100, 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((attempt, stored.len()), (1, 1));
+
+    // An expiry decided on a read that a heartbeat renewal overtook writes nothing.
+    let read = s.job(&j.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.status, read.lease_until),
+        (JobStatus::Running, Some(1_600))
+    );
+    s.heartbeat(
+        "aa",
+        "provider",
+        false,
+        None,
+        None,
+        None,
+        Some(std::slice::from_ref(&j.id)),
+        1_500,
+        500,
+    )
+    .await
+    .unwrap();
+    let t = lease::handle(&read.lease(), Event::Expire, 1_700, 500).unwrap();
+    assert_eq!(t.step, Step::Requeued);
+    assert_eq!(
+        s.apply(&read, &t, Outcome::default(), 1_700).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.job(&j.id).await.unwrap().unwrap().lease_until,
+        Some(2_000)
+    );
+
+    let result = json!({"text": "x"});
+    let (done, noop) = s
+        .complete(&j.id, &a.id, true, Some(&result), None, 1_800)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!noop);
+    assert_eq!(
+        s.job(&j.id).await.unwrap().as_ref(),
+        Some(&done),
+        "as stored"
+    );
+    assert_eq!(
+        (
+            done.status,
+            done.lease_until,
+            done.completed_at,
+            &done.result
+        ),
+        (JobStatus::Completed, None, Some(1_800), &result)
+    );
+    for who in [&a.id, &b.id] {
+        let again = s
+            .complete(&j.id, who, false, None, Some("late"), 1_900)
+            .await;
+        assert_eq!(again.unwrap().unwrap(), (done.clone(), true));
+    }
+    assert_eq!(
+        s.add_events(&j.id, &a.id, &ev, 2_000, 500).await.unwrap(),
+        Err(Refused::Conflict(format!("job '{}' is completed", j.id)))
+    );
+    assert_eq!(
+        s.complete("nope", &a.id, true, None, None, 2_000)
+            .await
+            .unwrap(),
+        Err(Refused::NotFound("no job 'nope'".into()))
+    );
+}
+
+#[tokio::test]
+async fn expiry_requeues_then_fails_and_the_late_node_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path().join("cp.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let a = node(&s, "aa", 0).await;
+    let spec = json!({"messages": []});
+    let j = s
+        .create_job(Some("m:1"), &spec, "ip", 2, JobStatus::Pending, None, 0)
+        .await
+        .unwrap();
+    s.claim(&a, 1, 100, 500).await.unwrap();
+    // The node's heartbeat does not list the job: its lease is not renewed.
+    s.heartbeat(
+        "aa",
+        "provider",
+        false,
+        None,
+        None,
+        None,
+        Some(&[]),
+        400,
+        500,
+    )
+    .await
+    .unwrap();
+    assert!(s.expired(600).await.unwrap().is_empty());
+    let gone = s.expired(601).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    let t = lease::handle(&gone[0].lease(), Event::Expire, 601, 500).unwrap();
+    let q = s
+        .apply(&gone[0], &t, Outcome::default(), 601)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.job(&j.id).await.unwrap().as_ref(), Some(&q), "as stored");
+    assert_eq!(
+        (q.status, q.provider_id.as_deref()),
+        (JobStatus::Pending, None)
+    );
+    assert_eq!(
+        s.complete(&j.id, &a.id, true, None, None, 700)
+            .await
+            .unwrap(),
+        Err(Refused::Forbidden(format!(
+            "job '{}' is not leased to this node",
+            j.id
+        )))
+    );
+    // Second and last attempt lost too: failed with the reason.
+    s.claim(&a, 1, 800, 500).await.unwrap();
+    let gone = s.expired(1_301).await.unwrap();
+    let t = lease::handle(&gone[0].lease(), Event::Expire, 1_301, 500).unwrap();
+    let why = Outcome {
+        result: None,
+        error: Some("lost"),
+    };
+    let f = s.apply(&gone[0], &t, why, 1_301).await.unwrap().unwrap();
+    assert_eq!(s.job(&j.id).await.unwrap().as_ref(), Some(&f), "as stored");
+    assert_eq!(
+        (f.status, f.attempts, f.error.as_deref()),
+        (JobStatus::Failed, 2, Some("lost"))
+    );
+    // Written once: the same decision again finds the row moved.
+    assert_eq!(s.apply(&gone[0], &t, why, 1_302).await.unwrap(), None);
+}
+
+#[test]
+fn guarded_update_matches_nulls_with_is_null() {
+    let (sql, params) = cas_update(
+        &[("status", "pending".into()), ("provider_id", Val::T(None))],
+        &[
+            ("id", "j".into()),
+            ("provider_id", Val::T(None)),
+            ("attempts", 1.into()),
+        ],
+    );
+    assert_eq!(
+        sql,
+        "UPDATE jobs SET status = $1, provider_id = $2 WHERE id = $3 AND provider_id IS NULL AND attempts = $4"
+    );
+    assert_eq!(
+        params,
+        vec!["pending".into(), Val::T(None), "j".into(), 1.into()]
+    );
+}
+
+#[test]
+fn ansi_is_stripped() {
+    assert_eq!(strip_ansi("\u{1b}[31mfailed\u{1b}[0m: x"), "failed: x");
+}
