@@ -53,6 +53,14 @@ impl Ctx<'_> {
         }
     }
 
+    /// A duration in seconds: finite and > 0 (NaN and infinity would panic at `Duration`).
+    fn seconds(&self, key: impl Into<String>, v: f64) -> Result<(), Error> {
+        if v.is_finite() && v > 0.0 {
+            return Ok(());
+        }
+        Err(self.err(key, format!("expected seconds > 0, found '{v}'")))
+    }
+
     fn warning(&self, text: &str) -> String {
         format!("config file '{}': {text}", self.file)
     }
@@ -83,7 +91,7 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
     let mut warnings = Vec::new();
     let mut ids = Ids::new();
     containers::check(c, &cx, &mut ids, &mut warnings)?;
-    containers::reassign_ports(c, &cx, &mut warnings);
+    containers::reassign_ports(c, &cx, &mut warnings)?;
     backends::check(&c.backends, &cx, &mut ids)?;
     control_plane::check(&c.control_plane, &cx)?;
     containers::docker(c.docker.as_ref(), &cx)?;

@@ -28,13 +28,8 @@ pub(super) fn check(
         )?;
         payments(ct, &at, cx)?;
         volumes(ct, &at, cx)?;
-        if let Some(t) = ct.timeout
-            && !(t.is_finite() && t > 0.0)
-        {
-            return Err(cx.err(
-                format!("{at}.timeout"),
-                format!("expected seconds > 0, found '{t}'"),
-            ));
+        if let Some(t) = ct.timeout {
+            cx.seconds(format!("{at}.timeout"), t)?;
         }
     }
     Ok(())
@@ -155,8 +150,13 @@ fn volumes(ct: &ContainerConfig, at: &str, cx: &Ctx) -> Result<(), Error> {
     Ok(())
 }
 
-/// Ritual's rule: a duplicate host port is moved to the highest free port below 4000.
-pub(super) fn reassign_ports(c: &mut Config, cx: &Ctx, warnings: &mut Vec<String>) {
+/// Ritual's rule: a duplicate host port is moved to the highest free port below 4000; an
+/// error when none is left.
+pub(super) fn reassign_ports(
+    c: &mut Config,
+    cx: &Ctx,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
     let mut used: HashSet<u16> = HashSet::new();
     let mut next: u16 = 3999;
     for i in 0..c.containers.len() {
@@ -165,7 +165,15 @@ pub(super) fn reassign_ports(c: &mut Config, cx: &Ctx, warnings: &mut Vec<String
             continue;
         }
         while used.contains(&next) || c.containers.iter().any(|x| x.port == next) {
-            next -= 1;
+            next = match next.checked_sub(1).filter(|p| *p > 0) {
+                Some(p) => p,
+                None => {
+                    return Err(cx.err(
+                        format!("containers[{i}].port"),
+                        format!("{port} is already used and no free port below 4000 is left"),
+                    ));
+                }
+            };
         }
         warnings.push(cx.warning(&format!(
             "'containers[{i}].port' {port} is already used; container '{}' gets port {next}",
@@ -174,6 +182,7 @@ pub(super) fn reassign_ports(c: &mut Config, cx: &Ctx, warnings: &mut Vec<String
         c.containers[i].port = next;
         used.insert(next);
     }
+    Ok(())
 }
 
 /// Registry credentials for image pulls: both or none.

@@ -20,17 +20,19 @@ pub(super) fn check(cp: &ControlPlaneConfig, cx: &Ctx) -> Result<(), Error> {
         ("poll_interval", cp.poll_interval),
         ("command_interval", cp.command_interval),
     ] {
-        if v.is_nan() || v <= 0.0 {
-            return Err(cx.err(
-                format!("control_plane.{k}"),
-                format!("expected seconds > 0, found '{v}'"),
-            ));
-        }
+        cx.seconds(format!("control_plane.{k}"), v)?;
     }
-    if cp.poll_wait < 0.0 || cp.concurrency_cap == 0 {
+    // 0 is allowed: the node asks without waiting (a server that does not long-poll).
+    if !(cp.poll_wait.is_finite() && cp.poll_wait >= 0.0) {
         return Err(cx.err(
-            "control_plane",
-            "poll_wait must be >= 0 and concurrency_cap >= 1",
+            "control_plane.poll_wait",
+            format!("expected seconds >= 0, found '{}'", cp.poll_wait),
+        ));
+    }
+    if cp.concurrency_cap == 0 {
+        return Err(cx.err(
+            "control_plane.concurrency_cap",
+            "expected an integer >= 1, found '0'",
         ));
     }
     Ok(())

@@ -8,9 +8,7 @@ pub(super) fn check(jobs: &JobsConfig, cx: &Ctx) -> Result<(), Error> {
         ("jobs.stream_idle_timeout", jobs.stream_idle_timeout),
         ("jobs.pending_ttl", jobs.pending_ttl),
     ] {
-        if v <= 0.0 {
-            return Err(cx.err(key, format!("expected seconds > 0, found '{v}'")));
-        }
+        cx.seconds(key, v)?;
     }
     Ok(())
 }

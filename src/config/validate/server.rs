@@ -32,12 +32,7 @@ fn rate_limit(s: &ServerConfig, cx: &Ctx) -> Result<(), Error> {
             "expected an integer >= 1, found '0'",
         ));
     }
-    if s.rate_limit.period <= 0.0 {
-        return Err(cx.err(
-            "server.rate_limit.period",
-            format!("expected seconds > 0, found '{}'", s.rate_limit.period),
-        ));
-    }
+    cx.seconds("server.rate_limit.period", s.rate_limit.period)?;
     Ok(())
 }
 

@@ -302,13 +302,18 @@ fn control_plane() {
         ),
         (
             |c| c.control_plane.poll_wait = -1.0,
-            "control_plane",
-            "poll_wait must be >= 0 and concurrency_cap >= 1",
+            "control_plane.poll_wait",
+            "expected seconds >= 0, found '-1'",
+        ),
+        (
+            |c| c.control_plane.poll_wait = f64::NAN,
+            "control_plane.poll_wait",
+            "expected seconds >= 0, found 'NaN'",
         ),
         (
             |c| c.control_plane.concurrency_cap = 0,
-            "control_plane",
-            "poll_wait must be >= 0 and concurrency_cap >= 1",
+            "control_plane.concurrency_cap",
+            "expected an integer >= 1, found '0'",
         ),
     ]);
     let mut c = base();
@@ -429,6 +434,11 @@ fn server() {
             "expected seconds > 0, found '0'",
         ),
         (
+            |c| c.server.rate_limit.period = f64::NAN,
+            "server.rate_limit.period",
+            "expected seconds > 0, found 'NaN'",
+        ),
+        (
             |c| c.server.bind = "localhost".into(),
             "server.bind",
             "'localhost' is not an IP address",
@@ -508,6 +518,18 @@ fn log_and_jobs() {
             |c| c.jobs.pending_ttl = 0.0,
             "jobs.pending_ttl",
             "expected seconds > 0, found '0'",
+        ),
+        // NaN compares false with everything: it once passed `v <= 0.0`.
+        (
+            |c| c.jobs.container_timeout = f64::NAN,
+            "jobs.container_timeout",
+            "expected seconds > 0, found 'NaN'",
+        ),
+        // Infinity would panic when it becomes a Duration.
+        (
+            |c| c.jobs.stream_idle_timeout = f64::INFINITY,
+            "jobs.stream_idle_timeout",
+            "expected seconds > 0, found 'inf'",
         ),
     ]);
     for level in ["WARN", "off", "info,hyper=warn", "infernet=debug"] {
@@ -630,6 +652,29 @@ fn duplicate_ports_move_below_4000() {
                 "config file '{FILE}': 'containers[2].port' 3000 is already used; container 'c' gets port 3997"
             ),
         ]
+    );
+}
+
+#[test]
+fn a_duplicate_port_with_no_free_port_left_is_an_error_not_a_wrap() {
+    let mut c = base();
+    // Every port from 1 to 3999 taken, then one more on 3000: nothing below 4000 is free.
+    c.containers = (1..=3999u16)
+        .map(|p| ContainerConfig {
+            port: p,
+            ..container(&format!("c{p}"))
+        })
+        .collect();
+    c.containers.push(ContainerConfig {
+        port: 3000,
+        ..container("extra")
+    });
+    assert_eq!(
+        check(&mut c),
+        Err(key_error(
+            "containers[3999].port",
+            "3000 is already used and no free port below 4000 is left"
+        ))
     );
 }
 
