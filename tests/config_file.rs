@@ -464,3 +464,47 @@ async fn sample_config_boots_and_serves() {
     assert_eq!(info["container_status"][0]["id"], "hello-world");
     h.shutdown().await;
 }
+
+/// A port already taken fails the start with the address, and leaves no task behind: the
+/// chain side (enabled here, its RPC unreachable) is not started before the bind is known.
+#[tokio::test(flavor = "current_thread")]
+async fn a_taken_port_fails_the_start_and_leaves_no_task_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let cfg = dir.path().join("config.json");
+    std::fs::write(
+        &cfg,
+        serde_json::json!({
+            "chain": {
+                "enabled": true,
+                "rpc_url": "http://127.0.0.1:9",
+                "registry_address": "0x663F3ad617193148711d28f5334eE4Ed07016602",
+                "wallet": {"private_key": "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"}
+            },
+            "containers": []
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let o = Overrides {
+        port: Some(port),
+        bind: Some("127.0.0.1".into()),
+        store_path: Some(dir.path().join("s.db").to_string_lossy().into()),
+        log_path: None,
+    };
+    let l = config::load_with(Some(&cfg), &o, &env_of(&[])).unwrap();
+    assert!(l.config.chain.enabled);
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let e = infernet::engine::Engine::start(l.config)
+        .await
+        .err()
+        .expect("the port is taken");
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{port}")),
+        "the error names the address: {e}"
+    );
+    assert_eq!(metrics.num_alive_tasks(), before, "no task left running");
+    drop(taken);
+}

@@ -53,9 +53,13 @@ impl Engine {
     /// Starts every part of the node. The REST API is listening when this returns;
     /// containers come up in the background (their state is in the snapshot and `/info`).
     pub async fn start(config: Config) -> Result<EngineHandle, Error> {
-        let run = Run::new();
-        let sup = &run.sup;
+        // What can fail comes first, before any task runs: a start that fails leaves nothing
+        // behind (the guard stops whatever was started if a later step fails all the same).
         let store = open_store(&config).await?;
+        let listener = rest::bind(&config).await?;
+        let run = Run::new();
+        let stop_on_failure = run.cancel.clone().drop_guard();
+        let sup = &run.sup;
         let http = HttpContainers::new();
         let targets = targets::build(&config, &http);
         let (jobs, job_events) =
@@ -68,7 +72,7 @@ impl Engine {
             resource_bases: targets.resource_bases,
             chain: &chain,
         };
-        let rest_addr = rest::serve(&config, parts, sup, &run.cancel).await?;
+        let rest_addr = rest::serve(&config, listener, parts, sup, &run.cancel);
         let docker = docker::spawn(sup, &config, &targets.states, http.client());
         duties::spawn_pruner(sup, store.clone(), &config);
         duties::spawn_default_model(sup, &config);
@@ -87,6 +91,7 @@ impl Engine {
             targets.states.subscribe(),
             run.events.clone(),
         );
+        stop_on_failure.disarm();
         Ok(EngineHandle {
             rest_addr,
             snapshot,

@@ -23,13 +23,15 @@ pub(super) struct Parts<'a> {
 }
 
 /// Binds `server.bind:server.port` and serves the API until `cancel`; returns the bound address.
-pub(super) async fn serve(
+/// Serves the API on a listener `bind` opened (binding first lets the engine fail before it
+/// starts anything).
+pub(super) fn serve(
     config: &Config,
+    (listener, rest_addr): (TcpListener, SocketAddr),
     parts: Parts<'_>,
     sup: &Supervisor,
     cancel: &CancellationToken,
-) -> Result<SocketAddr, Error> {
-    let (listener, rest_addr) = bind(config).await?;
+) -> SocketAddr {
     let app = api::router(app_state(config, parts));
     let rest_cancel = cancel.child_token();
     let limits = Limits {
@@ -48,10 +50,10 @@ pub(super) async fn serve(
         .map_err(|e| format!("the REST server stopped: {e}"))
     });
     tracing::info!(address = %rest_addr, "REST API listening");
-    Ok(rest_addr)
+    rest_addr
 }
 
-async fn bind(config: &Config) -> Result<(TcpListener, SocketAddr), Error> {
+pub(super) async fn bind(config: &Config) -> Result<(TcpListener, SocketAddr), Error> {
     let addr = format!("{}:{}", config.server.bind, config.server.port);
     let listener = TcpListener::bind(&addr).await.map_err(|e| Error::Listen {
         addr: addr.clone(),
