@@ -7,9 +7,12 @@ mod common;
 #[path = "support/ollama.rs"]
 mod ollama;
 
-use common::control::{ControlPlane, Db, Frame, Node, node_home, postgres_db, read_sse};
+use common::control::{
+    ControlPlane, Db, Frame, Node, node_home, node_home_with, postgres_db, read_sse,
+};
 use common::http;
 use common::llm::LlamaServer;
+use common::ref_cp::RefCp;
 use infernet::backend::STUB_MODEL;
 use infernet::control::auth;
 use serde_json::{Value, json};
@@ -34,6 +37,14 @@ async fn post(url: &str, body: Value) -> (u16, Value) {
 }
 
 async fn chat(cp: &ControlPlane, model: &str, prompt: &str, max_tokens: u64) -> String {
+    chat_created(cp, model, prompt, max_tokens).await["jobId"]
+        .as_str()
+        .expect("jobId")
+        .to_string()
+}
+
+/// `POST /api/chat`'s whole answer.
+async fn chat_created(cp: &ControlPlane, model: &str, prompt: &str, max_tokens: u64) -> Value {
     let (status, v) = post(
         &format!("{}/api/chat", cp.url),
         json!({"messages": [{"role": "user", "content": prompt}], "modelName": model,
@@ -46,7 +57,7 @@ async fn chat(cp: &ControlPlane, model: &str, prompt: &str, max_tokens: u64) -> 
         ["pending", "assigned", "running"].contains(&v["status"].as_str().unwrap_or("")),
         "{v}"
     );
-    v["jobId"].as_str().expect("jobId").to_string()
+    v
 }
 
 /// The job's status once it is final (bounded).
@@ -160,7 +171,9 @@ async fn routing_and_reassignment(db: Db) {
 
     // The real model: only A and B; real tokens.
     for i in 0..4 {
-        let id = chat(&cp, &real, &format!("Say the number {i}."), 8).await;
+        let prompt = format!("Say the number {i}.");
+        let created = chat_created(&cp, &real, &prompt, 8).await;
+        let id = created["jobId"].as_str().unwrap().to_string();
         let frames = read_sse(
             &format!("{}/api/chat/stream/{id}", cp.url),
             None,
@@ -169,9 +182,17 @@ async fn routing_and_reassignment(db: Db) {
         )
         .await;
         assert_eq!(frames[0].event, "job");
+        // As the reference answers: the first prompt is the title, and an idle node took the
+        // job before the answer, which names it.
+        assert_eq!(frames[0].data["title"], prompt);
         let who = provider(&frames);
         assert_eq!(who.len(), 1, "{frames:?}");
         assert!(who[0] == "node-a" || who[0] == "node-b", "{who:?}");
+        assert!(
+            ["assigned", "running"].contains(&created["status"].as_str().unwrap()),
+            "{created}"
+        );
+        assert_eq!(created["provider"]["name"], who[0], "{created}");
         let text = done_text(&frames);
         assert!(!text.is_empty());
         assert_eq!(text_after_reset(&frames), text);
@@ -205,9 +226,15 @@ async fn routing_and_reassignment(db: Db) {
     // Kill the node running a long job after its first token reached the control plane.
     let prompt: String = (0..150).map(|i| format!("w{i} ")).collect();
     let id = chat(&cp, STUB_MODEL, prompt.trim(), 1000).await;
-    // The reader passes on the first attempt's `meta`, then its first `token`.
+    // A reader that does not know `reset` frames (the reference's clients) follows too.
+    let plain_url = format!("{}/api/chat/stream/{id}", cp.url);
+    let plain =
+        tokio::spawn(
+            async move { read_sse(&plain_url, None, Duration::from_secs(60), |_| {}).await },
+        );
+    // Our reader (`reset=1`) passes on the first attempt's `meta`, then its first `token`.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Frame>();
-    let url = format!("{}/api/chat/stream/{id}", cp.url);
+    let url = format!("{}/api/chat/stream/{id}?reset=1", cp.url);
     let reader = tokio::spawn(async move {
         let (mut meta, mut token, mut reset) = (false, false, false);
         read_sse(&url, None, Duration::from_secs(60), move |f| {
@@ -265,6 +292,18 @@ async fn routing_and_reassignment(db: Db) {
         text,
         "one coherent token sequence"
     );
+    // The plain reader saw one node's meta, no reset, and each word once: the retry was
+    // forwarded only past what it already had.
+    let plain = plain.await.unwrap();
+    assert!(plain.iter().all(|f| f.event != "reset"), "{plain:?}");
+    assert_eq!(provider(&plain), vec![first.clone()]);
+    let plain_text: String = plain
+        .iter()
+        .filter(|f| f.event == "token")
+        .map(|f| f.data["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(plain_text, text, "no repeated or contradictory text");
+    assert_eq!(done_text(&plain), text);
     // `complete` follows the `done` event.
     let st = final_status(&cp, &id).await;
     assert_eq!(st["status"], "completed");
@@ -1367,4 +1406,47 @@ fn approval_mode_needs_an_admin_token() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("INFERNET_ADMIN_TOKEN"), "{err}");
+}
+
+/// Against a control plane that behaves like the reference's (a stand-in: theirs cannot run
+/// here): the served models reach it right after registering, not one heartbeat interval
+/// later, and a job it hands out again on every poll while it runs is polled at the
+/// configured pace, not in a hot loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_against_a_reference_style_control_plane() {
+    // The stub streams this for a few seconds.
+    let prompt: String = (0..300).map(|i| format!("w{i} ")).collect();
+    let input =
+        json!({"messages": [{"role": "user", "content": prompt.trim()}], "max_tokens": 400});
+    let (cp, url) = RefCp::start(input, STUB_MODEL).await;
+    let pace = json!({"heartbeat_interval": 30, "poll_interval": 1, "poll_wait": 5});
+    let _node = Node::start_in(
+        "ref-node",
+        node_home_with("ref-node", &url, json!([stub()]), pace),
+    );
+    cp.wait_for(Duration::from_secs(20), |s| {
+        s.registered_at.is_some() && !s.heartbeats.is_empty()
+    })
+    .await;
+    {
+        let s = cp.seen.lock().unwrap();
+        let (at, models) = &s.heartbeats[0];
+        let after = at.duration_since(s.registered_at.unwrap());
+        assert!(
+            after < Duration::from_secs(10),
+            "first heartbeat {after:?} after register (interval 30 s)"
+        );
+        assert_eq!(models, &vec![STUB_MODEL.to_string()]);
+    }
+    cp.wait_for(Duration::from_secs(60), |s| s.job_completed.is_some())
+        .await;
+    let s = cp.seen.lock().unwrap();
+    let (given, done) = (s.job_given.unwrap(), s.job_completed.unwrap());
+    let secs = done.duration_since(given).as_secs_f64();
+    let during = s.polls.iter().filter(|t| **t > given && **t < done).count();
+    assert!(secs > 1.0, "the job ran for {secs:.1} s: too short to tell");
+    assert!(
+        during as f64 <= secs / 0.9 + 2.0,
+        "{during} polls in {secs:.1} s while the job ran (poll_interval 1 s)"
+    );
 }

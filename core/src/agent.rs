@@ -138,6 +138,8 @@ pub struct Agent {
     view: View,
     failures: Failures,
     loops_started: bool,
+    /// Registered, and no heartbeat has gone through since.
+    fresh: bool,
 }
 
 fn retry(failures: u32, draw: f64) -> Duration {
@@ -170,6 +172,7 @@ impl Agent {
             },
             failures: Failures::default(),
             loops_started: false,
+            fresh: false,
         }
     }
 
@@ -192,6 +195,7 @@ impl Agent {
             Event::RegisterOk { at_ms } => self.registered(at_ms, draw),
             Event::RegisterFailed(e) => self.register_failed(e, draw),
             Event::HeartbeatOk { at_ms } => {
+                self.fresh = false;
                 self.failures.heartbeat = 0;
                 self.view.heartbeats_ok += 1;
                 self.view.last_heartbeat_ms = Some(at_ms);
@@ -199,6 +203,15 @@ impl Agent {
                 vec![self.next_heartbeat(draw)]
             }
             Event::HeartbeatFailed(e) => self.heartbeat_failed(e, draw),
+            // Forgotten again right after registering: a server that keeps losing the node
+            // is not registered with in a loop; the heartbeat backs off, the next 404 registers.
+            Event::Forgotten if self.fresh => {
+                self.fresh = false;
+                self.heartbeat_failed(
+                    "the control plane forgot this node right after it registered".into(),
+                    draw,
+                )
+            }
             Event::Forgotten => vec![Effect::Register {
                 after: Duration::ZERO,
             }],
@@ -290,18 +303,21 @@ impl Agent {
         self.view.registered = true;
         self.view.last_heartbeat_ms = Some(at_ms);
         self.online();
+        self.fresh = true;
+        // A heartbeat at once: the reference's control plane keeps only the GPUs of the specs
+        // a node registers with; the served models arrive with a heartbeat, and until then its
+        // router has nothing to send the node.
+        let beat = Effect::Heartbeat {
+            after: Duration::ZERO,
+        };
         if self.loops_started {
-            // Registered again after the server forgot the node: that was the heartbeat.
-            self.failures.heartbeat = 0;
-            self.view.heartbeats_ok += 1;
-            return vec![self.next_heartbeat(draw)];
+            // Registered again after the server forgot the node.
+            return vec![beat];
         }
         self.loops_started = true;
         vec![
             Effect::StartLoops,
-            Effect::Heartbeat {
-                after: spread(self.pace.heartbeat, draw),
-            },
+            beat,
             Effect::Poll {
                 after: Duration::ZERO,
             },

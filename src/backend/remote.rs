@@ -77,7 +77,10 @@ impl RemoteBackend {
         tx: &Sender<ChatEvent>,
         id: &str,
     ) -> Option<reqwest::Response> {
-        let sse = self.http.get(format!("{}{stream_url}", self.url)).send();
+        // `reset=1`: the relay keeps the text coherent itself (relay.rs) and wants every frame.
+        let sep = if stream_url.contains('?') { '&' } else { '?' };
+        let url = format!("{}{stream_url}{sep}reset=1", self.url);
+        let sse = self.http.get(url).send();
         self.open(sse, cancel, tx, id).await
     }
 

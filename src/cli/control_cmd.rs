@@ -379,31 +379,18 @@ pub fn register(flag: Option<&Path>, a: RegisterArgs) -> ExitCode {
             cfg.ui.node_name.clone()
         };
         match agent::register_once(&cfg.control_plane, key, backends, &name).await {
-            Ok(row) => {
+            Ok(reg) => {
+                let row = &reg.row;
                 if a.json {
-                    println!("{}", serde_json::to_string_pretty(&row).unwrap_or_default());
+                    println!("{}", serde_json::to_string_pretty(row).unwrap_or_default());
                 } else {
-                    let models: Vec<String> = row
-                        .pointer("/specs/served_models")
-                        .and_then(|m| m.as_array())
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|m| m.as_str().map(str::to_string))
-                        .collect();
                     println!(
                         "registered with {} as {} (id {})",
                         cfg.control_plane.url,
                         row["node_id"].as_str().unwrap_or("?"),
                         row["id"].as_str().unwrap_or("?")
                     );
-                    println!(
-                        "serving: {}",
-                        if models.is_empty() {
-                            "no models (no backend answered: `infernet backends`)".to_string()
-                        } else {
-                            models.join(", ")
-                        }
-                    );
+                    println!("serving: {}", serving_line(&reg));
                 }
                 ExitCode::SUCCESS
             }
@@ -413,6 +400,20 @@ pub fn register(flag: Option<&Path>, a: RegisterArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// What the control plane will route here, and whose doing it is when nothing.
+fn serving_line(reg: &agent::Registration) -> String {
+    let stored = reg.stored();
+    match (stored.is_empty(), reg.offered.is_empty()) {
+        (false, _) => stored.join(", "),
+        (true, true) => "no models (no backend answered: `infernet backends`)".into(),
+        (true, false) => format!(
+            "no models stored by the control plane, though this node offered {} ({}); it may not read heartbeat specs",
+            reg.offered.len(),
+            reg.offered.join(", ")
+        ),
+    }
 }
 
 pub fn remove(flag: Option<&Path>, a: RemoveArgs) -> ExitCode {

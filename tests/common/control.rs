@@ -179,10 +179,15 @@ pub struct Node {
 }
 
 pub fn node_home(name: &str, cp_url: &str, backends: Value) -> tempfile::TempDir {
+    node_home_with(name, cp_url, backends, json!({}))
+}
+
+/// `node_home` with `control_plane` keys overridden (`pace`: e.g. the intervals).
+pub fn node_home_with(name: &str, cp_url: &str, backends: Value, pace: Value) -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("tempdir");
     let dir = home.path().join("infernet");
     std::fs::create_dir_all(&dir).expect("config dir");
-    let cfg = json!({
+    let mut cfg = json!({
         "server": {"port": 0, "bind": "127.0.0.1"},
         "manage_containers": false,
         "store": {"path": home.path().join("node.db").to_string_lossy()},
@@ -192,6 +197,9 @@ pub fn node_home(name: &str, cp_url: &str, backends: Value) -> tempfile::TempDir
         "control_plane": {"url": cp_url, "name": name, "heartbeat_interval": 0.5,
                           "command_interval": 0.5, "poll_wait": 5, "concurrency_cap": 8},
     });
+    if let (Some(cp), Some(over)) = (cfg["control_plane"].as_object_mut(), pace.as_object()) {
+        cp.extend(over.clone());
+    }
     std::fs::write(dir.join("config.json"), cfg.to_string()).expect("config");
     let out = infernet_cmd(home.path())
         .args(["init"])
@@ -208,7 +216,11 @@ pub fn node_home(name: &str, cp_url: &str, backends: Value) -> tempfile::TempDir
 impl Node {
     /// `infernet start --foreground` with a config whose control plane is `cp_url`.
     pub fn start(name: &str, cp_url: &str, backends: Value) -> Self {
-        let home = node_home(name, cp_url, backends);
+        Self::start_in(name, node_home(name, cp_url, backends))
+    }
+
+    /// `start` in a home made by `node_home_with`.
+    pub fn start_in(name: &str, home: tempfile::TempDir) -> Self {
         let out = std::fs::File::create(home.path().join("stderr.log")).expect("log");
         let child = infernet_cmd(home.path())
             .args(["start", "--foreground"])
@@ -290,6 +302,13 @@ pub async fn read_sse(
     assert_eq!(
         resp.headers()["content-type"].to_str().unwrap(),
         "text/event-stream"
+    );
+    // The reference's clients expect it (reference §6.3).
+    assert_eq!(
+        resp.headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
+        Some("keep-alive")
     );
     let mut body = resp.bytes_stream();
     let mut buf = String::new();

@@ -6,6 +6,7 @@ pub mod chain;
 pub mod control;
 pub mod llm;
 pub mod proxy;
+pub mod ref_cp;
 
 use infernet::config::{Config, ContainerConfig};
 use infernet::engine::{Engine, EngineHandle};

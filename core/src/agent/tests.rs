@@ -37,8 +37,9 @@ fn first_registration_starts_every_loop() {
         fx,
         vec![
             Effect::StartLoops,
+            // The served models go out with a heartbeat at once, not one interval later.
             Effect::Heartbeat {
-                after: Duration::from_secs(30)
+                after: Duration::ZERO
             },
             Effect::Poll {
                 after: Duration::ZERO
@@ -125,20 +126,22 @@ fn heartbeat_failures_back_off_but_never_past_the_interval() {
 #[test]
 fn a_forgotten_node_registers_again_in_place_of_the_heartbeat() {
     let mut a = online();
+    a.handle(Event::HeartbeatOk { at_ms: 1 }, MID);
     assert_eq!(
         a.handle(Event::Forgotten, MID),
         vec![Effect::Register {
             after: Duration::ZERO
         }]
     );
-    // No second set of loops: it counts as the heartbeat.
+    // No second set of loops; a heartbeat at once carries the served models.
     assert_eq!(
         a.handle(Event::RegisterOk { at_ms: 7 }, MID),
         vec![Effect::Heartbeat {
-            after: Duration::from_secs(30)
+            after: Duration::ZERO
         }]
     );
-    assert_eq!(a.view().heartbeats_ok, 1);
+    a.handle(Event::HeartbeatOk { at_ms: 8 }, MID);
+    assert_eq!(a.view().heartbeats_ok, 2);
     // A failed re-registration is a failed heartbeat, paced like one.
     a.handle(Event::Forgotten, MID);
     assert_eq!(
@@ -149,6 +152,28 @@ fn a_forgotten_node_registers_again_in_place_of_the_heartbeat() {
     );
     assert_eq!(a.view().heartbeats_failed, 1);
     assert_eq!(a.view().phase, Phase::Offline);
+}
+
+#[test]
+fn a_server_that_forgets_the_node_at_once_again_is_not_registered_with_in_a_loop() {
+    let mut a = online();
+    // The heartbeat right after registering gets 404: back off, do not register again.
+    match a.handle(Event::Forgotten, MID)[..] {
+        [Effect::Heartbeat { after }] => assert_eq!(after, Duration::from_secs(2)),
+        ref other => panic!("{other:?}"),
+    }
+    // The next 404 registers again, and the one after that backs off longer.
+    assert_eq!(
+        a.handle(Event::Forgotten, MID),
+        vec![Effect::Register {
+            after: Duration::ZERO
+        }]
+    );
+    a.handle(Event::RegisterOk { at_ms: 9 }, MID);
+    match a.handle(Event::Forgotten, MID)[..] {
+        [Effect::Heartbeat { after }] => assert_eq!(after, Duration::from_secs(4)),
+        ref other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -159,6 +159,9 @@ pub struct ChatProvider {
     #[serde(rename = "gpuModel")]
     pub gpu_model: Option<String>,
     pub model: Option<String>,
+    /// The node's public key (the reference added it later).
+    #[serde(default)]
+    pub pubkey: Option<String>,
 }
 
 /// `/api/chat`'s answer: the job and where to stream it from.

@@ -93,14 +93,11 @@ async fn register(c: &Ctx<'_>, secrets: &Secrets) {
         Err(e) => Err(e),
     };
     match r {
-        Ok(row) => println!(
+        Ok(reg) => println!(
             "  registered with {} as {} ({} model(s) advertised)",
             cfg.control_plane.url,
-            row["node_id"].as_str().unwrap_or("?"),
-            row.pointer("/specs/served_models")
-                .and_then(Value::as_array)
-                .map(|m| m.len())
-                .unwrap_or(0)
+            reg.row["node_id"].as_str().unwrap_or("?"),
+            reg.stored().len()
         ),
         Err(e) => println!(
             "  warning: could not register with {} yet: {e} (the node retries on its own)",

@@ -1,17 +1,18 @@
 //! `POST /api/chat`, its SSE stream and its status (reference §6.3). Jobs go into the lease
 //! queue (nodes claim them) instead of being pushed once to a node that may be gone; a
 //! request nothing can serve fails at once with 503 and never sits `pending`.
+use super::coherent::{Coherent, Pass};
 use super::follow::{self, Follow};
 use super::store::{Job, JobStatus, StoredEvent, now_ms};
 use super::views::{job_row, to_json};
 use super::{ApiError, AppState, bad, read_body};
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use infernet_core::wire::chat::{
-    ChatCreated, ChatMessage, ChatRefused, ChatStatus, ChatSubmit, ChatSubmitBody,
+    ChatCreated, ChatMessage, ChatProvider, ChatRefused, ChatStatus, ChatSubmit, ChatSubmitBody,
     DEFAULT_MAX_TOKENS,
 };
 use infernet_core::wire::events::{DoneData, ErrorData};
@@ -142,15 +143,29 @@ pub(super) async fn create(
     let b: ChatSubmitBody = read_body(&body).map_err(ApiError::from)?;
     let input: ChatInput = b.check()?.into();
     match enqueue(&st, &input, &peer.ip().to_string()).await? {
-        Ok(j) => Ok(Json(ChatCreated {
-            stream_url: format!("/api/chat/stream/{}", j.id),
-            job_id: j.id,
-            status: j.status.as_str().into(),
-            source: "p2p".into(),
-            provider: None,
-            model: j.model_name,
-        })
-        .into_response()),
+        Ok(j) => {
+            let j = claimed_soon(&st, j).await;
+            let provider = match &j.provider_id {
+                Some(id) => st.store.provider_by_id(id).await?.map(|p| ChatProvider {
+                    id: Some(p.id),
+                    name: p.name,
+                    node_id: Some(p.node_id),
+                    gpu_model: p.gpu_model,
+                    model: j.model_name.clone(),
+                    pubkey: Some(p.public_key),
+                }),
+                None => None,
+            };
+            Ok(Json(ChatCreated {
+                stream_url: format!("/api/chat/stream/{}", j.id),
+                job_id: j.id,
+                status: j.status.as_str().into(),
+                source: "p2p".into(),
+                provider,
+                model: j.model_name,
+            })
+            .into_response())
+        }
         Err((j, why)) => Ok((
             StatusCode::SERVICE_UNAVAILABLE,
             Json(ChatRefused {
@@ -160,6 +175,40 @@ pub(super) async fn create(
         )
             .into_response()),
     }
+}
+
+/// How long `POST /api/chat` waits for a node to lease a new job, so it can answer
+/// `assigned` with the node as the reference does (it picks the node at submit). A long-polling
+/// idle node takes a job within milliseconds; when all are busy the answer says `pending`.
+const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn claimed_soon(st: &AppState, j: Job) -> Job {
+    let Some(mut rx) = st.hub.subscribe(&j.id, st.opts.max_readers_per_job) else {
+        return j;
+    };
+    let deadline = tokio::time::Instant::now() + CLAIM_WAIT;
+    let mut latest = j;
+    loop {
+        // The row after subscribing: a claim before the subscription is seen here.
+        match st.store.job(&latest.id).await {
+            Ok(Some(row)) => latest = row,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, job = %latest.id, "cannot re-read a new job");
+                break;
+            }
+        }
+        if latest.status != JobStatus::Pending {
+            break;
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    drop(rx);
+    st.hub.release(&latest.id);
+    latest
 }
 
 pub(super) async fn status(
@@ -198,12 +247,34 @@ fn frame(e: &StoredEvent) -> Event {
         .data(e.data.to_string())
 }
 
+/// `?reset=1`: the reader handles `reset` frames itself (our relay and TUI).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct StreamQuery {
+    #[serde(default)]
+    reset: Option<String>,
+}
+
+impl StreamQuery {
+    fn wants_reset(&self) -> bool {
+        matches!(self.reset.as_deref(), Some("1" | "true" | "yes"))
+    }
+}
+
+fn pass(coherent: &mut Option<Coherent>, e: StoredEvent) -> Pass {
+    match coherent {
+        Some(c) => c.pass(e),
+        None => Pass::Send(e),
+    }
+}
+
 /// SSE: `event: job` (the row) first, then the stored events of the latest attempt, then live
-/// ones; `Last-Event-ID` resumes after that event. A `reset` event means the node running the
-/// job went silent and the job was re-queued: readers drop the partial text of that attempt.
+/// ones; `Last-Event-ID` resumes after that event. When the node running the job goes silent
+/// and another re-runs it, a reader with `?reset=1` gets a `reset` frame (drop the partial
+/// text); any other reader gets one coherent text (`coherent.rs`).
 pub(super) async fn stream(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let j = st
@@ -217,6 +288,11 @@ pub(super) async fn stream(
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(0);
     let first = (after == 0).then(|| json_event(Event::default().event("job"), &job_row(&j)));
+    let mut coherent = match (q.wants_reset(), after) {
+        (true, _) => None,
+        (false, 0) => Some(Coherent::default()),
+        (false, n) => Some(Coherent::resumed(&st.store.text_through(&id, n).await?)),
+    };
     let max = st.opts.max_readers_per_job;
     let mut rx = follow::spawn(st.clone(), j, after).ok_or_else(|| {
         ApiError(
@@ -240,7 +316,17 @@ pub(super) async fn stream(
             };
             let Some(item) = item else { return };
             let ev = match item {
-                Follow::Event(e) => frame(&e),
+                Follow::Event(e) => match pass(&mut coherent, e) {
+                    Pass::Send(e) => frame(&e),
+                    Pass::Skip => continue,
+                    Pass::Diverged(why) => {
+                        let e = ErrorData { message: Some(why) };
+                        let _ = tx
+                            .send(Ok(json_event(Event::default().event("error"), &e)))
+                            .await;
+                        return;
+                    }
+                },
                 Follow::End(Some(j)) => {
                     // Final without a terminal event (should not happen): say how it ended.
                     if j.status == JobStatus::Completed {
@@ -273,11 +359,18 @@ pub(super) async fn stream(
     let sse = Sse::new(tokio_stream::wrappers::ReceiverStream::new(out))
         .keep_alive(KeepAlive::new().interval(st.opts.ping).text("ping"));
     let mut resp = sse.into_response();
+    sse_headers(&mut resp);
+    Ok(resp)
+}
+
+/// The headers every SSE answer carries (reference §6.3): no caching or proxy buffering, and
+/// `Connection: keep-alive`, which the reference's clients expect.
+pub(super) fn sse_headers(resp: &mut Response) {
     let h = resp.headers_mut();
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-transform"),
     );
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(resp)
+    h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
 }

@@ -108,6 +108,7 @@ async fn run(
                     return;
                 }
             }
+            Ok(HubMsg::Claimed) => {}
             Ok(HubMsg::Final) | Err(broadcast::error::RecvError::Lagged(_)) => {
                 // Catch up from the database (a slow reader, or the end).
                 let Ok(Some(j)) = st.store.job(&job.id).await else {

@@ -8,6 +8,8 @@ use tokio::sync::{Notify, broadcast};
 #[derive(Debug, Clone)]
 pub enum HubMsg {
     Event(StoredEvent),
+    /// A node leased the job (`POST /api/chat` waits briefly for this to name the node).
+    Claimed,
     /// The job reached a final state (the reader re-reads the row).
     Final,
 }

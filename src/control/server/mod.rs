@@ -3,6 +3,7 @@
 //! SSE replay, the OpenAI-compatible endpoints, peers/overview/health. SQLite or PostgreSQL.
 mod admission;
 pub(crate) mod chat;
+mod coherent;
 mod follow;
 mod hub;
 mod node;

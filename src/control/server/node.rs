@@ -223,6 +223,7 @@ pub(super) async fn poll(
         if !jobs.is_empty() || tokio::time::Instant::now() >= deadline {
             for j in &jobs {
                 tracing::info!(job = %j.id, node = %p.node_id, attempt = j.attempts, "job leased");
+                st.hub.publish(&j.id, HubMsg::Claimed);
             }
             return data(Jobs {
                 provider_id: p.id,

@@ -298,7 +298,9 @@ fn stream_chunks(
         }
         let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
     });
-    Sse::new(tokio_stream::wrappers::ReceiverStream::new(out)).into_response()
+    let mut resp = Sse::new(tokio_stream::wrappers::ReceiverStream::new(out)).into_response();
+    super::chat::sse_headers(&mut resp);
+    resp
 }
 
 pub(super) async fn models(State(st): State<AppState>) -> Response {

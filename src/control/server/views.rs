@@ -32,11 +32,32 @@ pub(super) fn provider_row(p: &Provider, active_jobs: Option<i64>) -> ProviderRo
     }
 }
 
+/// A job's title, as the reference gives it: the first prompt (whitespace folded, at most 80
+/// characters); `chat` when there is none.
+pub(super) fn title(input_spec: &serde_json::Value) -> String {
+    let first = input_spec
+        .get("messages")
+        .and_then(|m| m.as_array())
+        .and_then(|m| {
+            m.iter()
+                .find(|x| x.get("role").and_then(|r| r.as_str()) == Some("user"))
+        })
+        .and_then(|x| x.get("content"))
+        .and_then(|c| c.as_str())
+        .unwrap_or("");
+    let folded = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(80) {
+        _ if folded.is_empty() => "chat".into(),
+        Some((i, _)) => format!("{}…", &folded[..i]),
+        None => folded,
+    }
+}
+
 /// The whole job, as the node's poll and the SSE `job` frame carry it.
 pub(super) fn job_row(j: &Job) -> JobRow {
     JobRow {
         id: j.id.clone(),
-        title: "chat".into(),
+        title: title(&j.input_spec),
         kind: "chat".into(),
         status: j.status.as_str().into(),
         payment_offer: 0,
@@ -101,4 +122,24 @@ pub(super) fn typed<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
 /// A wire value as the JSON the store keeps.
 pub(super) fn to_json<T: Serialize>(t: &T) -> Result<Value, ApiError> {
     serde_json::to_value(t).map_err(|e| internal("a value does not convert to JSON", e))
+}
+
+#[cfg(test)]
+mod title_tests {
+    use super::title;
+    use serde_json::json;
+
+    #[test]
+    fn the_title_is_the_first_prompt_folded_and_cut() {
+        let spec = json!({"messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "  What is\n the capital   of France? "}
+        ]});
+        assert_eq!(title(&spec), "What is the capital of France?");
+        let long = "é".repeat(100);
+        let t = title(&json!({"messages": [{"role": "user", "content": long}]}));
+        assert_eq!(t.chars().count(), 81);
+        assert!(t.ends_with('…'));
+        assert_eq!(title(&json!({"messages": []})), "chat");
+    }
 }

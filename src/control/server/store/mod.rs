@@ -4,6 +4,7 @@
 
 mod admissions;
 mod commands;
+mod delivered;
 mod jobs;
 mod providers;
 mod transitions;
