@@ -24,6 +24,20 @@ pub struct Seen {
     pub completions: usize,
 }
 
+impl Seen {
+    /// Counts, not every instant (a hot loop records thousands).
+    pub fn summary(&self) -> String {
+        format!(
+            "registered: {}, heartbeats: {}, polls: {}, job given: {}, completions: {}",
+            self.registered_at.is_some(),
+            self.heartbeats.len(),
+            self.polls.len(),
+            self.job_given.is_some(),
+            self.completions
+        )
+    }
+}
+
 #[derive(Clone)]
 pub struct RefCp {
     pub seen: Arc<Mutex<Seen>>,
@@ -82,8 +96,8 @@ impl RefCp {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 panic!(
-                    "not seen within {within:?}: {:?}",
-                    self.seen.lock().unwrap()
+                    "not seen within {within:?}: {}",
+                    self.seen.lock().unwrap().summary()
                 );
             }
         }
