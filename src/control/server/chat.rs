@@ -291,7 +291,10 @@ pub(super) async fn stream(
     let mut coherent = match (q.wants_reset(), after) {
         (true, _) => None,
         (false, 0) => Some(Coherent::default()),
-        (false, n) => Some(Coherent::resumed(&st.store.text_through(&id, n).await?)),
+        (false, n) => Some(match st.store.text_through(&id, n).await? {
+            Some((attempt, text)) => Coherent::resumed(attempt, &text),
+            None => Coherent::default(),
+        }),
     };
     let max = st.opts.max_readers_per_job;
     let mut rx = follow::spawn(st.clone(), j, after).ok_or_else(|| {

@@ -22,13 +22,17 @@ pub(super) const DIVERGED: &str = "the node running this job went silent and the
 pub(super) struct Coherent {
     cont: Continuity,
     meta_sent: bool,
+    /// The attempt the last event came from: a new one starts over (its `reset` frame is
+    /// stored with the old attempt, and a resumed reader may not see it at all).
+    attempt: Option<i64>,
 }
 
 impl Coherent {
-    /// A reader resuming (`Last-Event-ID`) already has `text` of the attempt it was reading.
-    pub(super) fn resumed(text: &str) -> Self {
+    /// A reader resuming (`Last-Event-ID`) already has `text` of `attempt`.
+    pub(super) fn resumed(attempt: i64, text: &str) -> Self {
         let mut c = Self {
             meta_sent: true,
+            attempt: Some(attempt),
             ..Self::default()
         };
         // Nothing was sent before, so this cannot diverge.
@@ -37,6 +41,10 @@ impl Coherent {
     }
 
     pub(super) fn pass(&mut self, mut e: StoredEvent) -> Pass {
+        if self.attempt.is_some_and(|a| a != e.attempt) {
+            self.cont.reset();
+        }
+        self.attempt = Some(e.attempt);
         match e.kind.as_str() {
             "reset" => {
                 self.cont.reset();
@@ -95,7 +103,7 @@ mod tests {
         let out: Vec<Pass> = vec![
             ev(1, 1, "meta", json!({"node": "a"})),
             ev(2, 1, "token", json!({"text": "The cap"})),
-            ev(3, 2, "reset", json!({})),
+            ev(3, 1, "reset", json!({})),
             ev(4, 2, "meta", json!({"node": "b"})),
             ev(5, 2, "token", json!({"text": "The ca"})),
             ev(6, 2, "token", json!({"text": "pital is"})),
@@ -124,7 +132,13 @@ mod tests {
 
     #[test]
     fn a_resumed_reader_gets_only_what_it_lacks() {
-        let mut c = Coherent::resumed("Hello");
+        // It had "Hello" of attempt 1; attempt 1 goes on.
+        let mut c = Coherent::resumed(1, "Hello");
+        let out = [c.pass(ev(5, 1, "token", json!({"text": " there"})))];
+        assert_eq!(texts(&out), " there");
+        // It had "Hello" of attempt 1; the replay is attempt 2's events, without the reset
+        // (stored with attempt 1): the new attempt still starts over.
+        let mut c = Coherent::resumed(1, "Hello");
         assert_eq!(c.pass(ev(9, 2, "meta", json!({}))), Pass::Skip);
         let out = [c.pass(ev(10, 2, "token", json!({"text": "Hello world"})))];
         assert_eq!(texts(&out), " world");

@@ -2,16 +2,31 @@
 use super::*;
 
 impl Store {
-    /// The token text of the attempt event `through` belongs to, up to that event.
-    pub async fn text_through(&self, job_id: &str, through: i64) -> Result<String, DbError> {
+    /// The attempt event `through` belongs to, and that attempt's token text up to it; `None`
+    /// when there is no such event.
+    pub async fn text_through(
+        &self,
+        job_id: &str,
+        through: i64,
+    ) -> Result<Option<(i64, String)>, DbError> {
         let rows = self
             .db
             .query(
-                "SELECT data FROM job_events WHERE job_id = $1 AND event_type = 'token' AND id <= $2 AND attempt = (SELECT attempt FROM job_events WHERE job_id = $1 AND id = $2) ORDER BY id",
+                "SELECT attempt FROM job_events WHERE job_id = $1 AND id = $2",
                 &[job_id.into(), through.into()],
             )
             .await?;
-        Ok(rows
+        let Some(attempt) = rows.first().and_then(|r| n(r, 0)) else {
+            return Ok(None);
+        };
+        let rows = self
+            .db
+            .query(
+                "SELECT data FROM job_events WHERE job_id = $1 AND attempt = $2 AND event_type = 'token' AND id <= $3 ORDER BY id",
+                &[job_id.into(), attempt.into(), through.into()],
+            )
+            .await?;
+        let text = rows
             .iter()
             .filter_map(|r| {
                 js(r, 0)
@@ -19,6 +34,7 @@ impl Store {
                     .and_then(Value::as_str)
                     .map(String::from)
             })
-            .collect())
+            .collect();
+        Ok(Some((attempt, text)))
     }
 }
