@@ -92,14 +92,16 @@ pub fn spawn(
     status
 }
 
-async fn run(
-    config: Config,
-    jobs: JobService,
-    store: SqliteStore,
-    status: Arc<ChainStatus>,
-    delegated: DelegatedSlot,
-    cancel: CancellationToken,
-) -> Result<(), Stop> {
+/// The chain settings, checked: what a restart cannot fix is a `Stop::Config`.
+struct Settings {
+    key: alloy::signers::local::PrivateKeySigner,
+    rpc_url: String,
+    registry: Address,
+    retry_base: Duration,
+    node_wallet: Address,
+}
+
+fn settings(config: &Config) -> Result<Settings, Stop> {
     let chain = &config.chain;
     let key = chain
         .wallet
@@ -120,30 +122,159 @@ async fn run(
         .ok_or("chain.registry_address is not set")?
         .parse()
         .map_err(|_| "chain.registry_address is not an address")?;
-    let retry_base = secs(chain.snapshot_sync.sleep).max(Duration::from_millis(200));
     let node_wallet: Address = match chain.wallet.payment_address.as_deref() {
         None | Some("") => Address::ZERO,
         Some(a) => a
             .parse()
             .map_err(|_| "chain.wallet.payment_address is not an address")?,
     };
+    Ok(Settings {
+        key,
+        rpc_url,
+        registry,
+        retry_base: secs(chain.snapshot_sync.sleep).max(Duration::from_millis(200)),
+        node_wallet,
+    })
+}
 
+/// Connects, retrying with backoff until the RPC answers; `None` when the node stops first.
+async fn connect(
+    s: &Settings,
+    status: &ChainStatus,
+    cancel: &CancellationToken,
+) -> Option<ChainClient> {
     let mut attempt = 0;
-    let client = loop {
-        match ChainClient::connect(&rpc_url, registry).await {
-            Ok(c) => break c,
+    loop {
+        match ChainClient::connect(&s.rpc_url, s.registry).await {
+            Ok(c) => return Some(c),
             Err(e) => {
                 attempt += 1;
-                let wait = backoff(retry_base, attempt);
+                let wait = backoff(s.retry_base, attempt);
                 tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "chain not reachable yet");
                 status.set_phase(ChainPhase::Connecting, Some(e.to_string()));
                 tokio::select! {
-                    _ = cancel.cancelled() => return Ok(()),
+                    _ = cancel.cancelled() => return None,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
+    }
+}
+
+/// Subscriptions tracked before a restart come back from the store, not from the chain.
+async fn resume_tracked(
+    ledger: &ChainLedger,
+    status: &ChainStatus,
+    sched: &mpsc::Sender<SchedMsg>,
+) {
+    let rows = match ledger
+        .subscriptions_with_status(SubStatus::Tracked.as_str())
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read tracked subscriptions from the store");
+            return;
+        }
     };
+    if !rows.is_empty() {
+        tracing::info!(
+            subscriptions = rows.len(),
+            "resuming tracked subscriptions from the store"
+        );
+    }
+    for row in rows {
+        let Ok(sub) = serde_json::from_str::<Subscription>(&row.body) else {
+            continue;
+        };
+        status.upsert(SubscriptionView {
+            id: sub.id,
+            owner: sub.owner.to_string(),
+            containers: row.containers.clone(),
+            period: sub.period,
+            frequency: sub.frequency,
+            redundancy: sub.redundancy,
+            responses: None,
+            lazy: sub.lazy,
+            status: SubStatus::Tracked,
+            reason: None,
+            interval: None,
+            next_due: None,
+            last_delivery: None,
+            last_tx: None,
+            payment: sub.payment_text(),
+            proof: sub.proof_text(),
+        });
+        let _ = sched
+            .send(SchedMsg::Track {
+                sub,
+                containers: row.containers,
+            })
+            .await;
+    }
+}
+
+/// The loops of one run of the chain side, by name; they stop together.
+struct Loops {
+    set: tokio::task::JoinSet<()>,
+    names: std::collections::HashMap<tokio::task::Id, &'static str>,
+    /// Delegated requests in flight.
+    local: TaskTracker,
+    inner: CancellationToken,
+}
+
+impl Loops {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        fut: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let id = self.set.spawn(fut).id();
+        self.names.insert(id, name);
+    }
+
+    /// Runs until one loop ends (a fault of the whole side) or the node stops; then stops the
+    /// rest (what they hold is in the store for the next start).
+    async fn until_one_ends(mut self, cancel: &CancellationToken) -> Result<(), Stop> {
+        let ended = tokio::select! {
+            j = self.set.join_next_with_id() => j,
+            _ = cancel.cancelled() => None,
+        };
+        self.inner.cancel();
+        let fault = ended.map(|j| {
+            let (id, how) = crate::supervise::loop_ended(j);
+            let name = self.names.get(&id).copied().unwrap_or("chain");
+            format!("the {name} loop {how}")
+        });
+        let drain = async {
+            while self.set.join_next().await.is_some() {}
+            self.local.close();
+            self.local.wait().await;
+        };
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("chain loops did not stop within 10 s");
+        }
+        fault.map_or(Ok(()), |f| Err(Stop::Loop(f)))
+    }
+}
+
+async fn run(
+    config: Config,
+    jobs: JobService,
+    store: SqliteStore,
+    status: Arc<ChainStatus>,
+    delegated: DelegatedSlot,
+    cancel: CancellationToken,
+) -> Result<(), Stop> {
+    let chain = &config.chain;
+    let set = settings(&config)?;
+    let Some(client) = connect(&set, &status, &cancel).await else {
+        return Ok(());
+    };
+    let (key, retry_base, node_wallet) = (set.key, set.retry_base, set.node_wallet);
     let node = key.address();
     status.set_rpc(client.health().clone());
     status.set_identity(client.chain_id, node.to_string(), client.addresses);
@@ -164,51 +295,7 @@ async fn run(
     let (sched_tx, sched_rx) = mpsc::channel::<SchedMsg>(4096);
     let (signer_tx, signer_rx) = mpsc::channel(256);
     let (calls_tx, calls_rx) = mpsc::channel(16);
-
-    // Subscriptions tracked before a restart come back from the store, not from the chain.
-    match ledger
-        .subscriptions_with_status(SubStatus::Tracked.as_str())
-        .await
-    {
-        Ok(rows) => {
-            if !rows.is_empty() {
-                tracing::info!(
-                    subscriptions = rows.len(),
-                    "resuming tracked subscriptions from the store"
-                );
-            }
-            for row in rows {
-                let Ok(sub) = serde_json::from_str::<Subscription>(&row.body) else {
-                    continue;
-                };
-                status.upsert(SubscriptionView {
-                    id: sub.id,
-                    owner: sub.owner.to_string(),
-                    containers: row.containers.clone(),
-                    period: sub.period,
-                    frequency: sub.frequency,
-                    redundancy: sub.redundancy,
-                    responses: None,
-                    lazy: sub.lazy,
-                    status: SubStatus::Tracked,
-                    reason: None,
-                    interval: None,
-                    next_due: None,
-                    last_delivery: None,
-                    last_tx: None,
-                    payment: sub.payment_text(),
-                    proof: sub.proof_text(),
-                });
-                let _ = sched_tx
-                    .send(SchedMsg::Track {
-                        sub,
-                        containers: row.containers,
-                    })
-                    .await;
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "cannot read tracked subscriptions from the store"),
-    }
+    resume_tracked(&ledger, &status, &sched_tx).await;
 
     let signer = Signer {
         client: client.clone(),
@@ -222,9 +309,12 @@ async fn run(
         node_wallet,
     };
     let (outcomes_tx, mut outcomes_rx) = mpsc::channel::<(u32, super::msg::TxOutcome)>(256);
-    // This run's loops and delegated requests: stopped together when one loop ends.
-    let inner = cancel.child_token();
-    let local = TaskTracker::new();
+    let mut loops = Loops {
+        set: tokio::task::JoinSet::new(),
+        names: std::collections::HashMap::new(),
+        local: TaskTracker::new(),
+        inner: cancel.child_token(),
+    };
     let service = Arc::new(
         DelegatedService::new(
             client.clone(),
@@ -235,21 +325,18 @@ async fn run(
             jobs.clone(),
             signer_tx.clone(),
             head_rx.clone(),
-            local.clone(),
-            inner.child_token(),
+            loops.local.clone(),
+            loops.inner.child_token(),
         )
         .with_calls(calls_tx.clone(), node_wallet),
     );
     delegated.set(Some(service.clone()));
     let svc = service.clone();
-    let mut loops = tokio::task::JoinSet::new();
-    let mut names = std::collections::HashMap::new();
-    let forwarder = loops.spawn(async move {
+    loops.spawn("delegated-outcomes", async move {
         while let Some((seq, outcome)) = outcomes_rx.recv().await {
             svc.resolved(seq, outcome);
         }
     });
-    names.insert(forwarder.id(), "delegated-outcomes");
     let worker = Arc::new(Worker {
         client: client.clone(),
         node,
@@ -285,40 +372,16 @@ async fn run(
         retry_base,
         node,
     };
-    let h = loops.spawn(signer.run(signer_rx, calls_rx, head_rx.clone(), inner.child_token()));
-    names.insert(h.id(), "signer");
-    let h = loops.spawn(scheduler.run(sched_rx, head_rx, inner.child_token()));
-    names.insert(h.id(), "scheduler");
-    let h = loops.spawn(sync.run(inner.child_token()));
-    names.insert(h.id(), "sync");
+    let t = loops.inner.clone();
+    loops.spawn(
+        "signer",
+        signer.run(signer_rx, calls_rx, head_rx.clone(), t.child_token()),
+    );
+    loops.spawn(
+        "scheduler",
+        scheduler.run(sched_rx, head_rx, t.child_token()),
+    );
+    loops.spawn("sync", sync.run(t.child_token()));
     service.resume().await;
-    // Each loop runs until the node stops: one that ends before is a fault of the whole side.
-    let ended = tokio::select! {
-        j = loops.join_next_with_id() => j,
-        _ = cancel.cancelled() => None,
-    };
-    inner.cancel();
-    let fault = ended.map(|j| {
-        let (id, how) = crate::supervise::loop_ended(j);
-        format!(
-            "the {} loop {how}",
-            names.get(&id).copied().unwrap_or("chain")
-        )
-    });
-    // The rest stop on their tokens; what they hold is in the store for the next start.
-    let drain = async {
-        while loops.join_next().await.is_some() {}
-        local.close();
-        local.wait().await;
-    };
-    if tokio::time::timeout(Duration::from_secs(10), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("chain loops did not stop within 10 s");
-    }
-    match fault {
-        Some(f) => Err(Stop::Loop(f)),
-        None => Ok(()),
-    }
+    loops.until_one_ends(&cancel).await
 }

@@ -148,33 +148,8 @@ pub fn parse_lspci(text: &str) -> Vec<PciGpu> {
         .collect()
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Link {
-    pub available: bool,
-    pub topology: Option<String>,
-    pub link_count: u32,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Interconnects {
-    pub nvlink: Link,
-    pub xgmi: Link,
-    pub infiniband: Ports,
-    pub efa: Adapters,
-    pub rdma_capable: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Ports {
-    pub available: bool,
-    pub active_port_count: u32,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Adapters {
-    pub available: bool,
-    pub adapter_count: u32,
-}
+// The shapes the control-plane specs carry (one definition, in the wire types).
+pub use infernet_core::wire::specs::{Adapters, Interconnects, Link, Ports};
 
 /// InfiniBand ports (`/sys/class/infiniband/*/ports/*/state` = "4: ACTIVE"), EFA adapters
 /// (`efa_*` devices there) and AMD xGMI hives (`/sys/class/drm/card*/device/xgmi_hive_info`).

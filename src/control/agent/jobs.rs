@@ -1,0 +1,320 @@
+//! Chat jobs from the control plane: polled at the pace the lifecycle sets, run on the local
+//! backends (in-flight ids never twice), events batched, `complete` retried idempotently.
+
+use super::*;
+
+/// A done event's `reason` on the wire.
+pub(super) fn reason_name(r: DoneReason) -> &'static str {
+    match r {
+        DoneReason::Stop => "stop",
+        DoneReason::Length => "length",
+        DoneReason::Cancel => "cancel",
+    }
+}
+
+impl Agent {
+    pub(super) async fn job_loop(self: &Arc<Self>, mut wait: Duration) {
+        let wait_ms = (self.cfg.poll_wait * 1000.0) as u64;
+        loop {
+            if !self.pause(wait).await {
+                return;
+            }
+            // Wait for a free slot before asking for work.
+            let permit = tokio::select! {
+                p = self.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = self.intake.cancelled() => return,
+            };
+            let free = self.slots.available_permits() + 1;
+            drop(permit);
+            let started = Instant::now();
+            let body = JobPoll {
+                limit: Some(free as i64),
+                wait_ms: Some(wait_ms),
+            };
+            let timeout = Duration::from_millis(wait_ms) + SHORT;
+            let r = tokio::select! {
+                r = self.client.call::<_, Jobs<AssignedJob>>("/api/v1/node/jobs/poll", &body, timeout) => r,
+                _ = self.intake.cancelled() => return,
+            };
+            let event = match r {
+                Ok(data) => {
+                    let mut new = 0;
+                    for j in data.jobs {
+                        new += usize::from(self.start_job(j).await);
+                    }
+                    // Only jobs started here count: a job the server hands out again while
+                    // it runs is no reason to ask again at once.
+                    Event::Polled {
+                        jobs: new,
+                        waited: started.elapsed(),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "job poll failed");
+                    Event::PollFailed(e.to_string())
+                }
+            };
+            match poll_wait(&self.decide(event)) {
+                Some(w) => wait = w,
+                None => return,
+            }
+        }
+    }
+
+    /// Starts `job` unless it is already running here; true when it started.
+    pub(super) async fn start_job(self: &Arc<Self>, job: AssignedJob) -> bool {
+        if job.id.is_empty() {
+            return false;
+        }
+        let id = job.id.clone();
+        if !self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone())
+        {
+            tracing::debug!(job = %id, "job already running here; not started twice");
+            return false;
+        }
+        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            return false;
+        };
+        self.status.update(|s| {
+            s.jobs_picked += 1;
+            s.active_jobs.push(id.clone());
+        });
+        let a = self.clone();
+        self.jobs.spawn(async move {
+            let ok = a.run_job(&id, &job).await;
+            drop(permit);
+            a.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            a.status.update(|s| {
+                s.active_jobs.retain(|j| j != &id);
+                match ok {
+                    Some(true) => s.jobs_completed += 1,
+                    Some(false) => s.jobs_failed += 1,
+                    None => s.jobs_lost += 1,
+                }
+            });
+        });
+        true
+    }
+
+    /// Runs one chat job: Some(true) completed, Some(false) failed, None when the lease was
+    /// lost (another node has it now) or the node stopped first.
+    pub(super) async fn run_job(&self, id: &str, job: &AssignedJob) -> Option<bool> {
+        let spec = match InputSpec::deserialize(&job.input_spec) {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .fail(id, &format!("the job's input_spec is malformed: {e}"))
+                    .await;
+            }
+        };
+        let model = job.model_name.clone();
+        let served = self.refresh_served(false).await;
+        let Some((model_name, backend)) = served.backend(model.as_deref()) else {
+            let msg = format!(
+                "this node does not serve '{}' (serves: {})",
+                model.as_deref().unwrap_or("any model"),
+                served.names().join(", ")
+            );
+            return self.fail(id, &msg).await;
+        };
+        if spec.messages.is_empty() {
+            return self.fail(id, "the job has no messages").await;
+        }
+        let req = ChatRequest {
+            id: id.to_string(),
+            messages: spec
+                .messages
+                .iter()
+                .map(|m: &ChatMessage| Message::new(&m.role, &m.content))
+                .collect(),
+            model: Some(model_name.clone()),
+            temperature: spec.temperature,
+            max_tokens: spec.max_tokens().map(|n| n.min(u32::MAX as u64) as u32),
+        };
+        let cancel = self.abort_jobs.child_token();
+        let mut stream = backend.chat(req, cancel.clone());
+        let started = Instant::now();
+        let path = format!("/api/v1/node/jobs/{id}/events");
+        let mut batch = super::batch::Batch::default();
+        let mut tokens = 0u64;
+        let mut outcome: Option<Result<ChatResult, String>> = None;
+        loop {
+            let due = batch.deadline();
+            let flush_at = tokio::time::Instant::from_std(due.unwrap_or_else(Instant::now));
+            let ev = tokio::select! {
+                ev = stream.next() => ev,
+                _ = tokio::time::sleep_until(flush_at), if due.is_some() => {
+                    if !self.flush(&path, batch.take(), &cancel).await { return None; }
+                    continue;
+                }
+            };
+            let Some(ev) = ev else { break };
+            if matches!(ev, ChatEvent::Token { .. }) {
+                tokens += 1;
+            }
+            let (event, urgent, end) = self.job_event(ev, tokens, started);
+            if end.is_some() {
+                outcome = end;
+            }
+            if batch.push(event, urgent, Instant::now())
+                && !self.flush(&path, batch.take(), &cancel).await
+            {
+                return None;
+            }
+        }
+        if !batch.is_empty() && !self.flush(&path, batch.take(), &cancel).await {
+            return None;
+        }
+        if cancel.is_cancelled() {
+            // Stopped before the end: the lease runs out and another node runs it.
+            return None;
+        }
+        let outcome =
+            outcome.unwrap_or_else(|| Err("the backend ended the stream without a result".into()));
+        if outcome.is_ok() {
+            let secs = started.elapsed().as_secs_f64();
+            if tokens > 0 && secs > 0.0 {
+                let mut b = self.bench.lock().unwrap_or_else(|e| e.into_inner());
+                b.push(tokens as f64 / secs);
+                let n = b.len();
+                if n > 32 {
+                    b.drain(..n - 32);
+                }
+            }
+        }
+        let body = match outcome {
+            Ok(result) => Completion::completed(result),
+            Err(e) => Completion::failed(e),
+        };
+        self.complete(id, &body).await
+    }
+
+    /// A backend's event as the job event to post (true: post it now), and the job's
+    /// outcome when the event ends it.
+    pub(super) fn job_event(
+        &self,
+        ev: ChatEvent,
+        tokens: u64,
+        started: Instant,
+    ) -> (JobEvent, bool, Option<Result<ChatResult, String>>) {
+        match ev {
+            ChatEvent::Meta {
+                model,
+                backend,
+                started_at,
+                ..
+            } => {
+                let meta = MetaData {
+                    provider_node_id: Some(self.node_id.clone()),
+                    provider_name: Some(self.name.clone()),
+                    model: Some(model),
+                    started_at: Some(started_at),
+                    engine: Some(backend),
+                };
+                (JobEvent::Meta(meta), true, None)
+            }
+            ChatEvent::Token { text, .. } => (JobEvent::Token(TokenData { text }), false, None),
+            ChatEvent::Done {
+                reason,
+                text,
+                usage,
+                finished_at,
+                ..
+            } => {
+                let usage = usage.map(|u| Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                });
+                let result = ChatResult {
+                    kind: "chat".into(),
+                    text: Some(text.clone()),
+                    token_count: usage.map(|u| u.completion_tokens).unwrap_or(tokens),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    completed_by: self.node_id.clone(),
+                    usage,
+                };
+                let done = DoneData {
+                    text: Some(text),
+                    reason: Some(reason_name(reason).to_string()),
+                    finished_at: Some(finished_at),
+                    // Sent as null when the backend reported none.
+                    usage: Some(usage),
+                };
+                (JobEvent::Done(done), true, Some(Ok(result)))
+            }
+            ChatEvent::Error { message, .. } => {
+                let data = ErrorData {
+                    message: Some(message.clone()),
+                };
+                (JobEvent::Error(data), true, Some(Err(message)))
+            }
+        }
+    }
+
+    /// Posts a batch of events; false when the job is no longer ours (lease lost: the
+    /// backend is cancelled) or the node is stopping.
+    pub(super) async fn flush(
+        &self,
+        path: &str,
+        events: Vec<JobEvent>,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let body = JobEvents { events };
+        let mut failures = 0;
+        loop {
+            match self.client.call::<_, EventsAck>(path, &body, SHORT).await {
+                Ok(_) => return true,
+                Err(e) if e.retryable() && failures < 5 && !cancel.is_cancelled() => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "could not post job events; retrying");
+                    tokio::time::sleep(EVENTS_RETRY.delay(failures)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "job events refused; the job was given to another node");
+                    cancel.cancel();
+                    return false;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn fail(&self, id: &str, msg: &str) -> Option<bool> {
+        let path = format!("/api/v1/node/jobs/{id}/events");
+        let ev = JobEvents {
+            events: vec![JobEvent::Error(ErrorData {
+                message: Some(msg.to_string()),
+            })],
+        };
+        let _ = self.client.call::<_, EventsAck>(&path, &ev, SHORT).await;
+        self.complete(id, &Completion::failed(msg.to_string()))
+            .await
+    }
+
+    /// `complete`, retried on transport errors; the server makes repeats no-ops.
+    pub(super) async fn complete(&self, id: &str, body: &Completion<ChatResult>) -> Option<bool> {
+        let path = format!("/api/v1/node/jobs/{id}/complete");
+        let ok = body.status.is_ok();
+        let mut failures = 0;
+        loop {
+            match self.client.call::<_, CompleteAck>(&path, body, SHORT).await {
+                Ok(_) => return Some(ok),
+                Err(e) if e.retryable() && failures < 8 && !self.stop.is_cancelled() => {
+                    failures += 1;
+                    tracing::warn!(job = %id, error = %e, "complete failed; retrying");
+                    tokio::time::sleep(COMPLETE_RETRY.delay(failures)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(job = %id, error = %e, "complete refused");
+                    return None;
+                }
+            }
+        }
+    }
+}
