@@ -142,7 +142,7 @@ impl Agent {
         let mut stream = backend.chat(req, cancel.clone());
         let started = Instant::now();
         let path = format!("/api/v1/node/jobs/{id}/events");
-        let mut batch = super::batch::Batch::default();
+        let mut batch = crate::control::batch::Batch::default();
         let mut tokens = 0u64;
         let mut outcome: Option<Result<ChatResult, String>> = None;
         loop {
