@@ -1450,3 +1450,121 @@ async fn paced_against_a_reference_style_control_plane() {
         "{during} polls in {secs:.1} s while the job ran (poll_interval 1 s)"
     );
 }
+
+/// Reads a `/api/v1/jobs/:id/stream` body: its `data:` payloads up to `[DONE]` (bounded).
+async fn read_job_stream(url: &str) -> Vec<Value> {
+    use futures::StreamExt;
+    let resp = http().get(url).send().await.expect("stream");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.bytes_stream();
+    let (mut buf, mut out) = (String::new(), Vec::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .unwrap_or_else(|_| panic!("no [DONE] within 30 s: {out:?}"));
+        let Some(Ok(chunk)) = chunk else {
+            panic!("the stream ended without [DONE]: {out:?}")
+        };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let raw: String = buf.drain(..end + 2).collect();
+            for line in raw.lines() {
+                let Some(d) = line.strip_prefix("data:") else {
+                    continue;
+                };
+                let d = d.trim_start();
+                if d == "[DONE]" {
+                    return out;
+                }
+                out.push(serde_json::from_str(d).expect("a JSON frame"));
+            }
+        }
+    }
+}
+
+/// The client job API the seeds name: submit with a bare `prompt`, stream `{text}` frames to
+/// `[DONE]`, read the finished job; unknown ids and bad bodies get JSON errors.
+async fn client_job_api(db: Db) {
+    let cp = ControlPlane::start(&db, &[], &[]);
+    let _n = Node::start("jobs-node", &cp.url, json!([stub()]));
+    cp.wait_peers(&["jobs-node"], Duration::from_secs(60)).await;
+    let prompt = "tell me about the weather";
+    let r = http()
+        .post(format!("{}/api/v1/jobs", cp.url))
+        .json(&json!({"prompt": prompt, "model": STUB_MODEL, "max_tokens": 64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["stream_url"], format!("/api/v1/jobs/{id}/stream"));
+    assert_eq!(created["provider"]["name"], "jobs-node", "{created}");
+    let frames = read_job_stream(&format!(
+        "{}{}",
+        cp.url,
+        created["stream_url"].as_str().unwrap()
+    ))
+    .await;
+    assert!(
+        frames.iter().all(|f| f.get("error").is_none()),
+        "{frames:?}"
+    );
+    let streamed: String = frames.iter().map(|f| f["text"].as_str().unwrap()).collect();
+    assert_eq!(streamed, infernet::backend::stub_reply(prompt));
+    let job = status_of_client_job(&cp, &id).await;
+    assert_eq!(job["text"], streamed.as_str());
+    assert_eq!(job["title"], prompt);
+    // Unknown job and a body without messages or prompt: JSON errors.
+    let r = http()
+        .get(format!("{}/api/v1/jobs/nope", cp.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("no job 'nope'"),
+        "{v}"
+    );
+    let (st, v) = post(
+        &format!("{}/api/v1/jobs", cp.url),
+        json!({"model": STUB_MODEL}),
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("messages"), "{v}");
+}
+
+/// `GET /api/v1/jobs/:id` once the job is completed (bounded).
+async fn status_of_client_job(cp: &ControlPlane, id: &str) -> Value {
+    let url = format!("{}/api/v1/jobs/{id}", cp.url);
+    common::eventually(
+        "the client job to complete",
+        Duration::from_secs(30),
+        || {
+            let url = url.clone();
+            async move {
+                let v: Value = http().get(&url).send().await.ok()?.json().await.ok()?;
+                (v["status"] == "completed").then_some(v)
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_job_api_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    client_job_api(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_job_api_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    client_job_api(db).await;
+}

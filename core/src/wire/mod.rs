@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 
 pub mod chat;
+pub mod client_jobs;
 pub mod commands;
 pub mod events;
 pub mod jobs;

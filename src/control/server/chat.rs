@@ -145,17 +145,7 @@ pub(super) async fn create(
     match enqueue(&st, &input, &peer.ip().to_string()).await? {
         Ok(j) => {
             let j = claimed_soon(&st, j).await;
-            let provider = match &j.provider_id {
-                Some(id) => st.store.provider_by_id(id).await?.map(|p| ChatProvider {
-                    id: Some(p.id),
-                    name: p.name,
-                    node_id: Some(p.node_id),
-                    gpu_model: p.gpu_model,
-                    model: j.model_name.clone(),
-                    pubkey: Some(p.public_key),
-                }),
-                None => None,
-            };
+            let provider = provider_of(&st, &j).await?;
             Ok(Json(ChatCreated {
                 stream_url: format!("/api/chat/stream/{}", j.id),
                 job_id: j.id,
@@ -182,7 +172,22 @@ pub(super) async fn create(
 /// idle node takes a job within milliseconds; when all are busy the answer says `pending`.
 const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-async fn claimed_soon(st: &AppState, j: Job) -> Job {
+/// The node a job is leased to, as `/api/chat` names it.
+pub(super) async fn provider_of(st: &AppState, j: &Job) -> Result<Option<ChatProvider>, ApiError> {
+    let Some(id) = &j.provider_id else {
+        return Ok(None);
+    };
+    Ok(st.store.provider_by_id(id).await?.map(|p| ChatProvider {
+        id: Some(p.id),
+        name: p.name,
+        node_id: Some(p.node_id),
+        gpu_model: p.gpu_model,
+        model: j.model_name.clone(),
+        pubkey: Some(p.public_key),
+    }))
+}
+
+pub(super) async fn claimed_soon(st: &AppState, j: Job) -> Job {
     let Some(mut rx) = st.hub.subscribe(&j.id, st.opts.max_readers_per_job) else {
         return j;
     };

@@ -3,6 +3,7 @@
 //! SSE replay, the OpenAI-compatible endpoints, peers/overview/health. SQLite or PostgreSQL.
 mod admission;
 pub(crate) mod chat;
+mod client_jobs;
 mod coherent;
 mod follow;
 mod hub;
@@ -294,6 +295,9 @@ fn router(state: AppState) -> axum::Router {
         )
         .route("/api/v1/user/admissions", get(admission::list))
         .route("/api/v1/user/admissions/{pubkey}", post(admission::decide))
+        .route("/api/v1/jobs", post(client_jobs::create))
+        .route("/api/v1/jobs/{id}", get(client_jobs::get))
+        .route("/api/v1/jobs/{id}/stream", get(client_jobs::stream))
         .route("/api/chat", post(chat::create))
         .route("/api/chat/stream/{id}", get(chat::stream))
         .route("/api/chat/{id}/status", get(chat::status))
