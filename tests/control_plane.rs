@@ -1517,6 +1517,7 @@ async fn client_job_api(db: Db) {
     let job = status_of_client_job(&cp, &id).await;
     assert_eq!(job["text"], streamed.as_str());
     assert_eq!(job["title"], prompt);
+    receipt_checks(&cp, &id, &streamed).await;
     // Unknown job and a body without messages or prompt: JSON errors.
     let r = http()
         .get(format!("{}/api/v1/jobs/nope", cp.url))
@@ -1567,4 +1568,66 @@ async fn client_job_api_on_postgres() {
         return;
     };
     client_job_api(db).await;
+}
+
+/// The finished job's receipt: signed by the control plane, its artifact hash the text the
+/// client got; `infernet receipt verify` accepts it (online, and offline with a saved DID
+/// document) and refuses a changed copy.
+async fn receipt_checks(cp: &ControlPlane, job: &str, text: &str) {
+    use sha2::Digest;
+    let r = cp.get(&format!("/api/v1/receipts/{job}")).await;
+    assert_eq!(r["task_id"], job, "{r}");
+    assert_eq!(r["outcome"], "accepted");
+    let hash: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(r["artifact_hash"], format!("sha256:{hash}"));
+    assert!(r["agent_did"].as_str().unwrap().starts_with("did:nostr:"));
+    let did = cp.get("/.well-known/did.json").await;
+    assert_eq!(did["id"], r["platform_did"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("receipt.json");
+    let did_file = dir.path().join("did.json");
+    std::fs::write(&file, r.to_string()).unwrap();
+    std::fs::write(&did_file, did.to_string()).unwrap();
+    let verify = |args: &[&str]| {
+        let out = common::infernet_cmd(dir.path())
+            .args(["receipt", "verify"])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let f = file.to_str().unwrap();
+    let (code, out) = verify(&[f, "--url", &cp.url]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("valid: receipt"), "{out}");
+    // By id, fetched from the control plane.
+    let (code, out) = verify(&[job, "--url", &cp.url]);
+    assert_eq!(code, Some(0), "{out}");
+    // Offline: the saved DID document, and a control plane that does not answer.
+    let (code, out) = verify(&[
+        f,
+        "--did",
+        did_file.to_str().unwrap(),
+        "--url",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    // A changed copy is refused.
+    let mut forged = r.clone();
+    forged["artifact_hash"] = json!("sha256:00");
+    std::fs::write(&file, forged.to_string()).unwrap();
+    let (code, out) = verify(&[f, "--url", &cp.url]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("invalid: the signature does not match"),
+        "{out}"
+    );
 }

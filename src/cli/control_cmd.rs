@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1:4010", env = "INFERNET_CP_LISTEN")]
     pub listen: String,
+    /// Where clients reach this control plane (names it in receipts: did:web); default: the
+    /// listen address
+    #[arg(long, env = "INFERNET_CP_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// SQLite file, or a PostgreSQL URL (postgres://user:pass@host/db); default:
     /// $XDG_DATA_HOME/infernet/control-plane.db
     #[arg(long, alias = "database", env = "INFERNET_CP_DATABASE_URL")]
@@ -211,6 +215,31 @@ fn operator_call(
     })
 }
 
+/// Name of the control plane's receipt-signing key in the secret store.
+const RECEIPT_KEY: &str = "control_plane.receipt_key";
+
+/// The receipt key from the secret store (keyring, else a 0600 file), made on first start.
+fn receipt_key(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret, String> {
+    let dir = config::config_dir(env).ok_or("no config directory (set HOME or XDG_CONFIG_HOME)")?;
+    let secrets = infernet::identity::Secrets::new(&dir);
+    match secrets.get(RECEIPT_KEY) {
+        Ok(Some((k, at))) => {
+            tracing::info!(location = %at, "receipt key loaded");
+            Ok(k)
+        }
+        Ok(None) => {
+            let (_, hex) = infernet::control::receipt::ReceiptKey::generate();
+            let k = Secret::new(hex);
+            let at = secrets
+                .set(RECEIPT_KEY, &k)
+                .map_err(|e| format!("cannot store the receipt key: {e}"))?;
+            tracing::info!(location = %at, "receipt key created");
+            Ok(k)
+        }
+        Err(e) => Err(format!("cannot read the receipt key: {e}")),
+    }
+}
+
 fn serve(a: ServeArgs) -> ExitCode {
     if let Err(e) = infernet::logging::init(&config::LogConfig::default(), false) {
         eprintln!("error: {e}");
@@ -240,7 +269,16 @@ fn serve(a: ServeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let receipt_key = match receipt_key(&env) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let opts = ServeOptions {
+        receipt_key: Some(receipt_key),
+        public_url: a.public_url.clone(),
         listen: a.listen.clone(),
         database,
         lease: d(a.lease_secs),

@@ -12,6 +12,7 @@ mod init_cmd;
 mod model;
 pub(crate) use crate::term::{fetch_default_model, runtime};
 mod node;
+mod receipt_cmd;
 mod secret;
 mod service_cmd;
 mod setup;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Remove this node from the control plane (local files stay; install.sh --uninstall
     /// removes the binary)
     Remove(control_cmd::RemoveArgs),
+    /// Job receipts signed by a control plane: `infernet receipt verify FILE|ID`
+    #[command(subcommand)]
+    Receipt(receipt_cmd::ReceiptCommand),
     /// A self-hostable control plane: `infernet control-plane serve`
     #[command(subcommand, name = "control-plane")]
     ControlPlane(control_cmd::ControlPlaneCommand),
@@ -135,6 +139,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Remove(args) => control_cmd::remove(cli.config.as_deref(), args),
         Command::ControlPlane(cmd) => control_cmd::run(cmd),
+        Command::Receipt(cmd) => receipt_cmd::run(cli.config.as_deref(), cmd),
     }
 }
 

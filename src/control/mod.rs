@@ -6,6 +6,7 @@ pub mod batch;
 pub mod client;
 
 pub mod db;
+pub mod receipt;
 pub mod server;
 pub mod specs;
 pub mod status;

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod node;
 pub mod openai;
 pub mod public;
+pub mod receipt;
 pub mod specs;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod node;
 mod openai;
 mod public;
 mod reaper;
+mod receipts;
 mod schema;
 pub mod store;
 mod views;
@@ -57,6 +58,10 @@ pub struct ServeOptions {
     pub max_pending_per_client: i64,
     /// Which node keys may register and take users' prompts.
     pub admission: AdmissionPolicy,
+    /// The key receipts are signed with (hex); none: a key for this process only.
+    pub receipt_key: Option<Secret>,
+    /// Where clients reach this control plane (its `did:web`); default: the listen address.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -77,6 +82,8 @@ impl Default for ServeOptions {
             header_timeout: Duration::from_secs(10),
             admission: AdmissionPolicy::Open,
             max_pending_per_client: 256,
+            receipt_key: None,
+            public_url: None,
         }
     }
 }
@@ -89,6 +96,7 @@ pub(crate) struct Inner {
     pub hub: Hub,
     pub opts: ServeOptions,
     pub started: Instant,
+    pub receipts: receipts::Signer,
 }
 
 pub(crate) type AppState = Arc<Inner>;
@@ -218,6 +226,8 @@ pub enum ServeError {
     Db(String, crate::control::db::DbError),
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
+    #[error("the receipt key: {0}")]
+    ReceiptKey(crate::control::receipt::ReceiptError),
 }
 
 /// Opens (and migrates) the database, binds, and serves until cancelled.
@@ -237,11 +247,18 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
         first_byte: opts.header_timeout,
     };
     let state_admission = opts.admission.name();
+    let public_url = opts
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let receipts = receipts::Signer::new(opts.receipt_key.as_ref(), &public_url)
+        .map_err(ServeError::ReceiptKey)?;
     let state: AppState = Arc::new(Inner {
         store,
         hub: Hub::default(),
         opts,
         started: Instant::now(),
+        receipts,
     });
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
@@ -295,6 +312,8 @@ fn router(state: AppState) -> axum::Router {
         )
         .route("/api/v1/user/admissions", get(admission::list))
         .route("/api/v1/user/admissions/{pubkey}", post(admission::decide))
+        .route("/api/v1/receipts/{id}", get(receipts::get))
+        .route("/.well-known/did.json", get(receipts::did))
         .route("/api/v1/jobs", post(client_jobs::create))
         .route("/api/v1/jobs/{id}", get(client_jobs::get))
         .route("/api/v1/jobs/{id}/stream", get(client_jobs::stream))

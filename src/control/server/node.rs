@@ -309,6 +309,7 @@ pub(super) async fn complete(
         }
         st.hub.publish(&id, HubMsg::Final);
         tracing::info!(job = %id, node = %p.node_id, status = %j.status, "job finished");
+        super::receipts::issue(&st, &j, &key, now).await;
     }
     data(CompleteAck {
         id: j.id,

@@ -91,6 +91,14 @@ fn migrations(d: Dialect) -> Vec<String> {
         );
         CREATE INDEX node_admissions_status ON node_admissions (status, last_seen);"
             .to_string(),
+        // 4: signed receipts, one per finished job.
+        "CREATE TABLE receipts (
+            receipt_id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        );"
+        .to_string(),
     ]
 }
 

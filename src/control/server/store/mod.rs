@@ -7,6 +7,7 @@ mod commands;
 mod delivered;
 mod jobs;
 mod providers;
+mod receipts;
 mod transitions;
 
 use crate::backend::rfc3339_ms;
