@@ -301,8 +301,25 @@ fn router(state: AppState) -> axum::Router {
         .route("/api/peers", get(public::peers))
         .route("/api/overview", get(public::overview))
         .route("/api/health", get(public::health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(limit)
         .with_state(state)
+}
+
+/// Unknown routes answer JSON like every other refusal (axum's default is an empty body).
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("not found: {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed: {method} {}", uri.path()),
+    )
 }
 
 #[cfg(test)]
