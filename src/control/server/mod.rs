@@ -7,6 +7,7 @@ mod follow;
 mod hub;
 mod node;
 mod openai;
+mod payouts;
 mod public;
 mod reaper;
 mod schema;
@@ -287,6 +288,10 @@ fn router(state: AppState) -> axum::Router {
             "/api/v1/node/commands/{id}/complete",
             post(node::command_complete),
         )
+        .route("/api/v1/node/payouts/set", post(payouts::set))
+        .route("/api/v1/node/payouts/list", post(payouts::list))
+        .route("/api/v1/node/payouts/remove", post(payouts::remove))
+        .route("/api/v1/node/payments/list", post(payouts::payments))
         .route(
             "/api/v1/user/nodes/{pubkey}/commands",
             post(public::enqueue_command).get(public::list_commands),

@@ -94,7 +94,7 @@ fn text(s: Option<String>, max: usize) -> Option<String> {
 }
 
 /// The caller's provider row, or 404 "call /register first".
-async fn me_row(st: &AppState, pubkey: &str) -> Result<Provider, ApiError> {
+pub(super) async fn me_row(st: &AppState, pubkey: &str) -> Result<Provider, ApiError> {
     st.store
         .provider_by_key(pubkey, "provider")
         .await?
@@ -274,13 +274,13 @@ pub(super) async fn complete(
         .complete(&id, &p.id, ok, b.result.as_ref(), error, now)
         .await??;
     if !noop {
+        let last = st.store.last_event_of(&j, &["done", "error"]).await?;
+        if ok {
+            let done = last.as_ref().filter(|e| e.kind == "done").map(|e| &e.data);
+            super::payouts::record_completed(&st, &j, &p, done, now).await?;
+        }
         // Readers end on `done`/`error`: add one when the node sent none for this attempt.
-        if st
-            .store
-            .last_event_of(&j, &["done", "error"])
-            .await?
-            .is_none()
-        {
+        if last.is_none() {
             let (kind, data) = if ok {
                 let text = ChatResult::deserialize(&j.result)
                     .ok()

@@ -5,6 +5,7 @@
 mod admissions;
 mod commands;
 mod jobs;
+mod payments;
 mod providers;
 mod transitions;
 
@@ -21,6 +22,7 @@ use providers::*;
 
 pub use commands::strip_ansi;
 pub use jobs::{Job, StoredEvent};
+pub use payments::{LedgerParty, Outbound};
 pub use providers::Provider;
 pub use transitions::{Outcome, Refused};
 
