@@ -358,7 +358,7 @@ pub struct RemoveArgs {
     pub json: bool,
 }
 
-fn cp_config(
+pub(super) fn cp_config(
     flag: Option<&Path>,
     url: Option<&str>,
 ) -> Result<(config::Config, NodeKey), ExitCode> {

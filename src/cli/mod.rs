@@ -12,6 +12,7 @@ mod init_cmd;
 mod model;
 pub(crate) use crate::term::{fetch_default_model, runtime};
 mod node;
+mod payout_cmd;
 mod receipt_cmd;
 mod secret;
 mod service_cmd;
@@ -98,6 +99,11 @@ pub enum Command {
     /// Remove this node from the control plane (local files stay; install.sh --uninstall
     /// removes the binary)
     Remove(control_cmd::RemoveArgs),
+    /// This node's payout addresses on the control plane: set COIN NETWORK ADDRESS
+    /// [--default], list, remove COIN NETWORK
+    Payout(payout_cmd::PayoutArgs),
+    /// This node's payments ledger on the control plane (`--limit N`, `--json`)
+    Payments(payout_cmd::PaymentsArgs),
     /// Job receipts signed by a control plane: `infernet receipt verify FILE|ID`
     #[command(subcommand)]
     Receipt(receipt_cmd::ReceiptCommand),
@@ -138,6 +144,8 @@ pub fn run(cli: Cli) -> ExitCode {
             control_cmd::register(cli.config.as_deref(), args)
         }
         Command::Remove(args) => control_cmd::remove(cli.config.as_deref(), args),
+        Command::Payout(args) => payout_cmd::payout(cli.config.as_deref(), args),
+        Command::Payments(args) => payout_cmd::payments(cli.config.as_deref(), args),
         Command::ControlPlane(cmd) => control_cmd::run(cmd),
         Command::Receipt(cmd) => receipt_cmd::run(cli.config.as_deref(), cmd),
     }

@@ -96,6 +96,9 @@ pub struct ControlPlaneConfig {
     /// Chat jobs run at once; advertised to the server as `load.concurrency_cap`.
     #[serde(deserialize_with = "lenient::u32")]
     pub concurrency_cap: u32,
+    /// Advertised price, USD per 1,000 tokens (prompt + completion); the control plane's
+    /// ledger prices each completed job with it. None: not advertised (jobs are priced 0).
+    pub price: Option<f64>,
 }
 
 impl Default for ControlPlaneConfig {
@@ -112,6 +115,7 @@ impl Default for ControlPlaneConfig {
             poll_interval: 15.0,
             command_interval: 30.0,
             concurrency_cap: 4,
+            price: None,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod events;
 pub mod jobs;
 pub mod node;
 pub mod openai;
+pub mod payouts;
 pub mod public;
 pub mod receipt;
 pub mod specs;

@@ -35,5 +35,13 @@ pub(super) fn check(cp: &ControlPlaneConfig, cx: &Ctx) -> Result<(), Error> {
             "expected an integer >= 1, found '0'",
         ));
     }
+    if let Some(p) = cp.price
+        && !(p.is_finite() && p >= 0.0)
+    {
+        return Err(cx.err(
+            "control_plane.price",
+            format!("expected USD per 1k tokens >= 0, found '{p}'"),
+        ));
+    }
     Ok(())
 }

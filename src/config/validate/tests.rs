@@ -315,6 +315,11 @@ fn control_plane() {
             "control_plane.concurrency_cap",
             "expected an integer >= 1, found '0'",
         ),
+        (
+            |c| c.control_plane.price = Some(-0.5),
+            "control_plane.price",
+            "expected USD per 1k tokens >= 0, found '-0.5'",
+        ),
     ]);
     let mut c = base();
     c.control_plane.url = "http://cp.example/".into();

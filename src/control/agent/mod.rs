@@ -372,7 +372,7 @@ impl Agent {
             port,
             specs: Some(self.specs(true).await),
             gpu_model: None,
-            price: None,
+            price: self.cfg.price.map(serde_json::Value::from),
         };
         let data: Registered = self
             .client

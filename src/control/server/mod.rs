@@ -9,6 +9,7 @@ mod follow;
 mod hub;
 mod node;
 mod openai;
+mod payouts;
 mod public;
 mod reaper;
 mod receipts;
@@ -306,6 +307,10 @@ fn router(state: AppState) -> axum::Router {
             "/api/v1/node/commands/{id}/complete",
             post(node::command_complete),
         )
+        .route("/api/v1/node/payouts/set", post(payouts::set))
+        .route("/api/v1/node/payouts/list", post(payouts::list))
+        .route("/api/v1/node/payouts/remove", post(payouts::remove))
+        .route("/api/v1/node/payments/list", post(payouts::payments))
         .route(
             "/api/v1/user/nodes/{pubkey}/commands",
             post(public::enqueue_command).get(public::list_commands),
@@ -325,8 +330,25 @@ fn router(state: AppState) -> axum::Router {
         .route("/api/peers", get(public::peers))
         .route("/api/overview", get(public::overview))
         .route("/api/health", get(public::health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(limit)
         .with_state(state)
+}
+
+/// Unknown routes answer JSON like every other refusal (axum's default is an empty body).
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("not found: {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed: {method} {}", uri.path()),
+    )
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ fn text(s: Option<String>, max: usize) -> Option<String> {
 }
 
 /// The caller's provider row, or 404 "call /register first".
-async fn me_row(st: &AppState, pubkey: &str) -> Result<Provider, ApiError> {
+pub(super) async fn me_row(st: &AppState, pubkey: &str) -> Result<Provider, ApiError> {
     st.store
         .provider_by_key(pubkey, "provider")
         .await?
@@ -275,13 +275,14 @@ pub(super) async fn complete(
         .complete(&id, &p.id, ok, b.result.as_ref(), error, now)
         .await??;
     if !noop {
+        let last = st.store.last_event_of(&j, &["done", "error"]).await?;
+        let mut amount_usd = None;
+        if ok {
+            let done = last.as_ref().filter(|e| e.kind == "done").map(|e| &e.data);
+            amount_usd = Some(super::payouts::record_completed(&st, &j, &p, done, now).await?);
+        }
         // Readers end on `done`/`error`: add one when the node sent none for this attempt.
-        if st
-            .store
-            .last_event_of(&j, &["done", "error"])
-            .await?
-            .is_none()
-        {
+        if last.is_none() {
             let (kind, data) = if ok {
                 let text = ChatResult::deserialize(&j.result)
                     .ok()
@@ -309,7 +310,8 @@ pub(super) async fn complete(
         }
         st.hub.publish(&id, HubMsg::Final);
         tracing::info!(job = %id, node = %p.node_id, status = %j.status, "job finished");
-        super::receipts::issue(&st, &j, &key, now).await;
+        let amount = amount_usd.as_deref().unwrap_or("0");
+        super::receipts::issue(&st, &j, &key, amount, now).await;
     }
     data(CompleteAck {
         id: j.id,

@@ -40,7 +40,8 @@ impl Signer {
 }
 
 /// Builds, signs and stores the receipt of a job that just finished (once per job).
-pub(super) async fn issue(st: &AppState, j: &Job, node_pubkey: &str, now: i64) {
+/// `amount`: the job's price in USD, as the ledger recorded it.
+pub(super) async fn issue(st: &AppState, j: &Job, node_pubkey: &str, amount: &str, now: i64) {
     let text = ChatResult::deserialize(&j.result)
         .ok()
         .and_then(|r| r.text)
@@ -53,7 +54,7 @@ pub(super) async fn issue(st: &AppState, j: &Job, node_pubkey: &str, now: i64) {
         buyer_did: format!("{}:anon:{}", s.did, j.id),
         platform_did: s.did.clone(),
         category: "inference:chat".into(),
-        amount: "0".into(),
+        amount: amount.into(),
         currency: "USD".into(),
         escrow_tx: None,
         sla: None,

@@ -91,7 +91,42 @@ fn migrations(d: Dialect) -> Vec<String> {
         );
         CREATE INDEX node_admissions_status ON node_admissions (status, last_seen);"
             .to_string(),
-        // 4: signed receipts, one per finished job.
+        // 4: payout addresses and the payments ledger (reference §6.5). Booleans are 0/1,
+        // amounts exact decimal text; one ledger row per job and direction.
+        "CREATE TABLE provider_payouts (
+            id TEXT PRIMARY KEY,
+            provider_id TEXT NOT NULL,
+            coin TEXT NOT NULL,
+            network TEXT NOT NULL,
+            address TEXT NOT NULL,
+            is_default BIGINT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX provider_payouts_address ON provider_payouts (provider_id, coin, address);
+        CREATE TABLE payment_transactions (
+            id TEXT PRIMARY KEY,
+            direction TEXT NOT NULL,
+            job_id TEXT,
+            provider_id TEXT,
+            client_id TEXT,
+            coin TEXT,
+            network TEXT,
+            amount TEXT,
+            amount_usd TEXT,
+            address TEXT,
+            tx_hash TEXT,
+            invoice_id TEXT,
+            status TEXT NOT NULL,
+            provider_gateway TEXT,
+            metadata TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            confirmed_at BIGINT
+        );
+        CREATE UNIQUE INDEX payment_transactions_job ON payment_transactions (job_id, direction);
+        CREATE INDEX payment_transactions_provider ON payment_transactions (provider_id, created_at);
+        CREATE INDEX payment_transactions_client ON payment_transactions (client_id, created_at);"
+            .to_string(),
+        // 5: signed receipts, one per finished job.
         "CREATE TABLE receipts (
             receipt_id TEXT PRIMARY KEY,
             job_id TEXT NOT NULL UNIQUE,

@@ -6,6 +6,7 @@ mod admissions;
 mod commands;
 mod delivered;
 mod jobs;
+mod payments;
 mod providers;
 mod receipts;
 mod transitions;
@@ -23,6 +24,7 @@ use providers::*;
 
 pub use commands::strip_ansi;
 pub use jobs::{Job, StoredEvent};
+pub use payments::{LedgerParty, Outbound};
 pub use providers::Provider;
 pub use transitions::{Outcome, Refused};
 

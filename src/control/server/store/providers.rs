@@ -18,9 +18,11 @@ pub struct Provider {
     pub concurrency_cap: i64,
     pub last_seen: i64,
     pub created_at: i64,
+    /// As registered (JSON text): USD per 1,000 tokens.
+    pub price: Option<String>,
 }
 
-pub(super) const PROVIDER_COLS: &str = "id, node_id, public_key, role, name, status, address, port, gpu_model, specs, served_models, concurrency_cap, last_seen, created_at";
+pub(super) const PROVIDER_COLS: &str = "id, node_id, public_key, role, name, status, address, port, gpu_model, specs, served_models, concurrency_cap, last_seen, created_at, price";
 
 pub(super) fn provider(r: &Row) -> Provider {
     Provider {
@@ -38,6 +40,7 @@ pub(super) fn provider(r: &Row) -> Provider {
         concurrency_cap: n(r, 11).unwrap_or(specs::DEFAULT_CAP),
         last_seen: n(r, 12).unwrap_or(0),
         created_at: n(r, 13).unwrap_or(0),
+        price: t(r, 14).filter(|p| p != "null"),
     }
 }
 
