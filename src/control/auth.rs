@@ -67,17 +67,12 @@ pub fn canonical(
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    alloy::hex::encode(b)
 }
 
+/// Hex to bytes (`0x` allowed); `None` when it is not hex.
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    alloy::hex::decode(s.trim()).ok()
 }
 
 fn random32() -> [u8; 32] {

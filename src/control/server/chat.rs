@@ -216,15 +216,19 @@ pub(super) async fn claimed_soon(st: &AppState, j: Job) -> Job {
     latest
 }
 
+/// The job `id`, or 404 naming it.
+pub(super) async fn job_or_404(st: &AppState, id: &str) -> Result<Job, ApiError> {
+    st.store
+        .job(id)
+        .await?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job '{id}'")))
+}
+
 pub(super) async fn status(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ChatStatus>, ApiError> {
-    let j = st
-        .store
-        .job(&id)
-        .await?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job '{id}'")))?;
+    let j = job_or_404(&st, &id).await?;
     let latest_error = st
         .store
         .last_event_of(&j, &["error"])
@@ -282,11 +286,7 @@ pub(super) async fn stream(
     Query(q): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let j = st
-        .store
-        .job(&id)
-        .await?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job '{id}'")))?;
+    let j = job_or_404(&st, &id).await?;
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -1,7 +1,9 @@
 //! The client job API (`/api/v1/jobs`): submit, read, and stream the answer as plain
 //! `{"text"}` frames ending with `[DONE]` (seed 004). Same queue, limits and routing as
 //! `/api/chat`; the stream is always coherent across a re-run (these clients know no `reset`).
-use super::chat::{ChatInput, claimed_soon, enqueue, json_event, provider_of, sse_headers};
+use super::chat::{
+    ChatInput, claimed_soon, enqueue, job_or_404, json_event, provider_of, sse_headers,
+};
 use super::coherent::{Coherent, Pass};
 use super::follow::{self, Follow};
 use super::store::{JobStatus, StoredEvent};
@@ -72,11 +74,7 @@ pub(super) async fn get(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<JobState>, ApiError> {
-    let j = st
-        .store
-        .job(&id)
-        .await?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job '{id}'")))?;
+    let j = job_or_404(&st, &id).await?;
     let result = ChatResult::deserialize(&j.result).ok();
     let t = crate::backend::rfc3339_ms;
     Ok(Json(JobState {
@@ -128,11 +126,7 @@ pub(super) async fn stream(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let j = st
-        .store
-        .job(&id)
-        .await?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job '{id}'")))?;
+    let j = job_or_404(&st, &id).await?;
     let max = st.opts.max_readers_per_job;
     let mut rx = follow::spawn(st.clone(), j, 0).ok_or_else(|| {
         ApiError(
