@@ -308,6 +308,10 @@ async fn a_batch_answers_jobs_paid_delegated_subscriptions_and_bad_entries_in_or
     let base = node.base.clone();
     wait_ready(&base).await;
     let now = chain.now().await as u32;
+    // The node's head must have reached `now`: a subscription not active at its head has its
+    // payment checked later, not at the request.
+    let block = chain.user.get_block_number().await.unwrap();
+    wait_node_block(&base, block).await;
     let mut paid = sub_for(owner, now, 0, 1, 1);
     paid.payment_amount = amount;
     paid.wallet = paying;

@@ -168,8 +168,9 @@ pub(super) async fn create(
 }
 
 /// How long `POST /api/chat` waits for a node to lease a new job, so it can answer
-/// `assigned` with the node as the reference does (it picks the node at submit). A long-polling
-/// idle node takes a job within milliseconds; when all are busy the answer says `pending`.
+/// `assigned` with the node as the reference does (it picks the node at submit). It waits only
+/// while a long poll is waiting for work (an idle node takes a job within milliseconds), and
+/// never more than a quarter of the pending timeout; otherwise the answer says `pending`.
 const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The node a job is leased to, as `/api/chat` names it.
@@ -188,10 +189,13 @@ pub(super) async fn provider_of(st: &AppState, j: &Job) -> Result<Option<ChatPro
 }
 
 pub(super) async fn claimed_soon(st: &AppState, j: Job) -> Job {
+    if st.hub.pollers_waiting() == 0 {
+        return j;
+    }
     let Some(mut rx) = st.hub.subscribe(&j.id, st.opts.max_readers_per_job) else {
         return j;
     };
-    let deadline = tokio::time::Instant::now() + CLAIM_WAIT;
+    let deadline = tokio::time::Instant::now() + CLAIM_WAIT.min(st.opts.pending_timeout / 4);
     let mut latest = j;
     loop {
         // The row after subscribing: a claim before the subscription is seen here.

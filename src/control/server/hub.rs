@@ -2,6 +2,7 @@
 //! watching (the database stays the source of truth; readers replay from it first).
 use super::store::StoredEvent;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, broadcast};
 
@@ -19,6 +20,17 @@ pub struct Hub {
     jobs: Arc<Mutex<HashMap<String, broadcast::Sender<HubMsg>>>>,
     /// Woken when a job becomes claimable (created or re-queued): long polls re-check.
     pub work: Arc<Notify>,
+    /// Long polls waiting for work now.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Counts one long poll as waiting while it lives.
+pub struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Hub {
@@ -48,5 +60,16 @@ impl Hub {
 
     pub fn wake_pollers(&self) {
         self.work.notify_waiters();
+    }
+
+    /// Marks a long poll as waiting until the guard drops.
+    pub fn waiting(&self) -> Waiting {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(self.waiting.clone())
+    }
+
+    /// Long polls waiting for work now (a new job is likely claimed within milliseconds).
+    pub fn pollers_waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 }

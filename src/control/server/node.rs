@@ -230,6 +230,7 @@ pub(super) async fn poll(
                 jobs: jobs.iter().map(job_row).collect(),
             });
         }
+        let _waiting = st.hub.waiting();
         tokio::select! {
             _ = &mut notified => {}
             _ = tokio::time::sleep_until(deadline) => {}
