@@ -142,28 +142,44 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     let b: ChatSubmitBody = read_body(&body).map_err(ApiError::from)?;
     let input: ChatInput = b.check()?.into();
-    match enqueue(&st, &input, &peer.ip().to_string()).await? {
+    let (j, provider) = match submit(&st, &input, &peer.ip().to_string()).await? {
+        Ok(taken) => taken,
+        Err(refused) => return Ok(refused),
+    };
+    Ok(Json(ChatCreated {
+        stream_url: format!("/api/chat/stream/{}", j.id),
+        job_id: j.id,
+        status: j.status.as_str().into(),
+        source: "p2p".into(),
+        provider,
+        model: j.model_name,
+    })
+    .into_response())
+}
+
+/// Queues a client's job and names the node that took it (when one did within the claim
+/// wait), for `/api/chat` and `/api/v1/jobs`; `Err` is the 503 answer when nothing live serves
+/// the model.
+pub(super) async fn submit(
+    st: &AppState,
+    input: &ChatInput,
+    client_ip: &str,
+) -> Result<Result<(Job, Option<ChatProvider>), Response>, ApiError> {
+    match enqueue(st, input, client_ip).await? {
         Ok(j) => {
-            let j = claimed_soon(&st, j).await;
-            let provider = provider_of(&st, &j).await?;
-            Ok(Json(ChatCreated {
-                stream_url: format!("/api/chat/stream/{}", j.id),
-                job_id: j.id,
-                status: j.status.as_str().into(),
-                source: "p2p".into(),
-                provider,
-                model: j.model_name,
-            })
-            .into_response())
+            let j = claimed_soon(st, j).await;
+            let provider = provider_of(st, &j).await?;
+            Ok(Ok((j, provider)))
         }
-        Err((j, why)) => Ok((
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(ChatRefused {
+        Err((j, why)) => {
+            let refused = ChatRefused {
                 error: why,
                 job_id: j.id,
-            }),
-        )
-            .into_response()),
+            };
+            Ok(Err(
+                (StatusCode::SERVICE_UNAVAILABLE, Json(refused)).into_response()
+            ))
+        }
     }
 }
 
@@ -174,7 +190,7 @@ pub(super) async fn create(
 const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The node a job is leased to, as `/api/chat` names it.
-pub(super) async fn provider_of(st: &AppState, j: &Job) -> Result<Option<ChatProvider>, ApiError> {
+async fn provider_of(st: &AppState, j: &Job) -> Result<Option<ChatProvider>, ApiError> {
     let Some(id) = &j.provider_id else {
         return Ok(None);
     };
@@ -188,7 +204,7 @@ pub(super) async fn provider_of(st: &AppState, j: &Job) -> Result<Option<ChatPro
     }))
 }
 
-pub(super) async fn claimed_soon(st: &AppState, j: Job) -> Job {
+async fn claimed_soon(st: &AppState, j: Job) -> Job {
     if st.hub.pollers_waiting() == 0 {
         return j;
     }

@@ -1,9 +1,7 @@
 //! The client job API (`/api/v1/jobs`): submit, read, and stream the answer as plain
 //! `{"text"}` frames ending with `[DONE]` (seed 004). Same queue, limits and routing as
 //! `/api/chat`; the stream is always coherent across a re-run (these clients know no `reset`).
-use super::chat::{
-    ChatInput, claimed_soon, enqueue, job_or_404, json_event, provider_of, sse_headers,
-};
+use super::chat::{ChatInput, job_or_404, json_event, sse_headers, submit};
 use super::coherent::{Coherent, Pass};
 use super::follow::{self, Follow};
 use super::store::{JobStatus, StoredEvent};
@@ -14,7 +12,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use infernet_core::wire::chat::{ChatRefused, ChatSubmitBody};
+use infernet_core::wire::chat::ChatSubmitBody;
 use infernet_core::wire::client_jobs::{JobCreated, JobState, JobText};
 use infernet_core::wire::events::ErrorData;
 use infernet_core::wire::jobs::ChatResult;
@@ -46,28 +44,18 @@ pub(super) async fn create(
     let b = ChatSubmitBody::deserialize(with_prompt(v))
         .map_err(|e| super::bad(format!("invalid body: {e}")))?;
     let input: ChatInput = b.check()?.into();
-    match enqueue(&st, &input, &peer.ip().to_string()).await? {
-        Ok(j) => {
-            let j = claimed_soon(&st, j).await;
-            let provider = provider_of(&st, &j).await?;
-            let created = JobCreated {
-                stream_url: format!("/api/v1/jobs/{}/stream", j.id),
-                id: j.id,
-                status: j.status.as_str().into(),
-                model: j.model_name,
-                provider,
-            };
-            Ok((StatusCode::CREATED, Json(created)).into_response())
-        }
-        Err((j, why)) => Ok((
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(ChatRefused {
-                error: why,
-                job_id: j.id,
-            }),
-        )
-            .into_response()),
-    }
+    let (j, provider) = match submit(&st, &input, &peer.ip().to_string()).await? {
+        Ok(taken) => taken,
+        Err(refused) => return Ok(refused),
+    };
+    let created = JobCreated {
+        stream_url: format!("/api/v1/jobs/{}/stream", j.id),
+        id: j.id,
+        status: j.status.as_str().into(),
+        model: j.model_name,
+        provider,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 pub(super) async fn get(
