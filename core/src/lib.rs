@@ -11,6 +11,7 @@ pub mod chain;
 pub mod continuity;
 pub mod interval;
 pub mod lease;
+pub mod ratelimit;
 pub mod retry;
 pub mod sync;
 pub mod tx;

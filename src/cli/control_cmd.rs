@@ -1,4 +1,5 @@
 //! `infernet control-plane serve` and the node's `register` / `update` / `remove`.
+use super::operator::OperatorArgs;
 use clap::{Args, Subcommand};
 use infernet::config::{self, Overrides, Secret};
 use infernet::control::agent;
@@ -19,17 +20,9 @@ pub enum ControlPlaneCommand {
     Approve(DecideArgs),
     /// Refuse a node key; a registered node with it is removed and gets no new jobs
     Deny(DecideArgs),
-}
-
-/// Where the operator's calls go; the token is the server's INFERNET_ADMIN_TOKEN.
-#[derive(Debug, Args)]
-pub struct OperatorArgs {
-    /// The control plane's URL
-    #[arg(long, default_value = "http://127.0.0.1:4010", env = "INFERNET_CP_URL")]
-    pub url: String,
-    /// Print the server's answer as JSON
-    #[arg(long)]
-    pub json: bool,
+    /// Client API keys for /api/chat, /api/v1/jobs and /v1/*: create, list (with usage), revoke
+    #[command(subcommand)]
+    Keys(super::keys_cmd::KeysCommand),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +85,13 @@ pub struct ServeArgs {
     /// Jobs one client (IP) may have waiting for a node; more get 429
     #[arg(long, default_value_t = 256)]
     pub max_pending_per_client: i64,
+    /// Chat requests an hour one address may make without an API key (the reference allows
+    /// 20); 0 requires a key
+    #[arg(long, default_value_t = 20, env = "INFERNET_CP_ANONYMOUS_PER_HOUR")]
+    pub anonymous_per_hour: u32,
+    /// Requests an hour of a key created without --per-hour
+    #[arg(long, default_value_t = 1000)]
+    pub key_per_hour: u32,
     /// Which nodes may register and take users' prompts: open (any key that signs),
     /// allowlist (only --allow-node keys) or approval (--allow-node keys, and keys the
     /// operator approves with `infernet control-plane approve`). Default: allowlist when
@@ -127,6 +127,7 @@ pub fn run(cmd: ControlPlaneCommand) -> ExitCode {
         }
         ControlPlaneCommand::Approve(a) => decide(a, "approve"),
         ControlPlaneCommand::Deny(a) => decide(a, "deny"),
+        ControlPlaneCommand::Keys(k) => super::keys_cmd::run(k),
     }
 }
 
@@ -140,79 +141,43 @@ fn decide(a: DecideArgs, decision: &str) -> ExitCode {
     )
 }
 
-/// One admin call; prints the rows (or the JSON), or the server's error.
+/// An admissions call: prints the rows (or the JSON), or the server's error.
 fn operator_call(
     op: &OperatorArgs,
     method: reqwest::Method,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> ExitCode {
-    let Some(token) = std::env::var("INFERNET_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    else {
-        eprintln!(
-            "error: set INFERNET_ADMIN_TOKEN to the control plane's admin token (the one it was started with)"
-        );
-        return ExitCode::from(2);
-    };
-    let rt = match super::runtime(Some(1)) {
-        Ok(r) => r,
+    let v = match super::operator::call(op, method, path, body) {
+        Ok(v) => v,
         Err(c) => return c,
     };
-    let url = format!("{}{path}", op.url.trim_end_matches('/'));
-    rt.block_on(async move {
-        let mut req = reqwest::Client::new()
-            .request(method, &url)
-            .bearer_auth(token)
-            .timeout(Duration::from_secs(15));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: no answer from {}: {e}", op.url);
-                return ExitCode::FAILURE;
-            }
-        };
-        let status = resp.status();
-        let v: serde_json::Value = resp.json().await.unwrap_or_default();
-        if !status.is_success() {
-            eprintln!(
-                "error: {} answered {status}: {}",
-                op.url,
-                v["error"].as_str().unwrap_or("(no reason given)")
-            );
-            return ExitCode::FAILURE;
-        }
-        if op.json {
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            return ExitCode::SUCCESS;
-        }
-        let rows = match &v["data"] {
-            serde_json::Value::Array(rows) => rows.clone(),
-            row => vec![row.clone()],
-        };
-        if let Some(policy) = v["policy"].as_str() {
-            println!("admission policy: {policy}");
-        }
-        if rows.is_empty() {
-            println!("no node keys recorded");
-        }
-        for r in rows {
-            let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-            println!(
-                "{:<9} {}  node_id={} name={} last_seen={}",
-                s("status"),
-                s("pubkey"),
-                s("node_id"),
-                s("name"),
-                s("last_seen")
-            );
-        }
-        ExitCode::SUCCESS
-    })
+    if op.json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    let rows = match &v["data"] {
+        serde_json::Value::Array(rows) => rows.clone(),
+        row => vec![row.clone()],
+    };
+    if let Some(policy) = v["policy"].as_str() {
+        println!("admission policy: {policy}");
+    }
+    if rows.is_empty() {
+        println!("no node keys recorded");
+    }
+    for r in rows {
+        let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+        println!(
+            "{:<9} {}  node_id={} name={} last_seen={}",
+            s("status"),
+            s("pubkey"),
+            s("node_id"),
+            s("name"),
+            s("last_seen")
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// Name of the control plane's receipt-signing key in the secret store.
@@ -291,6 +256,8 @@ fn serve(a: ServeArgs) -> ExitCode {
         max_connections: a.max_connections.max(1),
         header_timeout: d(a.header_timeout_secs),
         max_pending_per_client: a.max_pending_per_client.max(1),
+        anonymous_per_hour: a.anonymous_per_hour,
+        key_per_hour: a.key_per_hour,
         admission,
         admin_token,
         ..Default::default()

@@ -74,6 +74,17 @@ pub enum Tokens {
     Streamed(u64),
 }
 
+impl Tokens {
+    /// The tokens a job is priced for.
+    pub fn count(self) -> i64 {
+        let n = match self {
+            Tokens::Usage { prompt, completion } => prompt.saturating_add(completion),
+            Tokens::Streamed(n) => n,
+        };
+        i64::try_from(n).unwrap_or(i64::MAX)
+    }
+}
+
 /// A priced job: the USD it earns and why (stored as the ledger row's `metadata`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Priced {

@@ -18,6 +18,7 @@ pub mod client_jobs;
 pub mod commands;
 pub mod events;
 pub mod jobs;
+pub mod keys;
 pub mod node;
 pub mod openai;
 pub mod payouts;

@@ -138,11 +138,16 @@ pub(crate) fn parse_chat(b: &Value) -> Result<ChatInput, ApiError> {
 pub(super) async fn create(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let b: ChatSubmitBody = read_body(&body).map_err(ApiError::from)?;
     let input: ChatInput = b.check()?.into();
-    let (j, provider) = match submit(&st, &input, &peer.ip().to_string()).await? {
+    let caller = match super::clients::admit(&st, &headers, &peer.ip().to_string()).await {
+        Ok(c) => c,
+        Err(g) => return Ok(g.into_response()),
+    };
+    let (j, provider) = match submit(&st, &input, &caller.client_id()).await? {
         Ok(taken) => taken,
         Err(refused) => return Ok(refused),
     };

@@ -38,13 +38,18 @@ fn with_prompt(mut body: Value) -> Value {
 pub(super) async fn create(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let v: Value = read_body(&body).map_err(ApiError::from)?;
     let b = ChatSubmitBody::deserialize(with_prompt(v))
         .map_err(|e| super::bad(format!("invalid body: {e}")))?;
     let input: ChatInput = b.check()?.into();
-    let (j, provider) = match submit(&st, &input, &peer.ip().to_string()).await? {
+    let caller = match super::clients::admit(&st, &headers, &peer.ip().to_string()).await {
+        Ok(c) => c,
+        Err(g) => return Ok(g.into_response()),
+    };
+    let (j, provider) = match submit(&st, &input, &caller.client_id()).await? {
         Ok(taken) => taken,
         Err(refused) => return Ok(refused),
     };

@@ -4,9 +4,11 @@
 mod admission;
 pub(crate) mod chat;
 mod client_jobs;
+mod clients;
 mod coherent;
 mod follow;
 mod hub;
+mod keys;
 mod node;
 mod openai;
 mod payouts;
@@ -15,6 +17,7 @@ mod reaper;
 mod receipts;
 mod schema;
 pub mod store;
+mod users;
 mod views;
 
 use crate::config::Secret;
@@ -63,6 +66,10 @@ pub struct ServeOptions {
     pub receipt_key: Option<Secret>,
     /// Where clients reach this control plane (its `did:web`); default: the listen address.
     pub public_url: Option<String>,
+    /// Chat requests an hour an address may make without a key; 0: a key is required.
+    pub anonymous_per_hour: u32,
+    /// Requests an hour of a key created without its own limit.
+    pub key_per_hour: u32,
 }
 
 impl Default for ServeOptions {
@@ -85,6 +92,8 @@ impl Default for ServeOptions {
             max_pending_per_client: 256,
             receipt_key: None,
             public_url: None,
+            anonymous_per_hour: 20,
+            key_per_hour: 1000,
         }
     }
 }
@@ -317,6 +326,9 @@ fn router(state: AppState) -> axum::Router {
         )
         .route("/api/v1/user/admissions", get(admission::list))
         .route("/api/v1/user/admissions/{pubkey}", post(admission::decide))
+        .route("/api/v1/user/pubkey/link", post(users::link))
+        .route("/api/v1/user/keys", post(keys::create).get(keys::list))
+        .route("/api/v1/user/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/api/v1/receipts/{id}", get(receipts::get))
         .route("/.well-known/did.json", get(receipts::did))
         .route("/api/v1/jobs", post(client_jobs::create))

@@ -38,6 +38,7 @@ fn completion_id() -> String {
 pub(super) async fn completions(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let checked = match read_body::<CompletionBody>(&body) {
@@ -70,7 +71,14 @@ pub(super) async fn completions(
         max_tokens: req.max_tokens,
         temperature: req.temperature,
     };
-    let j = match enqueue(&st, &input, &peer.ip().to_string()).await {
+    let caller = match super::clients::admit(&st, &headers, &peer.ip().to_string()).await {
+        Ok(c) => c,
+        Err(super::clients::Gate::Refused(r)) => {
+            return r.with_retry_after(oai_error(r.status, r.code, r.message.clone()));
+        }
+        Err(super::clients::Gate::Failed(e)) => return e.into_response(),
+    };
+    let j = match enqueue(&st, &input, &caller.client_id()).await {
         Ok(Ok(j)) => j,
         Ok(Err((_, why))) => {
             let mut served: Vec<String> = st

@@ -124,6 +124,10 @@ pub(super) async fn record_completed(
             now,
         )
         .await?;
+    // A key's usage grows with the ledger row, once per job.
+    if written && let Some(key) = super::clients::key_of(&j.client_ip) {
+        st.store.key_tokens(key, tokens.count()).await?;
+    }
     if written {
         tracing::info!(job = %j.id, node = %p.node_id, amount_usd = %priced.amount_usd, "ledger: outbound payment pending");
     }

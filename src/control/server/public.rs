@@ -104,9 +104,7 @@ pub(super) fn admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or("");
-    let (a, b) = (got.as_bytes(), want.expose().as_bytes());
-    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-    if same {
+    if same_secret(got, want.expose()) {
         Ok(())
     } else {
         Err(ApiError(
@@ -116,13 +114,19 @@ pub(super) fn admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
     }
 }
 
+/// Constant-time equality of two secrets.
+pub(super) fn same_secret(got: &str, want: &str) -> bool {
+    let (a, b) = (got.as_bytes(), want.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub(super) async fn enqueue_command(
     State(st): State<AppState>,
     Path(pubkey): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Data<Queued>>, ApiError> {
-    admin(&st, &headers)?;
+    super::users::admin_or_owner(&st, &headers, &pubkey).await?;
     let b: Enqueue = read_body(&body)?;
     let (verb, model) = b.validate()?;
     let p = st
@@ -160,7 +164,7 @@ pub(super) async fn list_commands(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Data<Vec<CommandRow>>>, ApiError> {
-    admin(&st, &headers)?;
+    super::users::admin_or_owner(&st, &headers, &pubkey).await?;
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<i64>().ok())

@@ -33,6 +33,8 @@ async fn sweep(st: &AppState) -> Result<(), crate::control::db::DbError> {
     st.store
         .prune_nonces(now - 2 * crate::control::auth::WINDOW_S * 1000)
         .await?;
+    st.store.prune_rates(now).await?;
+    st.store.prune_sessions(now).await?;
     // A key that asked for admission and went quiet for a week asks again if it comes back.
     st.store
         .prune_admissions(now - 7 * 24 * 3600 * 1000)

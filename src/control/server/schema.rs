@@ -134,6 +134,46 @@ fn migrations(d: Dialect) -> Vec<String> {
             created_at BIGINT NOT NULL
         );"
         .to_string(),
+        // 6: client API keys (hashed), persistent request limits, and the user tier: accounts
+        // (a hashed bearer), their node-key links and dashboard sessions.
+        "CREATE TABLE client_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            per_hour BIGINT NOT NULL,
+            requests BIGINT NOT NULL,
+            tokens BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            last_used_at BIGINT,
+            revoked_at BIGINT
+        );
+        CREATE TABLE rate_limits (
+            subject TEXT PRIMARY KEY,
+            tat BIGINT NOT NULL
+        );
+        CREATE INDEX rate_limits_tat ON rate_limits (tat);
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE pubkey_links (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            pubkey TEXT NOT NULL,
+            role TEXT NOT NULL,
+            label TEXT,
+            created_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX pubkey_links_key_role ON pubkey_links (pubkey, role);
+        CREATE INDEX pubkey_links_user ON pubkey_links (user_id);
+        CREATE TABLE dashboard_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );"
+        .to_string(),
     ]
 }
 

@@ -6,10 +6,12 @@ mod admissions;
 mod commands;
 mod delivered;
 mod jobs;
+mod keys;
 mod payments;
 mod providers;
 mod receipts;
 mod transitions;
+mod users;
 
 use crate::backend::rfc3339_ms;
 pub use crate::clock::now_ms;
@@ -24,9 +26,11 @@ use providers::*;
 
 pub use commands::strip_ansi;
 pub use jobs::{Job, StoredEvent};
+pub use keys::{KeyLookup, secret_hash};
 pub use payments::{LedgerParty, Outbound};
 pub use providers::Provider;
 pub use transitions::{Outcome, Refused};
+pub use users::LinkRefused;
 
 fn t(r: &Row, i: usize) -> Option<String> {
     r.get(i).and_then(Val::text)
