@@ -5,6 +5,7 @@
 # jobs are posted over REST, and each
 # screen is captured with its colours (tmux capture-pane -e) and drawn to PNG with DejaVu Sans
 # Mono (ui/examples/ansi2png.rs). The wizard finds the llama-server through LLAMACPP_HOST.
+# The web dashboard pages come from headless chromium (tests/dashboard.rs).
 # Run: ./scripts/screenshots.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,3 +104,9 @@ sleep 2; tmux -L "$SOCK" send-keys -t w Enter; sleep 4
 tmux -L "$SOCK" capture-pane -e -p -t w > "$W/wizard.ansi"
 "$A2P" "$FONT" "$W/wizard.ansi" screenshots/wizard.png
 log "screenshots/wizard.png"
+
+# The control plane's web pages, rendered by headless chromium against a real control plane and
+# node after real jobs (the dashboard test, which writes them when asked).
+eval "$(./scripts/provision-browser.sh)"
+INFERNET_WRITE_SCREENSHOTS=1 cargo test --quiet --test dashboard dashboard_in_a_browser_sqlite >&2
+log "screenshots/web-status.png, screenshots/web-dashboard.png"

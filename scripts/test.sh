@@ -2,7 +2,7 @@
 # The whole test suite. Installs what the tests need, idempotently: Debian's docker.io (and starts
 # dockerd when no engine answers), tmux (TUI smoke test), llama.cpp's llama-server and a small GGUF model
 # (scripts/provision-llm.sh), PostgreSQL and the openai Python package (scripts/provision-cp.sh),
-# schemathesis (scripts/provision-schemathesis.sh),
+# schemathesis (scripts/provision-schemathesis.sh), headless chromium (scripts/provision-browser.sh),
 # anvil and solc-js from npm (scripts/provision-chain.sh); then the
 # contract artifacts check, fmt, clippy and every test. Needs only the Rust
 # toolchain and root or sudo for the install step.
@@ -46,6 +46,10 @@ log "postgres $INFERNET_TEST_PG_URL, openai client $INFERNET_TEST_OPENAI_PYTHON"
 # Schemathesis (PyPI) for the OpenAPI conformance test.
 eval "$(./scripts/provision-schemathesis.sh)"
 log "schemathesis $INFERNET_TEST_SCHEMATHESIS"
+
+# Headless chromium for the web dashboard tests.
+eval "$(./scripts/provision-browser.sh)"
+log "chromium $INFERNET_TEST_CHROMIUM"
 
 # anvil and solc-js (npm) for the contract and chain tests.
 eval "$(./scripts/provision-chain.sh)"

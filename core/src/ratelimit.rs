@@ -82,11 +82,7 @@ mod tests {
     fn twenty_an_hour_allows_a_burst_of_twenty_then_one_every_three_minutes() {
         let l = Limit { per_hour: 20 };
         let d = run(l, &[0; 21]);
-        assert!(
-            d[..20]
-                .iter()
-                .all(|d| matches!(d, Decision::Allow { .. }))
-        );
+        assert!(d[..20].iter().all(|d| matches!(d, Decision::Allow { .. })));
         // The 21st waits for one interval (180 s).
         assert_eq!(
             d[20],

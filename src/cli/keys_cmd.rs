@@ -85,7 +85,12 @@ fn go(cmd: KeysCommand) -> Result<ExitCode, ExitCode> {
             if let Some(p) = a.per_hour {
                 body["per_hour"] = p.into();
             }
-            let v = operator::call(&a.op, reqwest::Method::POST, "/api/v1/user/keys", Some(body))?;
+            let v = operator::call(
+                &a.op,
+                reqwest::Method::POST,
+                "/api/v1/user/keys",
+                Some(body),
+            )?;
             if a.op.json {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);

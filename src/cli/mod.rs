@@ -4,18 +4,20 @@ mod chat;
 mod config_cmd;
 mod contracts;
 mod control_cmd;
-mod keys_cmd;
 mod daemon_cmd;
 mod diag_cmd;
 mod firewall_cmd;
 mod gpu_cmd;
 mod init_cmd;
+mod keys_cmd;
 mod model;
 pub(crate) use crate::term::{fetch_default_model, runtime};
 mod node;
 mod operator;
 mod payout_cmd;
+mod pubkey_cmd;
 mod receipt_cmd;
+mod remote_cmd;
 mod secret;
 mod service_cmd;
 mod setup;
@@ -109,6 +111,17 @@ pub enum Command {
     /// Job receipts signed by a control plane: `infernet receipt verify FILE|ID`
     #[command(subcommand)]
     Receipt(receipt_cmd::ReceiptCommand),
+    /// This node's key on the control plane: show, link (to your account, for the dashboard
+    /// and remote commands)
+    #[command(subcommand)]
+    Pubkey(pubkey_cmd::PubkeyCommand),
+    /// Commands to a node of your account (after `infernet pubkey link`): install MODEL,
+    /// remove MODEL, list
+    #[command(name = "node-command")]
+    Remote(remote_cmd::NodeCommandArgs),
+    /// The control plane's web dashboard: `infernet dashboard login` prints a one-time link
+    #[command(subcommand)]
+    Dashboard(pubkey_cmd::DashboardCommand),
     /// A self-hostable control plane: `infernet control-plane serve`
     #[command(subcommand, name = "control-plane")]
     ControlPlane(control_cmd::ControlPlaneCommand),
@@ -149,6 +162,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Payout(args) => payout_cmd::payout(cli.config.as_deref(), args),
         Command::Payments(args) => payout_cmd::payments(cli.config.as_deref(), args),
         Command::ControlPlane(cmd) => control_cmd::run(cmd),
+        Command::Remote(a) => remote_cmd::run(cli.config.as_deref(), a),
+        Command::Pubkey(cmd) => pubkey_cmd::pubkey(cli.config.as_deref(), cmd),
+        Command::Dashboard(cmd) => pubkey_cmd::dashboard(cli.config.as_deref(), cmd),
         Command::Receipt(cmd) => receipt_cmd::run(cli.config.as_deref(), cmd),
     }
 }

@@ -119,20 +119,45 @@ impl CpClient {
         B: Serialize + ?Sized,
         R: DeserializeOwned,
     {
+        self.call_as(path, body, None, timeout).await
+    }
+
+    /// [`CpClient::call`] with an account's bearer token too (the user tier's pubkey link).
+    pub async fn call_as<B, R>(
+        &self,
+        path: &str,
+        body: &B,
+        bearer: Option<&crate::config::Secret>,
+        timeout: Duration,
+    ) -> Result<R, CpError>
+    where
+        B: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
         let bytes = serde_json::to_vec(body).map_err(|e| CpError::Local(e.to_string()))?;
         let header =
             auth::sign(&self.key.0, "POST", path, &bytes, now_s()).map_err(CpError::Local)?;
-        let resp = self
+        let mut req = self
             .http
             .post(format!("{}{path}", self.base))
             .header(auth::HEADER, header)
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b.expose());
+        }
+        let resp = req
             .timeout(timeout)
             .body(bytes)
             .send()
             .await
             .map_err(|e| self.unreachable(&e))?;
         read(resp, path, &self.base).await
+    }
+
+    /// A dashboard login link for this node's key, valid for `ttl_s`.
+    pub fn login_link(&self, ttl_s: i64) -> Result<String, CpError> {
+        let l = auth::LoginLink::sign(&self.key.0, now_s() + ttl_s).map_err(CpError::Local)?;
+        Ok(format!("{}/dashboard/login?{}", self.base, l.query()))
     }
 
     /// [`CpClient::call`] for an answer read as free-form JSON.

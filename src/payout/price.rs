@@ -45,6 +45,31 @@ impl Decimal {
         })
     }
 
+    /// `self + other`, exactly.
+    pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
+        let scale = self.scale.max(other.scale);
+        let up = |d: Decimal| {
+            10u128
+                .checked_pow(scale - d.scale)
+                .and_then(|f| d.digits.checked_mul(f))
+        };
+        Some(Decimal {
+            digits: up(self)?.checked_add(up(other)?)?,
+            scale,
+        })
+    }
+
+    /// The exact sum of decimal texts; `None` when one does not read or the sum overflows.
+    pub fn sum<'a>(amounts: impl IntoIterator<Item = &'a str>) -> Option<Decimal> {
+        amounts.into_iter().try_fold(
+            Decimal {
+                digits: 0,
+                scale: 0,
+            },
+            |acc, a| acc.checked_add(Decimal::parse(a)?),
+        )
+    }
+
     pub fn is_zero(self) -> bool {
         self.digits == 0
     }
@@ -137,6 +162,14 @@ pub fn price_job(price: Option<&str>, tokens: Tokens) -> Priced {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_add_exactly() {
+        let sum = Decimal::sum(["0.1", "0.2", "12", "0.0037"]).unwrap();
+        assert_eq!(sum.to_string(), "12.3037");
+        assert_eq!(Decimal::sum([]).unwrap().to_string(), "0");
+        assert!(Decimal::sum(["0.1", "x"]).is_none());
+    }
 
     #[test]
     fn decimals_parse_exactly() {

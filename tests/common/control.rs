@@ -87,6 +87,8 @@ impl ControlPlane {
             &db.target(),
         ])
         .args(extra)
+        // Tests send many chats from 127.0.0.1: no anonymous limit unless a test sets one.
+        .env("INFERNET_CP_ANONYMOUS_PER_HOUR", "1000000")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(out);

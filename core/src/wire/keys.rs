@@ -79,7 +79,11 @@ impl LinkBody {
                 )));
             }
         };
-        let label = self.label.as_deref().map(str::trim).filter(|l| !l.is_empty());
+        let label = self
+            .label
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty());
         if let Some(l) = label
             && l.chars().count() > 80
         {

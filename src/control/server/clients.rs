@@ -91,7 +91,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
 }
@@ -151,7 +154,11 @@ pub(crate) async fn admit(st: &AppState, headers: &HeaderMap, ip: &str) -> Resul
                 Caller::Key(_) => "this API key",
                 _ => "anonymous clients from this address",
             };
-            tracing::info!(subject, retry_after_s = retry, "chat request over its limit");
+            tracing::info!(
+                subject,
+                retry_after_s = retry,
+                "chat request over its limit"
+            );
             return Err(Gate::Refused(Refusal {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 code: "rate_limit_exceeded",

@@ -11,7 +11,10 @@ use infernet_core::wire::{Data, clean_text};
 
 /// A new key's secret: our prefix and 32 random bytes in hex.
 fn new_secret() -> String {
-    format!("{KEY_PREFIX}{}", alloy::hex::encode(rand::random::<[u8; 32]>()))
+    format!(
+        "{KEY_PREFIX}{}",
+        alloy::hex::encode(rand::random::<[u8; 32]>())
+    )
 }
 
 pub(super) async fn create(

@@ -19,6 +19,7 @@ mod schema;
 pub mod store;
 mod users;
 mod views;
+mod web;
 
 use crate::config::Secret;
 pub use admission::{Policy as AdmissionPolicy, normalise as admission_key};
@@ -107,6 +108,8 @@ pub(crate) struct Inner {
     pub opts: ServeOptions,
     pub started: Instant,
     pub receipts: receipts::Signer,
+    /// Where clients reach this control plane (`--public-url`, else the listen address).
+    pub public_url: String,
 }
 
 pub(crate) type AppState = Arc<Inner>;
@@ -269,6 +272,7 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
         opts,
         started: Instant::now(),
         receipts,
+        public_url,
     });
     let cancel = CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
@@ -328,7 +332,10 @@ fn router(state: AppState) -> axum::Router {
         .route("/api/v1/user/admissions/{pubkey}", post(admission::decide))
         .route("/api/v1/user/pubkey/link", post(users::link))
         .route("/api/v1/user/keys", post(keys::create).get(keys::list))
-        .route("/api/v1/user/keys/{id}", axum::routing::delete(keys::revoke))
+        .route(
+            "/api/v1/user/keys/{id}",
+            axum::routing::delete(keys::revoke),
+        )
         .route("/api/v1/receipts/{id}", get(receipts::get))
         .route("/.well-known/did.json", get(receipts::did))
         .route("/api/v1/jobs", post(client_jobs::create))
@@ -342,6 +349,12 @@ fn router(state: AppState) -> axum::Router {
         .route("/api/peers", get(public::peers))
         .route("/api/overview", get(public::overview))
         .route("/api/health", get(public::health))
+        .route("/", get(web::home))
+        .route("/status", get(web::status_page))
+        .route("/status/events", get(web::status_events))
+        .route("/dashboard", get(web::dashboard_page))
+        .route("/dashboard/events", get(web::dashboard_events))
+        .route("/dashboard/login", get(web::login))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(limit)

@@ -25,7 +25,10 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The account a request's bearer names: `None` without one, 401 for a token we never issued.
-pub(super) async fn account(st: &AppState, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) async fn account(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<String>, ApiError> {
     let Some(token) = bearer(headers).filter(|t| t.starts_with(TOKEN_PREFIX)) else {
         return Ok(None);
     };
@@ -57,7 +60,10 @@ pub(super) async fn link(
                 ));
             }
             let user = format!("usr_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
-            let token = format!("{TOKEN_PREFIX}{}", alloy::hex::encode(rand::random::<[u8; 32]>()));
+            let token = format!(
+                "{TOKEN_PREFIX}{}",
+                alloy::hex::encode(rand::random::<[u8; 32]>())
+            );
             st.store.create_user(&user, &token, now).await?;
             tracing::info!(user = %user, "account created by a pubkey link");
             (user, Some(token))

@@ -77,7 +77,13 @@ impl Store {
     /// Every key, newest first (revoked ones too, marked).
     pub async fn keys(&self) -> Result<Vec<KeyRow>, DbError> {
         let sql = format!("SELECT {KEY_COLS} FROM client_keys ORDER BY created_at DESC, id DESC");
-        Ok(self.db.query(&sql, &[]).await?.iter().map(key_row).collect())
+        Ok(self
+            .db
+            .query(&sql, &[])
+            .await?
+            .iter()
+            .map(key_row)
+            .collect())
     }
 
     pub async fn key_by_secret(&self, secret: &str) -> Result<Option<KeyLookup>, DbError> {

@@ -10,6 +10,7 @@ mod keys;
 mod payments;
 mod providers;
 mod receipts;
+mod stats;
 mod transitions;
 mod users;
 

@@ -283,3 +283,100 @@ fn guarded_update_matches_nulls_with_is_null() {
 fn ansi_is_stripped() {
     assert_eq!(strip_ansi("\u{1b}[31mfailed\u{1b}[0m: x"), "failed: x");
 }
+
+async fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path().join("cp.db").to_str().unwrap())
+        .await
+        .unwrap();
+    (dir, s)
+}
+
+#[tokio::test]
+async fn a_rate_is_taken_once_per_request_even_when_requests_race() {
+    use infernet_core::ratelimit::{Decision, Limit};
+    let (_d, s) = temp_store().await;
+    let limit = Limit { per_hour: 5 };
+    // Ten requests at once on one subject: exactly five pass.
+    let all = futures::future::join_all((0..10).map(|_| s.take_rate("ip:a", limit, 1_000))).await;
+    let passed = all
+        .iter()
+        .filter(|d| matches!(d, Ok(Decision::Allow { .. })))
+        .count();
+    assert_eq!(passed, 5, "{all:?}");
+    // Another subject is not affected; a pruned row means a full burst again.
+    assert!(matches!(
+        s.take_rate("ip:b", limit, 1_000).await.unwrap(),
+        Decision::Allow { .. }
+    ));
+    assert_eq!(s.prune_rates(3_600_000 + 1_000).await.unwrap(), 2);
+    assert!(matches!(
+        s.take_rate("ip:a", limit, 3_600_000 + 1_000).await.unwrap(),
+        Decision::Allow { .. }
+    ));
+}
+
+#[tokio::test]
+async fn keys_are_found_by_their_secret_only_and_revoked_once() {
+    let (_d, s) = temp_store().await;
+    let row = s
+        .create_key("key_1", Some("ci"), "ifn_secret", 7, 1_000)
+        .await
+        .unwrap();
+    assert_eq!((row.prefix.as_str(), row.per_hour), ("ifn_secret", 7));
+    // Only the hash is stored.
+    let stored =
+        s.db.query_one("SELECT key_hash FROM client_keys", &[])
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(t(&stored, 0).unwrap(), secret_hash("ifn_secret"));
+    assert!(s.key_by_secret("ifn_other").await.unwrap().is_none());
+    s.key_used("key_1", 2_000).await.unwrap();
+    s.key_tokens("key_1", 40).await.unwrap();
+    let k = s.key_by_secret("ifn_secret").await.unwrap().unwrap();
+    assert_eq!((k.revoked, k.row.requests, k.row.tokens), (false, 1, 40));
+    let first = s.revoke_key("key_1", 3_000).await.unwrap().unwrap();
+    let again = s.revoke_key("key_1", 9_000).await.unwrap().unwrap();
+    assert_eq!(first.revoked_at, again.revoked_at);
+    assert!(s.revoke_key("key_2", 1).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_key_links_to_one_account_and_sessions_expire() {
+    let (_d, s) = temp_store().await;
+    s.create_user("u1", "ifu_a", 1).await.unwrap();
+    s.create_user("u2", "ifu_b", 1).await.unwrap();
+    assert_eq!(
+        s.user_by_token("ifu_b").await.unwrap().as_deref(),
+        Some("u2")
+    );
+    let l = s
+        .link("u1", "pk", "provider", Some("rig"), 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(l.created);
+    let again = s
+        .link("u1", "pk", "provider", None, 6)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.created, again.label.as_deref()),
+        (false, Some("rig"))
+    );
+    assert_eq!(
+        s.link("u2", "pk", "provider", None, 7).await.unwrap(),
+        Err(LinkRefused::Taken)
+    );
+    assert_eq!(s.owner_of("pk").await.unwrap().as_deref(), Some("u1"));
+    assert_eq!(s.linked_keys("u2").await.unwrap().len(), 0);
+    s.create_session("sess", "u1", 100).await.unwrap();
+    assert_eq!(
+        s.session_user("sess", 99).await.unwrap().as_deref(),
+        Some("u1")
+    );
+    assert_eq!(s.session_user("sess", 100).await.unwrap(), None);
+    assert_eq!(s.prune_sessions(100).await.unwrap(), 1);
+}
