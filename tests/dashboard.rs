@@ -243,8 +243,20 @@ async fn dashboard_in_a_browser(db: Db, shots: bool) {
     assert!(total > 0.0, "{ledger}");
     let shown: f64 = card(&html, "Earnings (USD)").parse().unwrap();
     assert!((shown - total).abs() < 1e-12, "{shown} vs {total}");
-    // Commands with progress: none yet, and the card says how.
+    // Commands: none yet, and the page says how; one sent appears with its status (the
+    // session cookie stays in the browser's profile).
     assert!(html.contains("No commands sent to this node"), "{html}");
+    assert!(
+        html.contains("infernet node-command install MODEL"),
+        "{html}"
+    );
+    let queued = cli(node.dir(), &["node-command", "install", "tiny-model:1b"]);
+    assert!(queued.starts_with("queued model_install"), "{queued}");
+    let html = dom(&bin, p, &format!("{}/dashboard", cp.url));
+    assert!(
+        html.contains("model_install") && html.contains("tiny-model:1b"),
+        "{html}"
+    );
 
     // The link worked once.
     let r = http().get(&link).send().await.unwrap();

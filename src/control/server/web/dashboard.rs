@@ -74,6 +74,16 @@ fn progress(c: &CommandRow) -> String {
     }
 }
 
+/// A command's status, with the node's reason when it failed.
+fn command_status(c: &CommandRow) -> String {
+    match (c.status.as_str(), c.error.as_deref()) {
+        ("failed", Some(why)) => format!("<span class=\"bad\">failed: {}</span>", esc(why)),
+        ("failed" | "cancelled", None) => format!("<span class=\"bad\">{}</span>", esc(&c.status)),
+        ("completed", _) => "<span class=\"ok\">completed</span>".into(),
+        (s, _) => format!("<span class=\"warn\">{}</span>", esc(s)),
+    }
+}
+
 async fn gather(st: &AppState, user: &str) -> Result<Vec<Node>, DbError> {
     let mut out = Vec::new();
     for link in st.store.linked_keys(user).await? {
@@ -230,11 +240,8 @@ fn node_section(n: &Node, now: i64, timeout: i64) -> String {
     }
     if n.commands.is_empty() {
         out += &empty(
-            "No commands sent to this node. Install a model remotely with",
-            &format!(
-                "POST /api/v1/user/nodes/{}/commands {{\"command\":\"model_install\",\"args\":{{\"model\":\"…\"}}}}",
-                n.pubkey
-            ),
+            "No commands sent to this node. Install a model on it from anywhere with",
+            &format!("infernet node-command install MODEL --node {}", n.pubkey),
         );
     } else {
         let rows: Vec<Vec<String>> = n
@@ -245,7 +252,7 @@ fn node_section(n: &Node, now: i64, timeout: i64) -> String {
                     esc(c.issued_at.as_deref().unwrap_or("")),
                     esc(&c.command),
                     esc(c.args.get("model").and_then(|m| m.as_str()).unwrap_or("")),
-                    esc(&c.status),
+                    command_status(c),
                     progress(c),
                 ]
             })
