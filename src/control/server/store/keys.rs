@@ -35,7 +35,7 @@ pub struct KeyLookup {
     pub revoked: bool,
 }
 
-/// How many times a limit check retries when another request changed the row between its
+/// How many times a limit check retries when another replica changed the row between its
 /// read and its write.
 const CAS_TRIES: usize = 8;
 
@@ -141,6 +141,7 @@ impl Store {
         limit: Limit,
         now: i64,
     ) -> Result<Decision, DbError> {
+        let _one_at_a_time = self.rates.lock().await;
         for _ in 0..CAS_TRIES {
             let stored = self
                 .db
@@ -176,7 +177,8 @@ impl Store {
                 return Ok(d);
             }
         }
-        // Always losing the race means heavy contention on one subject: refuse this one.
+        // Always losing to other replicas means heavy contention on one subject: refuse this
+        // one, briefly.
         Ok(Decision::Deny {
             retry_after_ms: 1000,
         })

@@ -380,3 +380,22 @@ async fn a_key_links_to_one_account_and_sessions_expire() {
     assert_eq!(s.session_user("sess", 100).await.unwrap(), None);
     assert_eq!(s.prune_sessions(100).await.unwrap(), 1);
 }
+
+/// Many requests of one client at once, all within its limit, all pass (none is refused for
+/// losing a race on its row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_within_the_limit_all_pass() {
+    use infernet_core::ratelimit::{Decision, Limit};
+    let (_d, s) = temp_store().await;
+    let limit = Limit { per_hour: 1_000 };
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.take_rate("ip:busy", limit, 5_000).await })
+        })
+        .collect();
+    for t in tasks {
+        let d = t.await.unwrap().unwrap();
+        assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
+    }
+}
