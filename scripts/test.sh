@@ -2,7 +2,7 @@
 # The whole test suite. Installs what the tests need, idempotently: Debian's docker.io (and starts
 # dockerd when no engine answers), tmux (TUI smoke test), llama.cpp's llama-server and a small GGUF model
 # (scripts/provision-llm.sh), PostgreSQL and the openai Python package (scripts/provision-cp.sh),
-# schemathesis (scripts/provision-schemathesis.sh), headless chromium (scripts/provision-browser.sh),
+# schemathesis (scripts/provision-schemathesis.sh), headless chromium (scripts/provision-browser.sh), OpenSSH (scripts/provision-sshd.sh),
 # anvil and solc-js from npm (scripts/provision-chain.sh); then the
 # contract artifacts check, fmt, clippy and every test. Needs only the Rust
 # toolchain and root or sudo for the install step.
@@ -46,6 +46,10 @@ log "postgres $INFERNET_TEST_PG_URL, openai client $INFERNET_TEST_OPENAI_PYTHON"
 # Schemathesis (PyPI) for the OpenAPI conformance test.
 eval "$(./scripts/provision-schemathesis.sh)"
 log "schemathesis $INFERNET_TEST_SCHEMATHESIS"
+
+# OpenSSH (sshd on loopback, ssh) for the fleet tests.
+eval "$(./scripts/provision-sshd.sh)"
+log "sshd $INFERNET_TEST_SSHD"
 
 # Headless chromium for the web dashboard tests.
 eval "$(./scripts/provision-browser.sh)"

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod chain;
 pub mod continuity;
+pub mod history;
 pub mod interval;
 pub mod lease;
 pub mod ratelimit;

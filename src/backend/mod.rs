@@ -7,6 +7,7 @@ pub mod download;
 mod embedded;
 mod event;
 pub mod hf;
+pub mod meter;
 
 pub(crate) mod ollama;
 pub(crate) mod openai;

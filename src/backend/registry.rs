@@ -102,9 +102,13 @@ impl Backends {
         env: &dyn Fn(&str) -> Option<String>,
         http: reqwest::Client,
     ) -> Result<Self, String> {
+        // Metered: the TUI's history counts each backend's tokens.
         let list = cfgs
             .iter()
-            .map(|c| build_backend(c, env, http.clone()))
+            .map(|c| {
+                build_backend(c, env, http.clone())
+                    .map(|b| Arc::new(super::meter::Metered(b)) as Arc<dyn ChatBackend>)
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self { list })
     }

@@ -25,6 +25,9 @@ pub struct StopArgs {
 pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
+    /// Ask the daemon on another box, over ssh: [user@]host[:/path/to/daemon.sock]
+    #[arg(long, value_name = "BOX")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +259,39 @@ fn not_running(paths: &Paths, json: bool) -> ExitCode {
     ExitCode::from(3)
 }
 
+/// `cmd` on the daemon of another box, through an ssh tunnel; `None` when it does not answer.
+fn ask_remote(cmd: &str, spec: &str) -> Result<Option<Value>, ExitCode> {
+    use infernet::daemon::tunnel::{Target, Tunnel, socket_dir};
+    let target = Target::parse(spec).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    let rt = rt().ok_or(ExitCode::FAILURE)?;
+    rt.block_on(async {
+        let dir = socket_dir().map_err(|e| {
+            eprintln!("error: cannot make a directory for the ssh socket: {e}");
+            ExitCode::FAILURE
+        })?;
+        let local = dir.join(format!("status-{}.sock", std::process::id()));
+        let tunnel = Tunnel::open(&target, &local).await.map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        })?;
+        let answer = ipc::call(&tunnel.local, cmd, Value::Null, Duration::from_secs(10)).await;
+        drop(tunnel);
+        let _ = std::fs::remove_dir(&dir);
+        match answer {
+            Ok(v) => Ok(Some(v)),
+            Err(ipc::ClientError::Unreachable { .. }) => Ok(None),
+            // Through a tunnel, a daemon that is not there closes the connection at once.
+            Err(e) => {
+                tracing::debug!(error = %e, "remote daemon did not answer");
+                Ok(None)
+            }
+        }
+    })
+}
+
 fn ask(cmd: &str) -> Result<(Paths, Option<Value>), ExitCode> {
     let paths = paths()?;
     let rt = rt().ok_or(ExitCode::FAILURE)?;
@@ -293,6 +329,20 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
+    if let Some(host) = &args.host {
+        return match ask_remote("status", host) {
+            Ok(Some(v)) => print_status(&v, args.json),
+            Ok(None) => {
+                if args.json {
+                    println!("{}", json!({"running": false, "host": host}));
+                } else {
+                    println!("infernet daemon on {host}: not running (the tunnel opened, no daemon answered)");
+                }
+                ExitCode::from(3)
+            }
+            Err(c) => c,
+        };
+    }
     let (paths, v) = match ask("status") {
         Ok(x) => x,
         Err(c) => return c,
@@ -300,10 +350,16 @@ pub fn status(args: StatusArgs) -> ExitCode {
     let Some(v) = v else {
         return not_running(&paths, args.json);
     };
-    if args.json {
+    print_status(&v, args.json)
+}
+
+/// A daemon's `status` answer, for people or as JSON.
+fn print_status(v: &Value, json: bool) -> ExitCode {
+    if json {
         println!("{}", json!({"running": true, "daemon": v}));
         return ExitCode::SUCCESS;
     }
+    let v = v.clone();
     let n = |k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
     println!(
         "infernet daemon: running (pid {}, up {}, version {})",
@@ -421,12 +477,24 @@ pub fn status(args: StatusArgs) -> ExitCode {
 }
 
 pub fn stats(args: StatusArgs) -> ExitCode {
-    let (paths, v) = match ask("stats") {
-        Ok(x) => x,
-        Err(c) => return c,
-    };
-    let Some(v) = v else {
-        return not_running(&paths, args.json);
+    let v = if let Some(host) = &args.host {
+        match ask_remote("stats", host) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                println!("infernet daemon on {host}: not running");
+                return ExitCode::from(3);
+            }
+            Err(c) => return c,
+        }
+    } else {
+        let (paths, v) = match ask("stats") {
+            Ok(x) => x,
+            Err(c) => return c,
+        };
+        match v {
+            Some(v) => v,
+            None => return not_running(&paths, args.json),
+        }
     };
     if args.json {
         println!("{v}");

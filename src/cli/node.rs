@@ -245,6 +245,8 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
             source,
             node_name,
             ring,
+            recorder: Default::default(),
+            refresh: Default::default(),
         });
         let (model, _) = tokio::sync::watch::channel(Arc::new(ui::Model::default()));
         let d = Arc::new(Daemon {
@@ -262,7 +264,13 @@ fn foreground(loaded: config::Loaded, paths: &Paths, detached: bool) -> ExitCode
             },
         });
         let publishing = CancellationToken::new();
-        host.supervise_publish(model, ui::Mode::Attached, publishing.clone());
+        // Every 500 ms; a TUI asks for less with --refresh, and `r` publishes at once.
+        host.supervise_publish(
+            model,
+            ui::Mode::Attached,
+            std::time::Duration::from_millis(500),
+            publishing.clone(),
+        );
         supervise(handle.supervisor(), listener, d.clone());
         tracing::info!(socket = %paths.sock.display(), rest = %handle.rest_addr(), "daemon ready");
         let mut code = ExitCode::SUCCESS;

@@ -25,6 +25,17 @@ pub struct TuiArgs {
     /// dashboard attaches to it)
     #[arg(long)]
     pub in_process: bool,
+    /// Milliseconds between screen updates (100 to 60000; `r` refreshes at once). Slower
+    /// means less traffic when attached over a slow link
+    #[arg(long, value_name = "MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub refresh: u64,
+    /// Watch the daemon on this box over ssh (repeatable): [user@]host, or
+    /// [user@]host:/path/to/daemon.sock when its config dir is not the default
+    #[arg(long = "host", value_name = "BOX")]
+    pub hosts: Vec<String>,
+    /// Watch the boxes listed in ui.fleet of config.json (and any --host)
+    #[arg(long)]
+    pub fleet: bool,
 }
 
 pub fn run(flag: Option<&Path>, args: TuiArgs) -> ExitCode {
@@ -40,6 +51,9 @@ pub fn run(flag: Option<&Path>, args: TuiArgs) -> ExitCode {
             setup: args.setup,
             no_mouse: args.no_mouse,
             in_process: args.in_process,
+            refresh: std::time::Duration::from_millis(args.refresh),
+            hosts: args.hosts,
+            fleet: args.fleet,
         },
     )
 }

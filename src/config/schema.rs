@@ -417,6 +417,9 @@ pub struct UiConfig {
     /// Mouse capture (click and wheel); off keeps the terminal's own text selection.
     #[serde(deserialize_with = "lenient::bool")]
     pub mouse: bool,
+    /// Boxes `infernet tui --fleet` watches over ssh: `[user@]host[:/path/to/daemon.sock]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fleet: Vec<String>,
 }
 
 impl Default for UiConfig {
@@ -426,6 +429,7 @@ impl Default for UiConfig {
             keys: BTreeMap::new(),
             node_name: String::new(),
             mouse: true,
+            fleet: Vec::new(),
         }
     }
 }

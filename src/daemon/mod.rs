@@ -8,6 +8,7 @@ pub mod logs;
 pub mod outbox;
 pub mod server;
 pub mod spawn;
+pub mod tunnel;
 pub mod unit;
 
 use std::path::{Path, PathBuf};

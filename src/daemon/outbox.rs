@@ -8,14 +8,18 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
+use tokio::time::{Duration, Instant};
 
 /// What the connection's writer is handed.
 pub enum Out<M> {
     /// A reply or an event line, written in order.
     Line(String),
     /// Stream this model (latest only) from its next publication: the publisher publishes
-    /// every 500 ms while anyone subscribes, so a stale value is never sent.
-    Model(watch::Receiver<Arc<M>>),
+    /// every 500 ms while anyone subscribes, so a stale value is never sent. With an
+    /// interval, at most one model per interval (the latest when it is due).
+    Model(watch::Receiver<Arc<M>>, Option<Duration>),
+    /// The next model goes out without waiting for the interval (a refresh).
+    Flush,
 }
 
 /// Writes until the channel closes or the peer goes away.
@@ -25,26 +29,44 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut model: Option<watch::Receiver<Arc<M>>> = None;
+    let mut every: Option<Duration> = None;
+    let mut next_at: Option<Instant> = None;
     loop {
         let line = tokio::select! {
             // Replies first: a model frame never delays the answer to a request.
             biased;
             msg = rx.recv() => match msg {
                 Some(Out::Line(l)) => l,
-                Some(Out::Model(mut m)) => {
+                Some(Out::Model(mut m, interval)) => {
                     m.mark_unchanged();
                     model = Some(m);
+                    every = interval;
+                    continue;
+                }
+                Some(Out::Flush) => {
+                    next_at = None;
                     continue;
                 }
                 None => return,
             },
             changed = async {
                 match model.as_mut() {
-                    Some(m) => m.changed().await.map(|_| m.borrow_and_update().clone()),
+                    Some(m) => {
+                        let r = m.changed().await;
+                        // Not before it is due; the newest value then (dropped and retried
+                        // unread if a reply comes first).
+                        if let Some(t) = next_at {
+                            tokio::time::sleep_until(t).await;
+                        }
+                        r.map(|_| m.borrow_and_update().clone())
+                    }
                     None => std::future::pending().await,
                 }
             } => match changed {
-                Ok(m) => event_line("model", &*m),
+                Ok(m) => {
+                    next_at = every.map(|e| Instant::now() + e);
+                    event_line("model", &*m)
+                }
                 // The publisher is gone (the daemon is stopping): no more models.
                 Err(_) => {
                     model = None;

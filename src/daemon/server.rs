@@ -154,8 +154,14 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                             "version": env!("CARGO_PKG_VERSION"),
                         }))))
                         .await;
+                    // {"refresh_ms": N}: at most one model every N ms (a TUI's --refresh).
+                    let every = req
+                        .payload
+                        .get("refresh_ms")
+                        .and_then(Value::as_u64)
+                        .map(|ms| std::time::Duration::from_millis(ms.clamp(100, 60_000)));
                     if want_model {
-                        let _ = out.send(Out::Model(d.model.subscribe())).await;
+                        let _ = out.send(Out::Model(d.model.subscribe(), every)).await;
                     }
                     crate::supervise::spawn_logged(
                         "ipc-forward",
@@ -168,6 +174,10 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                     None => err_line("not-subscribed: send {\"cmd\":\"subscribe\"} first"),
                     Some((s, _)) => match serde_json::from_value::<Intent>(req.payload) {
                         Ok(i) => {
+                            // `r`: this connection's next model goes out at once.
+                            if matches!(i, Intent::Refresh) {
+                                let _ = out.send(Out::Flush).await;
+                            }
                             d.host.intent(i, s).await;
                             ok_line(json!({"accepted": true}))
                         }

@@ -9,6 +9,8 @@ use serde::Serialize;
 pub struct HostSample {
     pub cpu_pct: f32,
     pub cores: usize,
+    /// Each logical core's use, percent.
+    pub per_core: Vec<f32>,
     pub ram_used: u64,
     pub ram_total: u64,
     pub load: [f64; 3],
@@ -111,6 +113,7 @@ impl HostProbe {
         HostSample {
             cpu_pct: self.sys.global_cpu_usage(),
             cores: self.sys.cpus().len(),
+            per_core: self.sys.cpus().iter().map(|c| c.cpu_usage()).collect(),
             ram_used: self.sys.used_memory(),
             ram_total: self.sys.total_memory(),
             load: [l.one, l.five, l.fifteen],

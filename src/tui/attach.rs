@@ -34,6 +34,7 @@ enum End {
 /// Runs until the UI quits.
 pub async fn drive(
     sock: PathBuf,
+    refresh: Duration,
     model: watch::Sender<Arc<ui::Model>>,
     updates: mpsc::Sender<Update>,
     mut intents: mpsc::Receiver<Intent>,
@@ -49,6 +50,7 @@ pub async fn drive(
     loop {
         match session(
             &sock,
+            refresh,
             &model,
             &updates,
             &mut intents,
@@ -89,6 +91,7 @@ pub async fn drive(
 
 async fn session(
     sock: &std::path::Path,
+    refresh: Duration,
     model: &watch::Sender<Arc<ui::Model>>,
     updates: &mpsc::Sender<Update>,
     intents: &mut mpsc::Receiver<Intent>,
@@ -110,7 +113,9 @@ async fn session(
         s.push('\n');
         s
     };
-    if let Err(e) = w.write_all(send("subscribe", Value::Null).as_bytes()).await {
+    // The daemon sends a model at most every `refresh` (and at once after `r`).
+    let sub = serde_json::json!({"refresh_ms": refresh.as_millis() as u64});
+    if let Err(e) = w.write_all(send("subscribe", sub).as_bytes()).await {
         return End::Lost(e.to_string());
     }
     loop {

@@ -31,6 +31,12 @@ pub struct Options {
     pub no_mouse: bool,
     /// Host the node in this process even when a daemon runs (never attach).
     pub in_process: bool,
+    /// How often the screen gets a new model (`--refresh MS`); `r` refreshes at once.
+    pub refresh: Duration,
+    /// Boxes to watch over ssh (`--host`).
+    pub hosts: Vec<String>,
+    /// Also the boxes of `ui.fleet`.
+    pub fleet: bool,
 }
 
 fn env(k: &str) -> Option<String> {
@@ -76,6 +82,31 @@ enum Start {
     Wizard(PathBuf),
     /// A daemon runs: show it through its socket.
     Attach(PathBuf),
+    /// Daemons on other boxes, over ssh.
+    Fleet(Vec<infernet::daemon::tunnel::Target>),
+}
+
+/// The boxes of `--host` and (with `--fleet`) `ui.fleet`, checked.
+fn fleet_targets(
+    flag: Option<&Path>,
+    opts: &Options,
+) -> Result<Vec<infernet::daemon::tunnel::Target>, String> {
+    let mut specs = Vec::new();
+    if opts.fleet {
+        let l = config::load(flag, &Overrides::default()).map_err(|e| e.to_string())?;
+        if l.config.ui.fleet.is_empty() && opts.hosts.is_empty() {
+            return Err(format!(
+                "--fleet: {} lists no boxes in ui.fleet (e.g. \"ui\": {{\"fleet\": [\"op@gpu-1\"]}})",
+                l.source
+            ));
+        }
+        specs.extend(l.config.ui.fleet);
+    }
+    specs.extend(opts.hosts.iter().cloned());
+    specs
+        .iter()
+        .map(|s| infernet::daemon::tunnel::Target::parse(s).map_err(|e| e.to_string()))
+        .collect()
 }
 
 pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
@@ -87,11 +118,20 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         }
     };
     let missing_flag_file = matches!(&located, Source::File(p) if !p.exists());
+    let fleet = match fleet_targets(flag, &opts) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let daemon_sock = infernet::daemon::Paths::from_env()
         .ok()
         .map(|p| p.sock)
         .filter(|s| !opts.in_process && !opts.setup && super::attach::daemon_answers(s));
-    let start = if let Some(sock) = daemon_sock {
+    let start = if !fleet.is_empty() {
+        Start::Fleet(fleet)
+    } else if let Some(sock) = daemon_sock {
         Start::Attach(sock)
     } else if opts.setup
         || missing_flag_file
@@ -120,7 +160,7 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         Start::Wizard(p) => config::load(Some(p), &Overrides::default())
             .map(|l| l.config.ui)
             .unwrap_or_default(),
-        Start::Attach(_) => config::load(flag, &Overrides::default())
+        Start::Attach(_) | Start::Fleet(_) => config::load(flag, &Overrides::default())
             .map(|l| l.config.ui)
             .unwrap_or_default(),
     };
@@ -140,7 +180,7 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
     let log_cfg = match &start {
         Start::Node(c, _) => c.log.clone(),
         // Attached: the daemon logs; this process only shows its ring.
-        Start::Wizard(_) | Start::Attach(_) => config::LogConfig {
+        Start::Wizard(_) | Start::Attach(_) | Start::Fleet(_) => config::LogConfig {
             path: String::new(),
             ..Default::default()
         },
@@ -166,21 +206,35 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
     if let Start::Wizard(p) = &start {
         app = app.with_wizard(WizardState::new(&p.display().to_string(), &node_name));
     }
+    if matches!(start, Start::Fleet(_)) {
+        app.view = infernet_ui::app::View::Full(infernet_ui::app::Panel::Fleet);
+    }
     let mouse = ui_cfg.mouse && !opts.no_mouse;
     runtime.block_on(async move {
         let (model_tx, model_rx) = watch::channel(Arc::new(ui::Model::default()));
         let (update_tx, update_rx) = mpsc::channel::<Update>(256);
         let (intent_tx, intent_rx) = mpsc::channel::<Intent>(64);
-        let bridge_task = if let Start::Attach(sock) = &start {
+        let bridge_task = if let Start::Fleet(targets) = &start {
+            tracing::info!(boxes = targets.len(), "watching a fleet over ssh");
+            tokio::spawn(super::fleet::drive(
+                targets.clone(),
+                opts.refresh,
+                model_tx,
+                update_tx,
+                intent_rx,
+            ))
+        } else if let Start::Attach(sock) = &start {
             tracing::info!(socket = %sock.display(), "attached to the daemon");
             tokio::spawn(super::attach::drive(
                 sock.clone(),
+                opts.refresh,
                 model_tx,
                 update_tx,
                 intent_rx,
             ))
         } else {
             let bridge = Bridge {
+                refresh: opts.refresh,
                 model: model_tx,
                 session: Session::new(update_tx),
                 ring,
@@ -229,6 +283,7 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
 }
 
 struct Bridge {
+    refresh: Duration,
     model: watch::Sender<Arc<ui::Model>>,
     session: Session,
     ring: LogRing,
@@ -248,6 +303,8 @@ impl Bridge {
                     source,
                     node_name: self.node_name.clone(),
                     ring: self.ring.clone(),
+                    recorder: Default::default(),
+            refresh: Default::default(),
                 }))
             }
             Err(e) => {
@@ -261,7 +318,12 @@ impl Bridge {
 
     /// Publishes the node's model and makes it visible to `infernet status`/`stop`/attach.
     fn go_live(&self, h: &Arc<Host>, publishing: &CancellationToken) -> Option<Exposed> {
-        h.supervise_publish(self.model.clone(), ui::Mode::InProcess, publishing.clone());
+        h.supervise_publish(
+            self.model.clone(),
+            ui::Mode::InProcess,
+            self.refresh,
+            publishing.clone(),
+        );
         match expose(h.clone(), self.model.clone()) {
             Ok(e) => Some(e),
             Err(e) => {

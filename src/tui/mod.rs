@@ -4,6 +4,7 @@
 mod attach;
 mod drive;
 mod expose;
+mod fleet;
 pub mod setup;
 
 pub use drive::{Options, run};

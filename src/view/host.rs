@@ -3,7 +3,8 @@
 //! in-process; the daemon hosts it for TUIs attached over its socket. `Session` is one UI's
 //! private state (its chat turns and where its updates go).
 use super::map::{self, SystemHistory};
-use super::tasks::{backend_probe, chat_turn, pull, spawn_sampler};
+use super::recorder::Recorder;
+use super::tasks::{backend_probe, chat_turn, pull};
 use crate::backend::{self, Backends};
 use crate::config::Config;
 use crate::engine::{CommandReply, EngineCommand, EngineHandle};
@@ -29,6 +30,10 @@ pub struct Host {
     pub source: String,
     pub node_name: String,
     pub ring: LogRing,
+    /// The history the Metrics plots show, recorded while the node runs.
+    pub recorder: Arc<Recorder>,
+    /// Wakes the publisher for a model now (`r` in a TUI).
+    pub refresh: tokio::sync::Notify,
 }
 
 impl Host {
@@ -38,44 +43,56 @@ impl Host {
         self: &Arc<Self>,
         tx: watch::Sender<Arc<ui::Model>>,
         mode: ui::Mode,
+        every: Duration,
         cancel: CancellationToken,
     ) {
         let me = self.clone();
         let backoff = crate::retry::Backoff::default();
+        let (rec, handle, stop) = (self.recorder.clone(), self.handle.clone(), cancel.clone());
+        self.handle
+            .supervisor()
+            .restart("history", backoff, move |_| {
+                let (rec, handle, stop) = (rec.clone(), handle.clone(), stop.clone());
+                async move {
+                    rec.run(handle, stop).await;
+                    Ok::<(), std::convert::Infallible>(())
+                }
+            });
         self.handle
             .supervisor()
             .restart("ui-publisher", backoff, move |_| {
                 let (h, tx, cancel) = (me.clone(), tx.clone(), cancel.clone());
                 async move {
-                    h.publish(tx, mode, cancel).await;
+                    h.publish(tx, mode, every, cancel).await;
                     Ok::<(), std::convert::Infallible>(())
                 }
             });
     }
 
-    /// Publishes the model twice a second into `tx` until `cancel`. Builds nothing while no
-    /// one watches (the daemon with no TUI attached).
+    /// Publishes the model into `tx` every `every` (and at once after a refresh) until
+    /// `cancel`. Builds nothing while no one watches (the daemon with no TUI attached).
     pub async fn publish(
         self: Arc<Self>,
         tx: watch::Sender<Arc<ui::Model>>,
         mode: ui::Mode,
+        every: Duration,
         cancel: CancellationToken,
     ) {
         let (probe_tx, probe_rx) = watch::channel(ui::BackendsView::default());
         let probe = backend_probe(self.chat_backends(), probe_tx, cancel.clone());
-        tokio::join!(probe, self.publish_loop(tx, mode, cancel, probe_rx));
+        tokio::join!(probe, self.publish_loop(tx, (mode, every), cancel, probe_rx));
     }
 
     async fn publish_loop(
         self: Arc<Self>,
         tx: watch::Sender<Arc<ui::Model>>,
-        mode: ui::Mode,
+        (mode, every): (ui::Mode, Duration),
         cancel: CancellationToken,
         backends_view: watch::Receiver<ui::BackendsView>,
     ) {
-        let samples = spawn_sampler();
+        let samples = self.recorder.latest();
         let mut history = SystemHistory::default();
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(50)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut jobs_cache: Vec<ui::JobRow> = Vec::new();
         let mut last_counts = (u64::MAX, u64::MAX, u64::MAX);
@@ -84,6 +101,7 @@ impl Host {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                _ = self.refresh.notified() => {}
                 _ = cancel.cancelled() => return,
             }
             if tx.receiver_count() == 0 {
@@ -130,6 +148,7 @@ impl Host {
                 backends,
                 peers: map::peers(snap.control.as_ref()),
                 logs: logs_cache.clone(),
+                history: self.recorder.views(now_ms()),
             };
             tx.send_replace(Arc::new(m));
         }
@@ -157,6 +176,7 @@ impl Host {
     /// bridge, so they are refused here.
     pub async fn intent(&self, i: Intent, s: &mut Session) {
         match i {
+            Intent::Refresh => self.refresh.notify_one(),
             Intent::LoadJob { id } => {
                 let tx = s.updates.clone();
                 let handle = self.handle.clone();
@@ -315,7 +335,8 @@ impl Session {
                 Level::Warn,
                 "the setup wizard runs only in `infernet tui --setup` without a daemon",
             ),
-            Intent::Quit => {}
+            // Refresh is the host's (nothing to publish without one); boxes are the fleet's.
+            Intent::Refresh | Intent::OpenBox { .. } | Intent::Quit => {}
         }
     }
 }

@@ -183,6 +183,7 @@ impl SystemHistory {
             cpu_pct: host.cpu_pct,
             cpu_history: self.cpu.clone(),
             cores: host.cores,
+            per_core: host.per_core.clone(),
             ram_used: host.ram_used,
             ram_total: host.ram_total,
             load: host.load,

@@ -4,6 +4,8 @@
 //! daemon hosts it for TUIs attached over its socket. Nothing here draws or owns a terminal.
 mod host;
 mod map;
+mod recorder;
 mod tasks;
 
 pub use host::{Host, Session};
+pub use recorder::Recorder;

@@ -21,6 +21,8 @@ pub enum Panel {
     Peers,
     Logs,
     Chat,
+    Metrics,
+    Fleet,
 }
 
 impl Panel {
@@ -33,6 +35,8 @@ impl Panel {
             Panel::Peers => "Peers",
             Panel::Logs => "Logs",
             Panel::Chat => "Chat",
+            Panel::Metrics => "Metrics",
+            Panel::Fleet => "Fleet",
         }
     }
 
@@ -57,13 +61,14 @@ pub const DASHBOARD: [Panel; 5] = [
 ];
 
 /// Full-screen views, in tab order (after the dashboard).
-pub const TABS: [Panel; 6] = [
+pub const TABS: [Panel; 7] = [
     Panel::Jobs,
     Panel::Subscriptions,
     Panel::Containers,
     Panel::Peers,
     Panel::Logs,
     Panel::Chat,
+    Panel::Metrics,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +133,10 @@ pub struct App {
     pub size: (u16, u16),
     pub wizard: Option<WizardState>,
     pub quit: bool,
+    /// The history window the Metrics plots show.
+    pub window: infernet_core::history::Window,
+    /// The Fleet panel's selection.
+    pub fleet: ListState,
 }
 
 impl App {
@@ -157,6 +166,8 @@ impl App {
             size: (80, 24),
             wizard: None,
             quit: false,
+            window: infernet_core::history::Window::default(),
+            fleet: ListState::default(),
         }
     }
 
@@ -237,6 +248,7 @@ impl App {
             Panel::Containers => self.container_len(),
             Panel::Peers => self.peer_len(),
             Panel::Logs => self.log_rows().len(),
+            Panel::Fleet => self.model.fleet.len(),
             _ => return None,
         };
         let l = match p {
@@ -245,6 +257,7 @@ impl App {
             Panel::Containers => &mut self.containers,
             Panel::Peers => &mut self.peers,
             Panel::Logs => &mut self.logs.list,
+            Panel::Fleet => &mut self.fleet,
             _ => return None,
         };
         Some((l, len))
@@ -459,6 +472,9 @@ impl App {
             Action::Containers => self.view = View::Full(Panel::Containers),
             Action::Peers => self.view = View::Full(Panel::Peers),
             Action::Logs => self.view = View::Full(Panel::Logs),
+            Action::Metrics => self.view = View::Full(Panel::Metrics),
+            Action::Window => self.window = self.window.next(),
+            Action::Refresh => return Some(Intent::Refresh),
             Action::Chat => {
                 self.view = View::Full(Panel::Chat);
                 self.chat.input_focused = true;
@@ -498,6 +514,22 @@ impl App {
                         self.logs.follow = at_end;
                     }
                 }
+            }
+            Action::Open if active == Panel::Fleet => {
+                let index = self.fleet.selected;
+                if index < self.model.fleet.len() {
+                    self.view = View::Dashboard;
+                    return Some(Intent::OpenBox { index });
+                }
+            }
+            Action::Fleet if !self.model.fleet.is_empty() => {
+                self.view = View::Full(Panel::Fleet);
+            }
+            Action::Fleet => {
+                self.notice = Some((
+                    Level::Info,
+                    "no fleet: start with infernet tui --host [user@]box (repeatable)".into(),
+                ));
             }
             Action::Open => match (self.view, active) {
                 (_, Panel::Jobs) => {
@@ -687,11 +719,18 @@ impl App {
             Action::Peers,
             Action::Logs,
             Action::Chat,
+            Action::Metrics,
         ];
         for (p, a) in TABS.iter().zip(acts) {
             v.push((
                 View::Full(*p),
                 format!("{} {}", self.keymap.key_label(a), p.title()),
+            ));
+        }
+        if !self.model.fleet.is_empty() {
+            v.push((
+                View::Full(Panel::Fleet),
+                format!("{} Fleet", self.keymap.key_label(Action::Fleet)),
             ));
         }
         v

@@ -31,6 +31,8 @@ pub fn draw(app: &App, f: &mut Frame) {
             Panel::Peers => panels::peers::draw(app, f, *rect, focused),
             Panel::Logs => panels::logs::draw(app, f, *rect, focused),
             Panel::Chat => panels::chat::draw(app, f, *rect),
+            Panel::Metrics => panels::metrics::draw(app, f, *rect, focused),
+            Panel::Fleet => panels::fleet::draw(app, f, *rect, focused),
         }
     }
     footer(app, f, areas.footer);
@@ -99,6 +101,8 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
         Panel::Containers => actions.extend([Action::Restart, Action::Pull]),
         Panel::Logs => actions.extend([Action::Level, Action::Follow, Action::Filter]),
         Panel::Chat => actions.extend([Action::Focus, Action::NewChat, Action::NextChat]),
+        Panel::Metrics => actions.push(Action::Window),
+        Panel::Fleet => actions.extend([Action::Open, Action::Refresh]),
         _ => {}
     }
     if app.view == View::Dashboard {

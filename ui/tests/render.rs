@@ -33,6 +33,7 @@ fn every_full_panel() {
         ("peers", Panel::Peers),
         ("logs", Panel::Logs),
         ("chat", Panel::Chat),
+        ("metrics", Panel::Metrics),
     ] {
         let mut a = app(model(40, 12));
         a.view = View::Full(p);
@@ -47,6 +48,7 @@ fn system_panel_without_gpu_explains_why() {
         cpu_pct: 5.0,
         cpu_history: vec![5; 10],
         cores: 2,
+        per_core: vec![4.0, 6.0],
         ram_used: 1 << 30,
         ram_total: 4 << 30,
         load: [0.1, 0.2, 0.3],
@@ -244,4 +246,37 @@ pub fn key(c: char) -> crossterm::event::KeyEvent {
 pub fn esc() -> crossterm::event::KeyEvent {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)
+}
+
+/// Each history window renders from the same recorded hour; a node that keeps no history
+/// says so instead of drawing empty plots.
+#[test]
+fn metrics_windows_and_a_node_without_history() {
+    use infernet_core::history::Window;
+    for w in [Window::M15, Window::H1] {
+        let mut a = app(model(5, 0));
+        a.view = View::Full(Panel::Metrics);
+        a.window = w;
+        snap(&format!("metrics_{}", w.label().replace(' ', "")), &mut a);
+    }
+    let mut m = model(0, 0);
+    m.history.clear();
+    let mut a = app(m);
+    a.view = View::Full(Panel::Metrics);
+    snap("metrics_no_history", &mut a);
+}
+
+/// The Fleet panel with boxes up, connecting and reconnecting (the reason shown for the
+/// selected one), and the header naming the box on screen.
+#[test]
+fn fleet_panel_lists_every_box_and_why_one_is_down() {
+    let mut m = model(5, 0);
+    m.fleet = fleet(5);
+    let mut a = app(m);
+    a.view = View::Full(Panel::Fleet);
+    snap("fleet", &mut a);
+    a.fleet.selected = 3;
+    snap("fleet_reconnecting_selected", &mut a);
+    a.view = View::Dashboard;
+    snap("fleet_box_dashboard", &mut a);
 }

@@ -36,6 +36,12 @@ pub enum Intent {
         backend: String,
         model: String,
     },
+    /// Publish the model now instead of at the next refresh (`r`).
+    Refresh,
+    /// Fleet view: show box `index`'s dashboard.
+    OpenBox {
+        index: usize,
+    },
     /// Probe the machine for LLM backends (wizard).
     DetectBackends,
     /// The wizard is done: write the config and start the node.

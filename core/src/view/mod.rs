@@ -4,3 +4,4 @@
 pub mod answers;
 pub mod intent;
 pub mod model;
+pub mod fleet;

@@ -15,6 +15,55 @@ pub struct Model {
     pub peers: PeersView,
     /// The newest log lines, oldest first (bounded by the bridge).
     pub logs: Vec<LogLine>,
+    /// The engine's history, one entry per window (1 m, 15 m, 1 h); empty from a node that
+    /// keeps none.
+    #[serde(default)]
+    pub history: Vec<crate::history::HistoryView>,
+    /// Every box of a fleet view (`infernet tui --host …`), this one marked; empty otherwise.
+    #[serde(default)]
+    pub fleet: Vec<FleetRow>,
+}
+
+/// One box of a fleet, as the Fleet panel lists it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetRow {
+    /// As given: `user@box`.
+    pub name: String,
+    pub state: BoxState,
+    /// The box whose dashboard the other panels show.
+    pub selected: bool,
+    pub node_name: String,
+    pub version: String,
+    pub jobs_running: u64,
+    pub jobs_succeeded: u64,
+    pub jobs_failed: u64,
+    /// Mean GPU utilisation now, percent (none without a GPU).
+    pub gpu_util: Option<f32>,
+    /// Tokens per second over the last minute, all backends.
+    pub tokens_s: Option<f32>,
+    pub chain: String,
+    pub control: String,
+    pub last_error: Option<String>,
+    /// When the box last sent a model.
+    pub seen_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BoxState {
+    #[default]
+    Connecting,
+    Up,
+    Reconnecting,
+}
+
+impl BoxState {
+    pub fn label(self) -> &'static str {
+        match self {
+            BoxState::Connecting => "connecting",
+            BoxState::Up => "up",
+            BoxState::Reconnecting => "reconnecting",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +90,9 @@ pub struct SystemView {
     /// Recent CPU use, percent, oldest first.
     pub cpu_history: Vec<u64>,
     pub cores: usize,
+    /// Each core's use now, percent.
+    #[serde(default)]
+    pub per_core: Vec<f32>,
     pub ram_used: u64,
     pub ram_total: u64,
     pub load: [f64; 3],

@@ -14,9 +14,12 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     let m = &app.model;
     let h = &m.header;
     let sep = || Span::styled(" │ ", t.fg(Slot::Border));
-    let mode = match h.mode {
-        Mode::InProcess => "in-process",
-        Mode::Attached => "attached",
+    // In a fleet view: which box this is.
+    let fleet_box = m.fleet.iter().find(|r| r.selected).map(|r| r.name.clone());
+    let mode = match (h.mode, &fleet_box) {
+        (_, Some(b)) => format!("box {b} ({}/{})", m.fleet.iter().position(|r| r.selected).unwrap_or(0) + 1, m.fleet.len()),
+        (Mode::InProcess, None) => "in-process".into(),
+        (Mode::Attached, None) => "attached".into(),
     };
     let j = &m.jobs;
     let line1 = Line::from(vec![

@@ -2,6 +2,7 @@
 //! never shown by the product (the product renders what the engine reports).
 #![allow(dead_code)]
 use infernet_ui::keymap::Keymap;
+use infernet_core::history::HistoryView;
 use infernet_ui::model::*;
 use infernet_ui::theme::{Depth, Theme};
 use infernet_ui::{App, Msg};
@@ -85,6 +86,7 @@ pub fn model(jobs: usize, subs: usize) -> Model {
             cpu_pct: 37.5,
             cpu_history: (0..120).map(|i| (i * 7 % 100) as u64).collect(),
             cores: 16,
+            per_core: (0..16).map(|i| (i * 13 % 100) as f32).collect(),
             ram_used: 24 << 30,
             ram_total: 128 << 30,
             load: [2.5, 1.75, 1.0],
@@ -183,6 +185,7 @@ pub fn model(jobs: usize, subs: usize) -> Model {
                 text: format!("job finished job={i:04} status=success"),
             })
             .collect(),
+        history: history(),
     }
 }
 
@@ -212,4 +215,56 @@ pub fn render(app: &mut App, w: u16, h: u16) -> String {
         out.push('\n');
     }
     out
+}
+
+/// An hour of scripted history (sine-ish levels, a job every few seconds), recorded through
+/// the engine's own `History` so the plots show what a node would send.
+pub fn history() -> Vec<HistoryView> {
+    use infernet_core::history::{History, Kind, Window};
+    let mut h = History::default();
+    let start = NOW - 3_600_000;
+    for s in 0..3600i64 {
+        let t = start + s * 1000;
+        let wave = |p: f64, phase: f64| 50.0 + 40.0 * ((s as f64 / p) + phase).sin();
+        h.record("cpu", Kind::Gauge, wave(90.0, 0.0), t);
+        h.record("ram", Kind::Gauge, 30.0 + (s % 600) as f64 / 60.0, t);
+        h.record("gpu0.util", Kind::Gauge, wave(60.0, 1.0), t);
+        h.record("gpu0.vram", Kind::Gauge, 76.0, t);
+        h.record("gpu0.temp", Kind::Gauge, 55.0 + wave(120.0, 0.5) / 5.0, t);
+        h.record("gpu0.power", Kind::Gauge, 300.0 + wave(60.0, 1.0) * 4.0, t);
+        h.record("jobs.ok", Kind::Rate, f64::from(s % 3 == 0), t);
+        h.record("jobs.failed", Kind::Rate, f64::from(s % 97 == 0), t);
+        h.record("tokens.llm", Kind::Rate, wave(45.0, 2.0), t);
+        h.record("chain.per_block", Kind::Gauge, (s % 5) as f64 / 2.0, t);
+        if s % 3 == 0 {
+            h.latency(200.0 + (s % 50) as f64 * 10.0, t);
+        }
+    }
+    Window::ALL.iter().map(|&w| h.view(w, NOW)).collect()
+}
+
+/// A fleet of `n` boxes in every link state (the first on screen).
+pub fn fleet(n: usize) -> Vec<FleetRow> {
+    (0..n)
+        .map(|i| FleetRow {
+            name: format!("op@gpu-{i}"),
+            state: match i % 5 {
+                3 => BoxState::Reconnecting,
+                4 => BoxState::Connecting,
+                _ => BoxState::Up,
+            },
+            selected: i == 0,
+            node_name: format!("gpu-box-{i}"),
+            version: "0.1.0".into(),
+            jobs_running: i as u64 % 3,
+            jobs_succeeded: 100 + i as u64,
+            jobs_failed: i as u64 % 2,
+            gpu_util: (i % 4 != 2).then_some(40.0 + i as f32),
+            tokens_s: Some(10.0 * i as f32),
+            chain: if i % 2 == 0 { format!("following #{}", 1000 + i) } else { "off".into() },
+            control: "online".into(),
+            last_error: (i % 5 == 3).then(|| "ssh: connect to host gpu-3 port 22: Connection refused".into()),
+            seen_ms: (i % 5 != 4).then_some(NOW - 1_500 * i as i64),
+        })
+        .collect()
 }
