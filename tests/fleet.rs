@@ -15,7 +15,10 @@ fn sshd() -> Option<String> {
     match std::env::var("INFERNET_TEST_SSHD") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => {
-            assert!(!in_ci(), "CI=true but INFERNET_TEST_SSHD is not set: run ./scripts/test.sh");
+            assert!(
+                !in_ci(),
+                "CI=true but INFERNET_TEST_SSHD is not set: run ./scripts/test.sh"
+            );
             eprintln!("SKIPPED: no sshd (run ./scripts/test.sh)");
             None
         }
@@ -111,7 +114,12 @@ fn infernet(home: &Path, config: &Path, args: &[&str], ssh: &Path) -> Output {
 }
 
 fn tmux(name: &str, args: &[&str]) -> String {
-    let out = Command::new("tmux").arg("-L").arg(name).args(args).output().unwrap();
+    let out = Command::new("tmux")
+        .arg("-L")
+        .arg(name)
+        .args(args)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -130,7 +138,9 @@ fn wait_screen(name: &str, want: impl Fn(&str) -> bool, what: &str, within: Dura
 struct Tmux(String);
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .status();
     }
 }
 
@@ -163,14 +173,27 @@ fn a_fleet_of_two_daemons_over_ssh_survives_one_restarting() {
     let box2 = format!("box2:{}", h2.join("infernet/daemon.sock").display());
 
     // For scripts: status of a box through ssh.
-    let o = infernet(&h1, &c1, &["status", "--json", "--host", &box2], &sshd.config);
+    let o = infernet(
+        &h1,
+        &c1,
+        &["status", "--json", "--host", &box2],
+        &sshd.config,
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["daemon"]["node"]["name"], "node-two", "{v}");
     // A box that does not answer ssh: a clear error.
-    let o = infernet(&h1, &c1, &["status", "--host", "nobox.invalid"], &sshd.config);
+    let o = infernet(
+        &h1,
+        &c1,
+        &["status", "--host", "nobox.invalid"],
+        &sshd.config,
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("ssh to nobox.invalid"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ssh to nobox.invalid"),
+        "{o:?}"
+    );
 
     let name = format!("infernet-fleet-{}", std::process::id());
     let _t = Tmux(name.clone());
@@ -182,27 +205,72 @@ fn a_fleet_of_two_daemons_over_ssh_survives_one_restarting() {
         c = c1.display(),
     );
     let ok = Command::new("tmux")
-        .args(["-L", &name, "new-session", "-d", "-s", &name, "-x", "120", "-y", "32", &cmd])
+        .args([
+            "-L",
+            &name,
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "120",
+            "-y",
+            "32",
+            &cmd,
+        ])
         .status()
         .unwrap();
     assert!(ok.success());
-    let screen = wait_screen(&name, |s| s.contains("2/2 up"), "both boxes up", Duration::from_secs(60));
-    assert!(screen.contains("box1:") && screen.contains("box2:"), "{screen}");
+    let screen = wait_screen(
+        &name,
+        |s| s.contains("2/2 up"),
+        "both boxes up",
+        Duration::from_secs(60),
+    );
+    assert!(
+        screen.contains("box1:") && screen.contains("box2:"),
+        "{screen}"
+    );
 
     // One daemon stops: its box reconnects; started again, it is up again by itself.
     let o = infernet(&h2, &c2, &["stop", "--timeout", "20"], &sshd.config);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    wait_screen(&name, |s| s.contains("1/2 up") && s.contains("reconnecting"), "box2 reconnecting", Duration::from_secs(30));
+    wait_screen(
+        &name,
+        |s| s.contains("1/2 up") && s.contains("reconnecting"),
+        "box2 reconnecting",
+        Duration::from_secs(30),
+    );
     let o = infernet(&h2, &c2, &["start"], &sshd.config);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    wait_screen(&name, |s| s.contains("2/2 up"), "box2 back up", Duration::from_secs(60));
+    wait_screen(
+        &name,
+        |s| s.contains("2/2 up"),
+        "box2 back up",
+        Duration::from_secs(60),
+    );
 
     // Enter opens the selected box's dashboard; 9 comes back to the fleet.
     tmux(&name, &["send-keys", "-t", &name, "j"]);
     tmux(&name, &["send-keys", "-t", &name, "Enter"]);
-    wait_screen(&name, |s| s.contains("node-two") && s.contains("box box2:"), "box2's dashboard", Duration::from_secs(20));
+    wait_screen(
+        &name,
+        |s| s.contains("node-two") && s.contains("box box2:"),
+        "box2's dashboard",
+        Duration::from_secs(20),
+    );
     tmux(&name, &["send-keys", "-t", &name, "9"]);
-    wait_screen(&name, |s| s.contains("2/2 up"), "the fleet again", Duration::from_secs(10));
+    wait_screen(
+        &name,
+        |s| s.contains("2/2 up"),
+        "the fleet again",
+        Duration::from_secs(10),
+    );
     tmux(&name, &["send-keys", "-t", &name, "q"]);
-    wait_screen(&name, |s| s.contains("FLEET-EXIT=0"), "the TUI to quit", Duration::from_secs(20));
+    wait_screen(
+        &name,
+        |s| s.contains("FLEET-EXIT=0"),
+        "the TUI to quit",
+        Duration::from_secs(20),
+    );
 }

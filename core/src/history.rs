@@ -137,16 +137,23 @@ impl Ring {
                 continue;
             }
             let slot = POINTS - 1 - age as usize;
+            // The bucket in progress is a rate over the time it has run so far.
+            let span = if age == 0 {
+                ((now - idx * self.bucket_ms) as f64 / 1000.0).clamp(1.0, secs)
+            } else {
+                secs
+            };
             out[slot] = match kind {
                 Kind::Gauge if b.n == 0 => None,
                 Kind::Gauge => Some((b.sum / f64::from(b.n)) as f32),
-                Kind::Rate => Some((b.sum / secs) as f32),
+                Kind::Rate => Some((b.sum / span) as f32),
             };
         }
-        // A rate is 0, not unknown, between samples once the series exists.
+        // A rate is 0, not unknown, between samples once the series exists; the bucket in
+        // progress stays unknown until something lands in it.
         if kind == Kind::Rate {
             let first = (POINTS as i64 - 1 - (now_idx - (newest - len + 1))).max(0) as usize;
-            for p in out.iter_mut().skip(first) {
+            for p in out.iter_mut().take(POINTS - 1).skip(first) {
                 p.get_or_insert(0.0);
             }
         }
@@ -336,7 +343,10 @@ impl HistoryView {
     }
 
     /// The series whose names start with `prefix`, with the rest of the name.
-    pub fn family<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [Option<f32>])> {
+    pub fn family<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a [Option<f32>])> {
         self.series
             .iter()
             .filter_map(move |(k, v)| k.strip_prefix(prefix).map(|rest| (rest, v.as_slice())))

@@ -1,8 +1,8 @@
 //! Tokens generated per backend, counted as they stream (every configured backend is wrapped
 //! in [`Metered`] by `Backends::from_config`), for the TUI's tokens/s history. Counters only
 //! grow; readers take differences.
-use super::{BackendKind, ChatBackend, ChatEvent, ChatRequest, ModelInfo, PullProgress};
 use super::BackendError;
+use super::{BackendKind, ChatBackend, ChatEvent, ChatRequest, ModelInfo, PullProgress};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::collections::BTreeMap;

@@ -336,7 +336,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
                 if args.json {
                     println!("{}", json!({"running": false, "host": host}));
                 } else {
-                    println!("infernet daemon on {host}: not running (the tunnel opened, no daemon answered)");
+                    println!(
+                        "infernet daemon on {host}: not running (the tunnel opened, no daemon answered)"
+                    );
                 }
                 ExitCode::from(3)
             }

@@ -94,7 +94,7 @@ mod tests {
         let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0, "pad": ""})));
         let writer = tokio::spawn(write_out(server, rx));
         tx.send(Out::Line("{\"ok\":true}\n".into())).await.unwrap();
-        tx.send(Out::Model(pub_rx)).await.unwrap();
+        tx.send(Out::Model(pub_rx, None)).await.unwrap();
         let pad = "p".repeat(64 * 1024);
         for v in 1..=500 {
             pub_tx.send_replace(Arc::new(json!({"v": v, "pad": pad})));
@@ -134,7 +134,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(8);
         let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0})));
         tokio::spawn(write_out(server, rx));
-        tx.send(Out::Model(pub_rx)).await.unwrap();
+        tx.send(Out::Model(pub_rx, None)).await.unwrap();
         let mut lines = BufReader::new(client).lines();
         tx.send(Out::Line("{\"sub\":1}\n".into())).await.unwrap();
         // The value from before the subscription is not sent; the next publication is.
@@ -146,5 +146,39 @@ mod tests {
         drop(pub_tx);
         tx.send(Out::Line("{\"still\":1}\n".into())).await.unwrap();
         assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"still\":1}");
+    }
+
+    /// `--refresh`: at most one model per interval (the newest when it is due), and a flush
+    /// (`r`) sends the next one at once. Virtual time: nothing waits for real.
+    #[tokio::test(start_paused = true)]
+    async fn an_interval_spaces_models_and_a_flush_skips_the_wait() {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let (tx, rx) = mpsc::channel(8);
+        let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0})));
+        tokio::spawn(write_out(server, rx));
+        tx.send(Out::Model(pub_rx, Some(Duration::from_secs(2))))
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(client).lines();
+        let mut next = async || -> i64 {
+            let l = lines.next_line().await.unwrap().unwrap();
+            serde_json::from_str::<Value>(&l).unwrap()["data"]["v"]
+                .as_i64()
+                .unwrap()
+        };
+        pub_tx.send_replace(Arc::new(json!({"v": 1})));
+        let t0 = Instant::now();
+        assert_eq!(next().await, 1);
+        // Published at once, sent only when due: the newest of them.
+        pub_tx.send_replace(Arc::new(json!({"v": 2})));
+        pub_tx.send_replace(Arc::new(json!({"v": 3})));
+        assert_eq!(next().await, 3);
+        assert!(t0.elapsed() >= Duration::from_secs(2), "{:?}", t0.elapsed());
+        // A flush: the next model goes out without the wait.
+        let t1 = Instant::now();
+        tx.send(Out::Flush).await.unwrap();
+        pub_tx.send_replace(Arc::new(json!({"v": 4})));
+        assert_eq!(next().await, 4);
+        assert!(t1.elapsed() < Duration::from_secs(2), "{:?}", t1.elapsed());
     }
 }

@@ -224,7 +224,10 @@ mod tests {
     #[test]
     fn the_reason_is_what_ssh_said_last() {
         let e = b"Warning: Permanently added '[127.0.0.1]:2222' (ED25519) to the list of known hosts.\r\nssh: connect to host b port 22: Connection refused\r\n";
-        assert_eq!(reason(e), "ssh: connect to host b port 22: Connection refused");
+        assert_eq!(
+            reason(e),
+            "ssh: connect to host b port 22: Connection refused"
+        );
         assert_eq!(reason(b""), "ssh exited");
     }
 }

@@ -304,7 +304,7 @@ impl Bridge {
                     node_name: self.node_name.clone(),
                     ring: self.ring.clone(),
                     recorder: Default::default(),
-            refresh: Default::default(),
+                    refresh: Default::default(),
                 }))
             }
             Err(e) => {
@@ -337,7 +337,7 @@ impl Bridge {
     async fn drive(mut self, start: Start, mut intents: mpsc::Receiver<Intent>) {
         let mut node = match start {
             Start::Node(c, src) => self.start_node(*c, src).await,
-            Start::Wizard(_) | Start::Attach(_) => None,
+            Start::Wizard(_) | Start::Attach(_) | Start::Fleet(_) => None,
         };
         let publishing = CancellationToken::new();
         let mut exposed = node.as_ref().and_then(|h| self.go_live(h, &publishing));

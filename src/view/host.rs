@@ -80,7 +80,10 @@ impl Host {
     ) {
         let (probe_tx, probe_rx) = watch::channel(ui::BackendsView::default());
         let probe = backend_probe(self.chat_backends(), probe_tx, cancel.clone());
-        tokio::join!(probe, self.publish_loop(tx, (mode, every), cancel, probe_rx));
+        tokio::join!(
+            probe,
+            self.publish_loop(tx, (mode, every), cancel, probe_rx)
+        );
     }
 
     async fn publish_loop(
@@ -149,6 +152,7 @@ impl Host {
                 peers: map::peers(snap.control.as_ref()),
                 logs: logs_cache.clone(),
                 history: self.recorder.views(now_ms()),
+                fleet: Vec::new(),
             };
             tx.send_replace(Arc::new(m));
         }

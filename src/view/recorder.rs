@@ -85,7 +85,7 @@ impl Recorder {
                     }
                     let s = samples.borrow_and_update().clone();
                     self.tick(&s, &handle, &mut last, now_ms());
-                    self.latest.send_replace(s);
+                    let _previous = self.latest.send_replace(s);
                 }
                 ev = events.recv() => match ev {
                     Ok(ev) => self.event(ev, &mut started, now_ms()),
@@ -104,10 +104,8 @@ impl Recorder {
 
     fn event(&self, ev: EngineEvent, started: &mut HashMap<String, i64>, now: i64) {
         match ev {
-            EngineEvent::JobStarted { id, .. } => {
-                if started.len() < MAX_TIMED {
-                    started.insert(id, now);
-                }
+            EngineEvent::JobStarted { id, .. } if started.len() < MAX_TIMED => {
+                started.insert(id, now);
             }
             EngineEvent::JobCompleted { id } | EngineEvent::JobFailed { id, .. } => {
                 if let Some(t0) = started.remove(&id) {
@@ -131,7 +129,12 @@ impl Recorder {
             if let Ok(gpus) = gpus {
                 for g in gpus {
                     let i = g.index;
-                    h.record(&format!("gpu{i}.util"), Kind::Gauge, f64::from(g.util_pct), now);
+                    h.record(
+                        &format!("gpu{i}.util"),
+                        Kind::Gauge,
+                        f64::from(g.util_pct),
+                        now,
+                    );
                     if g.mem_total > 0 {
                         let pct = g.mem_used as f64 * 100.0 / g.mem_total as f64;
                         h.record(&format!("gpu{i}.vram"), Kind::Gauge, pct, now);
@@ -150,7 +153,12 @@ impl Recorder {
             h.record("jobs.failed", Kind::Rate, failed as f64, now);
             for (id, n) in &tokens {
                 let before = last.tokens.insert(id.clone(), *n).unwrap_or(*n);
-                h.record(&format!("tokens.{id}"), Kind::Rate, n.saturating_sub(before) as f64, now);
+                h.record(
+                    &format!("tokens.{id}"),
+                    Kind::Rate,
+                    n.saturating_sub(before) as f64,
+                    now,
+                );
             }
             if let Some(c) = &snap.chain {
                 last.unplaced += delta(&mut last.delivered, c.delivered);

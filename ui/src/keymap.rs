@@ -112,8 +112,20 @@ const TABLE: &[(Action, &str, Scope, &str, &[&str])] = &[
     (Action::Peers, "peers", Scope::Global, "peers", &["5"]),
     (Action::Logs, "logs", Scope::Global, "logs", &["6"]),
     (Action::Chat, "chat", Scope::Global, "chat", &["7", "c"]),
-    (Action::Metrics, "metrics", Scope::Global, "metrics (plots)", &["8"]),
-    (Action::Fleet, "fleet", Scope::Global, "fleet (--host boxes)", &["9"]),
+    (
+        Action::Metrics,
+        "metrics",
+        Scope::Global,
+        "metrics (plots)",
+        &["8"],
+    ),
+    (
+        Action::Fleet,
+        "fleet",
+        Scope::Global,
+        "fleet (--host boxes)",
+        &["9"],
+    ),
     (
         Action::Refresh,
         "refresh",

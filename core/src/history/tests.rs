@@ -27,11 +27,14 @@ fn a_rate_is_per_second_and_zero_between_events() {
         s.record(1.0, 60_000 + t);
     }
     let p = s.points(Window::M1, 62_000);
-    assert_eq!(&p[POINTS - 3..], &[Some(3.0), Some(0.0), Some(0.0)]);
+    // 3 in the bucket at 60 s, none at 61 s, and the bucket in progress (62 s) unknown yet.
+    assert_eq!(&p[POINTS - 3..], &[Some(3.0), Some(0.0), None]);
     // Before the series existed: unknown.
     assert_eq!(p[POINTS - 4], None);
-    // Per second over a 60 s bucket.
-    assert_eq!(last(&s.points(Window::H1, 62_000)), Some(0.05));
+    // The 60 s bucket in progress: a rate over the 2 s it has run, not over 60 s.
+    assert_eq!(last(&s.points(Window::H1, 62_000)), Some(1.5));
+    // Once complete, per second over the whole bucket.
+    assert_eq!(s.points(Window::H1, 120_000)[POINTS - 2], Some(0.05));
 }
 
 #[test]

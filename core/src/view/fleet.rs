@@ -40,8 +40,8 @@ pub fn row(link: &Link, model: Option<&Model>, selected: bool) -> FleetRow {
     r.jobs_succeeded = m.jobs.succeeded;
     r.jobs_failed = m.jobs.failed;
     let g = &m.system.gpus;
-    r.gpu_util = (!g.is_empty())
-        .then(|| g.iter().map(|g| g.util_pct as f32).sum::<f32>() / g.len() as f32);
+    r.gpu_util =
+        (!g.is_empty()).then(|| g.iter().map(|g| g.util_pct as f32).sum::<f32>() / g.len() as f32);
     let tokens: Vec<f32> = m
         .history
         .iter()
@@ -124,8 +124,14 @@ mod tests {
             ..Default::default()
         };
         let r = row(&link, Some(&model()), true);
-        assert_eq!((r.name.as_str(), r.node_name.as_str(), r.selected), ("op@a", "box-a", true));
-        assert_eq!((r.jobs_running, r.jobs_succeeded, r.jobs_failed), (2, 10, 1));
+        assert_eq!(
+            (r.name.as_str(), r.node_name.as_str(), r.selected),
+            ("op@a", "box-a", true)
+        );
+        assert_eq!(
+            (r.jobs_running, r.jobs_succeeded, r.jobs_failed),
+            (2, 10, 1)
+        );
         assert_eq!(r.gpu_util, Some(60.0));
         assert_eq!(r.tokens_s, Some(15.0));
         assert_eq!((r.chain.as_str(), r.control.as_str()), ("off", "off"));

@@ -129,7 +129,11 @@ fn reason<'a>(app: &App, r: Option<&'a FleetRow>) -> Line<'a> {
             format!(
                 "{}: {} {} · Enter shows its dashboard",
                 r.name,
-                if r.node_name.is_empty() { "–" } else { r.node_name.as_str() },
+                if r.node_name.is_empty() {
+                    "–"
+                } else {
+                    r.node_name.as_str()
+                },
                 r.version
             ),
             t.fg(Slot::TextDim),

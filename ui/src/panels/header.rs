@@ -17,7 +17,11 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     // In a fleet view: which box this is.
     let fleet_box = m.fleet.iter().find(|r| r.selected).map(|r| r.name.clone());
     let mode = match (h.mode, &fleet_box) {
-        (_, Some(b)) => format!("box {b} ({}/{})", m.fleet.iter().position(|r| r.selected).unwrap_or(0) + 1, m.fleet.len()),
+        (_, Some(b)) => format!(
+            "box {b} ({}/{})",
+            m.fleet.iter().position(|r| r.selected).unwrap_or(0) + 1,
+            m.fleet.len()
+        ),
         (Mode::InProcess, None) => "in-process".into(),
         (Mode::Attached, None) => "attached".into(),
     };

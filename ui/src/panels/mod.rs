@@ -1,10 +1,10 @@
 //! One module per panel; each draws into the rectangle it is given.
 pub mod chat;
 pub mod containers;
+pub mod fleet;
 pub mod header;
 pub mod help;
 pub mod jobs;
-pub mod fleet;
 pub mod logs;
 pub mod metrics;
 pub mod peers;

@@ -1,8 +1,8 @@
 //! A scripted model for render and flow tests: fixed clock, fixed ids. This is test data,
 //! never shown by the product (the product renders what the engine reports).
 #![allow(dead_code)]
-use infernet_ui::keymap::Keymap;
 use infernet_core::history::HistoryView;
+use infernet_ui::keymap::Keymap;
 use infernet_ui::model::*;
 use infernet_ui::theme::{Depth, Theme};
 use infernet_ui::{App, Msg};
@@ -186,6 +186,7 @@ pub fn model(jobs: usize, subs: usize) -> Model {
             })
             .collect(),
         history: history(),
+        fleet: Vec::new(),
     }
 }
 
@@ -261,9 +262,14 @@ pub fn fleet(n: usize) -> Vec<FleetRow> {
             jobs_failed: i as u64 % 2,
             gpu_util: (i % 4 != 2).then_some(40.0 + i as f32),
             tokens_s: Some(10.0 * i as f32),
-            chain: if i % 2 == 0 { format!("following #{}", 1000 + i) } else { "off".into() },
+            chain: if i % 2 == 0 {
+                format!("following #{}", 1000 + i)
+            } else {
+                "off".into()
+            },
             control: "online".into(),
-            last_error: (i % 5 == 3).then(|| "ssh: connect to host gpu-3 port 22: Connection refused".into()),
+            last_error: (i % 5 == 3)
+                .then(|| "ssh: connect to host gpu-3 port 22: Connection refused".into()),
             seen_ms: (i % 5 != 4).then_some(NOW - 1_500 * i as i64),
         })
         .collect()
