@@ -307,6 +307,7 @@ async fn run(
         replace_after_blocks: chain.wallet.replace_after_blocks,
         confirmations: chain.trail_head_blocks,
         node_wallet,
+        status: status.clone(),
     };
     let (outcomes_tx, mut outcomes_rx) = mpsc::channel::<(u32, super::msg::TxOutcome)>(256);
     let mut loops = Loops {

@@ -64,6 +64,7 @@ pub struct ChainSnapshot {
     pub skipped: u64,
     pub failed: u64,
     pub in_flight: u64,
+    pub gas_used: u64,
     pub subscriptions: Vec<SubscriptionView>,
 }
 
@@ -91,6 +92,8 @@ pub struct ChainStatus {
     pub failed: AtomicU64,
     /// Deliveries between start and final outcome.
     pub in_flight: AtomicU64,
+    /// Gas used by this node's mined deliveries (confirmed and reverted) since start.
+    pub gas_used: AtomicU64,
 }
 
 impl ChainStatus {
@@ -189,6 +192,7 @@ impl ChainStatus {
             skipped: self.skipped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
+            gas_used: self.gas_used.load(Ordering::Relaxed),
             subscriptions: i.subs.values().rev().take(LISTED).cloned().collect(),
         })
         .unwrap_or_default()

@@ -4,6 +4,7 @@
 //! so a subscriber that does not read holds at most the one model line being written, however
 //! many models were published meanwhile (latest only).
 use super::ipc::event_line;
+use infernet_core::wire::delta;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -17,9 +18,19 @@ pub enum Out<M> {
     /// Stream this model (latest only) from its next publication: the publisher publishes
     /// every 500 ms while anyone subscribes, so a stale value is never sent. With an
     /// interval, at most one model per interval (the latest when it is due).
-    Model(watch::Receiver<Arc<M>>, Option<Duration>),
+    Model(watch::Receiver<Arc<M>>, ModelOpts),
     /// The next model goes out without waiting for the interval (a refresh).
     Flush,
+}
+
+/// How a subscriber wants its models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelOpts {
+    /// At most one model per interval (a TUI's `--refresh`).
+    pub every: Option<Duration>,
+    /// After the first full model, only what changed (`model_delta` frames, see
+    /// `infernet_core::wire::delta`); an unchanged model sends nothing.
+    pub delta: bool,
 }
 
 /// Writes until the channel closes or the peer goes away.
@@ -29,7 +40,9 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut model: Option<watch::Receiver<Arc<M>>> = None;
-    let mut every: Option<Duration> = None;
+    let mut opts = ModelOpts::default();
+    // The last model sent, for deltas.
+    let mut sent: Option<serde_json::Value> = None;
     let mut next_at: Option<Instant> = None;
     loop {
         let line = tokio::select! {
@@ -37,10 +50,11 @@ where
             biased;
             msg = rx.recv() => match msg {
                 Some(Out::Line(l)) => l,
-                Some(Out::Model(mut m, interval)) => {
+                Some(Out::Model(mut m, o)) => {
                     m.mark_unchanged();
                     model = Some(m);
-                    every = interval;
+                    opts = o;
+                    sent = None;
                     continue;
                 }
                 Some(Out::Flush) => {
@@ -64,8 +78,15 @@ where
                 }
             } => match changed {
                 Ok(m) => {
-                    next_at = every.map(|e| Instant::now() + e);
-                    event_line("model", &*m)
+                    next_at = opts.every.map(|e| Instant::now() + e);
+                    if !opts.delta {
+                        event_line("model", &*m)
+                    } else {
+                        match frame(&*m, &mut sent) {
+                            Some(l) => l,
+                            None => continue,
+                        }
+                    }
                 }
                 // The publisher is gone (the daemon is stopping): no more models.
                 Err(_) => {
@@ -78,6 +99,24 @@ where
             return;
         }
     }
+}
+
+/// The full model the first time, then the delta against what was sent; None when nothing
+/// changed.
+fn frame<M: Serialize>(m: &M, sent: &mut Option<serde_json::Value>) -> Option<String> {
+    let now = match serde_json::to_value(m) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise the model");
+            return None;
+        }
+    };
+    let line = match sent.as_ref() {
+        None => event_line("model", &now),
+        Some(before) => event_line("model_delta", &delta::diff(before, &now)?),
+    };
+    *sent = Some(now);
+    Some(line)
 }
 
 #[cfg(test)]
@@ -94,7 +133,9 @@ mod tests {
         let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0, "pad": ""})));
         let writer = tokio::spawn(write_out(server, rx));
         tx.send(Out::Line("{\"ok\":true}\n".into())).await.unwrap();
-        tx.send(Out::Model(pub_rx, None)).await.unwrap();
+        tx.send(Out::Model(pub_rx, ModelOpts::default()))
+            .await
+            .unwrap();
         let pad = "p".repeat(64 * 1024);
         for v in 1..=500 {
             pub_tx.send_replace(Arc::new(json!({"v": v, "pad": pad})));
@@ -134,7 +175,9 @@ mod tests {
         let (tx, rx) = mpsc::channel(8);
         let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0})));
         tokio::spawn(write_out(server, rx));
-        tx.send(Out::Model(pub_rx, None)).await.unwrap();
+        tx.send(Out::Model(pub_rx, ModelOpts::default()))
+            .await
+            .unwrap();
         let mut lines = BufReader::new(client).lines();
         tx.send(Out::Line("{\"sub\":1}\n".into())).await.unwrap();
         // The value from before the subscription is not sent; the next publication is.
@@ -156,10 +199,16 @@ mod tests {
         let (tx, rx) = mpsc::channel(8);
         let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0})));
         tokio::spawn(write_out(server, rx));
-        tx.send(Out::Model(pub_rx, Some(Duration::from_secs(2))))
-            .await
-            .unwrap();
+        let opts = ModelOpts {
+            every: Some(Duration::from_secs(2)),
+            delta: false,
+        };
+        tx.send(Out::Model(pub_rx, opts)).await.unwrap();
         let mut lines = BufReader::new(client).lines();
+        // The writer has taken the subscription once the line after it is out: only then
+        // does a publication count (values from before it are never sent).
+        tx.send(Out::Line("{\"sub\":1}\n".into())).await.unwrap();
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"sub\":1}");
         let mut next = async || -> i64 {
             let l = lines.next_line().await.unwrap().unwrap();
             serde_json::from_str::<Value>(&l).unwrap()["data"]["v"]
@@ -180,5 +229,44 @@ mod tests {
         pub_tx.send_replace(Arc::new(json!({"v": 4})));
         assert_eq!(next().await, 4);
         assert!(t1.elapsed() < Duration::from_secs(2), "{:?}", t1.elapsed());
+    }
+
+    /// `delta`: the first model whole, then patches that rebuild it exactly; a publication
+    /// that changes nothing sends nothing.
+    #[tokio::test]
+    async fn deltas_rebuild_the_model_and_an_unchanged_one_sends_nothing() {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let (tx, rx) = mpsc::channel(8);
+        let logs = |n: usize| (0..n).map(|i| format!("line {i}")).collect::<Vec<_>>();
+        let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0, "logs": logs(100)})));
+        tokio::spawn(write_out(server, rx));
+        let opts = ModelOpts {
+            every: None,
+            delta: true,
+        };
+        tx.send(Out::Model(pub_rx, opts)).await.unwrap();
+        let mut lines = BufReader::new(client).lines();
+        tx.send(Out::Line("{\"sub\":1}\n".into())).await.unwrap();
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"sub\":1}");
+        let mut next = async || -> Value {
+            serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap()
+        };
+        let first = json!({"v": 1, "logs": logs(100)});
+        pub_tx.send_replace(Arc::new(first.clone()));
+        let f = next().await;
+        assert_eq!(f["event"], "model");
+        let mut base = f["data"].clone();
+        assert_eq!(base, first);
+        // Unchanged: nothing goes out; the next change does, as a small delta.
+        pub_tx.send_replace(Arc::new(first.clone()));
+        let mut more = logs(101);
+        more.remove(0);
+        let second = json!({"v": 2, "logs": more});
+        pub_tx.send_replace(Arc::new(second.clone()));
+        let d = next().await;
+        assert_eq!(d["event"], "model_delta");
+        assert!(d.to_string().len() < 120, "{d}");
+        delta::apply(&mut base, &d["data"]).unwrap();
+        assert_eq!(base, second);
     }
 }

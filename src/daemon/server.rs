@@ -2,7 +2,7 @@
 //! models and updates for attached TUIs) and `intent` (what an attached TUI asks for).
 use super::Paths;
 use super::ipc::{MAX_LINE, err_line, event_line, ok_line, parse};
-use super::outbox::{Out, write_out};
+use super::outbox::{ModelOpts, Out, write_out};
 use crate::engine::{CommandReply, EngineCommand, EngineEvent};
 use crate::store::now_ms;
 use crate::view::{Host, Session};
@@ -160,8 +160,11 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                         .get("refresh_ms")
                         .and_then(Value::as_u64)
                         .map(|ms| std::time::Duration::from_millis(ms.clamp(100, 60_000)));
+                    // {"delta": true}: after the first model, only what changed.
+                    let delta = req.payload.get("delta").and_then(Value::as_bool) == Some(true);
                     if want_model {
-                        let _ = out.send(Out::Model(d.model.subscribe(), every)).await;
+                        let opts = ModelOpts { every, delta };
+                        let _ = out.send(Out::Model(d.model.subscribe(), opts)).await;
                     }
                     crate::supervise::spawn_logged(
                         "ipc-forward",

@@ -2,6 +2,7 @@
 //! intents; this side subscribes over the socket, hands models and updates to the UI and sends
 //! its intents back. A lost connection is retried (the last model stays on screen).
 use infernet::daemon::ipc::{self, Request};
+use infernet_core::wire::delta;
 use infernet_ui::intent::{Intent, Update};
 use infernet_ui::model::{self as ui, Level};
 use serde_json::Value;
@@ -114,7 +115,9 @@ async fn session(
         s
     };
     // The daemon sends a model at most every `refresh` (and at once after `r`).
-    let sub = serde_json::json!({"refresh_ms": refresh.as_millis() as u64});
+    // Deltas: after the first model only what changed travels (a slow ssh link stays usable).
+    let sub = serde_json::json!({"refresh_ms": refresh.as_millis() as u64, "delta": true});
+    let mut base: Option<Value> = None;
     if let Err(e) = w.write_all(send("subscribe", sub).as_bytes()).await {
         return End::Lost(e.to_string());
     }
@@ -126,7 +129,20 @@ async fn session(
                         return End::Lost("the daemon sent a line that is not JSON".into());
                     };
                     match v.get("event").and_then(Value::as_str) {
-                        Some("model") => match serde_json::from_value::<ui::Model>(v["data"].clone()) {
+                        Some(kind @ ("model" | "model_delta")) => {
+                            let data = v.get("data").cloned().unwrap_or(Value::Null);
+                            let whole = match (kind, base.as_mut()) {
+                                ("model", _) => data,
+                                (_, Some(b)) => {
+                                    if let Err(e) = delta::apply(b, &data) {
+                                        return End::Lost(e.to_string());
+                                    }
+                                    b.clone()
+                                }
+                                (_, None) => return End::Lost("the daemon sent a model delta before a model".into()),
+                            };
+                            base = Some(whole.clone());
+                            match serde_json::from_value::<ui::Model>(whole) {
                             Ok(mut m) => {
                                 // The host may be a TUI (in-process there); here it is attached.
                                 m.header.mode = ui::Mode::Attached;
@@ -140,7 +156,8 @@ async fn session(
                                 model.send_replace(Arc::new(m));
                             }
                             Err(e) => return End::Lost(format!("the daemon's model does not match this version ({e}); run the same infernet version, or `infernet tui --in-process`")),
-                        },
+                            }
+                        }
                         Some("update") => {
                             if let Ok(u) = serde_json::from_value::<Update>(v["data"].clone()) {
                                 let _ = updates.send(u).await;

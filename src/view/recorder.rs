@@ -38,6 +38,7 @@ struct Last {
     ok: Option<u64>,
     failed: Option<u64>,
     delivered: Option<u64>,
+    gas: Option<u64>,
     head: Option<u64>,
     /// Deliveries seen since the head last moved.
     unplaced: u64,
@@ -161,7 +162,13 @@ impl Recorder {
                 );
             }
             if let Some(c) = &snap.chain {
-                last.unplaced += delta(&mut last.delivered, c.delivered);
+                let delivered = delta(&mut last.delivered, c.delivered);
+                let gas = delta(&mut last.gas, c.gas_used);
+                if delivered > 0 {
+                    let per = gas as f64 / delivered as f64;
+                    h.record("chain.gas_per_delivery", Kind::Gauge, per, now);
+                }
+                last.unplaced += delivered;
                 let blocks = delta(&mut last.head, c.head_block);
                 if blocks > 0 {
                     let per_block = last.unplaced as f64 / blocks as f64;

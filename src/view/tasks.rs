@@ -126,6 +126,19 @@ pub(super) fn spawn_sampler() -> watch::Receiver<(HostSample, Result<Vec<GpuSamp
     rx
 }
 
+/// A backend's state changes go to the log, so its detail view has a timeline.
+fn log_change(before: &str, row: &ui::BackendRow) {
+    if before == row.state {
+        return;
+    }
+    let error = row.error.as_deref().unwrap_or("");
+    if row.state == "unreachable" {
+        tracing::warn!(backend = %row.id, state = %row.state, error, "backend state changed");
+    } else {
+        tracing::info!(backend = %row.id, state = %row.state, "backend state changed");
+    }
+}
+
 /// Lists each configured backend's models every 15 s (state, models, fit on this box), until
 /// `cancel`. Runs inside the UI publisher's task, so its supervisor covers it too.
 pub(super) async fn backend_probe(
@@ -156,6 +169,7 @@ pub(super) async fn backend_probe(
         loop {
             let mut fetching_any = false;
             for (b, row) in backends.all().iter().zip(rows.iter_mut()) {
+                let before = row.state.clone();
                 match tokio::time::timeout(Duration::from_secs(5), b.models()).await {
                     Ok(Ok(models)) => {
                         row.state = "ready".into();
@@ -186,6 +200,7 @@ pub(super) async fn backend_probe(
                         row.error = Some("no answer within 5 s".into());
                     }
                 }
+                log_change(&before, row);
             }
             tx.send_replace(ui::BackendsView {
                 rows: rows.clone(),

@@ -9,6 +9,7 @@ use crate::model::{ChainView, JobDetail, JobRow, Level, LogLine, Model, Subscrip
 use crate::theme::Theme;
 use crate::wizard::WizardState;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use infernet_core::view::why::Subject;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use std::sync::Arc;
 
@@ -88,7 +89,9 @@ pub enum Msg {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetailState {
-    pub id: String,
+    /// What the overlay explains; it is rebuilt from the live model every frame.
+    pub subject: Subject,
+    /// A job's stored input and outputs, once loaded (`Intent::LoadJob`).
     pub detail: Option<JobDetail>,
     pub scroll: u16,
 }
@@ -198,6 +201,29 @@ impl App {
                     || j.containers.iter().any(|c| f.matches(c))
             })
             .collect()
+    }
+
+    /// Opens the detail overlay on `subject`.
+    fn open(&mut self, subject: Subject) {
+        self.detail = Some(DetailState {
+            subject,
+            detail: None,
+            scroll: 0,
+        });
+    }
+
+    /// The Containers panel's selected row: containers first, then backends.
+    pub fn container_subject(&self) -> Option<Subject> {
+        let m = &self.model;
+        let sel = self.containers.selected;
+        match m.containers.get(sel) {
+            Some(c) => Some(Subject::Container(c.id.clone())),
+            None => m
+                .backends
+                .rows
+                .get(sel - m.containers.len())
+                .map(|b| Subject::Backend(b.id.clone())),
+        }
     }
 
     pub fn sub_rows(&self) -> Vec<&SubscriptionRow> {
@@ -331,7 +357,11 @@ impl App {
         match u {
             Update::Chat { chat, turn, event } => self.chat.update(chat, turn, event),
             Update::JobDetail(d) => {
-                if let Some(st) = self.detail.as_mut().filter(|s| s.id == d.id) {
+                if let Some(st) = self
+                    .detail
+                    .as_mut()
+                    .filter(|s| s.subject == Subject::Job(d.id.clone()))
+                {
                     st.detail = Some(*d);
                 }
             }
@@ -538,11 +568,20 @@ impl App {
                         .get(self.jobs.selected)
                         .map(|j| j.id.clone())?;
                     self.detail = Some(DetailState {
-                        id: id.clone(),
+                        subject: Subject::Job(id.clone()),
                         detail: None,
                         scroll: 0,
                     });
                     return Some(Intent::LoadJob { id });
+                }
+                // Zoomed in, Enter on a row says why it is in its state.
+                (View::Full(Panel::Subscriptions), _) => {
+                    let id = self.sub_rows().get(self.subs.selected).map(|s| s.id)?;
+                    self.open(Subject::Subscription(id));
+                }
+                (View::Full(Panel::Containers), _) => {
+                    let subject = self.container_subject()?;
+                    self.open(subject);
                 }
                 (View::Dashboard, p) => self.view = View::Full(p),
                 _ => {}

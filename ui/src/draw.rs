@@ -37,7 +37,7 @@ pub fn draw(app: &App, f: &mut Frame) {
     }
     footer(app, f, areas.footer);
     if app.detail.is_some() {
-        panels::jobs::draw_detail(app, f, area);
+        panels::why::draw(app, f, area);
     }
     if app.welcome == Some(true) {
         panels::welcome::draw(app, f, area);

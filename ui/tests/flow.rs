@@ -47,8 +47,8 @@ fn enter_on_a_job_loads_its_detail_and_filter_narrows_rows() {
         vec![Intent::LoadJob { id: want.clone() }]
     );
     assert_eq!(
-        a.detail.as_ref().map(|d| d.id.as_str()),
-        Some(want.as_str())
+        a.detail.as_ref().map(|d| d.subject.clone()),
+        Some(infernet_core::view::why::Subject::Job(want.clone()))
     );
     k(&mut a, KeyCode::Esc);
     assert!(a.detail.is_none());

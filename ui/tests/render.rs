@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod support;
 
+use infernet_core::view::why::Subject;
 use infernet_ui::app::{Panel, View};
 use infernet_ui::intent::{ChatUpdate, Update};
 use infernet_ui::model::{ChainView, PeersView, SystemView};
+use infernet_ui::model::{Level, LogLine};
 use infernet_ui::wizard::WizardState;
 use infernet_ui::{DetectedBackend, Msg};
 use support::*;
@@ -175,7 +177,10 @@ fn job_detail_help_and_chat_with_answer() {
     a.update(Msg::Key(key('\n')));
     a.update(Msg::Update(Update::JobDetail(Box::new(
         infernet_ui::model::JobDetail {
-            id: a.detail.as_ref().unwrap().id.clone(),
+            id: match &a.detail.as_ref().unwrap().subject {
+                Subject::Job(id) => id.clone(),
+                other => panic!("a job detail, not {other:?}"),
+            },
             state: infernet_ui::model::JobState::Success,
             containers: vec!["echo".into(), "llm".into()],
             input: Some("{\n  \"prompt\": \"hi\"\n}".into()),
@@ -279,4 +284,59 @@ fn fleet_panel_lists_every_box_and_why_one_is_down() {
     snap("fleet_reconnecting_selected", &mut a);
     a.view = View::Dashboard;
     snap("fleet_box_dashboard", &mut a);
+}
+
+/// The "why" overlay on a skipped subscription, an unavailable container and a backend that
+/// is down: reason, fix, facts and the timeline of the lines that name it.
+#[test]
+fn why_views_explain_a_row() {
+    let mut m = model(40, 12);
+    let at = m.now_ms;
+    let line = |s: i64, level: Level, text: &str| LogLine {
+        ts_ms: at - s * 1000,
+        level,
+        target: "infernet::chain".into(),
+        text: text.into(),
+    };
+    m.logs.extend([
+        line(90, Level::Info, "new subscription subscription=11 owner=0xc0ffef"),
+        line(89, Level::Info, "ignored subscription subscription=11 reason=No payment address provided for the node"),
+        line(30, Level::Warn, "container unavailable container=prover error=image pull failed: No such image: prover:1"),
+        line(10, Level::Warn, "backend state changed backend=llm state=unreachable error=Connection refused"),
+    ]);
+    if let ChainView::Enabled(c) = &mut m.chain {
+        let s = c.subscriptions.iter_mut().find(|s| s.id == 11).unwrap();
+        s.reason = Some("No payment address provided for the node (set chain.wallet.payment_address to this node's Wallet: `infernet wallet create`)".into());
+    }
+    m.containers[1].id = "prover".into();
+    m.containers[1].reason = Some("image pull failed: No such image: prover:1".into());
+    m.backends.rows[0].state = "unreachable".into();
+    m.backends.rows[0].error = Some("llamacpp backend unreachable at http://127.0.0.1:8080: error sending request (Connection refused)".into());
+    let mut a = app(m);
+    a.update(Msg::Key(key('3')));
+    a.update(Msg::Key(key('j')));
+    a.update(Msg::Key(key('\n')));
+    assert_eq!(
+        a.detail.as_ref().map(|d| d.subject.clone()),
+        Some(Subject::Subscription(11))
+    );
+    let text = render(&mut a, 160, 48);
+    assert!(text.contains("infernet wallet create"), "{text}");
+    assert!(text.contains("timeline (2 log lines name it)"), "{text}");
+    snap("why_subscription", &mut a);
+    a.update(Msg::Key(esc()));
+    a.update(Msg::Key(key('4')));
+    a.update(Msg::Key(key('j')));
+    a.update(Msg::Key(key('\n')));
+    snap("why_container", &mut a);
+    a.update(Msg::Key(esc()));
+    a.update(Msg::Key(key('G')));
+    a.update(Msg::Key(key('\n')));
+    assert_eq!(
+        a.detail.as_ref().map(|d| d.subject.clone()),
+        Some(Subject::Backend("llm".into()))
+    );
+    let text = render(&mut a, 160, 48);
+    assert!(text.contains("start the server"), "{text}");
+    snap("why_backend", &mut a);
 }

@@ -5,3 +5,4 @@ pub mod answers;
 pub mod fleet;
 pub mod intent;
 pub mod model;
+pub mod why;

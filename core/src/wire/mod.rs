@@ -16,6 +16,7 @@ use std::fmt;
 pub mod chat;
 pub mod client_jobs;
 pub mod commands;
+pub mod delta;
 pub mod events;
 pub mod jobs;
 pub mod keys;

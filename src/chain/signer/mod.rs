@@ -37,6 +37,8 @@ pub struct Signer {
     pub confirmations: u64,
     /// `chain.wallet.payment_address`: the node's Wallet that receives payments (zero if unset).
     pub node_wallet: Address,
+    /// Where delivered gas is counted (the TUI's gas history reads it).
+    pub status: std::sync::Arc<crate::chain::view::ChainStatus>,
 }
 
 impl Signer {

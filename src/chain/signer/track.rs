@@ -13,6 +13,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use infernet_core::tx::{self, Config, Effect, Event, Outcome, Receipt, Tracker};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::Ordering;
 
 impl Signer {
     /// A tracker holding the transactions the ledger still has pending (sent before a restart).
@@ -142,6 +143,15 @@ impl Signer {
 
     /// Closes the ledger rows and tells the scheduler; false when the scheduler is gone.
     async fn resolve(&self, id: u32, interval: u32, outcome: Outcome) -> bool {
+        match &outcome {
+            Outcome::Confirmed(hash) => self.count_gas(B256::from(*hash)).await,
+            Outcome::Reverted { raw } => {
+                if let Ok(env) = TxEnvelope::decode_2718(&mut &raw[..]) {
+                    self.count_gas(*env.tx_hash()).await;
+                }
+            }
+            Outcome::FoundOnChain | Outcome::Dropped => {}
+        }
         let outcome = match outcome {
             Outcome::Confirmed(hash) => TxOutcome::Confirmed(B256::from(hash).to_string()),
             Outcome::FoundOnChain => TxOutcome::Confirmed("delivered (found on chain)".into()),
@@ -159,6 +169,17 @@ impl Signer {
             outcome,
         };
         self.sched.send(msg).await.is_ok()
+    }
+
+    /// Adds a mined delivery's gas to the status (reverted ones spend gas too). Best effort:
+    /// an RPC error leaves the figure short, never the delivery unresolved.
+    async fn count_gas(&self, hash: B256) {
+        let ask = self.client.provider().get_transaction_receipt(hash);
+        if let Ok(Some(r)) = self.client.rpc("eth_getTransactionReceipt", ask).await {
+            self.status
+                .gas_used
+                .fetch_add(r.gas_used, Ordering::Relaxed);
+        }
     }
 
     async fn responded(&self, id: u32, interval: u32) -> Option<bool> {

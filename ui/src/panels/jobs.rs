@@ -7,8 +7,8 @@ use crate::theme::{Slot, Theme};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row, Table};
 
 pub fn state_style(t: &Theme, s: JobState) -> Style {
     t.fg(match s {
@@ -106,64 +106,4 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         .header(Row::new(header).style(t.fg(Slot::TextDim)))
         .block(block);
     f.render_widget(table, area);
-}
-
-pub fn draw_detail(app: &App, f: &mut Frame, area: Rect) {
-    let Some(st) = &app.detail else { return };
-    let t = &app.theme;
-    let rect = super::centered(area, 90, 85);
-    f.render_widget(Clear, rect);
-    let block = super::block(
-        app,
-        Panel::Jobs,
-        true,
-        format!("job {} · Esc closes", st.id),
-    );
-    let mut lines: Vec<Line> = Vec::new();
-    match &st.detail {
-        None => lines.push(Line::from(Span::styled("loading…", t.fg(Slot::TextDim)))),
-        Some(d) => {
-            lines.push(Line::from(vec![
-                Span::styled("status      ", t.fg(Slot::TextDim)),
-                Span::styled(d.state.label(), state_style(t, d.state)),
-                Span::styled(
-                    format!("   containers {}", d.containers.join(" → ")),
-                    t.fg(Slot::Text),
-                ),
-            ]));
-            let mut section = |title: &str, body: Option<&str>| {
-                lines.push(Line::from(""));
-                lines.push(Line::from(Span::styled(
-                    title.to_string(),
-                    t.fg(Slot::Title),
-                )));
-                match body {
-                    Some(b) => lines.extend(
-                        b.lines()
-                            .map(|l| Line::from(Span::styled(l.to_string(), t.fg(Slot::Text)))),
-                    ),
-                    None => lines.push(Line::from(Span::styled("(none)", t.fg(Slot::TextDim)))),
-                }
-            };
-            section("input", d.input.as_deref());
-            for (i, s) in d.intermediate.iter().enumerate() {
-                section(
-                    &format!(
-                        "intermediate {} ({})",
-                        i + 1,
-                        d.containers.get(i).map(String::as_str).unwrap_or("?")
-                    ),
-                    Some(s),
-                );
-            }
-            section("output", d.output.as_deref());
-        }
-    }
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((st.scroll, 0)),
-        rect,
-    );
 }

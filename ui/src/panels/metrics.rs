@@ -1,7 +1,7 @@
 //! Metrics: the engine's history as plots (braille line charts) in the window the operator
 //! picks (`w`: 1 m / 15 m / 1 h): CPU and RAM, each core now, per GPU utilisation, VRAM,
 //! temperature and power, jobs/s (ok and failed), job latency p50/p99, tokens/s per backend,
-//! and chain deliveries per block. A plot without data says what fills it.
+//! chain deliveries per block and gas per delivery. A plot without data says what fills it.
 use crate::app::{App, Panel};
 use crate::theme::Slot;
 use infernet_core::history::HistoryView;
@@ -110,6 +110,17 @@ fn plots<'a>(app: &'a App, h: &'a HistoryView) -> Vec<Plot<'a>> {
             max: None,
             unit: "",
             empty: "no new block seen yet",
+        });
+        out.push(Plot {
+            title: "Gas per delivery".into(),
+            lines: vec![(
+                "gas".into(),
+                h.get("chain.gas_per_delivery"),
+                Slot::StatusWarn,
+            )],
+            max: None,
+            unit: "",
+            empty: "no delivery mined in this window",
         });
     }
     out

@@ -11,6 +11,7 @@ pub mod peers;
 pub mod subs;
 pub mod system;
 pub mod welcome;
+pub mod why;
 pub mod wizard;
 
 use crate::app::{App, Panel};
