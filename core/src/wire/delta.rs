@@ -96,9 +96,6 @@ fn diff_array(old: &[Value], new: &[Value]) -> Value {
     else {
         return replace(&Value::Array(new.to_vec()));
     };
-    if changed == new.len() && !new.is_empty() {
-        return replace(&Value::Array(new.to_vec()));
-    }
     let sets: Vec<Value> = new
         .iter()
         .enumerate()
@@ -110,6 +107,11 @@ fn diff_array(old: &[Value], new: &[Value]) -> Value {
             Some(Value::Array(vec![Value::from(i), p]))
         })
         .collect();
+    // Nothing kept from the old array (every element new, none patched in place): whole.
+    let all_new = sets.iter().all(|e| e.get(1).is_some_and(|p| p.get("=").is_some()));
+    if changed == new.len() && all_new && !new.is_empty() {
+        return replace(&Value::Array(new.to_vec()));
+    }
     let mut m = Map::new();
     m.insert(
         "[".into(),

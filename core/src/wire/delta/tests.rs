@@ -91,3 +91,12 @@ fn a_patch_that_does_not_fit_the_base_is_an_error_not_a_panic() {
     assert!(apply(&mut base, &json!(3)).is_err());
     assert!(apply(&mut json!([1]), &json!({"[": "x"})).is_err());
 }
+
+#[test]
+fn a_list_of_objects_that_all_change_a_little_sends_the_changes() {
+    let win = |t: u64| json!({"window": "M1", "series": {"cpu": (0..60).map(|i| json!((i + t) as f64)).collect::<Vec<_>>()}});
+    let old = json!([win(0), win(100), win(200)]);
+    let new = json!([win(1), win(101), win(201)]);
+    let p = roundtrip(old, new.clone());
+    assert!(size(&p) * 4 < size(&new), "{} of {}: {p}", size(&p), size(&new));
+}
