@@ -108,7 +108,9 @@ fn diff_array(old: &[Value], new: &[Value]) -> Value {
         })
         .collect();
     // Nothing kept from the old array (every element new, none patched in place): whole.
-    let all_new = sets.iter().all(|e| e.get(1).is_some_and(|p| p.get("=").is_some()));
+    let all_new = sets
+        .iter()
+        .all(|e| e.get(1).is_some_and(|p| p.get("=").is_some()));
     if changed == new.len() && all_new && !new.is_empty() {
         return replace(&Value::Array(new.to_vec()));
     }

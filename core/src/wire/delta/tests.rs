@@ -98,5 +98,10 @@ fn a_list_of_objects_that_all_change_a_little_sends_the_changes() {
     let old = json!([win(0), win(100), win(200)]);
     let new = json!([win(1), win(101), win(201)]);
     let p = roundtrip(old, new.clone());
-    assert!(size(&p) * 4 < size(&new), "{} of {}: {p}", size(&p), size(&new));
+    assert!(
+        size(&p) * 4 < size(&new),
+        "{} of {}: {p}",
+        size(&p),
+        size(&new)
+    );
 }
