@@ -53,18 +53,6 @@ async fn chat(cp: &ControlPlane, bearer: Option<&str>) -> (u16, Option<u64>, Val
     (status, retry, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn finished(cp: &ControlPlane, id: &str) -> Value {
-    let path = format!("/api/chat/{id}/status");
-    common::eventually("the job to finish", Duration::from_secs(30), || {
-        let (cp, path) = (cp, &path);
-        async move {
-            let st = cp.get(path).await;
-            matches!(st["status"].as_str(), Some("completed" | "failed")).then_some(st)
-        }
-    })
-    .await
-}
-
 fn keys_list(cp: &ControlPlane, home: &std::path::Path) -> Vec<Value> {
     let out = cli(
         home,
@@ -139,7 +127,7 @@ async fn keys_and_limits(db: Db) {
 
     let (s, _, v) = chat(&cp, Some(&key)).await;
     assert_eq!(s, 200, "{v}");
-    let st = finished(&cp, v["jobId"].as_str().unwrap()).await;
+    let st = cp.chat_finished(v["jobId"].as_str().unwrap()).await;
     assert_eq!(st["status"], "completed", "{st}");
     // The client job API counts against the same key.
     let r = http()

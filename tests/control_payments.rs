@@ -79,15 +79,7 @@ async fn chat_done(cp: &ControlPlane, model: &str, prompt: &str) -> Value {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     let id = v["jobId"].as_str().unwrap().to_string();
-    let path = format!("/api/chat/{id}/status");
-    common::eventually("the job to finish", Duration::from_secs(30), || {
-        let (cp, path) = (cp, &path);
-        async move {
-            let st = cp.get(path).await;
-            matches!(st["status"].as_str(), Some("completed" | "failed")).then_some(st)
-        }
-    })
-    .await
+    cp.chat_finished(&id).await
 }
 
 /// A node process, killed when dropped.

@@ -115,15 +115,7 @@ async fn chat(cp: &ControlPlane, model: &str) -> Value {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     let id = v["jobId"].as_str().unwrap().to_string();
-    let path = format!("/api/chat/{id}/status");
-    common::eventually("the job to finish", Duration::from_secs(30), || {
-        let (cp, path) = (cp, &path);
-        async move {
-            let st = cp.get(path).await;
-            matches!(st["status"].as_str(), Some("completed" | "failed")).then_some(st)
-        }
-    })
-    .await
+    cp.chat_finished(&id).await
 }
 
 /// The `update` frames of a page's SSE stream until one satisfies `want` (bounded).

@@ -140,6 +140,19 @@ impl ControlPlane {
             .expect("JSON")
     }
 
+    /// The status of chat job `id` once it has completed or failed (30 s at most).
+    pub async fn chat_finished(&self, id: &str) -> Value {
+        let path = format!("/api/chat/{id}/status");
+        super::eventually("the job to finish", Duration::from_secs(30), || {
+            let path = &path;
+            async move {
+                let st = self.get(path).await;
+                matches!(st["status"].as_str(), Some("completed" | "failed")).then_some(st)
+            }
+        })
+        .await
+    }
+
     /// Names of the nodes `/api/peers` lists as available.
     pub async fn peer_names(&self) -> Vec<String> {
         let v = self.get("/api/peers?limit=100").await;
