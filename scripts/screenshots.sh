@@ -95,8 +95,11 @@ keys 2; shot jobs
 keys Enter; shot job-detail
 keys Escape 3; shot subscriptions
 keys 4 j j; shot containers
+keys Enter; shot row-detail
+keys Escape
 keys 5; sleep 10; shot peers
 keys 7 "In one sentence, what is a GPU?" Enter; sleep 12; shot chat
+keys Tab 8; sleep 3; shot metrics
 keys Escape q; sleep 2
 tmux -L "$SOCK" new-session -d -s w -x 160 -y 48 \
   "XDG_CONFIG_HOME=$W/xdg2 LLAMACPP_HOST=http://127.0.0.1:$LLM_PORT COLORTERM=truecolor $BIN tui --config $W/new-config.json"

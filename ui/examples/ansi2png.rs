@@ -129,6 +129,45 @@ fn parse(text: &str) -> Vec<Vec<(char, Style)>> {
     lines
 }
 
+/// The dots of braille pattern `bits` (U+2800 + bits) in the cell at `at` of size `cell`.
+fn braille(
+    img: &mut [u8],
+    w: usize,
+    at: (usize, usize),
+    cell: (usize, usize),
+    bits: u32,
+    fg: [u8; 3],
+) {
+    // Bit → (column, row) in Unicode's dot numbering.
+    const DOTS: [(usize, usize); 8] = [
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (1, 0),
+        (1, 1),
+        (1, 2),
+        (0, 3),
+        (1, 3),
+    ];
+    let (cw, ch) = cell;
+    let r = (cw / 5).max(1);
+    for (i, (col, row)) in DOTS.iter().enumerate() {
+        if bits & (1 << i) == 0 {
+            continue;
+        }
+        let cx = at.0 + col * cw / 2 + cw / 4;
+        let cy = at.1 + row * ch / 4 + ch / 8;
+        for y in cy.saturating_sub(r)..=cy + r {
+            for x in cx.saturating_sub(r)..=cx + r {
+                let o = (y * w + x) * 3;
+                if x < w && o + 3 <= img.len() {
+                    img[o..o + 3].copy_from_slice(&fg);
+                }
+            }
+        }
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 {
@@ -160,6 +199,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             if *c == ' ' {
+                continue;
+            }
+            // Braille (the Metrics plots) is not in DejaVu Sans Mono: draw its dots.
+            if let Some(bits) = (*c as u32).checked_sub(0x2800).filter(|b| *b < 0x100) {
+                braille(&mut img, w, (x * cw, y * ch), (cw, ch), bits, fg);
                 continue;
             }
             let glyph = font.glyph_id(*c).with_scale_and_position(
