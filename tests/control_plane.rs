@@ -170,6 +170,7 @@ async fn routing_and_reassignment(db: Db) {
     assert_eq!(c_row["concurrency_cap"], 8);
 
     // The real model: only A and B; real tokens.
+    let mut assigned = 0;
     for i in 0..4 {
         let prompt = format!("Say the number {i}.");
         let created = chat_created(&cp, &real, &prompt, 8).await;
@@ -188,16 +189,22 @@ async fn routing_and_reassignment(db: Db) {
         let who = provider(&frames);
         assert_eq!(who.len(), 1, "{frames:?}");
         assert!(who[0] == "node-a" || who[0] == "node-b", "{who:?}");
-        assert!(
-            ["assigned", "running"].contains(&created["status"].as_str().unwrap()),
-            "{created}"
-        );
-        assert_eq!(created["provider"]["name"], who[0], "{created}");
+        // Assigned with its node when a node was waiting in its long poll at submit; right
+        // after the previous answer both may still be on their way back to it (a loaded
+        // machine), and then the honest answer is `pending` without a provider.
+        match created["status"].as_str().unwrap() {
+            "assigned" | "running" => {
+                assert_eq!(created["provider"]["name"], who[0], "{created}");
+                assigned += 1;
+            }
+            _ => assert!(created["provider"].is_null(), "{created}"),
+        }
         let text = done_text(&frames);
         assert!(!text.is_empty());
         assert_eq!(text_after_reset(&frames), text);
         assert!(!text.contains("canned"));
     }
+    assert!(assigned > 0, "no chat was assigned at submit in 4 tries");
     // The stub model: only B and C.
     for _ in 0..3 {
         let id = chat(&cp, STUB_MODEL, "hello", 64).await;
