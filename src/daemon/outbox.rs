@@ -169,19 +169,29 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn the_latest_model_arrives_once_the_reader_catches_up() {
+    type Lines = tokio::io::Lines<BufReader<tokio::io::DuplexStream>>;
+
+    /// A writer with a model subscription in place (the reply line after it has come out, so
+    /// from here on every publication counts): its queue, the publisher and the reader.
+    async fn subscribed(
+        first: Value,
+        opts: ModelOpts,
+    ) -> (mpsc::Sender<Out<Value>>, watch::Sender<Arc<Value>>, Lines) {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let (tx, rx) = mpsc::channel(8);
-        let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0})));
+        let (pub_tx, pub_rx) = watch::channel(Arc::new(first));
         tokio::spawn(write_out(server, rx));
-        tx.send(Out::Model(pub_rx, ModelOpts::default()))
-            .await
-            .unwrap();
+        tx.send(Out::Model(pub_rx, opts)).await.unwrap();
         let mut lines = BufReader::new(client).lines();
         tx.send(Out::Line("{\"sub\":1}\n".into())).await.unwrap();
-        // The value from before the subscription is not sent; the next publication is.
         assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"sub\":1}");
+        (tx, pub_tx, lines)
+    }
+
+    #[tokio::test]
+    async fn the_latest_model_arrives_once_the_reader_catches_up() {
+        let (tx, pub_tx, mut lines) = subscribed(json!({"v": 0}), ModelOpts::default()).await;
+        // The value from before the subscription is not sent; the next publication is.
         pub_tx.send_replace(Arc::new(json!({"v": 7})));
         let next: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
         assert_eq!(next, json!({"event": "model", "data": {"v": 7}}));
@@ -195,20 +205,11 @@ mod tests {
     /// (`r`) sends the next one at once. Virtual time: nothing waits for real.
     #[tokio::test(start_paused = true)]
     async fn an_interval_spaces_models_and_a_flush_skips_the_wait() {
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        let (tx, rx) = mpsc::channel(8);
-        let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0})));
-        tokio::spawn(write_out(server, rx));
         let opts = ModelOpts {
             every: Some(Duration::from_secs(2)),
             delta: false,
         };
-        tx.send(Out::Model(pub_rx, opts)).await.unwrap();
-        let mut lines = BufReader::new(client).lines();
-        // The writer has taken the subscription once the line after it is out: only then
-        // does a publication count (values from before it are never sent).
-        tx.send(Out::Line("{\"sub\":1}\n".into())).await.unwrap();
-        assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"sub\":1}");
+        let (tx, pub_tx, mut lines) = subscribed(json!({"v": 0}), opts).await;
         let mut next = async || -> i64 {
             let l = lines.next_line().await.unwrap().unwrap();
             serde_json::from_str::<Value>(&l).unwrap()["data"]["v"]
@@ -235,19 +236,12 @@ mod tests {
     /// that changes nothing sends nothing.
     #[tokio::test]
     async fn deltas_rebuild_the_model_and_an_unchanged_one_sends_nothing() {
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        let (tx, rx) = mpsc::channel(8);
         let logs = |n: usize| (0..n).map(|i| format!("line {i}")).collect::<Vec<_>>();
-        let (pub_tx, pub_rx) = watch::channel(Arc::new(json!({"v": 0, "logs": logs(100)})));
-        tokio::spawn(write_out(server, rx));
         let opts = ModelOpts {
             every: None,
             delta: true,
         };
-        tx.send(Out::Model(pub_rx, opts)).await.unwrap();
-        let mut lines = BufReader::new(client).lines();
-        tx.send(Out::Line("{\"sub\":1}\n".into())).await.unwrap();
-        assert_eq!(lines.next_line().await.unwrap().unwrap(), "{\"sub\":1}");
+        let (_tx, pub_tx, mut lines) = subscribed(json!({"v": 0, "logs": logs(100)}), opts).await;
         let mut next = async || -> Value {
             serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap()
         };

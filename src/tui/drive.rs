@@ -214,24 +214,37 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
         let (model_tx, model_rx) = watch::channel(Arc::new(ui::Model::default()));
         let (update_tx, update_rx) = mpsc::channel::<Update>(256);
         let (intent_tx, intent_rx) = mpsc::channel::<Intent>(64);
+        // The link to the node(s) runs beside the UI: a panic there is logged and shown in
+        // the status bar, never a screen that silently stops changing.
+        let notices = update_tx.clone();
+        let on_panic = move |why: String| {
+            let _ = notices.try_send(Update::Notice {
+                level: Level::Error,
+                text: format!(
+                    "the link to the node stopped ({why}); quit and start infernet tui again"
+                ),
+            });
+        };
+        type Link = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+        let spawn = |fut: Link| infernet::supervise::spawn_short(None, "tui-bridge", fut, on_panic);
         let bridge_task = if let Start::Fleet(targets) = &start {
             tracing::info!(boxes = targets.len(), "watching a fleet over ssh");
-            tokio::spawn(super::fleet::drive(
+            spawn(Box::pin(super::fleet::drive(
                 targets.clone(),
                 opts.refresh,
                 model_tx,
                 update_tx,
                 intent_rx,
-            ))
+            )))
         } else if let Start::Attach(sock) = &start {
             tracing::info!(socket = %sock.display(), "attached to the daemon");
-            tokio::spawn(super::attach::drive(
+            spawn(Box::pin(super::attach::drive(
                 sock.clone(),
                 opts.refresh,
                 model_tx,
                 update_tx,
                 intent_rx,
-            ))
+            )))
         } else {
             let bridge = Bridge {
                 refresh: opts.refresh,
@@ -244,7 +257,7 @@ pub fn run(flag: Option<&Path>, opts: Options) -> ExitCode {
                     _ => None,
                 },
             };
-            tokio::spawn(bridge.drive(start, intent_rx))
+            spawn(Box::pin(bridge.drive(start, intent_rx)))
         };
         let task = bridge_task;
         let ui_result = infernet_ui::run::run(
