@@ -1582,7 +1582,17 @@ async fn client_job_api_on_postgres() {
 /// document) and refuses a changed copy.
 async fn receipt_checks(cp: &ControlPlane, job: &str, text: &str) {
     use sha2::Digest;
-    let r = cp.get(&format!("/api/v1/receipts/{job}")).await;
+    // The receipt is written just after the completion the caller saw (a separate write):
+    // wait for it, bounded.
+    let path = format!("/api/v1/receipts/{job}");
+    let r = common::eventually("the job's receipt", Duration::from_secs(10), || {
+        let path = &path;
+        async move {
+            let r = cp.get(path).await;
+            r.get("task_id").is_some().then_some(r)
+        }
+    })
+    .await;
     assert_eq!(r["task_id"], job, "{r}");
     assert_eq!(r["outcome"], "accepted");
     let hash: String = sha2::Sha256::digest(text.as_bytes())
