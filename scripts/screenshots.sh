@@ -101,6 +101,62 @@ keys 5; sleep 10; shot peers
 keys 7 "In one sentence, what is a GPU?" Enter; sleep 12; shot chat
 keys Tab 8; sleep 3; shot metrics
 keys Escape q; sleep 2
+# The fleet view: two real daemons behind a real sshd on loopback (OpenSSH forwards each daemon's
+# socket), rig1 the peer node above, rig2 a node of its own that runs echo and llama-server jobs,
+# and rig3 a box whose daemon is not running (it shows reconnecting with ssh's error).
+eval "$(./scripts/provision-sshd.sh)"
+S="$W/ssh"; mkdir -p "$S"
+for k in host_key user_key; do ssh-keygen -q -t ed25519 -N '' -f "$S/$k"; done
+cp "$S/user_key.pub" "$S/authorized_keys"
+SSH_PORT=$(free_port)
+cat > "$S/sshd_config" <<CFG
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $S/host_key
+AuthorizedKeysFile $S/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowStreamLocalForwarding yes
+PidFile $S/sshd.pid
+LogLevel ERROR
+CFG
+"$INFERNET_TEST_SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" & PIDS+=($!)
+cat > "$S/ssh_config" <<CFG
+Host rig1 rig2 rig3
+  HostName 127.0.0.1
+  Port $SSH_PORT
+  User $(id -un)
+  IdentityFile $S/user_key
+  IdentitiesOnly yes
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+CFG
+RIG2_PORT=$(free_port)
+mkdir -p "$W/rig2/infernet"
+cat > "$W/rig2/infernet/config.json" <<JSON
+{"server": {"port": $RIG2_PORT, "bind": "127.0.0.1"}, "manage_containers": false,
+ "containers": [{"id": "echo", "url": "http://127.0.0.1:$ECHO_PORT"}],
+ "backends": [{"id": "llm", "kind": "llamacpp", "url": "http://127.0.0.1:$LLM_PORT"}],
+ "store": {"path": "$W/rig2/node.db"}, "log": {"path": "$W/rig2/node.log"},
+ "ui": {"node_name": "rig2-node"}}
+JSON
+XDG_CONFIG_HOME="$W/rig2" XDG_DATA_HOME="$W/rig2" "$BIN" start --foreground 2>/dev/null & PIDS+=($!)
+for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$RIG2_PORT/health" >/dev/null && break; sleep 0.5; done
+post2() { curl -s -XPOST "http://127.0.0.1:$RIG2_PORT/api/jobs" -H 'content-type: application/json' -d "$1" >/dev/null; }
+for i in 1 2 3 4; do post2 "{\"containers\":[\"echo\"],\"data\":{\"prompt\":\"job $i\"}}"; done
+post2 '{"containers":["llm"],"data":{"messages":[{"role":"user","content":"Name a planet."}],"max_tokens":24}}'
+tmux -L "$SOCK" new-session -d -s f -x 160 -y 48 \
+  "XDG_CONFIG_HOME=$W/xdg INFERNET_SSH_CONFIG=$S/ssh_config COLORTERM=truecolor $BIN tui --host rig1:$W/peer/infernet/daemon.sock --host rig2:$W/rig2/infernet/daemon.sock --host rig3:$W/rig3/infernet/daemon.sock"
+for _ in $(seq 1 60); do tmux -L "$SOCK" capture-pane -p -t f | grep -q "2/3 up" && break; sleep 0.5; done
+sleep 4
+tmux -L "$SOCK" capture-pane -e -p -t f > "$W/fleet.ansi"
+"$A2P" "$FONT" "$W/fleet.ansi" screenshots/fleet.png
+log "screenshots/fleet.png"
+tmux -L "$SOCK" send-keys -t f q
+
 tmux -L "$SOCK" new-session -d -s w -x 160 -y 48 \
   "XDG_CONFIG_HOME=$W/xdg2 LLAMACPP_HOST=http://127.0.0.1:$LLM_PORT COLORTERM=truecolor $BIN tui --config $W/new-config.json"
 sleep 2; tmux -L "$SOCK" send-keys -t w Enter; sleep 4

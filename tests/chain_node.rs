@@ -521,3 +521,152 @@ async fn lazy_subscription_is_delivered_through_the_inbox() {
     assert_eq!(out["echo"], alloy::hex::encode(b"lazy input"), "{out}");
     let _ = node;
 }
+
+/// The ledger's (state, attempts) of one interval, read from the node's store.
+fn ledger_row(store: &std::path::Path, sub: u32, interval: u32) -> Option<(String, u32)> {
+    let c = rusqlite::Connection::open(store).unwrap();
+    c.query_row(
+        "SELECT state, attempts FROM deliveries WHERE sub_id = ?1 AND interval = ?2",
+        rusqlite::params![sub, interval],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscription_whose_owner_has_no_code_is_given_up_at_once() {
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
+    let echo = NativeEcho::start("echo");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = node_config(
+        dir.path(),
+        &chain,
+        &chain.url,
+        NODE,
+        vec![remote("echo", &echo.url())],
+    );
+    let (h, base) = start(cfg.clone()).await;
+    // An account without code owns it: getContainerInputs answers `0x`.
+    let eoa = infernet::chain::abi::EIP712Coordinator::new(
+        chain.addrs.coordinator,
+        chain.signer(0).await,
+    );
+    let zero = alloy::primitives::Address::ZERO;
+    eoa.createSubscription(
+        "echo".into(),
+        1,
+        0,
+        1,
+        false,
+        zero,
+        alloy::primitives::U256::ZERO,
+        zero,
+        zero,
+    )
+    .send()
+    .await
+    .unwrap()
+    .get_receipt()
+    .await
+    .unwrap();
+    let s = eventually("subscription 1 finished", T, || async {
+        let s = sub_view(&info(&base).await?, 1)?;
+        (s["status"] == "completed").then_some(s)
+    })
+    .await;
+    let reason = s["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.starts_with("its interval was given up: the owner")
+            && reason.contains("no consumer contract"),
+        "{s}"
+    );
+    let store = dir.path().join("infernet.db");
+    assert_eq!(
+        ledger_row(&store, 1, 1),
+        Some(("given_up".to_string(), 0)),
+        "given up without retries"
+    );
+    let i = info(&base).await.unwrap();
+    let rpc = &i["chain"]["status"]["rpc"];
+    assert_eq!(rpc["ok"], true, "the RPC is not blamed: {rpc}");
+    assert_eq!(rpc["errors"], 0, "{rpc}");
+    h.shutdown().await;
+
+    // After a restart /info still lists it, from the store, with its reason and last delivery.
+    let (h, base) = start(cfg).await;
+    let s = eventually("subscription 1 listed again", T, || async {
+        sub_view(&info(&base).await?, 1)
+    })
+    .await;
+    assert_eq!(s["status"], "completed", "{s}");
+    assert_eq!(s["reason"], reason.as_str(), "{s}");
+    let last = s["last_delivery"].as_str().unwrap();
+    assert!(last.starts_with("interval 1: given_up (the owner"), "{s}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nonce_taken_by_the_operator_costs_no_delivery_attempt() {
+    let Some(chain) = TestChain::start(1, &[]).await else {
+        return;
+    };
+    let node = echo_node(&chain, &chain.url, NODE, |_| {}).await;
+    let consumer = chain.callback_consumer().await;
+    let request = |n: u8| {
+        let c = consumer.clone();
+        async move {
+            let r = c
+                .request("echo".into(), Bytes::from(vec![n]), 1)
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            assert!(r.status());
+        }
+    };
+    let delivered = |id: u32| {
+        let c = consumer.clone();
+        async move {
+            eventually("the delivery", T, || async {
+                let n = c.deliveryCount(id, 1).call().await.unwrap();
+                (n == alloy::primitives::U256::from(1)).then_some(())
+            })
+            .await
+        }
+    };
+    request(1).await;
+    delivered(1).await;
+    // The operator sends from the node's key (as `infernet wallet fund` does): the node's
+    // next nonce is taken.
+    let own = chain.signer(NODE).await;
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(addr(0))
+        .value(alloy::primitives::U256::from(1));
+    use alloy::providers::Provider;
+    assert!(
+        own.send_transaction(tx)
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap()
+            .status()
+    );
+    request(2).await;
+    delivered(2).await;
+    eventually("interval recorded confirmed", T, || async {
+        let (state, attempts) = ledger_row(&node.store(), 2, 1)?;
+        (state == "confirmed").then_some(attempts)
+    })
+    .await;
+    assert_eq!(
+        ledger_row(&node.store(), 2, 1),
+        Some(("confirmed".to_string(), 0)),
+        "no attempt lost to the nonce"
+    );
+    node.handle.shutdown().await;
+}

@@ -69,6 +69,18 @@ pub enum SubStatus {
 }
 
 impl SubStatus {
+    /// The stored word back ([`SubStatus::as_str`]).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "tracked" => SubStatus::Tracked,
+            "ignored" => SubStatus::Ignored,
+            "cancelled" => SubStatus::Cancelled,
+            "completed" => SubStatus::Completed,
+            "expired" => SubStatus::Expired,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SubStatus::Tracked => "tracked",

@@ -19,6 +19,9 @@ pub enum WorkResult {
     /// Already delivered by this node (found in the ledger or on chain).
     Confirmed(String),
     Skipped(String),
+    /// The subscription's own fault (no consumer contract at its owner, …): retrying cannot
+    /// help, so the interval is given up at once with this reason.
+    GivenUp(String),
     Failed {
         reason: String,
         transient: bool,
@@ -163,6 +166,52 @@ struct Entry {
     timer: Option<TimerKey>,
     in_flight: Option<u32>,
     transient_failures: u32,
+    /// Intervals finished in this run, by outcome, for the subscription's closing line.
+    tally: Tally,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    served: u32,
+    skipped: u32,
+    given_up: u32,
+    /// The newest skipped or given-up interval's reason.
+    last_fault: Option<(DeliveryState, String)>,
+}
+
+impl Tally {
+    fn add(&mut self, state: DeliveryState, reason: Option<&str>) {
+        match state {
+            DeliveryState::Confirmed => self.served += 1,
+            DeliveryState::Skipped => self.skipped += 1,
+            DeliveryState::GivenUp => self.given_up += 1,
+            _ => return,
+        }
+        if state != DeliveryState::Confirmed {
+            self.last_fault = Some((state, reason.unwrap_or("no reason given").to_string()));
+        }
+    }
+
+    /// Why the subscription needs no more work once its last interval is done.
+    fn closing(&self, last: u32) -> String {
+        let Some((state, reason)) = &self.last_fault else {
+            return format!("all {last} interval(s) served");
+        };
+        let word = |s: &DeliveryState| match s {
+            DeliveryState::Skipped => "skipped",
+            _ => "given up",
+        };
+        if last <= 1 {
+            return format!("its interval was {}: {reason}", word(state));
+        }
+        format!(
+            "schedule over: {} served, {} skipped, {} given up of {last} interval(s); last {}: {reason}",
+            self.served,
+            self.skipped,
+            self.given_up,
+            word(state)
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -263,6 +312,7 @@ impl Scheduler {
             timer: None,
             in_flight: None,
             transient_failures: 0,
+            tally: Tally::default(),
         };
         match self.open.remove(&id) {
             // A transaction from before the restart: the signer resolves it.
@@ -306,6 +356,9 @@ impl Scheduler {
             }
             WorkResult::Skipped(r) => {
                 self.finish(id, interval, DeliveryState::Skipped, Some(r), fx)
+            }
+            WorkResult::GivenUp(r) => {
+                self.finish(id, interval, DeliveryState::GivenUp, Some(r), fx)
             }
             WorkResult::Failed { reason, transient } => fx.push(Effect::RecordAttempt {
                 id,
@@ -411,6 +464,9 @@ impl Scheduler {
             state,
             reason: reason.clone(),
         });
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.tally.add(state, reason.as_deref());
+        }
         let confirmed = state == DeliveryState::Confirmed;
         if confirmed && self.entries.get(&id).is_some_and(|e| e.proof_and_payment) {
             let text = format!(
@@ -501,11 +557,12 @@ impl Scheduler {
         let next = interval.saturating_add(1);
         let n = next.max(s.interval_at(head.timestamp).unwrap_or(next));
         if s.period == 0 || n > last {
+            let reason = e.tally.closing(if s.period == 0 { 1 } else { last });
             self.forget(id);
             fx.push(Effect::SetSubStatus {
                 id,
                 status: SubStatus::Completed,
-                reason: format!("all {last} interval(s) served"),
+                reason,
             });
             return;
         }

@@ -388,6 +388,22 @@ fn first_version(s: Signed) -> Pending {
     }
 }
 
+/// A broadcast error that means another transaction from this key took the nonce (the operator
+/// ran `infernet wallet …` or another program with the node's key): sign again with the
+/// chain's next nonce; the delivery itself is fine.
+pub fn nonce_taken(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    [
+        "nonce too low",
+        "nonce has already been used",
+        "replacement transaction underpriced",
+        "oldnonce",
+        "invalid nonce",
+    ]
+    .iter()
+    .any(|k| lower.contains(k))
+}
+
 /// A broadcast error that means the transaction is already in the pool (geth/erigon "already
 /// known", anvil "already imported"): as good as sent.
 pub fn already_known(message: &str) -> bool {

@@ -27,6 +27,14 @@ pub enum ChainError {
     Timeout { what: &'static str },
     #[error("{0}")]
     Revert(Revert),
+    /// The call succeeded but its answer does not decode: `0x` from an address without code,
+    /// or a contract that is not what the ABI says. The endpoint is fine; the target is not.
+    #[error("{what} answered {answer}, which does not decode: {message}")]
+    BadAnswer {
+        what: &'static str,
+        answer: &'static str,
+        message: String,
+    },
     /// The chain does not hold what the config says (wrong registry, wrong domain, …).
     #[error("{0}")]
     Setup(String),
@@ -85,6 +93,16 @@ impl ChainError {
         }
         match e {
             alloy::contract::Error::TransportError(t) => Self::from_rpc(what, t),
+            alloy::contract::Error::ZeroData(_, err) => ChainError::BadAnswer {
+                what,
+                answer: "no data (0x)",
+                message: err.to_string(),
+            },
+            alloy::contract::Error::AbiError(err) => ChainError::BadAnswer {
+                what,
+                answer: "data",
+                message: err.to_string(),
+            },
             other => ChainError::Rpc {
                 what,
                 message: other.to_string(),
@@ -126,6 +144,7 @@ impl RpcHealth {
             Ok(())
             | Err(ChainError::Revert(_))
             | Err(ChainError::Setup(_))
+            | Err(ChainError::BadAnswer { .. })
             | Err(ChainError::Refused { .. }) => {
                 if !st.0 {
                     // Silent on the very first answer; "again" only after a failure.

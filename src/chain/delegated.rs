@@ -329,7 +329,7 @@ impl DelegatedService {
             .await
         {
             Ok(a) => a,
-            Err(ChainError::Revert(_)) => Address::ZERO,
+            Err(ChainError::Revert(_) | ChainError::BadAnswer { .. }) => Address::ZERO,
             Err(e) => return Err(unavailable(e)),
         };
         if expected == Address::ZERO {

@@ -14,12 +14,12 @@ use super::scheduler::Scheduler;
 use super::signer::Signer;
 use super::subscription::Subscription;
 use super::sync::{Sync, backoff};
-use super::view::{ChainPhase, ChainStatus, SubStatus, SubscriptionView};
+use super::view::{ChainPhase, ChainStatus, LISTED, SubStatus, SubscriptionView};
 use super::worker::Worker;
 use crate::config::Config;
 use crate::guardian::Guardian;
 use crate::jobs::JobService;
-use crate::store::{ChainLedger, DelegatedStore, SqliteStore};
+use crate::store::{ChainLedger, DelegatedStore, SqliteStore, TrackedRow};
 use crate::supervise::{Backoff, Supervisor};
 use alloy::primitives::Address;
 use std::sync::Arc;
@@ -161,7 +161,9 @@ async fn connect(
     }
 }
 
-/// Subscriptions tracked before a restart come back from the store, not from the chain.
+/// Subscriptions tracked before a restart come back from the store, not from the chain; the
+/// newest ones of every status are shown again with their last delivery, so `/info` after a
+/// restart lists what the node did before it.
 async fn resume_tracked(
     ledger: &ChainLedger,
     status: &ChainStatus,
@@ -187,30 +189,76 @@ async fn resume_tracked(
         let Ok(sub) = serde_json::from_str::<Subscription>(&row.body) else {
             continue;
         };
-        status.upsert(SubscriptionView {
-            id: sub.id,
-            owner: sub.owner.to_string(),
-            containers: row.containers.clone(),
-            period: sub.period,
-            frequency: sub.frequency,
-            redundancy: sub.redundancy,
-            responses: None,
-            lazy: sub.lazy,
-            status: SubStatus::Tracked,
-            reason: None,
-            interval: None,
-            next_due: None,
-            last_delivery: None,
-            last_tx: None,
-            payment: sub.payment_text(),
-            proof: sub.proof_text(),
-        });
+        status.upsert(stored_view(&sub, &row, SubStatus::Tracked));
         let _ = sched
             .send(SchedMsg::Track {
                 sub,
                 containers: row.containers,
             })
             .await;
+    }
+    let recent = match ledger.recent_subscriptions(LISTED as u32).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read past subscriptions from the store");
+            return;
+        }
+    };
+    for (row, last) in recent {
+        let Ok(sub) = serde_json::from_str::<Subscription>(&row.body) else {
+            continue;
+        };
+        let st = SubStatus::parse(&row.status).unwrap_or(SubStatus::Ignored);
+        let last = last.map(|d| {
+            let text = match &d.reason {
+                Some(r) => format!("interval {}: {} ({r})", d.interval, d.state.as_str()),
+                None => format!("interval {}: {}", d.interval, d.state.as_str()),
+            };
+            (text, d.tx_hash)
+        });
+        if st == SubStatus::Tracked {
+            status.update(sub.id, |v| {
+                if let Some((text, tx)) = last {
+                    v.last_delivery.get_or_insert(text);
+                    if v.last_tx.is_none() {
+                        v.last_tx = tx;
+                    }
+                }
+            });
+            continue;
+        }
+        let mut v = stored_view(&sub, &row, st);
+        if let Some((text, tx)) = last {
+            v.last_delivery = Some(text);
+            v.last_tx = tx;
+        }
+        status.upsert(v);
+    }
+}
+
+/// A stored subscription's row in the view, as it stood when stored.
+fn stored_view(sub: &Subscription, row: &TrackedRow, st: SubStatus) -> SubscriptionView {
+    SubscriptionView {
+        id: sub.id,
+        owner: sub.owner.to_string(),
+        containers: row.containers.clone(),
+        period: sub.period,
+        frequency: sub.frequency,
+        redundancy: sub.redundancy,
+        responses: None,
+        lazy: sub.lazy,
+        status: st,
+        reason: if st == SubStatus::Tracked {
+            None
+        } else {
+            row.reason.clone()
+        },
+        interval: None,
+        next_due: None,
+        last_delivery: None,
+        last_tx: None,
+        payment: sub.payment_text(),
+        proof: sub.proof_text(),
     }
 }
 

@@ -78,7 +78,7 @@ pub async fn check(
             .await
         {
             Ok(b) => b,
-            Err(ChainError::Revert(_)) => false,
+            Err(ChainError::Revert(_) | ChainError::BadAnswer { .. }) => false,
             Err(e) => return Err(e),
         };
         if !supported {

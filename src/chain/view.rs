@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Subscriptions listed in a snapshot (newest ids first); counters cover all of them.
-const LISTED: usize = 200;
+pub(crate) const LISTED: usize = 200;
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]

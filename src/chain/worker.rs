@@ -193,6 +193,14 @@ impl Worker {
             Ok(b) => b,
             // A consumer that reverts here gets empty input, as Ritual's node does.
             Err(ChainError::Revert(_)) => Bytes::new(),
+            // No consumer there (an account without code answers `0x`): the subscription's
+            // fault, never the RPC's; retrying cannot help.
+            Err(ChainError::BadAnswer { answer, .. }) => {
+                return Err(WorkResult::GivenUp(format!(
+                    "the owner {} answered getContainerInputs with {answer}: it has no consumer contract, so this subscription cannot be served",
+                    sub.owner
+                )));
+            }
             Err(e) => return Err(failed(e)),
         };
         tracing::debug!(

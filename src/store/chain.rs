@@ -304,6 +304,52 @@ impl ChainLedger {
             .await
     }
 
+    /// The newest `limit` subscriptions of any status (newest id first), each with its latest
+    /// interval's delivery record: what `/info` lists after a restart.
+    pub async fn recent_subscriptions(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(TrackedRow, Option<DeliveryRecord>)>, Error> {
+        let (d, n) = (self.deployment.clone(), self.node.clone());
+        self.store
+            .read(move |c| {
+                let mut subs = c.prepare(
+                    "SELECT id, body, containers, status, reason FROM chain_subscriptions
+                     WHERE deployment = ?1 ORDER BY id DESC LIMIT ?2",
+                )?;
+                let mut last = c.prepare(
+                    "SELECT sub_id, interval, state, attempts, reason, tx_hash, updated_at FROM deliveries
+                     WHERE deployment = ?1 AND node = ?2 AND sub_id = ?3 ORDER BY interval DESC LIMIT 1",
+                )?;
+                let rows = subs.query_map(params![d, limit], |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                })?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (id, body, containers, status, reason) = row?;
+                    let delivery = last
+                        .query_row(params![d, n, id], delivery_row)
+                        .optional()?;
+                    let row = TrackedRow {
+                        id,
+                        body,
+                        containers: serde_json::from_str(&containers)?,
+                        status,
+                        reason,
+                    };
+                    out.push((row, delivery));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
     /// The most recently changed deliveries, newest first.
     pub async fn recent_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>, Error> {
         let (d, n) = (self.deployment.clone(), self.node.clone());

@@ -334,6 +334,13 @@ pub struct EchoNode {
     _dir: tempfile::TempDir,
 }
 
+impl EchoNode {
+    /// The node's SQLite store, for checks on what it recorded.
+    pub fn store(&self) -> std::path::PathBuf {
+        self._dir.path().join("infernet.db")
+    }
+}
+
 pub async fn echo_node(
     chain: &TestChain,
     rpc_url: &str,

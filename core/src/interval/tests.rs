@@ -436,10 +436,71 @@ fn a_period_of_zero_completes_after_one_interval() {
         frequency: 5,
     };
     let mut s = running(once, 5000, 1, t);
-    let fx = s.handle(done(ID, 1, WorkResult::Skipped("x".into())), t);
+    let fx = s.handle(done(ID, 1, WorkResult::Confirmed("0x1".into())), t);
     assert_eq!(
         statuses(&fx),
         [(ID, SubStatus::Completed, "all 1 interval(s) served".into())]
+    );
+}
+
+#[test]
+fn a_subscription_ended_by_a_skip_or_give_up_says_so_and_why() {
+    let t = Instant::now();
+    let once = Schedule {
+        active_at: 1000,
+        period: 0,
+        frequency: 1,
+    };
+    let mut s = running(once, 5000, 1, t);
+    let fx = s.handle(
+        done(ID, 1, WorkResult::Skipped("below minimum payment".into())),
+        t,
+    );
+    assert_eq!(
+        statuses(&fx),
+        [(
+            ID,
+            SubStatus::Completed,
+            "its interval was skipped: below minimum payment".into()
+        )]
+    );
+    // The subscription's own fault: given up at once, no retry, no attempt counted.
+    let mut s = running(once, 5000, 1, t);
+    let fx = s.handle(done(ID, 1, WorkResult::GivenUp("no contract".into())), t);
+    assert!(
+        fx.iter()
+            .all(|e| !matches!(e, Effect::RecordAttempt { .. }))
+    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::RecordOutcome { state: DeliveryState::GivenUp, reason: Some(r), .. } if r == "no contract"
+    )));
+    assert_eq!(
+        statuses(&fx),
+        [(
+            ID,
+            SubStatus::Completed,
+            "its interval was given up: no contract".into()
+        )]
+    );
+    assert_eq!(s.next_retry(), None);
+    // Recurring: the closing line counts each outcome and names the last fault.
+    let mut s = running(SCHED, 1000, 1, t);
+    s.handle(done(ID, 1, WorkResult::Confirmed("0x1".into())), t);
+    s.handle(Event::Head(head(1010)), t);
+    s.handle(Event::Tick, t);
+    s.handle(done(ID, 2, WorkResult::GivenUp("no contract".into())), t);
+    s.handle(Event::Head(head(1020)), t);
+    s.handle(Event::Tick, t);
+    let fx = s.handle(done(ID, 3, WorkResult::Skipped("too late".into())), t);
+    assert_eq!(
+        statuses(&fx),
+        [(
+            ID,
+            SubStatus::Completed,
+            "schedule over: 1 served, 1 skipped, 1 given up of 3 interval(s); last skipped: too late"
+                .into()
+        )]
     );
 }
 

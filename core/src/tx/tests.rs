@@ -395,6 +395,18 @@ fn already_known_means_sent() {
     assert!(!already_known("nonce too low"));
 }
 
+#[test]
+fn a_nonce_taken_by_another_sender_is_recognised() {
+    assert!(nonce_taken("error code -32003: nonce too low"));
+    assert!(nonce_taken(
+        "Nonce too low. Expected nonce to be 7 but got 6."
+    ));
+    assert!(nonce_taken("replacement transaction underpriced"));
+    assert!(nonce_taken("ErrOldNonce"));
+    assert!(!nonce_taken("insufficient funds for gas * price + value"));
+    assert!(!nonce_taken("already known"));
+}
+
 // --- fees ---
 
 #[test]

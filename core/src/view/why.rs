@@ -132,14 +132,31 @@ fn subscription(m: &Model, id: u32) -> Option<Why> {
     if let Some(i) = s.interval {
         facts.push(("interval".into(), i.to_string()));
     }
+    // Ended by the chain (completed, expired, cancelled) is normal; ignored needs a look, and so
+    // does a tracked one whose last delivery reverted or was given up.
+    let fault = s.last_delivery.as_deref().and_then(delivery_fault);
+    let state = match &fault {
+        Some((word, _)) => format!("{}, last delivery {word}", s.status),
+        None => s.status.clone(),
+    };
     Some(Why {
         title: format!("subscription {id}"),
-        // Ended by the chain (completed, expired, cancelled) is normal; ignored needs a look.
-        healthy: s.status != "ignored",
-        state: s.status.clone(),
-        reason: s.reason.clone(),
+        healthy: s.status != "ignored" && fault.is_none(),
+        state,
+        reason: s.reason.clone().or(fault.map(|(_, r)| r)),
         facts,
         ..Why::default()
+    })
+}
+
+/// A last-delivery line that went wrong (`interval N: retrying (R)`, `… given_up (R)`): its state
+/// word and reason.
+fn delivery_fault(text: &str) -> Option<(String, String)> {
+    let (_, rest) = text.split_once(": ")?;
+    let (word, reason) = rest.split_once(" (")?;
+    matches!(word, "retrying" | "given_up" | "failed").then(|| {
+        let reason = reason.strip_suffix(')').unwrap_or(reason);
+        (word.replace('_', " "), reason.to_string())
     })
 }
 

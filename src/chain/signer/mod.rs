@@ -10,6 +10,7 @@ mod build;
 mod track;
 
 use super::client::ChainClient;
+use super::client::ChainError;
 use super::head::Head;
 use super::msg::{CallReq, DeliverReq, SchedMsg, Submitted};
 use crate::store::{ChainLedger, TxRecord};
@@ -17,7 +18,7 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use infernet_core::tx::{self, Event, Tracker};
+use infernet_core::tx::{self, Event, Tracker, nonce_taken};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -85,11 +86,40 @@ impl Signer {
     }
 
     /// Signs, records (before the broadcast, so a crash in between still tracks it), sends.
+    /// A nonce taken by another sender of this key is read again from the chain and the
+    /// delivery signed once more: that costs no attempt.
     async fn submit(&self, req: &DeliverReq, tracker: &mut Tracker, head: &Head) -> Submitted {
+        let mut retried = false;
+        loop {
+            match self.submit_once(req, tracker, head).await {
+                Err(e) if !retried && nonce_taken(&e.to_string()) => {
+                    retried = true;
+                    tracing::info!(error = %e, "another sender used this key's nonce (e.g. `infernet wallet …` while the node runs); signing again with the chain's next nonce");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "transaction refused by the RPC");
+                    return Submitted::Failed {
+                        reason: format!("transaction refused: {e}"),
+                        transient: false,
+                    };
+                }
+                Ok(verdict) => return verdict,
+            }
+        }
+    }
+
+    /// One signing and broadcast; Err: the RPC refused the broadcast for good (the nonce is
+    /// read from the chain again next time).
+    async fn submit_once(
+        &self,
+        req: &DeliverReq,
+        tracker: &mut Tracker,
+        head: &Head,
+    ) -> Result<Submitted, ChainError> {
         let tx = self.base_tx(self.calldata(req));
         let s = match self.sign_new(tx, tracker.nonce(), head).await {
             Ok(s) => s,
-            Err(verdict) => return verdict,
+            Err(verdict) => return Ok(verdict),
         };
         let (id, interval, hash) = (req.sub.id, req.interval, s.hash);
         let record = TxRecord {
@@ -101,10 +131,10 @@ impl Signer {
             sent_block: head.number,
         };
         if let Err(e) = self.ledger.record_tx(record).await {
-            return Submitted::Failed {
+            return Ok(Submitted::Failed {
                 reason: format!("cannot record the transaction: {e}"),
                 transient: true,
-            };
+            });
         }
         tracker.handle(Event::Submitted(tx::Signed {
             sub: id,
@@ -121,17 +151,22 @@ impl Signer {
                 tracing::warn!(error = %e, tx = %hash, "broadcast failed; will retry")
             }
             Err(e) => {
-                tracing::warn!(error = %e, tx = %hash, "transaction refused by the RPC");
                 tracker.handle(Event::Refused { nonce: s.nonce });
                 let _ = self.ledger.close_txs(id, interval, "refused").await;
-                return Submitted::Failed {
-                    reason: format!("transaction refused: {e}"),
-                    transient: false,
-                };
+                return Err(e);
             }
         }
-        tracing::info!(subscription = id, interval, tx = %hash, nonce = s.nonce, "delivery sent");
-        Submitted::Sent(hash.to_string())
+        match &req.delegation {
+            // Id 0 never exists on chain: a delegated one is named by its owner and nonce, as
+            // the delegated-subscription service logs it.
+            Some(d) => {
+                tracing::info!(owner = %req.sub.owner, nonce = d.nonce, tx = %hash, tx_nonce = s.nonce, "delegated delivery sent")
+            }
+            None => {
+                tracing::info!(subscription = id, interval, tx = %hash, nonce = s.nonce, "delivery sent")
+            }
+        }
+        Ok(Submitted::Sent(hash.to_string()))
     }
 
     /// A plain transaction, in nonce order with the deliveries, awaited until mined.
@@ -141,18 +176,27 @@ impl Signer {
         tracker: &mut Tracker,
         head: &Head,
     ) -> Result<String, String> {
-        let tx = self.base_tx(c.data.clone()).with_to(c.to);
-        let s = match self.sign_new(tx, tracker.nonce(), head).await {
-            Ok(s) => s,
-            Err(Submitted::Sent(h)) => return Ok(h),
-            Err(Submitted::Failed { reason, .. } | Submitted::RaceLost(reason)) => {
-                return Err(format!("{}: {reason}", c.what));
+        let mut retried = false;
+        let s = loop {
+            let tx = self.base_tx(c.data.clone()).with_to(c.to);
+            let s = match self.sign_new(tx, tracker.nonce(), head).await {
+                Ok(s) => s,
+                Err(Submitted::Sent(h)) => return Ok(h),
+                Err(Submitted::Failed { reason, .. } | Submitted::RaceLost(reason)) => {
+                    return Err(format!("{}: {reason}", c.what));
+                }
+            };
+            match self.broadcast(&s.raw).await {
+                Ok(()) => break s,
+                Err(e) => {
+                    tracker.handle(Event::CallRefused);
+                    if retried || !nonce_taken(&e.to_string()) {
+                        return Err(format!("{}: {e}", c.what));
+                    }
+                    retried = true;
+                }
             }
         };
-        if let Err(e) = self.broadcast(&s.raw).await {
-            tracker.handle(Event::CallRefused);
-            return Err(format!("{}: {e}", c.what));
-        }
         tracker.handle(Event::CallSent { nonce: s.nonce });
         tracing::info!(tx = %s.hash, what = c.what, "transaction sent");
         self.mined(s.hash, c.what).await

@@ -209,11 +209,18 @@ impl Signer {
                 TxOutcome::Failed(format!("reverted on chain: {}", r.message()))
             }
             _ => {
-                tracing::debug!(
-                    subscription = id,
-                    interval,
-                    "reverted on chain; the replay did not revert"
-                );
+                if id == 0 {
+                    tracing::debug!(
+                        seq = interval,
+                        "delegated delivery reverted on chain; the replay did not revert"
+                    );
+                } else {
+                    tracing::debug!(
+                        subscription = id,
+                        interval,
+                        "reverted on chain; the replay did not revert"
+                    );
+                }
                 TxOutcome::Failed("reverted on chain (out of gas or state changed since)".into())
             }
         }

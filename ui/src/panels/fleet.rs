@@ -54,7 +54,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         .map(|(i, r)| {
             let mark = if r.selected { "▶ " } else { "  " };
             let mut cells = vec![
-                Cell::from(format!("{mark}{}", r.name)),
+                Cell::from(format!("{mark}{}", label(rows, r))),
                 Cell::from(Span::styled(r.state.label(), t.fg(state_slot(r.state)))),
                 Cell::from(format!(
                     "{}▶ {}✓ {}✗",
@@ -79,6 +79,16 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                         .map(|s| fmt::age(app.model.now_ms.max(s) - s))
                         .unwrap_or_else(|| "never".into()),
                 ));
+                // A box that is up again keeps its last error, dimmed: it is history.
+                let slot = if r.state == BoxState::Up {
+                    Slot::TextDim
+                } else {
+                    Slot::StatusError
+                };
+                cells.push(Cell::from(Span::styled(
+                    r.last_error.clone().unwrap_or_default(),
+                    t.fg(slot),
+                )));
             }
             let row = Row::new(cells);
             if i == app.fleet.selected && focused {
@@ -89,7 +99,11 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         })
         .collect();
     let mut widths = vec![
-        Constraint::Min(16),
+        if narrow {
+            Constraint::Min(16)
+        } else {
+            Constraint::Length(24)
+        },
         Constraint::Length(12),
         Constraint::Length(14),
         Constraint::Length(5),
@@ -99,10 +113,11 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     if !narrow {
         widths.extend([
             Constraint::Length(20),
-            Constraint::Length(14),
+            Constraint::Length(10),
             Constraint::Length(6),
+            Constraint::Min(10),
         ]);
-        head.extend(["chain", "control", "seen"]);
+        head.extend(["chain", "control", "seen", "last error"]);
     }
     f.render_widget(
         Table::new(body, widths).header(Row::new(head).style(t.fg(Slot::TextDim))),
@@ -112,6 +127,20 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         Paragraph::new(reason(app, rows.get(app.fleet.selected))).wrap(Wrap { trim: true }),
         why,
     );
+}
+
+/// A row's box as shown: the host without the socket path (unless two rows share the host),
+/// with the node's name once known.
+fn label(rows: &[FleetRow], r: &FleetRow) -> String {
+    let host = |n: &str| n.split_once(':').map_or(n, |(h, _)| h).to_string();
+    let mine = host(&r.name);
+    let shared = rows.iter().filter(|o| host(&o.name) == mine).count() > 1;
+    let shown = if shared { r.name.clone() } else { mine };
+    if r.node_name.is_empty() {
+        shown
+    } else {
+        format!("{shown} · {}", r.node_name)
+    }
 }
 
 fn reason<'a>(app: &App, r: Option<&'a FleetRow>) -> Line<'a> {

@@ -61,27 +61,65 @@ fn a_skipped_subscription_says_why_and_how_to_fix_it() {
 
 #[test]
 fn a_reverted_delivery_is_explained_by_its_revert_message() {
+    let sub = |last: &str| SubscriptionRow {
+        id: 3,
+        status: "tracked".into(),
+        last_tx: Some("0xfeed".into()),
+        last_delivery: Some(last.into()),
+        ..SubscriptionRow::default()
+    };
+    let logs = vec![
+        log(Level::Info, "delivery sent subscription=3 interval=1"),
+        log(
+            Level::Warn,
+            "delivery attempt failed subscription=3 interval=1 reason=reverted on chain: Insufficient funds",
+        ),
+    ];
     let m = Model {
-        chain: chain_with(SubscriptionRow {
-            id: 3,
-            status: "tracked".into(),
-            last_tx: Some("0xfeed".into()),
-            ..SubscriptionRow::default()
-        }),
-        logs: vec![
-            log(Level::Info, "delivery sent subscription=3 interval=1"),
-            log(
-                Level::Warn,
-                "delivery attempt failed subscription=3 interval=1 reason=Insufficient funds. The wallet's unlocked balance is too low.",
-            ),
-        ],
+        chain: chain_with(sub(
+            "interval 1: retrying (reverted on chain: Insufficient funds (0x1234))",
+        )),
+        logs: logs.clone(),
         ..Model::default()
     };
     let w = explain(&m, &Subject::Subscription(3)).expect("known");
-    // Tracked is healthy: a reverted attempt is in the timeline, not a verdict on the row.
-    assert!(w.healthy);
+    assert!(!w.healthy);
+    assert_eq!(w.state, "tracked, last delivery retrying");
+    assert_eq!(
+        w.reason.as_deref(),
+        Some("reverted on chain: Insufficient funds (0x1234)")
+    );
+    assert!(
+        w.fix.as_deref().unwrap_or("").contains("wallet fund"),
+        "{w:?}"
+    );
     assert_eq!(w.timeline.len(), 2);
     assert!(w.facts.iter().any(|(k, v)| k == "last tx" && v == "0xfeed"));
+
+    let m = Model {
+        chain: chain_with(sub(
+            "interval 1: given_up (gave up after 3 failed attempts: out of gas)",
+        )),
+        logs: logs.clone(),
+        ..Model::default()
+    };
+    let w = explain(&m, &Subject::Subscription(3)).expect("known");
+    assert_eq!(w.state, "tracked, last delivery given up");
+    assert!(
+        w.fix.as_deref().unwrap_or("").contains("max_gas_limit"),
+        "{w:?}"
+    );
+
+    // Once an interval is confirmed the earlier revert is history: in the timeline, not the verdict.
+    let m = Model {
+        chain: chain_with(sub("interval 2: confirmed 0xbeef")),
+        logs,
+        ..Model::default()
+    };
+    let w = explain(&m, &Subject::Subscription(3)).expect("known");
+    assert!(w.healthy);
+    assert_eq!(w.reason, None);
+    assert_eq!(w.timeline.len(), 2);
 }
 
 #[test]
