@@ -22,4 +22,5 @@ pub mod setup;
 pub mod store;
 pub mod supervise;
 pub mod system;
+pub mod telemetry;
 pub mod view;

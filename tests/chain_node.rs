@@ -70,6 +70,30 @@ async fn callback_subscription_delivers_the_exact_output() {
     assert_eq!(v["chain"]["enabled"], true);
     assert_eq!(v["chain"]["address"], addr(NODE).to_string());
     assert_eq!(v["chain"]["status"]["delivered"], 1);
+    // The same on /metrics, with the gas it cost and the head it follows.
+    let text = common::http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |k: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|r| r.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        value(r#"infernet_chain_deliveries_total{outcome="delivered"}"#),
+        1.0
+    );
+    assert!(value("infernet_chain_gas_used_total") > 21_000.0, "{text}");
+    assert!(value("infernet_chain_head_block") >= 1.0, "{text}");
+    assert_eq!(value("infernet_chain_rpc_up"), 1.0);
+    assert_eq!(value("infernet_chain_rpc_errors_total"), 0.0);
     h.shutdown().await;
 }
 

@@ -105,7 +105,7 @@ async fn the_document_lists_exactly_the_routes_served() {
             }
         }
     }
-    assert_eq!(documented, 9);
+    assert_eq!(documented, 10);
     for path in [
         "/api",
         "/api/jobs/",
@@ -949,4 +949,153 @@ async fn silent_and_slow_clients_are_cut_off_and_connections_are_capped() {
     assert!(reply.contains("did not arrive in time"), "{reply}");
     let jobs: Value = get_json(&format!("{base}/api/jobs")).await;
     assert_eq!(jobs, json!([]));
+}
+
+/// The sample lines of a Prometheus text, by series (name with labels as written).
+fn series(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse::<f64>().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_count_jobs_containers_and_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = echo_pair();
+    let mut cfg = test_config(dir.path(), vec![remote("echo", &a.url())], false);
+    let dead = free_port();
+    cfg.backends = vec![
+        infernet::config::BackendConfig {
+            id: "stub".into(),
+            kind: "stub".into(),
+            ..Default::default()
+        },
+        infernet::config::BackendConfig {
+            id: "dead".into(),
+            kind: "llamacpp".into(),
+            url: format!("http://127.0.0.1:{dead}"),
+            ..Default::default()
+        },
+    ];
+    let (_h, base) = start(cfg).await;
+    let c = http();
+    for data in [
+        json!({"n": 1}),
+        json!({"n": 2}),
+        json!({"action": "nonjson"}),
+    ] {
+        let r: Value = c
+            .post(format!("{base}/api/jobs"))
+            .json(&json!({"containers": ["echo"], "data": data}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        wait_job(&base, r["id"].as_str().unwrap(), T).await;
+    }
+    let scrape = || {
+        let c = c.clone();
+        let base = base.clone();
+        async move {
+            let r = c.get(format!("{base}/metrics")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(
+                r.headers()["content-type"],
+                "text/plain; version=0.0.4; charset=utf-8"
+            );
+            r.text().await.unwrap()
+        }
+    };
+    // The backends' first probe answers within a moment of the start.
+    let m = eventually("both backends probed", T, || async {
+        let m = series(&scrape().await);
+        let probed = m.contains_key(r#"infernet_backend_up{backend="dead",kind="llamacpp"}"#)
+            && m.get(r#"infernet_backend_up{backend="stub",kind="stub"}"#) == Some(&1.0);
+        probed.then_some(m)
+    })
+    .await;
+    let get = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no series {k}"));
+    assert_eq!(get("infernet_up"), 1.0);
+    assert_eq!(
+        get(r#"infernet_jobs_total{status="success",container="echo"}"#),
+        2.0
+    );
+    assert_eq!(
+        get(r#"infernet_jobs_total{status="failed",container="echo"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(r#"infernet_job_duration_seconds_count{container="echo"}"#),
+        3.0
+    );
+    assert_eq!(
+        get(r#"infernet_job_duration_seconds_bucket{container="echo",le="+Inf"}"#),
+        3.0
+    );
+    assert_eq!(get("infernet_jobs_running"), 0.0);
+    assert_eq!(get(r#"infernet_container_up{container="echo"}"#), 1.0);
+    assert_eq!(
+        get(r#"infernet_backend_up{backend="dead",kind="llamacpp"}"#),
+        0.0
+    );
+    assert!(get("infernet_store_bytes") > 0.0);
+    // No chain, no control plane: none of their series.
+    assert!(!m.keys().any(|k| k.starts_with("infernet_chain_")));
+    assert!(!m.keys().any(|k| k.starts_with("infernet_control_plane_")));
+}
+
+/// `telemetry.push_url`: the same text is POSTed to a real HTTP server (a Pushgateway's path),
+/// and a push target that is down does not disturb the node.
+#[tokio::test]
+async fn metrics_are_pushed_when_a_push_url_is_set() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, String)>(8);
+    let app = axum::Router::new().route(
+        "/metrics/job/infernet/instance/box1",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let tx = tx.clone();
+            async move {
+                let ct = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let _ = tx.send((ct, body)).await;
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), vec![], false);
+    cfg.telemetry.push_url = format!("http://127.0.0.1:{port}/metrics/job/infernet/instance/box1");
+    cfg.telemetry.push_interval = 0.2;
+    let (_h, base) = start(cfg).await;
+    let (ct, body) = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
+    assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(body.contains("\ninfernet_up 1\n"), "{body}");
+    assert!(
+        body.contains("# TYPE infernet_jobs_total counter"),
+        "{body}"
+    );
+    // A second push follows by itself.
+    tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
+
+    // Nothing listens: the node keeps serving.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), vec![], false);
+    cfg.telemetry.push_url = format!("http://127.0.0.1:{}/metrics", free_port());
+    cfg.telemetry.push_interval = 0.1;
+    let (_h2, base2) = start(cfg).await;
+    for b in [&base, &base2] {
+        let r = http().get(format!("{b}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
 }

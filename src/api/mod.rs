@@ -47,6 +47,8 @@ pub struct AppState {
     pub chain: Option<std::sync::Arc<crate::chain::ChainStatus>>,
     /// Delegated subscriptions, when `chain.enabled` (filled once the chain is connected).
     pub delegated: Option<crate::chain::delegated::DelegatedSlot>,
+    /// What `/metrics` reads.
+    pub metrics: Arc<crate::telemetry::node::NodeMetrics>,
 }
 
 /// Every route, with its handler's `#[utoipa::path]` entry: the router and `/openapi.json`
@@ -56,6 +58,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(node_routes::health))
         .routes(routes!(node_routes::info))
         .routes(routes!(node_routes::resources))
+        .routes(routes!(node_routes::metrics))
         .routes(routes!(openapi::serve))
         .routes(routes!(job_routes::create, job_routes::fetch))
         .routes(routes!(job_routes::create_batch))

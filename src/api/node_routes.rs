@@ -141,3 +141,25 @@ pub async fn resources(
             .collect(),
     )
 }
+
+/// The node's series in the Prometheus text format (jobs, latency, containers, backends,
+/// tokens, the chain side, the control-plane link, the store).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 429, description = "Rate limited", body = super::reply::ErrorBody),
+    )
+)]
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::telemetry::prom::CONTENT_TYPE,
+        )],
+        st.metrics.render(),
+    )
+        .into_response()
+}

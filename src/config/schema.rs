@@ -39,6 +39,29 @@ pub struct Config {
     /// a compatible one); `controlPlane` (the Infernet Protocol CLI's key) is accepted too.
     #[serde(alias = "controlPlane")]
     pub control_plane: ControlPlaneConfig,
+    /// `/metrics` is always served; pushing the same series somewhere is opt-in.
+    pub telemetry: TelemetryConfig,
+}
+
+/// Opt-in push of the `/metrics` series (Ritual's `forward_stats` stays off).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// Where to POST the Prometheus text (e.g. a Pushgateway's
+    /// `http://127.0.0.1:9091/metrics/job/infernet/instance/box1`); empty: no push.
+    pub push_url: String,
+    /// Seconds between pushes.
+    #[serde(deserialize_with = "lenient::f64")]
+    pub push_interval: f64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            push_url: String::new(),
+            push_interval: 15.0,
+        }
+    }
 }
 
 impl Default for Config {
@@ -60,6 +83,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             ui: UiConfig::default(),
             control_plane: ControlPlaneConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }

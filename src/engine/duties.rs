@@ -1,9 +1,13 @@
 //! Background duties with retry, each a supervised task: the store pruner and the default
 //! model's fetch.
+use crate::backend::Backends;
 use crate::config::Config;
 use crate::store::SqliteStore;
 use crate::supervise::{Backoff, Never, Supervisor};
+use infernet_core::view::model::BackendsView;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Fails stale `running` jobs and deletes expired results, every minute (or sooner for short TTLs).
 pub(super) fn spawn_pruner(sup: &Supervisor, store: SqliteStore, config: &Config) {
@@ -79,4 +83,25 @@ pub(super) fn spawn_default_model(sup: &Supervisor, config: &Config) {
             }
         }
     });
+}
+
+/// Probes the configured backends every 15 s (state, models); the UI and `/metrics` read the
+/// watch. Nothing runs when none is configured.
+pub(super) fn spawn_backend_probe(
+    sup: &Supervisor,
+    backends: &Backends,
+) -> watch::Receiver<BackendsView> {
+    let (tx, rx) = watch::channel(BackendsView::default());
+    if backends.all().is_empty() {
+        return rx;
+    }
+    let (tx, backends) = (Arc::new(tx), backends.clone());
+    sup.restart::<_, _, Never>("backend-probe", Backoff::default(), move |cancel| {
+        let (tx, backends) = (tx.clone(), backends.clone());
+        async move {
+            crate::view::tasks::backend_probe(backends, &tx, cancel).await;
+            Ok(())
+        }
+    });
+    rx
 }

@@ -65,18 +65,30 @@ impl Engine {
         let (jobs, job_events) =
             job_service(&config, &store, targets.steps, &targets.states, &http);
         let chain = chain_side::spawn(&config, &jobs, &store, sup);
+        let control = control_plane::spawn(&config, &targets.backends, sup);
+        let backends_view = duties::spawn_backend_probe(sup, &targets.backends);
+        let metrics = crate::telemetry::node::NodeMetrics {
+            jobs: jobs.clone(),
+            states: targets.states.clone(),
+            chain: chain.status.clone(),
+            control: control.status.clone(),
+            backends: backends_view.clone(),
+            store: store.clone(),
+            sup: sup.clone(),
+        };
+        crate::telemetry::push::spawn(sup, &config.telemetry, metrics.clone());
         let parts = rest::Parts {
             jobs: &jobs,
             states: &targets.states,
             http: http.client(),
             resource_bases: targets.resource_bases,
             chain: &chain,
+            metrics,
         };
         let rest_addr = rest::serve(&config, listener, parts, sup, &run.cancel);
         let docker = docker::spawn(sup, &config, &targets.states, http.client());
         duties::spawn_pruner(sup, store.clone(), &config);
         duties::spawn_default_model(sup, &config);
-        let control = control_plane::spawn(&config, &targets.backends, sup);
         let snapshot = snapshot::spawn(
             sup,
             rest_addr,
@@ -100,6 +112,7 @@ impl Engine {
             store,
             grace: secs(config.jobs.shutdown_grace),
             backends: targets.backends,
+            backends_view,
             control: control.agent,
             managed: managed_ids(&config),
             cancel: run.cancel,
@@ -193,6 +206,8 @@ pub struct EngineHandle {
     store: SqliteStore,
     grace: Duration,
     backends: Backends,
+    /// The configured backends' state, probed every 15 s.
+    backends_view: watch::Receiver<infernet_core::view::model::BackendsView>,
     /// The control-plane side, when one is configured and the node has an identity.
     control: Option<Arc<crate::control::agent::Agent>>,
     /// Ids of the containers this node runs in Docker.
@@ -244,6 +259,11 @@ impl EngineHandle {
     /// The configured LLM backends (chat, model listing).
     pub fn backends(&self) -> &Backends {
         &self.backends
+    }
+
+    /// The configured backends' state (up, models, last error), probed every 15 s.
+    pub fn backends_view(&self) -> watch::Receiver<infernet_core::view::model::BackendsView> {
+        self.backends_view.clone()
     }
 }
 

@@ -20,6 +20,7 @@ pub(super) struct Parts<'a> {
     pub http: &'a reqwest::Client,
     pub resource_bases: Vec<(String, String)>,
     pub chain: &'a ChainSide,
+    pub metrics: crate::telemetry::node::NodeMetrics,
 }
 
 /// Binds `server.bind:server.port` and serves the API until `cancel`; returns the bound address.
@@ -89,5 +90,6 @@ fn app_state(config: &Config, parts: Parts<'_>) -> AppState {
         max_get_bytes: usize::try_from(server.max_get_bytes).unwrap_or(usize::MAX),
         chain: parts.chain.status.clone(),
         delegated: parts.chain.delegated.clone(),
+        metrics: Arc::new(parts.metrics),
     }
 }

@@ -1,4 +1,5 @@
 //! Off-chain job lifecycle: guardian -> store `running` -> pipeline -> store `success|failed`.
+mod stats;
 mod step;
 
 use crate::compute::pipeline::{JobLocation, error_result, output_result};
@@ -8,6 +9,7 @@ use crate::store::{JobSource, JobStatus, NewJob, SqliteStore};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
+pub use stats::{JobStats, PipelineStats};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -79,6 +81,7 @@ struct Inner {
     tracker: TaskTracker,
     events: broadcast::Sender<JobEvent>,
     counters: Counters,
+    stats: JobStats,
     /// Bytes streamed so far by running streaming jobs (the TUI shows them live).
     streaming: std::sync::Mutex<HashMap<String, u64>>,
     /// Jobs whose end could not be stored (disk full): why, served by `GET` in place of the
@@ -110,6 +113,7 @@ impl JobService {
                 tracker: TaskTracker::new(),
                 events,
                 counters: Counters::default(),
+                stats: JobStats::default(),
                 streaming: std::sync::Mutex::new(HashMap::new()),
                 unstored: std::sync::Mutex::new(std::collections::VecDeque::new()),
             }),
@@ -141,6 +145,11 @@ impl JobService {
 
     pub fn counters(&self) -> &Counters {
         &self.inner.counters
+    }
+
+    /// Finished jobs per pipeline, with latency (for `/metrics`).
+    pub fn stats(&self) -> &JobStats {
+        &self.inner.stats
     }
 
     pub fn states(&self) -> &StateTable {
@@ -218,6 +227,7 @@ impl JobService {
             })
             .await?;
         self.inner.counters.running.fetch_add(1, Ordering::Relaxed);
+        self.inner.stats.started(id, containers);
         let _ = self.inner.events.send(JobEvent::Started {
             id: id.to_string(),
             containers: containers.to_vec(),
@@ -274,6 +284,7 @@ impl JobService {
             &self.inner.counters.failed
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        self.inner.stats.finished(id, status == JobStatus::Success);
         tracing::info!(job = %id, status = status.as_str(), "job finished");
         let _ = self.inner.events.send(JobEvent::Finished {
             id: id.to_string(),

@@ -78,11 +78,20 @@ impl Host {
         every: Duration,
         cancel: CancellationToken,
     ) {
-        let (probe_tx, probe_rx) = watch::channel(ui::BackendsView::default());
-        let probe = backend_probe(self.chat_backends(), probe_tx, cancel.clone());
+        // The configured backends are probed by the engine; the control plane's chat
+        // endpoint, when one is configured, here.
+        let (cp_tx, cp_rx) = watch::channel(ui::BackendsView::default());
+        let (cp, probe_cancel) = (self.control_plane_backend(), cancel.clone());
+        let cp_probe = async {
+            if let Some(b) = cp {
+                let only = crate::backend::Backends::default().with(b);
+                backend_probe(only, &cp_tx, probe_cancel).await;
+            }
+        };
+        let engine_rx = self.handle.backends_view();
         tokio::join!(
-            probe,
-            self.publish_loop(tx, (mode, every), cancel, probe_rx)
+            cp_probe,
+            self.publish_loop(tx, (mode, every), cancel, (engine_rx, cp_rx))
         );
     }
 
@@ -91,7 +100,10 @@ impl Host {
         tx: watch::Sender<Arc<ui::Model>>,
         (mode, every): (ui::Mode, Duration),
         cancel: CancellationToken,
-        backends_view: watch::Receiver<ui::BackendsView>,
+        (engine_rx, cp_rx): (
+            watch::Receiver<ui::BackendsView>,
+            watch::Receiver<ui::BackendsView>,
+        ),
     ) {
         let samples = self.recorder.latest();
         let mut history = SystemHistory::default();
@@ -130,7 +142,8 @@ impl Host {
                 logs_gen = g;
             }
             let (host, gpus) = samples.borrow().clone();
-            let mut backends = backends_view.borrow().clone();
+            let mut backends = engine_rx.borrow().clone();
+            backends.rows.extend(cp_rx.borrow().rows.iter().cloned());
             if self.config.backends.is_empty() && backends.rows.is_empty() {
                 backends.note = Some("Chat uses a server found on this machine when none is configured (Ollama :11434, vLLM :8000, SGLang :30000, llama.cpp :8080).".into());
             }
@@ -162,18 +175,24 @@ impl Host {
     /// one is configured (a chat there runs on whichever node it routes to). Never a job
     /// target or advertised: that would route the network's jobs back to itself.
     pub fn chat_backends(&self) -> crate::backend::Backends {
+        match self.control_plane_backend() {
+            Some(b) => self.handle.backends().with(b),
+            None => self.handle.backends().clone(),
+        }
+    }
+
+    /// The control plane's OpenAI-compatible endpoint as a chat backend, when one is set.
+    fn control_plane_backend(&self) -> Option<std::sync::Arc<dyn crate::backend::ChatBackend>> {
         let url = &self.config.control_plane.url;
         if url.is_empty() {
-            return self.handle.backends().clone();
+            return None;
         }
-        self.handle
-            .backends()
-            .with(std::sync::Arc::new(crate::backend::RemoteBackend::new(
-                "control-plane",
-                &crate::backend::normalise_url(url),
-                None,
-                reqwest::Client::new(),
-            )))
+        Some(std::sync::Arc::new(crate::backend::RemoteBackend::new(
+            "control-plane",
+            &crate::backend::normalise_url(url),
+            None,
+            reqwest::Client::new(),
+        )))
     }
 
     /// Carries out an intent for one UI. The wizard and quitting belong to the in-process

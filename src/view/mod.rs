@@ -5,7 +5,7 @@
 mod host;
 mod map;
 mod recorder;
-mod tasks;
+pub(crate) mod tasks;
 
 pub use host::{Host, Session};
 pub use recorder::Recorder;

@@ -139,11 +139,12 @@ fn log_change(before: &str, row: &ui::BackendRow) {
     }
 }
 
-/// Lists each configured backend's models every 15 s (state, models, fit on this box), until
-/// `cancel`. Runs inside the UI publisher's task, so its supervisor covers it too.
-pub(super) async fn backend_probe(
+/// Lists each backend's models every 15 s (state, models, fit on this box), until `cancel`.
+/// The engine runs one for the configured backends (the UI and `/metrics` read it); the UI
+/// publisher runs one for the control plane's chat endpoint.
+pub(crate) async fn backend_probe(
     backends: Backends,
-    tx: watch::Sender<ui::BackendsView>,
+    tx: &watch::Sender<ui::BackendsView>,
     cancel: CancellationToken,
 ) {
     {

@@ -1,6 +1,17 @@
 //! `control_plane`: where the node registers, and how often it talks to it.
 use super::{Ctx, is_http_url};
-use crate::config::{ControlPlaneConfig, Error};
+use crate::config::{ControlPlaneConfig, Error, TelemetryConfig};
+
+/// `telemetry`: the push target, when one is named.
+pub(super) fn check_telemetry(t: &TelemetryConfig, cx: &Ctx) -> Result<(), Error> {
+    if !t.push_url.is_empty() && !is_http_url(&t.push_url) {
+        return Err(cx.err(
+            "telemetry.push_url",
+            format!("'{}' is not an http(s) URL", t.push_url),
+        ));
+    }
+    cx.seconds("telemetry.push_interval", t.push_interval)
+}
 
 pub(super) fn check(cp: &ControlPlaneConfig, cx: &Ctx) -> Result<(), Error> {
     if !cp.url.is_empty() && !is_http_url(cp.url.trim_end_matches('/')) {
