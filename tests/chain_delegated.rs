@@ -86,6 +86,7 @@ fn sub_for(
         payment_amount: U256::ZERO,
         payment_token: Address::ZERO,
         wallet: Address::ZERO,
+        v0: None,
     }
 }
 

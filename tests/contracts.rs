@@ -120,7 +120,7 @@ fn artifacts_are_built_from_the_current_sources() {
     let recorded: BTreeMap<String, String> =
         serde_json::from_value(build["sources"].clone()).unwrap();
     let mut current = BTreeMap::new();
-    for dir in ["src", "test"] {
+    for dir in ["src", "test", "v0"] {
         let mut stack = vec![repo().join("contracts").join(dir)];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).unwrap() {
@@ -157,6 +157,11 @@ macro_rules! empty_delivery {
             Address::ZERO,
         )
     };
+}
+
+/// A parameterless custom error the node does not name (the ownership errors), by selector.
+fn custom(selector: &str) -> Revert {
+    Revert::Unknown(Bytes::from(alloy::hex::decode(selector).unwrap()))
 }
 
 fn revert_of<T: std::fmt::Debug>(r: Result<T, alloy::contract::Error>) -> Revert {
@@ -734,6 +739,7 @@ async fn eip712_delegated_subscriptions() {
         payment_amount: U256::ZERO,
         payment_token: Address::ZERO,
         wallet: Address::ZERO,
+        v0: None,
     };
     let expiry = (now + 3600) as u32;
     let sign = |k: usize, nonce: u32, exp: u32, s: &Subscription| {
@@ -916,4 +922,444 @@ async fn eip712_delegated_subscriptions() {
             .unwrap(),
         1
     );
+}
+
+/// Consumers written the way Ritual's SDK documentation shows (contracts/test/Doc*.sol).
+#[allow(clippy::too_many_arguments)] // the generated bindings mirror 9-argument callbacks
+mod doc {
+    pub mod callback {
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug)]
+            DocCallbackConsumer,
+            "contracts/artifacts/DocCallbackConsumer.json"
+        );
+    }
+    pub mod subscription {
+        alloy::sol!(
+            #[sol(rpc)]
+            #[derive(Debug)]
+            DocSubscriptionConsumer,
+            "contracts/artifacts/DocSubscriptionConsumer.json"
+        );
+    }
+}
+#[allow(clippy::too_many_arguments)]
+mod reentrant {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ReentrantConsumer,
+        "contracts/artifacts/ReentrantConsumer.json"
+    );
+}
+
+/// Sends a transaction and asserts it was mined successfully.
+macro_rules! mined {
+    ($call:expr) => {{
+        let r = $call.send().await.unwrap().get_receipt().await.unwrap();
+        assert!(r.status(), "transaction reverted");
+        r
+    }};
+}
+
+/// Ritual's SDK v1 declares the payloads of `_receiveCompute`/`rawReceiveCompute` as
+/// `bytes calldata`; a consumer overriding them must use the same data locations, or solc refuses
+/// it (error 7723). The Doc* consumers are written as Ritual's docs show, importing our bases by the
+/// SDK's paths (`infernet-sdk/...`): that they are in the artifacts at all means they compiled
+/// against our bases unchanged (build.mjs stops on any compile error). Here they receive deliveries:
+/// eager, lazy through the Inbox, delegated, and refused by the Allowlist pattern.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_written_for_ritual_sdk_compile_unchanged_and_receive_deliveries() {
+    for (file, base) in [
+        (
+            "DocCallbackConsumer.sol",
+            "infernet-sdk/consumer/Callback.sol",
+        ),
+        (
+            "DocSubscriptionConsumer.sol",
+            "infernet-sdk/consumer/Subscription.sol",
+        ),
+    ] {
+        let src = std::fs::read_to_string(repo().join("contracts/test").join(file)).unwrap();
+        assert!(src.contains(&format!("from \"{base}\"")), "{file}");
+        let signature = "internal override";
+        let receive = &src[src.find("function _receiveCompute(").unwrap()..];
+        let receive = &receive[..receive.find(signature).unwrap()];
+        for p in [
+            "uint32 subscriptionId,",
+            "uint32 interval,",
+            "uint16 redundancy,",
+            "address node,",
+            "bytes calldata input,",
+            "bytes calldata output,",
+            "bytes calldata proof,",
+            "bytes32 containerId,",
+            "uint256 index",
+        ] {
+            assert!(receive.contains(p), "{file}: `{p}` in the override");
+        }
+    }
+
+    let Some(e) = env().await else { return };
+    let registry = e.chain.addrs.registry;
+    let cid = container_set_hash(&["container".into()]);
+
+    // Eager, one-shot.
+    let cb = doc::callback::DocCallbackConsumer::deploy(e.chain.user.clone(), registry)
+        .await
+        .unwrap();
+    mined!(cb.requestCompute("container".into(), Bytes::from_static(b"inputs")));
+    assert_eq!(
+        cb.getContainerInputs(1, 1, 0, Address::ZERO)
+            .call()
+            .await
+            .unwrap(),
+        Bytes::from_static(b"inputs")
+    );
+    mined!(e.node1.deliverCompute(
+        1,
+        1,
+        Bytes::from_static(b"in"),
+        Bytes::from_static(b"out"),
+        Bytes::from_static(b"pf"),
+        Address::ZERO,
+    ));
+    let r = cb.responses(1, 1, 1).call().await.unwrap();
+    assert_eq!(
+        (
+            r.node,
+            r.input.to_vec(),
+            r.output.to_vec(),
+            r.proof.to_vec(),
+            r.containerId,
+            r.index
+        ),
+        (
+            addr(NODE),
+            b"in".to_vec(),
+            b"out".to_vec(),
+            b"pf".to_vec(),
+            B256::ZERO,
+            U256::ZERO
+        )
+    );
+
+    // Recurring, lazy, allowlisted (NODE only), with Delegator.
+    let sc = doc::subscription::DocSubscriptionConsumer::deploy(
+        e.chain.user.clone(),
+        registry,
+        addr(USER),
+        vec![addr(NODE)],
+    )
+    .await
+    .unwrap();
+    mined!(sc.setContainerInputs(Bytes::from_static(b"x")));
+    mined!(sc.subscribe("container".into(), 1, 0, 2, true));
+    assert_eq!(
+        sc.getContainerInputs(2, 1, 0, Address::ZERO)
+            .call()
+            .await
+            .unwrap(),
+        Bytes::from_static(b"x")
+    );
+    macro_rules! lazy {
+        ($c:expr) => {
+            $c.deliverCompute(
+                2,
+                1,
+                Bytes::from_static(b"lin"),
+                Bytes::from_static(b"lout"),
+                Bytes::from_static(b"lpf"),
+                Address::ZERO,
+            )
+        };
+    }
+    assert_eq!(
+        revert_of(lazy!(e.node2).call().await),
+        Revert::NodeNotAllowed
+    );
+    mined!(lazy!(e.node1));
+    let r = sc.responses(2, 1, 1).call().await.unwrap();
+    assert_eq!(
+        (
+            r.node,
+            r.input.to_vec(),
+            r.output.to_vec(),
+            r.proof.to_vec(),
+            r.containerId,
+            r.index
+        ),
+        (
+            addr(NODE),
+            b"lin".to_vec(),
+            b"lout".to_vec(),
+            b"lpf".to_vec(),
+            cid,
+            U256::ZERO
+        ),
+        "the lazy payloads, read back from the Inbox"
+    );
+    mined!(sc.updateAllowlist(vec![addr(NODE2)], vec![true]));
+    mined!(lazy!(e.node2));
+    assert_eq!(
+        sc.responses(2, 1, 2).call().await.unwrap().node,
+        addr(NODE2)
+    );
+
+    // Delegated: created and delivered in one transaction.
+    let chain_id = e.chain.user.get_chain_id().await.unwrap();
+    let domain = eip712::domain(chain_id, e.chain.addrs.coordinator);
+    let now = e.chain.now().await;
+    let sub = Subscription::from((
+        0,
+        EIP712Coordinator::Subscription {
+            owner: *sc.address(),
+            activeAt: now as u32,
+            period: 0,
+            frequency: 1,
+            redundancy: 1,
+            containerId: cid,
+            lazy: false,
+            verifier: Address::ZERO,
+            paymentAmount: U256::ZERO,
+            paymentToken: Address::ZERO,
+            wallet: Address::ZERO,
+        },
+    ));
+    let expiry = (now + 3600) as u32;
+    let (v, r, s) = eip712::sign(&key(USER), &eip712::digest(&domain, 7, expiry, &sub)).unwrap();
+    mined!(e.node1.deliverComputeDelegatee(
+        7,
+        expiry,
+        sub.to_abi(),
+        v,
+        r,
+        s,
+        1,
+        Bytes::new(),
+        Bytes::from_static(b"signed"),
+        Bytes::new(),
+        Address::ZERO,
+    ));
+    assert_eq!(
+        e.user
+            .delegateCreatedIds(delegate_key(sub.owner, 7))
+            .call()
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        sc.responses(3, 1, 1).call().await.unwrap().output.to_vec(),
+        b"signed".to_vec()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reentrant_delivery_is_refused() {
+    let Some(e) = env().await else { return };
+    let bad = reentrant::ReentrantConsumer::deploy(e.chain.user.clone(), e.chain.addrs.registry)
+        .await
+        .unwrap();
+    mined!(bad.request("container".into()));
+    mined!(bad.request("container".into()));
+    // The callback of subscription 1 tries to deliver subscription 2 from inside the delivery.
+    assert_eq!(
+        revert_of(empty_delivery!(e.node1, 1, 1).call().await),
+        Revert::Reentrancy
+    );
+    // Mined (no gas estimate to stop it): reverted on chain too, and the lock is left unlocked.
+    let r = empty_delivery!(e.node1, 1, 1)
+        .gas(2_000_000)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(!r.status(), "the reentrant delivery reverts");
+    let consumer = e.chain.callback_consumer().await;
+    mined!(consumer.request("container".into(), Bytes::new(), 1));
+    mined!(empty_delivery!(e.node1, 3, 1));
+    assert_eq!(
+        consumer.deliveryCount(3, 1).call().await.unwrap(),
+        U256::from(1)
+    );
+    mined!(consumer.request("container".into(), Bytes::new(), 1));
+    mined!(empty_delivery!(e.node2, 4, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_and_fee_ownership_withdrawals_and_coordinator_only_moves() {
+    use common::chain::TestToken;
+    use infernet::chain::abi::{Fee, Wallet, WalletFactory};
+    let Some(e) = env().await else { return };
+    let user = e.chain.user.clone();
+    let node = e.chain.signer(NODE).await;
+    let factory = WalletFactory::new(e.chain.addrs.wallet_factory, user.clone());
+    let w = e.chain.create_wallet(addr(USER)).await;
+    assert!(factory.isValidWallet(w).call().await.unwrap());
+    let wallet = Wallet::new(w, user.clone());
+    let as_node = Wallet::new(w, node.clone());
+    assert_eq!(wallet.owner().call().await.unwrap(), addr(USER));
+
+    // Only the owner approves and withdraws; only the coordinator moves funds.
+    assert_eq!(
+        revert_of(
+            as_node
+                .approve(addr(NODE), Address::ZERO, U256::from(1))
+                .call()
+                .await
+        ),
+        custom("82b42900") // Unauthorized()
+    );
+    assert_eq!(
+        revert_of(as_node.withdraw(Address::ZERO, U256::ZERO).call().await),
+        custom("82b42900")
+    );
+    let zero = (addr(NODE), Address::ZERO);
+    assert_eq!(
+        revert_of(
+            as_node
+                .cTransfer(zero.0, zero.1, zero.0, U256::ZERO)
+                .call()
+                .await
+        ),
+        Revert::NotCoordinator
+    );
+    assert_eq!(
+        revert_of(as_node.cLock(zero.0, zero.1, U256::ZERO).call().await),
+        Revert::NotCoordinator
+    );
+    assert_eq!(
+        revert_of(as_node.cUnlock(zero.0, zero.1, U256::ZERO).call().await),
+        Revert::NotCoordinator
+    );
+    mined!(wallet.approve(addr(NODE), Address::ZERO, U256::from(5)));
+    assert_eq!(
+        wallet
+            .allowance(addr(NODE), Address::ZERO)
+            .call()
+            .await
+            .unwrap(),
+        U256::from(5)
+    );
+
+    // ETH: deposit, withdraw to the owner, not more than the balance.
+    e.chain.send_eth(w, U256::from(1000)).await;
+    assert_eq!(
+        revert_of(
+            wallet
+                .withdraw(Address::ZERO, U256::from(1001))
+                .call()
+                .await
+        ),
+        Revert::InsufficientFunds
+    );
+    mined!(wallet.withdraw(Address::ZERO, U256::from(400)));
+    assert_eq!(e.chain.balance(w).await, U256::from(600));
+
+    // ERC-20, including tokens whose transfer returns nothing, and one that returns false.
+    let token = TestToken::deploy(user.clone()).await.unwrap();
+    let t = *token.address();
+    mined!(token.mint(w, U256::from(100)));
+    mined!(wallet.withdraw(t, U256::from(10)));
+    mined!(token.setTransferMode(1));
+    mined!(wallet.withdraw(t, U256::from(20)));
+    assert_eq!(
+        token.balanceOf(addr(USER)).call().await.unwrap(),
+        U256::from(30)
+    );
+    mined!(token.setTransferMode(2));
+    assert_eq!(
+        revert_of(wallet.withdraw(t, U256::from(1)).call().await),
+        Revert::TransferFailed
+    );
+    assert_eq!(
+        revert_of(wallet.withdraw(t, U256::from(71)).call().await),
+        Revert::InsufficientFunds
+    );
+    // A "token" without code cannot be withdrawn (its balance reads 0, and sending to it fails).
+    assert_eq!(
+        revert_of(wallet.withdraw(addr(NODE2), U256::ZERO).call().await),
+        Revert::TransferFailed
+    );
+
+    // Ownership: zero address refused, two-step handover, renounce.
+    assert_eq!(
+        revert_of(wallet.transferOwnership(Address::ZERO).call().await),
+        custom("7448fbae") // NewOwnerIsZeroAddress()
+    );
+    assert_eq!(
+        revert_of(wallet.completeOwnershipHandover(addr(NODE)).call().await),
+        custom("6f5e8818") // NoHandoverRequest()
+    );
+    let r = mined!(as_node.requestOwnershipHandover());
+    let at = e
+        .chain
+        .user
+        .get_block_by_number(r.block_number.unwrap().into())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    assert_eq!(
+        wallet
+            .ownershipHandoverExpiresAt(addr(NODE))
+            .call()
+            .await
+            .unwrap(),
+        U256::from(at + 48 * 3600)
+    );
+    mined!(wallet.completeOwnershipHandover(addr(NODE)));
+    assert_eq!(wallet.owner().call().await.unwrap(), addr(NODE));
+    assert_eq!(
+        wallet
+            .ownershipHandoverExpiresAt(addr(NODE))
+            .call()
+            .await
+            .unwrap(),
+        U256::ZERO
+    );
+    mined!(as_node.requestOwnershipHandover());
+    mined!(as_node.cancelOwnershipHandover());
+    assert_eq!(
+        wallet
+            .ownershipHandoverExpiresAt(addr(NODE))
+            .call()
+            .await
+            .unwrap(),
+        U256::ZERO
+    );
+    mined!(as_node.transferOwnership(addr(USER)));
+    mined!(wallet.renounceOwnership());
+    assert_eq!(wallet.owner().call().await.unwrap(), Address::ZERO);
+
+    // Fee: the fee shares a storage slot with its owner; neither write disturbs the other.
+    let fee = Fee::deploy(user.clone(), addr(USER), 500).await.unwrap();
+    assert_eq!(
+        (
+            fee.FEE().call().await.unwrap(),
+            fee.FEE_RECIPIENT().call().await.unwrap()
+        ),
+        (500, addr(USER))
+    );
+    mined!(fee.updateFee(77));
+    assert_eq!(fee.owner().call().await.unwrap(), addr(USER));
+    mined!(fee.transferOwnership(addr(NODE)));
+    assert_eq!(
+        (
+            fee.FEE().call().await.unwrap(),
+            fee.FEE_RECIPIENT().call().await.unwrap()
+        ),
+        (77, addr(NODE))
+    );
+    assert_eq!(
+        revert_of(fee.updateFee(9).call().await),
+        custom("82b42900") // Unauthorized()
+    );
+    mined!(Fee::new(*fee.address(), node).updateFee(9));
+    assert_eq!(fee.FEE().call().await.unwrap(), 9);
 }

@@ -1648,3 +1648,168 @@ async fn receipt_checks(cp: &ControlPlane, job: &str, text: &str) {
         "{out}"
     );
 }
+
+/// The control plane's `/metrics` as `series → value` (the content type checked).
+async fn cp_metrics(cp: &ControlPlane) -> std::collections::HashMap<String, f64> {
+    let r = http()
+        .get(format!("{}/metrics", cp.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = r.text().await.unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse::<f64>().unwrap())
+        })
+        .collect()
+}
+
+/// Waits (bounded) until `/metrics` has `series` at `want`.
+async fn metric_is(cp: &ControlPlane, series: &str, want: f64) {
+    common::eventually(
+        &format!("{series} = {want}"),
+        Duration::from_secs(30),
+        || async { (cp_metrics(cp).await.get(series) == Some(&want)).then_some(()) },
+    )
+    .await
+}
+
+/// `/metrics` follows what nodes and clients do: nodes by state, the queue by model, leases,
+/// finished jobs by model and status, open SSE responses; unauthenticated like `/api/health`.
+async fn metrics_follow_the_queue(db: Db) {
+    let cp = ControlPlane::start(&db, &["--ping-secs", "1"], &[]);
+    let m = cp_metrics(&cp).await;
+    let version = format!(
+        r#"infernet_cp_build_info{{version="{}"}}"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    for (series, want) in [
+        ("infernet_cp_up", 1.0),
+        (version.as_str(), 1.0),
+        ("infernet_cp_database_up", 1.0),
+        (r#"infernet_cp_nodes{state="online"}"#, 0.0),
+        (r#"infernet_cp_nodes{state="offline"}"#, 0.0),
+        ("infernet_cp_leases_active", 0.0),
+        (r#"infernet_cp_sse_readers{stream="chat"}"#, 0.0),
+        (r#"infernet_cp_sse_readers{stream="status"}"#, 0.0),
+        ("infernet_cp_node_polls_waiting", 0.0),
+    ] {
+        assert_eq!(m.get(series), Some(&want), "{series}: {m:?}");
+    }
+
+    let k = key(21);
+    let call = |path: String, body: Value| {
+        let (bytes, h) = signed(&k, &path, &body);
+        let cp = &cp;
+        async move { node_call(cp, &path, &bytes, Some(&h)).await }
+    };
+    let reg = json!({"role": "provider", "node_id": "provider-metrics", "name": "metrics",
+                     "specs": {"served_models": ["m:1"]}});
+    assert_eq!(call("/api/v1/node/register".into(), reg).await.0, 200);
+    let m = cp_metrics(&cp).await;
+    assert_eq!(m[r#"infernet_cp_nodes{state="online"}"#], 1.0, "{m:?}");
+    assert_eq!(m[r#"infernet_cp_model_nodes{model="m:1"}"#], 1.0, "{m:?}");
+    assert_eq!(m[r#"infernet_cp_queue_depth{model="m:1"}"#], 0.0, "{m:?}");
+
+    // Nobody polls yet: the job waits, and its reader is an open SSE response.
+    let job = chat(&cp, "m:1", "hi", 4).await;
+    let reader = http()
+        .get(format!("{}/api/chat/stream/{job}", cp.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reader.status(), 200);
+    let page = http()
+        .get(format!("{}/status/events", cp.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let m = cp_metrics(&cp).await;
+    assert_eq!(m[r#"infernet_cp_queue_depth{model="m:1"}"#], 1.0, "{m:?}");
+    assert_eq!(m["infernet_cp_leases_active"], 0.0, "{m:?}");
+    assert_eq!(m[r#"infernet_cp_sse_readers{stream="chat"}"#], 1.0, "{m:?}");
+    assert_eq!(
+        m[r#"infernet_cp_sse_readers{stream="status"}"#], 1.0,
+        "{m:?}"
+    );
+
+    // Leased: out of the queue, one active lease.
+    let (st, v) = call("/api/v1/node/jobs/poll".into(), json!({"limit": 1})).await;
+    assert_eq!((st, &v["data"]["jobs"][0]["id"]), (200, &json!(job)), "{v}");
+    let m = cp_metrics(&cp).await;
+    assert_eq!(m[r#"infernet_cp_queue_depth{model="m:1"}"#], 0.0, "{m:?}");
+    assert_eq!(m["infernet_cp_leases_active"], 1.0, "{m:?}");
+
+    // Finished: counted by model and status, the lease gone.
+    let p = format!("/api/v1/node/jobs/{job}/events");
+    let evs = json!({"events": [{"event_type": "done", "data": {"text": "yo", "reason": "stop"}}]});
+    assert_eq!(call(p, evs).await.0, 200);
+    let p = format!("/api/v1/node/jobs/{job}/complete");
+    let done = json!({"status": "completed", "result": {"type": "chat", "text": "yo"}});
+    assert_eq!(call(p, done).await.0, 200);
+    let m = cp_metrics(&cp).await;
+    assert_eq!(
+        m[r#"infernet_cp_jobs_total{model="m:1",status="completed"}"#], 1.0,
+        "{m:?}"
+    );
+    assert_eq!(
+        m[r#"infernet_cp_jobs_total{model="m:1",status="failed"}"#], 0.0,
+        "{m:?}"
+    );
+    assert_eq!(m["infernet_cp_leases_active"], 0.0, "{m:?}");
+
+    // A model nobody serves fails at once, and counts as failed under its name.
+    let (status, _) = post(
+        &format!("{}/api/chat", cp.url),
+        json!({"messages": [{"role": "user", "content": "x"}], "modelName": "nope:1"}),
+    )
+    .await;
+    assert_eq!(status, 503);
+    let m = cp_metrics(&cp).await;
+    assert_eq!(
+        m[r#"infernet_cp_jobs_total{model="nope:1",status="failed"}"#], 1.0,
+        "{m:?}"
+    );
+
+    // Readers that left are no longer counted (noticed at the next keep-alive at the latest).
+    drop((reader, page));
+    metric_is(&cp, r#"infernet_cp_sse_readers{stream="chat"}"#, 0.0).await;
+    metric_is(&cp, r#"infernet_cp_sse_readers{stream="status"}"#, 0.0).await;
+
+    // An offline heartbeat: the node counts as offline and serves nothing.
+    let (st, v) = call(
+        "/api/v1/node/heartbeat".into(),
+        json!({"role": "provider", "status": "offline"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let m = cp_metrics(&cp).await;
+    assert_eq!(m[r#"infernet_cp_nodes{state="online"}"#], 0.0, "{m:?}");
+    assert_eq!(m[r#"infernet_cp_nodes{state="offline"}"#], 1.0, "{m:?}");
+    assert!(
+        !m.contains_key(r#"infernet_cp_model_nodes{model="m:1"}"#),
+        "{m:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_follow_the_queue_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    metrics_follow_the_queue(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_follow_the_queue_on_postgres() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    metrics_follow_the_queue(db).await;
+}

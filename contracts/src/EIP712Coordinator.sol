@@ -85,7 +85,8 @@ contract EIP712Coordinator is Coordinator {
         private
         returns (uint32)
     {
-        bytes32 key = keccak256(abi.encode(sub.owner, nonce));
+        address owner = sub.owner;
+        bytes32 key = _key2(uint160(owner), nonce);
         uint32 existing = delegateCreatedIds[key];
         if (existing != 0) return existing;
         if (uint32(block.timestamp) >= expiry) revert SignatureExpired();
@@ -99,11 +100,19 @@ contract EIP712Coordinator is Coordinator {
         );
         address recovered = ecrecover(digest, v, r, s);
         if (recovered == address(0)) revert InvalidSignature();
-        if (recovered != Delegator(sub.owner).getSigner()) revert SignerMismatch();
+        if (recovered != Delegator(owner).getSigner()) revert SignerMismatch();
 
-        uint32 subscriptionId = _store(sub);
+        uint32 subscriptionId = _store(
+            _head(owner, sub.activeAt, sub.period, sub.frequency),
+            sub.redundancy,
+            sub.containerId,
+            _flags(sub.lazy, sub.verifier),
+            sub.paymentAmount,
+            sub.paymentToken,
+            sub.wallet
+        );
         delegateCreatedIds[key] = subscriptionId;
-        if (nonce > maxSubscriberNonce[sub.owner]) maxSubscriberNonce[sub.owner] = nonce;
+        if (nonce > maxSubscriberNonce[owner]) maxSubscriberNonce[owner] = nonce;
         return subscriptionId;
     }
 
@@ -115,9 +124,9 @@ contract EIP712Coordinator is Coordinator {
         bytes32 r,
         bytes32 s,
         uint32 deliveryInterval,
-        bytes memory input,
-        bytes memory output,
-        bytes memory proof,
+        bytes calldata input,
+        bytes calldata output,
+        bytes calldata proof,
         address nodeWallet
     ) public nonReentrant {
         uint32 subscriptionId = _createDelegated(nonce, expiry, sub, v, r, s);

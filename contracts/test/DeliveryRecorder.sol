@@ -35,9 +35,9 @@ abstract contract DeliveryRecorder {
         uint32 interval,
         uint16 redundancy,
         address node,
-        bytes memory input,
-        bytes memory output,
-        bytes memory proof,
+        bytes calldata input,
+        bytes calldata output,
+        bytes calldata proof,
         bytes32 containerId,
         uint256 index
     ) internal {

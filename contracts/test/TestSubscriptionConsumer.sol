@@ -53,9 +53,9 @@ contract TestSubscriptionConsumer is SubscriptionConsumer, Delegator, DeliveryRe
         uint32 interval,
         uint16 redundancy,
         address node,
-        bytes memory input,
-        bytes memory output,
-        bytes memory proof,
+        bytes calldata input,
+        bytes calldata output,
+        bytes calldata proof,
         bytes32 containerId,
         uint256 index
     ) internal override {

@@ -142,6 +142,13 @@ pub async fn create_stream(
 /// with that id), `{"subscription_id": N}` for one already on chain.
 async fn delegated(st: &AppState, body: &Value, ip: IpAddr) -> Result<JobCreated, ApiError> {
     let Some(slot) = &st.delegated else {
+        if st.chain.is_some() {
+            return Err(
+                ApiError::bad_request("Delegated subscriptions need SDK 1.x contracts").with_params(
+                    json!({"hint": "chain.sdk is 0.x: an SDK v0.1.0 coordinator has no delegated subscriptions"}),
+                ),
+            );
+        }
         return Err(chain_not_enabled());
     };
     let Some(service) = slot.get() else {

@@ -65,3 +65,11 @@ sol!(
     Allowlist,
     "contracts/artifacts/Allowlist.json"
 );
+
+// SDK v0.1.0 (`chain.sdk: "0.x"`): our reproduction of its coordinator's ABI (contracts/v0).
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    V0Coordinator,
+    "contracts/artifacts/V0Coordinator.json"
+);

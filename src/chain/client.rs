@@ -210,6 +210,8 @@ pub struct ChainClient {
     pub chain_id: u64,
     pub addresses: Addresses,
     health: Arc<RpcHealth>,
+    /// SDK v0.1.0 contracts (`chain.sdk: "0.x"`): no Registry, Reader, payments or proofs.
+    pub sdk0: bool,
 }
 
 impl std::fmt::Debug for ChainClient {
@@ -251,6 +253,7 @@ impl ChainClient {
                 wallet_factory: Address::ZERO,
             },
             health,
+            sdk0: false,
         };
         this.chain_id = this
             .rpc("eth_chainId", this.provider.get_chain_id())
@@ -278,6 +281,50 @@ impl ChainClient {
         .await?;
         this.check_domain().await?;
         Ok(this)
+    }
+
+    /// An SDK v0.1.0 deployment: its coordinator, named directly (there is no Registry). It
+    /// must answer `cooldown()`, which only a v0.1.0 coordinator has.
+    pub async fn connect_v0(url: &str, coordinator: Address) -> Result<Self, ChainError> {
+        let provider = provider(url).await?;
+        let mut this = Self {
+            provider,
+            chain_id: 0,
+            addresses: Addresses {
+                registry: Address::ZERO,
+                coordinator,
+                inbox: Address::ZERO,
+                reader: Address::ZERO,
+                fee: Address::ZERO,
+                wallet_factory: Address::ZERO,
+            },
+            health: Arc::new(RpcHealth::default()),
+            sdk0: true,
+        };
+        this.chain_id = this
+            .rpc("eth_chainId", this.provider.get_chain_id())
+            .await?;
+        let code = this
+            .rpc("eth_getCode", this.provider.get_code_at(coordinator))
+            .await?;
+        if code.is_empty() {
+            return Err(ChainError::Setup(format!(
+                "no contract at 'chain.coordinator_address' {coordinator} on chain {}: check the address and the RPC URL",
+                this.chain_id
+            )));
+        }
+        let v0 = this.coordinator_v0();
+        if let Err(e) = call(&this.health, "Coordinator.cooldown", v0.cooldown()).await {
+            return Err(ChainError::Setup(format!(
+                "'chain.coordinator_address' {coordinator} is not an SDK 0.x coordinator (it has no cooldown(): {e}); for SDK 1.x contracts set chain.registry_address and chain.sdk \"1.x\""
+            )));
+        }
+        Ok(this)
+    }
+
+    /// The coordinator with SDK v0.1.0's ABI.
+    pub fn coordinator_v0(&self) -> super::abi::V0Coordinator::V0CoordinatorInstance<DynProvider> {
+        super::abi::V0Coordinator::new(self.addresses.coordinator, self.provider.clone())
     }
 
     async fn check_domain(&self) -> Result<(), ChainError> {

@@ -158,6 +158,7 @@ pub fn parse(body: &Value) -> Result<DelegatedRequest, Refusal> {
         },
         payment_token: zero("/subscription/payment_token")?,
         wallet: zero("/subscription/wallet")?,
+        v0: None,
     };
     let data = match body.get("data") {
         Some(d @ Value::Object(_)) => d.clone(),

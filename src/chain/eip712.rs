@@ -118,6 +118,7 @@ mod tests {
             payment_amount: U256::ZERO,
             payment_token: Address::ZERO,
             wallet: Address::ZERO,
+            v0: None,
         };
         let d = digest(&domain(1, Address::repeat_byte(9)), 5, 100, &sub);
         let (v, r, s) = sign(&key, &d).unwrap();

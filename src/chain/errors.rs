@@ -28,6 +28,20 @@ pub enum Revert {
     InsufficientBalance,
     NodeNotAllowed,
     NotCoordinator,
+    // SDK v0.1.0 (`chain.sdk: "0.x"`): node registration and gas metering.
+    NodeNotActive,
+    GasPriceExceeded,
+    GasLimitExceeded,
+    NodeNotRegisterable {
+        status: u8,
+    },
+    /// Activation before the cooldown since `cooldown_start` (unix seconds) has passed.
+    CooldownActive {
+        cooldown_start: u32,
+    },
+    NodeNotActivateable {
+        status: u8,
+    },
     /// `Error(string)` from `require`/`revert("...")`.
     Message(String),
     /// `Panic(uint256)`.
@@ -60,6 +74,9 @@ const TABLE: &[([u8; 4], Revert)] = &[
     ([0xf4, 0xd6, 0x78, 0xb8], Revert::InsufficientBalance),
     ([0x42, 0x76, 0x49, 0x46], Revert::NodeNotAllowed),
     ([0x9e, 0xc8, 0x53, 0xe6], Revert::NotCoordinator),
+    ([0x87, 0x41, 0xcb, 0xb8], Revert::NodeNotActive),
+    ([0x68, 0x2b, 0xad, 0x5a], Revert::GasPriceExceeded),
+    ([0xbe, 0x91, 0x79, 0xa6], Revert::GasLimitExceeded),
 ];
 
 impl Revert {
@@ -70,6 +87,9 @@ impl Revert {
         let sel: [u8; 4] = [data[0], data[1], data[2], data[3]];
         if let Some((_, r)) = TABLE.iter().find(|(s, _)| *s == sel) {
             return r.clone();
+        }
+        if let Some(r) = decode_v0(sel, data) {
+            return r;
         }
         if sel == RevertString::SELECTOR
             && let Ok(r) = RevertString::abi_decode(data)
@@ -119,11 +139,47 @@ impl Revert {
             Revert::InsufficientBalance => "Insufficient token balance.".into(),
             Revert::NodeNotAllowed => "Node is not allowed to deliver to this consumer (Allowlist).".into(),
             Revert::NotCoordinator => "Caller is not the coordinator.".into(),
+            Revert::NodeNotActive => "NodeNotActive: this node is not active on the coordinator (`infernet node register`, then `infernet node activate` after the cooldown).".into(),
+            Revert::GasPriceExceeded => "GasPriceExceeded: the transaction's gas price is above the subscription's maxGasPrice.".into(),
+            Revert::GasLimitExceeded => "GasLimitExceeded: the callback plus the coordinator's overhead needs more gas than the subscription's maxGasLimit.".into(),
+            Revert::NodeNotRegisterable { status } => format!("NodeNotRegisterable: the node is already {}.", node_status_name(*status)),
+            Revert::CooldownActive { cooldown_start } => format!("CooldownActive: the cooldown that began at unix time {cooldown_start} has not passed yet."),
+            Revert::NodeNotActivateable { status } => format!("NodeNotActivateable: the node is {} (only a registered node activates).", node_status_name(*status)),
             Revert::Message(m) => format!("reverted: {m}"),
             Revert::Panic(code) => format!("panic 0x{code:02x} ({})", panic_meaning(*code)),
             Revert::Empty => "reverted without a reason (out of gas, a plain revert, or a call to an account without code)".into(),
             Revert::Unknown(data) => format!("reverted with unknown error data {data}"),
         }
+    }
+}
+
+/// SDK v0.1.0's registration errors, which carry values.
+fn decode_v0(sel: [u8; 4], data: &[u8]) -> Option<Revert> {
+    use crate::chain::abi::V0Coordinator as V0;
+    if sel == V0::NodeNotRegisterable::SELECTOR {
+        let e = V0::NodeNotRegisterable::abi_decode(data).ok()?;
+        return Some(Revert::NodeNotRegisterable { status: e.status });
+    }
+    if sel == V0::CooldownActive::SELECTOR {
+        let e = V0::CooldownActive::abi_decode(data).ok()?;
+        return Some(Revert::CooldownActive {
+            cooldown_start: e.cooldownStart,
+        });
+    }
+    if sel == V0::NodeNotActivateable::SELECTOR {
+        let e = V0::NodeNotActivateable::abi_decode(data).ok()?;
+        return Some(Revert::NodeNotActivateable { status: e.status });
+    }
+    None
+}
+
+/// SDK v0.1.0's node status (`nodeInfo(node).status`).
+pub fn node_status_name(status: u8) -> &'static str {
+    match status {
+        0 => "inactive",
+        1 => "registered",
+        2 => "active",
+        _ => "unknown",
     }
 }
 
@@ -160,6 +216,64 @@ mod tests {
             let r = Revert::decode(&sel);
             assert!(!matches!(r, Revert::Unknown(_)), "{sel:02x?} undecoded");
         }
+    }
+
+    #[test]
+    fn every_v0_coordinator_error_decodes_with_the_reference_selectors() {
+        use crate::chain::abi::V0Coordinator::{self as V0, V0CoordinatorErrors};
+        for sel in V0CoordinatorErrors::selectors() {
+            let r = Revert::decode(&sel);
+            // Errors with values need their values to decode; the rest decode from 4 bytes.
+            let with_values = [
+                V0::NodeNotRegisterable::SELECTOR,
+                V0::CooldownActive::SELECTOR,
+                V0::NodeNotActivateable::SELECTOR,
+            ];
+            if !with_values.contains(&sel) {
+                assert!(!matches!(r, Revert::Unknown(_)), "{sel:02x?} undecoded");
+            }
+        }
+        // Reference ritual-sdk.md §1.1: v0.1.0's selectors.
+        assert_eq!(V0::NodeNotActive::SELECTOR, [0x87, 0x41, 0xcb, 0xb8]);
+        assert_eq!(V0::NodeNotRegisterable::SELECTOR, [0x5a, 0xcf, 0xd5, 0x18]);
+        assert_eq!(V0::CooldownActive::SELECTOR, [0xc8, 0x4b, 0x5b, 0xdd]);
+        assert_eq!(V0::NodeNotActivateable::SELECTOR, [0x33, 0xda, 0xa7, 0xf9]);
+        assert_eq!(V0::GasPriceExceeded::SELECTOR, [0x68, 0x2b, 0xad, 0x5a]);
+        assert_eq!(V0::GasLimitExceeded::SELECTOR, [0xbe, 0x91, 0x79, 0xa6]);
+        let data = V0::CooldownActive { cooldownStart: 77 }.abi_encode();
+        assert_eq!(
+            Revert::decode(&data),
+            Revert::CooldownActive { cooldown_start: 77 }
+        );
+        let data = V0::NodeNotRegisterable {
+            node: alloy::primitives::Address::ZERO,
+            status: 2,
+        }
+        .abi_encode();
+        assert_eq!(
+            Revert::decode(&data).message(),
+            "NodeNotRegisterable: the node is already active."
+        );
+    }
+
+    #[test]
+    fn v0_function_and_event_selectors_match_the_reference() {
+        use crate::chain::abi::V0Coordinator as V0;
+        use alloy::sol_types::{SolCall, SolEvent};
+        assert_eq!(
+            V0::createSubscriptionCall::SELECTOR,
+            [0x4d, 0x9b, 0xf2, 0x2f]
+        );
+        assert_eq!(V0::deliverComputeCall::SELECTOR, [0x6e, 0x02, 0x13, 0x32]);
+        assert_eq!(V0::subscriptionsCall::SELECTOR, [0x73, 0xfb, 0x5c, 0x3a]);
+        assert_eq!(
+            V0::SubscriptionCreated::SIGNATURE_HASH,
+            crate::chain::abi::EIP712Coordinator::SubscriptionCreated::SIGNATURE_HASH
+        );
+        assert_eq!(
+            V0::SubscriptionCancelled::SIGNATURE_HASH,
+            crate::chain::abi::EIP712Coordinator::SubscriptionCancelled::SIGNATURE_HASH
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod eip712;
 pub mod encode;
 pub mod errors;
 pub mod payments;
+pub mod registration;
 pub mod subscription;
 
 pub use client::{Addresses, ChainClient, ChainError};

@@ -96,7 +96,8 @@ pub fn spawn(
 struct Settings {
     key: alloy::signers::local::PrivateKeySigner,
     rpc_url: String,
-    registry: Address,
+    /// The Registry (SDK 1.x) or the coordinator (SDK 0.x).
+    target: Target,
     retry_base: Duration,
     node_wallet: Address,
 }
@@ -116,12 +117,25 @@ fn settings(config: &Config) -> Result<Settings, Stop> {
         .rpc_url
         .clone()
         .ok_or(Stop::Config("chain.rpc_url is not set".into()))?;
-    let registry: Address = chain
-        .registry_address
-        .as_deref()
-        .ok_or("chain.registry_address is not set")?
-        .parse()
-        .map_err(|_| "chain.registry_address is not an address")?;
+    let target = if chain.sdk0() {
+        Target::Coordinator0(
+            chain
+                .coordinator_address
+                .as_deref()
+                .ok_or("chain.coordinator_address is not set (chain.sdk is 0.x)")?
+                .parse()
+                .map_err(|_| "chain.coordinator_address is not an address")?,
+        )
+    } else {
+        Target::Registry(
+            chain
+                .registry_address
+                .as_deref()
+                .ok_or("chain.registry_address is not set")?
+                .parse()
+                .map_err(|_| "chain.registry_address is not an address")?,
+        )
+    };
     let node_wallet: Address = match chain.wallet.payment_address.as_deref() {
         None | Some("") => Address::ZERO,
         Some(a) => a
@@ -131,10 +145,16 @@ fn settings(config: &Config) -> Result<Settings, Stop> {
     Ok(Settings {
         key,
         rpc_url,
-        registry,
+        target,
         retry_base: secs(chain.snapshot_sync.sleep).max(Duration::from_millis(200)),
         node_wallet,
     })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Registry(Address),
+    Coordinator0(Address),
 }
 
 /// Connects, retrying with backoff until the RPC answers; `None` when the node stops first.
@@ -145,7 +165,11 @@ async fn connect(
 ) -> Option<ChainClient> {
     let mut attempt = 0;
     loop {
-        match ChainClient::connect(&s.rpc_url, s.registry).await {
+        let connected = match s.target {
+            Target::Registry(r) => ChainClient::connect(&s.rpc_url, r).await,
+            Target::Coordinator0(c) => ChainClient::connect_v0(&s.rpc_url, c).await,
+        };
+        match connected {
             Ok(c) => return Some(c),
             Err(e) => {
                 attempt += 1;
@@ -259,6 +283,33 @@ fn stored_view(sub: &Subscription, row: &TrackedRow, st: SubStatus) -> Subscript
         last_tx: None,
         payment: sub.payment_text(),
         proof: sub.proof_text(),
+    }
+}
+
+/// SDK 0.x: keeps the node's registration (and the cooldown's start) in the status, for the
+/// TUI's countdown and `/info`. A failed read keeps the last known state.
+async fn watch_registration(
+    client: ChainClient,
+    node: Address,
+    status: Arc<ChainStatus>,
+    cancel: CancellationToken,
+) {
+    let mut last = None;
+    loop {
+        match super::registration::read(&client, node).await {
+            Ok(r) => {
+                if last != Some(r.status) {
+                    tracing::info!(node = %node, status = r.status, "SDK 0.x node registration");
+                    last = Some(r.status);
+                }
+                status.set_registration(r);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the node's registration"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
     }
 }
 
@@ -379,7 +430,16 @@ async fn run(
         )
         .with_calls(calls_tx.clone(), node_wallet),
     );
-    delegated.set(Some(service.clone()));
+    // Delegated subscriptions are an SDK 1.x feature (EIP712Coordinator).
+    if !client.sdk0 {
+        delegated.set(Some(service.clone()));
+    } else {
+        let (client, status, cancel) = (client.clone(), status.clone(), loops.inner.clone());
+        loops.spawn(
+            "registration",
+            watch_registration(client, node, status, cancel),
+        );
+    }
     let svc = service.clone();
     loops.spawn("delegated-outcomes", async move {
         while let Some((seq, outcome)) = outcomes_rx.recv().await {

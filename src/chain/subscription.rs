@@ -1,6 +1,6 @@
 //! A subscription as the node reasons about it, and the contract's interval rules (reference
 //! ritual-sdk §2.3), evaluated on block time because that is what `deliverCompute` checks.
-use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::sol_types::SolValue;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,22 @@ pub struct Subscription {
     pub payment_amount: U256,
     pub payment_token: Address,
     pub wallet: Address,
+    /// SDK 0.x only: what v0.1.0 subscriptions carry that 1.x ones do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v0: Option<Box<V0Terms>>,
+}
+
+/// The parts of an SDK v0.1.0 subscription without a 1.x counterpart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct V0Terms {
+    /// The container ids as the consumer wrote them ("a,b,c"); `container_id` is their hash.
+    pub containers: String,
+    /// Callback inputs stored with the subscription; empty: ask `getContainerInputs`.
+    pub inputs: Bytes,
+    /// Highest gas price (wei) a delivery may pay (`GasPriceExceeded` above it).
+    pub max_gas_price: u64,
+    /// Gas the callback plus the coordinator's overhead may use (`GasLimitExceeded` above it).
+    pub max_gas_limit: u32,
 }
 
 impl Subscription {
@@ -128,6 +144,7 @@ macro_rules! from_abi {
                     payment_amount: s.paymentAmount,
                     payment_token: s.paymentToken,
                     wallet: s.wallet,
+                    v0: None,
                 }
             }
         }
@@ -135,6 +152,31 @@ macro_rules! from_abi {
 }
 from_abi!(super::abi::Reader::Subscription);
 from_abi!(super::abi::EIP712Coordinator::Subscription);
+
+impl From<(u32, super::abi::V0Coordinator::subscriptionsReturn)> for Subscription {
+    fn from((id, s): (u32, super::abi::V0Coordinator::subscriptionsReturn)) -> Self {
+        Subscription {
+            id,
+            owner: s.owner,
+            active_at: s.activeAt,
+            period: s.period,
+            frequency: s.frequency,
+            redundancy: s.redundancy,
+            container_id: keccak256((s.containerId.as_str(),).abi_encode_params()),
+            lazy: false,
+            verifier: Address::ZERO,
+            payment_amount: U256::ZERO,
+            payment_token: Address::ZERO,
+            wallet: Address::ZERO,
+            v0: Some(Box::new(V0Terms {
+                containers: s.containerId,
+                inputs: s.inputs,
+                max_gas_price: s.maxGasPrice.to::<u64>(),
+                max_gas_limit: s.maxGasLimit,
+            })),
+        }
+    }
+}
 
 impl Subscription {
     /// The struct as the coordinator's functions take it.
@@ -173,6 +215,7 @@ mod tests {
             payment_amount: U256::ZERO,
             payment_token: Address::ZERO,
             wallet: Address::ZERO,
+            v0: None,
         }
     }
 

@@ -66,6 +66,8 @@ pub struct ChainSnapshot {
     pub in_flight: u64,
     pub gas_used: u64,
     pub subscriptions: Vec<SubscriptionView>,
+    /// SDK 0.x: the node's registration with the coordinator.
+    pub registration: Option<super::registration::Registration>,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +82,7 @@ struct Inner {
     synced_sub_id: u32,
     head_sub_id: u32,
     subs: BTreeMap<u32, SubscriptionView>,
+    registration: Option<super::registration::Registration>,
 }
 
 /// Shared, cheap-to-update status; the engine's snapshot task reads it.
@@ -146,6 +149,10 @@ impl ChainStatus {
         });
     }
 
+    pub fn set_registration(&self, r: super::registration::Registration) {
+        self.with(|i| i.registration = Some(r));
+    }
+
     pub fn upsert(&self, v: SubscriptionView) {
         self.with(|i| {
             i.subs.insert(v.id, v);
@@ -194,6 +201,7 @@ impl ChainStatus {
             in_flight: self.in_flight.load(Ordering::Relaxed),
             gas_used: self.gas_used.load(Ordering::Relaxed),
             subscriptions: i.subs.values().rev().take(LISTED).cloned().collect(),
+            registration: i.registration,
         })
         .unwrap_or_default()
     }

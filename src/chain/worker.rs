@@ -69,6 +69,7 @@ impl Worker {
     ) -> Step<WorkResult> {
         self.not_handled_yet(sub.id, interval).await?;
         self.still_wanted(&sub, interval).await?;
+        self.v0_rules(&sub, head).await?;
         let steps = self.pipeline(containers)?;
         self.payment_holds(&sub).await?;
         self.ledger
@@ -129,6 +130,36 @@ impl Worker {
         Ok(())
     }
 
+    /// SDK 0.x: only an active node may deliver, at a gas price the subscription accepts.
+    async fn v0_rules(&self, sub: &Subscription, head: Head) -> Step<()> {
+        let Some(terms) = &sub.v0 else {
+            return Ok(());
+        };
+        if let Some(base) = head.base_fee
+            && base > terms.max_gas_price
+        {
+            return Err(WorkResult::Skipped(format!(
+                "GasPriceExceeded: the base fee ({base} wei) is above the subscription's maxGasPrice ({} wei)",
+                terms.max_gas_price
+            )));
+        }
+        let info = self
+            .client
+            .view(
+                "Coordinator.nodeInfo",
+                self.client.coordinator_v0().nodeInfo(self.node),
+            )
+            .await
+            .map_err(failed)?;
+        if info.status != super::registration::ACTIVE {
+            return Err(WorkResult::Skipped(super::registration::not_active_reason(
+                info.status,
+                info.cooldownStart,
+            )));
+        }
+        Ok(())
+    }
+
     /// The containers' steps, when each is known here and ready.
     fn pipeline(&self, containers: &[String]) -> Step<Vec<JobStep>> {
         for id in containers {
@@ -180,6 +211,10 @@ impl Worker {
 
     /// The consumer's inputs for this interval.
     async fn inputs(&self, sub: &Subscription, interval: u32, head: Head) -> Step<Bytes> {
+        // SDK 0.x callbacks carry their inputs in the subscription.
+        if let Some(t) = sub.v0.as_ref().filter(|t| !t.inputs.is_empty()) {
+            return Ok(t.inputs.clone());
+        }
         let consumer = BaseConsumer::new(sub.owner, self.client.provider().clone());
         let ts = u32::try_from(head.timestamp).unwrap_or(u32::MAX);
         let inputs = match self

@@ -432,6 +432,28 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
                 .unwrap_or_default()
         ),
     }
+    // SDK 0.x: whether the node may deliver, with the cooldown's time left.
+    if let Some(r) = v
+        .pointer("/chain/registration")
+        .filter(|r| !r.is_null())
+        .and_then(|r| serde_json::from_value::<RegistrationJson>(r.clone()).ok())
+    {
+        let now = (infernet::clock::now_s().max(0) as u64).max(
+            v.pointer("/chain/head_time")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        );
+        let reg = infernet::chain::registration::Registration::new(
+            match r.status.as_str() {
+                "active" => infernet::chain::registration::ACTIVE,
+                "registered" => infernet::chain::registration::REGISTERED,
+                _ => infernet::chain::registration::INACTIVE,
+            },
+            r.cooldown_start,
+            r.cooldown_secs,
+        );
+        println!("  node reg.   {}", reg.describe(now));
+    }
     match v.get("controlPlane").filter(|c| !c.is_null()) {
         None => println!("  control     none (control_plane.url not set)"),
         Some(c) => {
@@ -599,4 +621,12 @@ pub fn logs(args: LogsArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The chain snapshot's SDK 0.x registration, as the daemon reports it.
+#[derive(serde::Deserialize)]
+struct RegistrationJson {
+    status: String,
+    cooldown_start: u32,
+    cooldown_secs: u32,
 }

@@ -17,6 +17,7 @@ mod operator;
 mod payout_cmd;
 mod pubkey_cmd;
 mod receipt_cmd;
+mod registration_cmd;
 mod remote_cmd;
 mod secret;
 mod service_cmd;
@@ -93,6 +94,8 @@ pub enum Command {
     Secret(secret::SecretCommand),
     /// Payment wallets: create (WalletFactory), balance, fund, approve, withdraw (`--json`)
     Wallet(wallet_cmd::WalletArgs),
+    /// SDK 0.x node registration: register, activate (after the cooldown), deactivate, status
+    Node(registration_cmd::NodeArgs),
     /// Infernet contracts: deploy the stack to a chain
     #[command(subcommand)]
     Contracts(contracts::ContractsCommand),
@@ -153,6 +156,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Debug(args) => diag_cmd::debug(cli.config.as_deref(), args),
         Command::Secret(cmd) => secret::run(cmd),
         Command::Wallet(args) => wallet_cmd::run(cli.config.as_deref(), args),
+        Command::Node(args) => registration_cmd::run(cli.config.as_deref(), args),
         Command::Contracts(contracts::ContractsCommand::Deploy(args)) => contracts::deploy(args),
         Command::Dev(contracts::DevCommand::Chain(args)) => contracts::dev_chain(args),
         Command::Register(args) | Command::Update(args) => {

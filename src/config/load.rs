@@ -247,7 +247,8 @@ fn legacy_warnings(v: &serde_json::Value, path: &Path) -> Vec<String> {
             "config file '{file}': top-level key 'snapshot_sync' is a pre-1.0 key and is ignored: use 'chain.snapshot_sync'"
         ));
     }
-    if v.pointer("/chain/coordinator_address").is_some() {
+    let sdk0 = v.pointer("/chain/sdk").and_then(|s| s.as_str()) == Some("0.x");
+    if v.pointer("/chain/coordinator_address").is_some() && !sdk0 {
         out.push(format!(
             "config file '{file}': key 'chain.coordinator_address' is a pre-1.0 key and is ignored: use 'chain.registry_address'"
         ));

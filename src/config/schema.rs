@@ -211,11 +211,22 @@ pub struct ChainConfig {
     #[serde(deserialize_with = "lenient::u64")]
     pub trail_head_blocks: u64,
     pub registry_address: Option<String>,
-    /// Pre-1.0 key, replaced by `registry_address`; accepted and ignored.
+    /// The coordinator of an SDK 0.x deployment (`sdk: "0.x"`, which has no Registry); with
+    /// SDK 1.x a pre-1.0 key, replaced by `registry_address`, accepted and ignored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coordinator_address: Option<String>,
     pub wallet: WalletConfig,
     pub snapshot_sync: SnapshotSyncConfig,
+    /// Ours: which Infernet SDK the contracts are: "1.x" (Registry, payments, proofs; the
+    /// default) or "0.x" (v0.1.0: node registration, gas-metered deliveries).
+    pub sdk: String,
+}
+
+impl ChainConfig {
+    /// Running against SDK v0.1.0 contracts.
+    pub fn sdk0(&self) -> bool {
+        self.sdk == "0.x"
+    }
 }
 
 impl Default for ChainConfig {
@@ -228,6 +239,7 @@ impl Default for ChainConfig {
             coordinator_address: None,
             wallet: WalletConfig::default(),
             snapshot_sync: SnapshotSyncConfig::default(),
+            sdk: "1.x".into(),
         }
     }
 }

@@ -32,6 +32,7 @@ pub(super) fn spawn(
         crate::chain::node::spawn(config, jobs.clone(), store.clone(), delegated.clone(), sup);
     ChainSide {
         status: Some(status),
-        delegated: Some(delegated),
+        // SDK 0.x coordinators have no delegated subscriptions.
+        delegated: (!config.chain.sdk0()).then_some(delegated),
     }
 }

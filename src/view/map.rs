@@ -87,6 +87,11 @@ pub fn chain(c: Option<&ChainSnapshot>) -> ui::ChainView {
         skipped: c.skipped,
         failed: c.failed,
         in_flight: c.in_flight,
+        registration: c
+            .registration
+            // The chain's clock decides the cooldown (a test chain may run ahead of ours).
+            .map(|r| r.describe((crate::clock::now_s().max(0) as u64).max(c.head_time))),
+        registration_ok: c.registration.is_some_and(|r| r.status == "active"),
         subscriptions: c
             .subscriptions
             .iter()

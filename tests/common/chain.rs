@@ -73,6 +73,8 @@ pub const DEPLOYER: usize = 2;
 pub const NODE: usize = 1;
 pub const NODE2: usize = 3;
 pub const USER: usize = 0;
+/// The node's key, hex, for config files the CLI reads.
+pub const DEV_KEYS_NODE: &str = DEV_KEYS[NODE];
 
 pub fn key(i: usize) -> PrivateKeySigner {
     parse_key(DEV_KEYS[i]).expect("dev key")

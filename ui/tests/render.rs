@@ -340,3 +340,16 @@ fn why_views_explain_a_row() {
     assert!(text.contains("start the server"), "{text}");
     snap("why_backend", &mut a);
 }
+
+/// SDK 0.x: the header says where the node's registration stands, with the cooldown's
+/// countdown, before anything else about the chain.
+#[test]
+fn sdk0_header_shows_the_registration_countdown() {
+    let mut m = model(5, 0);
+    if let ChainView::Enabled(c) = &mut m.chain {
+        c.registration = Some("registered: activate in 41m12s".into());
+        c.registration_ok = false;
+    }
+    let mut a = app(m);
+    snap("sdk0_registration", &mut a);
+}

@@ -28,13 +28,23 @@ contract Wallet is Ownable, Coordinated {
 
     receive() external payable {}
 
+    /// Balance not held in escrow (reverts with a panic if escrow exceeds the balance).
     function _unlocked(address token) private view returns (uint256) {
         return TokenTransfer.balanceOf(token, address(this)) - lockedBalance[token];
     }
 
+    /// Takes `amount` off the spender's allowance.
+    function _spend(address spender, address token, uint256 amount) private {
+        uint256 allowed = allowance[spender][token];
+        if (allowed < amount) revert InsufficientAllowance();
+        unchecked {
+            allowance[spender][token] = allowed - amount;
+        }
+    }
+
     function withdraw(address token, uint256 amount) external onlyOwner {
         if (amount > _unlocked(token)) revert InsufficientFunds();
-        TokenTransfer.send(token, owner(), amount);
+        TokenTransfer.send(token, msg.sender, amount);
         emit Withdrawl(token, amount);
     }
 
@@ -44,23 +54,27 @@ contract Wallet is Ownable, Coordinated {
     }
 
     function cTransfer(address spender, address token, address to, uint256 amount) external onlyCoordinator {
-        if (allowance[spender][token] < amount) revert InsufficientAllowance();
-        allowance[spender][token] -= amount;
+        _spend(spender, token, amount);
         TokenTransfer.send(token, to, amount);
         emit Transfer(spender, token, to, amount);
     }
 
     function cLock(address spender, address token, uint256 amount) external onlyCoordinator {
         if (amount > _unlocked(token)) revert InsufficientFunds();
-        if (allowance[spender][token] < amount) revert InsufficientAllowance();
-        allowance[spender][token] -= amount;
-        lockedBalance[token] += amount;
+        _spend(spender, token, amount);
+        unchecked {
+            // locked + amount <= balance
+            lockedBalance[token] += amount;
+        }
         emit Escrow(spender, token, amount, true);
     }
 
     function cUnlock(address spender, address token, uint256 amount) external onlyCoordinator {
-        if (amount > lockedBalance[token]) revert InsufficientFunds();
-        lockedBalance[token] -= amount;
+        uint256 locked = lockedBalance[token];
+        if (amount > locked) revert InsufficientFunds();
+        unchecked {
+            lockedBalance[token] = locked - amount;
+        }
         allowance[spender][token] += amount;
         emit Escrow(spender, token, amount, false);
     }

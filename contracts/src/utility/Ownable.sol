@@ -3,34 +3,38 @@ pragma solidity ^0.8.19;
 
 /// Single-owner access with a two-step handover. The external surface (functions, events, errors)
 /// matches the ownership ABI that Infernet SDK v1 contracts expose, so existing tooling works.
+///
+/// Storage: the handover mapping comes first and the owner last, so that a contract deriving from
+/// this one can pack small values next to the owner (Fee keeps its FEE there: reading the fee and
+/// then its recipient costs one cold storage read, not two).
 abstract contract Ownable {
     error Unauthorized();
     error NewOwnerIsZeroAddress();
     error NoHandoverRequest();
+    /// Part of the ownership ABI; the owner is only ever initialized once, in a constructor.
     error AlreadyInitialized();
 
     event OwnershipTransferred(address indexed oldOwner, address indexed newOwner);
     event OwnershipHandoverRequested(address indexed pendingOwner);
     event OwnershipHandoverCanceled(address indexed pendingOwner);
 
-    uint64 private constant HANDOVER_VALIDITY = 48 hours;
+    uint256 private constant HANDOVER_VALIDITY = 48 hours;
 
-    address private _owner;
-    bool private _ownerInitialized;
     mapping(address => uint256) private _handoverExpiry;
+    address private _owner;
 
     modifier onlyOwner() {
         if (msg.sender != _owner) revert Unauthorized();
         _;
     }
 
+    /// For constructors only.
     function _initializeOwner(address newOwner) internal {
-        if (_ownerInitialized) revert AlreadyInitialized();
-        _ownerInitialized = true;
-        _setOwner(newOwner);
+        _owner = newOwner;
+        emit OwnershipTransferred(address(0), newOwner);
     }
 
-    function _setOwner(address newOwner) internal {
+    function _setOwner(address newOwner) private {
         emit OwnershipTransferred(_owner, newOwner);
         _owner = newOwner;
     }
@@ -49,8 +53,9 @@ abstract contract Ownable {
     }
 
     function requestOwnershipHandover() public payable {
-        uint256 expires = block.timestamp + HANDOVER_VALIDITY;
-        _handoverExpiry[msg.sender] = expires;
+        unchecked {
+            _handoverExpiry[msg.sender] = block.timestamp + HANDOVER_VALIDITY;
+        }
         emit OwnershipHandoverRequested(msg.sender);
     }
 

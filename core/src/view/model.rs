@@ -203,6 +203,12 @@ pub struct ChainStatusView {
     pub failed: u64,
     pub in_flight: u64,
     pub subscriptions: Vec<SubscriptionRow>,
+    /// SDK 0.x: the node's registration with the coordinator ("registered: activate in 41m12s").
+    #[serde(default)]
+    pub registration: Option<String>,
+    /// Whether that registration lets the node deliver (active).
+    #[serde(default)]
+    pub registration_ok: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -48,6 +48,17 @@ impl Signer {
             .abi_encode()
             .into();
         }
+        if sub.v0.is_some() {
+            return super::super::abi::V0Coordinator::deliverComputeCall {
+                subscriptionId: sub.id,
+                deliveryInterval: interval,
+                input: p.input.clone(),
+                output: p.output.clone(),
+                proof: p.proof.clone(),
+            }
+            .abi_encode()
+            .into();
+        }
         EIP712Coordinator::deliverComputeCall {
             subscriptionId: sub.id,
             deliveryInterval: interval,
@@ -74,6 +85,7 @@ impl Signer {
         tx: TransactionRequest,
         nonce: Option<u64>,
         head: &Head,
+        max_gas_price: Option<u64>,
     ) -> Result<SignedTx, Submitted> {
         let gas = self.prepare(&tx).await?;
         let nonce = match nonce {
@@ -88,6 +100,10 @@ impl Signer {
             .with_gas_limit(gas)
             .with_chain_id(self.client.chain_id);
         let tx = self.with_fees(tx, head, 0).await.map_err(failed)?;
+        let tx = match max_gas_price {
+            Some(cap) => capped(tx, cap),
+            None => tx,
+        };
         let (hash, raw) = self.sign(tx).await.map_err(|reason| Submitted::Failed {
             reason,
             transient: false,
@@ -215,4 +231,21 @@ impl Signer {
             )
             .await
     }
+}
+
+/// Fees never above `cap` (an SDK 0.x subscription's maxGasPrice: the coordinator reverts with
+/// GasPriceExceeded when `tx.gasprice` is higher).
+fn capped(tx: TransactionRequest, cap: u64) -> TransactionRequest {
+    let cap = u128::from(cap);
+    let mut tx = tx;
+    if let Some(p) = tx.gas_price {
+        tx.gas_price = Some(p.min(cap));
+    }
+    if let Some(f) = tx.max_fee_per_gas {
+        tx.max_fee_per_gas = Some(f.min(cap));
+    }
+    if let Some(t) = tx.max_priority_fee_per_gas {
+        tx.max_priority_fee_per_gas = Some(t.min(cap));
+    }
+    tx
 }

@@ -117,7 +117,8 @@ impl Signer {
         head: &Head,
     ) -> Result<Submitted, ChainError> {
         let tx = self.base_tx(self.calldata(req));
-        let s = match self.sign_new(tx, tracker.nonce(), head).await {
+        let cap = req.sub.v0.as_ref().map(|t| t.max_gas_price);
+        let s = match self.sign_new(tx, tracker.nonce(), head, cap).await {
             Ok(s) => s,
             Err(verdict) => return Ok(verdict),
         };
@@ -179,7 +180,7 @@ impl Signer {
         let mut retried = false;
         let s = loop {
             let tx = self.base_tx(c.data.clone()).with_to(c.to);
-            let s = match self.sign_new(tx, tracker.nonce(), head).await {
+            let s = match self.sign_new(tx, tracker.nonce(), head, None).await {
                 Ok(s) => s,
                 Err(Submitted::Sent(h)) => return Ok(h),
                 Err(Submitted::Failed { reason, .. } | Submitted::RaceLost(reason)) => {

@@ -119,6 +119,24 @@ impl Sync {
         }
         let ids: Vec<u32> = last.iter().map(|s| s.id).collect();
         let intervals: Vec<u32> = last.iter().map(|s| s.last_interval()).collect();
+        if self.client.sdk0 {
+            // No Reader: one redundancyCount read per subscription on its last interval.
+            let c = self.client.coordinator();
+            let mut done = HashSet::new();
+            for s in &last {
+                let key = crate::chain::subscription::interval_key(s.id, s.last_interval());
+                let call = c.redundancyCount(key).block(BlockId::number(block));
+                if self
+                    .client
+                    .view("Coordinator.redundancyCount", call)
+                    .await?
+                    >= s.redundancy
+                {
+                    done.insert(s.id);
+                }
+            }
+            return Ok(done);
+        }
         let reader = self.client.reader();
         let call = reader
             .readRedundancyCountBatch(ids, intervals)

@@ -133,6 +133,9 @@ impl Sync {
         end: u32,
         block: u64,
     ) -> Result<Vec<Subscription>, ChainError> {
+        if self.client.sdk0 {
+            return self.read_range_v0(start, end, block).await;
+        }
         let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
         let mut stack = vec![(start, end)];
         while let Some((a, b)) = stack.pop() {
@@ -156,6 +159,31 @@ impl Sync {
             }
         }
         out.sort_by_key(|s| s.id);
+        Ok(out)
+    }
+}
+
+impl Sync {
+    /// SDK 0.x has no Reader: one `subscriptions(id)` per id (a cancelled one reads back
+    /// zeroed, as the contract deletes it).
+    async fn read_range_v0(
+        &self,
+        start: u32,
+        end: u32,
+        block: u64,
+    ) -> Result<Vec<Subscription>, ChainError> {
+        let c = self.client.coordinator_v0();
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        for id in start..end {
+            let s = self
+                .client
+                .view(
+                    "Coordinator.subscriptions",
+                    c.subscriptions(id).block(BlockId::number(block)),
+                )
+                .await?;
+            out.push(Subscription::from((id, s)));
+        }
         Ok(out)
     }
 }

@@ -3,10 +3,25 @@ use super::{Ctx, is_address};
 use crate::config::{ChainConfig, Error};
 
 pub(super) fn check(chain: &ChainConfig, cx: &Ctx) -> Result<(), Error> {
+    if !matches!(chain.sdk.as_str(), "1.x" | "0.x") {
+        return Err(cx.err(
+            "chain.sdk",
+            format!("'{}' is not one of 1.x, 0.x", chain.sdk),
+        ));
+    }
     if !chain.enabled {
         return Ok(());
     }
     required(chain, cx)?;
+    if let Some(a) = &chain.coordinator_address
+        && chain.sdk0()
+        && !is_address(a)
+    {
+        return Err(cx.err(
+            "chain.coordinator_address",
+            format!("'{a}' is not an address (expected 0x and 40 hex digits)"),
+        ));
+    }
     if let Some(u) = &chain.rpc_url {
         let ok = reqwest::Url::parse(u)
             .map(|u| matches!(u.scheme(), "http" | "https" | "ws" | "wss"))
@@ -41,7 +56,15 @@ pub(super) fn check(chain: &ChainConfig, cx: &Ctx) -> Result<(), Error> {
 fn required(chain: &ChainConfig, cx: &Ctx) -> Result<(), Error> {
     let need = [
         ("chain.rpc_url", chain.rpc_url.is_none()),
-        ("chain.registry_address", chain.registry_address.is_none()),
+        // SDK 0.x has no Registry: the coordinator is named directly.
+        (
+            "chain.registry_address",
+            !chain.sdk0() && chain.registry_address.is_none(),
+        ),
+        (
+            "chain.coordinator_address",
+            chain.sdk0() && chain.coordinator_address.is_none(),
+        ),
         (
             "chain.wallet.private_key",
             chain.wallet.private_key.is_none(),

@@ -3,6 +3,7 @@
 //! request nothing can serve fails at once with 503 and never sits `pending`.
 use super::coherent::{Coherent, Pass};
 use super::follow::{self, Follow};
+use super::hub::SseKind;
 use super::store::{Job, JobStatus, StoredEvent, now_ms};
 use super::views::{job_row, to_json};
 use super::{ApiError, AppState, bad, read_body};
@@ -389,7 +390,8 @@ pub(super) async fn stream(
             }
         }
     });
-    let sse = Sse::new(tokio_stream::wrappers::ReceiverStream::new(out))
+    let body = tokio_stream::wrappers::ReceiverStream::new(out);
+    let sse = Sse::new(st.hub.counted(SseKind::Chat, body))
         .keep_alive(KeepAlive::new().interval(st.opts.ping).text("ping"));
     let mut resp = sse.into_response();
     sse_headers(&mut resp);

@@ -4,6 +4,7 @@
 use super::chat::{ChatInput, job_or_404, json_event, sse_headers, submit};
 use super::coherent::{Coherent, Pass};
 use super::follow::{self, Follow};
+use super::hub::SseKind;
 use super::store::{JobStatus, StoredEvent};
 use super::views::title;
 use super::{ApiError, AppState, read_body};
@@ -166,7 +167,8 @@ pub(super) async fn stream(
         }
         let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
     });
-    let sse = Sse::new(tokio_stream::wrappers::ReceiverStream::new(events))
+    let body = tokio_stream::wrappers::ReceiverStream::new(events);
+    let sse = Sse::new(st.hub.counted(SseKind::Job, body))
         .keep_alive(KeepAlive::new().interval(st.opts.ping).text("ping"));
     let mut resp = sse.into_response();
     sse_headers(&mut resp);

@@ -9,6 +9,7 @@ mod coherent;
 mod follow;
 mod hub;
 mod keys;
+mod metrics;
 mod node;
 mod openai;
 mod payouts;
@@ -349,6 +350,7 @@ fn router(state: AppState) -> axum::Router {
         .route("/api/peers", get(public::peers))
         .route("/api/overview", get(public::overview))
         .route("/api/health", get(public::health))
+        .route("/metrics", get(metrics::metrics))
         .route("/", get(web::home))
         .route("/status", get(web::status_page))
         .route("/status/events", get(web::status_events))

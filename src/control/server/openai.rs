@@ -4,6 +4,7 @@
 //! already sent is not sent twice).
 use super::chat::{ChatInput, enqueue, json_event};
 use super::follow::{self, Follow};
+use super::hub::{Hub, SseKind};
 use super::store::{StoredEvent, now_ms};
 use super::{AppState, BodyError, DISPLAY_WINDOW_MS, read_body};
 use axum::Json;
@@ -109,7 +110,7 @@ pub(super) async fn completions(
         );
     };
     if req.stream {
-        stream_chunks(rx, id, created, model, include_usage)
+        stream_chunks(&st.hub, rx, id, created, model, include_usage)
     } else {
         whole(rx, id, created, model).await
     }
@@ -193,6 +194,7 @@ async fn whole(
 }
 
 fn stream_chunks(
+    hub: &Hub,
     mut rx: tokio::sync::mpsc::Receiver<Follow>,
     id: String,
     created: i64,
@@ -306,7 +308,8 @@ fn stream_chunks(
         }
         let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
     });
-    let mut resp = Sse::new(tokio_stream::wrappers::ReceiverStream::new(out)).into_response();
+    let body = tokio_stream::wrappers::ReceiverStream::new(out);
+    let mut resp = Sse::new(hub.counted(SseKind::OpenAi, body)).into_response();
     super::chat::sse_headers(&mut resp);
     resp
 }

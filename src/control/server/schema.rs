@@ -174,6 +174,8 @@ fn migrations(d: Dialect) -> Vec<String> {
             expires_at BIGINT NOT NULL
         );"
         .to_string(),
+        // 7: `/metrics` counts jobs by status and model from this index alone.
+        "CREATE INDEX jobs_status_model ON jobs (status, model_name);".to_string(),
     ]
 }
 

@@ -93,6 +93,20 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                 Span::styled(" chain ", t.fg(Slot::Title)),
                 Span::styled(format!("{} {}", c.chain_id, c.phase), t.fg(Slot::Text)),
                 sep(),
+            ];
+            // SDK 0.x: registration first, it decides whether anything is delivered.
+            if let Some(r) = &c.registration {
+                v.push(Span::styled(
+                    format!("node {r}"),
+                    if c.registration_ok {
+                        t.fg(Slot::StatusOk)
+                    } else {
+                        t.fg(Slot::StatusRunning)
+                    },
+                ));
+                v.push(sep());
+            }
+            v.extend([
                 Span::styled(format!("block {}", c.head_block), t.fg(Slot::Text)),
                 sep(),
                 rpc,
@@ -113,7 +127,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                     ),
                     t.fg(Slot::TextDim),
                 ),
-            ];
+            ]);
             if let Some(e) = &c.error {
                 v.push(sep());
                 v.push(Span::styled(e.clone(), t.fg(Slot::StatusError)));

@@ -128,6 +128,8 @@ pub fn model(jobs: usize, subs: usize) -> Model {
             failed: 1,
             in_flight: 1,
             subscriptions,
+            registration: None,
+            registration_ok: false,
         })),
         containers: vec![
             ContainerRow {

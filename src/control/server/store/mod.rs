@@ -30,6 +30,7 @@ pub use jobs::{Job, StoredEvent};
 pub use keys::{KeyLookup, secret_hash};
 pub use payments::{LedgerParty, Outbound};
 pub use providers::Provider;
+pub use stats::JobGroup;
 pub use transitions::{Outcome, Refused};
 pub use users::LinkRefused;
 

@@ -9,6 +9,7 @@ mod status;
 pub(super) use login::login;
 
 use super::AppState;
+use super::hub::SseKind;
 use super::store::now_ms;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -47,7 +48,7 @@ pub(super) async fn status_page(State(st): State<AppState>) -> Response {
 }
 
 pub(super) async fn status_events(State(st): State<AppState>) -> Response {
-    live(st.clone(), move |st| {
+    live(st.clone(), SseKind::Status, move |st| {
         Box::pin(async move { status::fragment(&st).await })
     })
 }
@@ -80,7 +81,7 @@ pub(super) async fn dashboard_events(State(st): State<AppState>, headers: Header
     let Some(user) = session(&st, &headers).await else {
         return (StatusCode::UNAUTHORIZED, "log in: infernet dashboard login").into_response();
     };
-    live(st.clone(), move |st| {
+    live(st.clone(), SseKind::Dashboard, move |st| {
         let user = user.clone();
         Box::pin(async move { dashboard::fragment(&st, &user).await })
     })
@@ -91,9 +92,14 @@ type Render = std::pin::Pin<
 >;
 
 /// An SSE stream of `update` events: the fragment `render` makes, sent when it changed.
-fn live(st: AppState, render: impl Fn(AppState) -> Render + Send + Sync + 'static) -> Response {
+fn live(
+    st: AppState,
+    kind: SseKind,
+    render: impl Fn(AppState) -> Render + Send + Sync + 'static,
+) -> Response {
     let ping = st.opts.ping;
-    let stream = updates(st, render);
+    let hub = st.hub.clone();
+    let stream = hub.counted(kind, Box::pin(updates(st, render)));
     let mut r = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(ping).text("ping"))
         .into_response();
