@@ -10,9 +10,9 @@ mod ollama;
 use common::control::{
     ControlPlane, Db, Frame, Node, node_home, node_home_with, postgres_db, read_sse,
 };
-use common::http;
 use common::llm::LlamaServer;
 use common::ref_cp::RefCp;
+use common::{eventually, http};
 use infernet::backend::STUB_MODEL;
 use infernet::control::auth;
 use serde_json::{Value, json};
@@ -1812,4 +1812,95 @@ async fn metrics_follow_the_queue_on_postgres() {
         return;
     };
     metrics_follow_the_queue(db).await;
+}
+
+/// Two replicas on one PostgreSQL behave as one control plane: a node long-polling replica A
+/// wakes at once for a job created through replica B (NOTIFY, not its poll timeout), and a
+/// client following the job on A sees every event the node posts through B, in order, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_on_one_postgres_share_work_and_events() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    let a = ControlPlane::start(&db, &[], &[]);
+    let b = ControlPlane::start(&db, &[], &[]);
+    let k = key(31);
+    let call = |cp: &ControlPlane, path: String, body: Value| {
+        let (bytes, h) = signed(&k, &path, &body);
+        let url = cp.url.clone();
+        async move {
+            let r = http()
+                .post(format!("{url}{path}"))
+                .header("content-type", "application/json")
+                .header(auth::HEADER, h)
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let reg = json!({"role": "provider", "node_id": "provider-replicas", "name": "replicas",
+                     "specs": {"served_models": ["m:1"]}});
+    assert_eq!(call(&b, "/api/v1/node/register".into(), reg).await.0, 200);
+
+    // The node waits on A (up to 20 s); the job is created on B.
+    let poll = tokio::spawn(call(
+        &a,
+        "/api/v1/node/jobs/poll".into(),
+        json!({"limit": 1, "wait_ms": 20_000}),
+    ));
+    // The poll is waiting on A before the job exists.
+    eventually(
+        "the node's long poll waits on A",
+        Duration::from_secs(10),
+        || async {
+            let m = cp_metrics(&a).await;
+            (m.get("infernet_cp_node_polls_waiting") == Some(&1.0)).then_some(())
+        },
+    )
+    .await;
+    let asked = Instant::now();
+    let job = chat(&b, "m:1", "hello replicas", 4).await;
+    let (st, v) = tokio::time::timeout(Duration::from_secs(10), poll)
+        .await
+        .expect("A's long poll woke for B's job")
+        .unwrap();
+    assert_eq!((st, &v["data"]["jobs"][0]["id"]), (200, &json!(job)), "{v}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "woken by the other replica, not by the poll's timeout: {:?}",
+        asked.elapsed()
+    );
+
+    // A client follows on A while the node posts through B.
+    let url = format!("{}/api/chat/stream/{job}", a.url);
+    let reader =
+        tokio::spawn(async move { read_sse(&url, None, Duration::from_secs(30), |_| {}).await });
+    let p = format!("/api/v1/node/jobs/{job}/events");
+    for word in ["one ", "two ", "three"] {
+        let evs = json!({"events": [{"event_type": "token", "data": {"text": word}}]});
+        assert_eq!(call(&b, p.clone(), evs).await.0, 200);
+    }
+    let evs = json!({"events": [{"event_type": "done", "data": {"text": "one two three", "reason": "stop"}}]});
+    assert_eq!(call(&b, p.clone(), evs).await.0, 200);
+    let frames = reader.await.unwrap();
+    let ids: Vec<i64> = frames.iter().filter_map(|f| f.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "in order, no repeats: {frames:?}");
+    let tokens: String = frames
+        .iter()
+        .filter(|f| f.event == "token")
+        .map(|f| f.data["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(tokens, "one two three", "{frames:?}");
+    assert_eq!(frames.last().map(|f| f.event.as_str()), Some("done"));
+    let p = format!("/api/v1/node/jobs/{job}/complete");
+    let done = json!({"status": "completed", "result": {"type": "chat", "text": "one two three"}});
+    assert_eq!(call(&b, p, done).await.0, 200);
+    let j = a.chat_finished(&job).await;
+    assert_eq!(j["status"], "completed", "{j}");
 }

@@ -227,8 +227,9 @@ fn a_fleet_of_two_daemons_over_ssh_survives_one_restarting() {
         "both boxes up",
         Duration::from_secs(60),
     );
+    // Each box by its host and, once attached, its node's name.
     assert!(
-        screen.contains("box1:") && screen.contains("box2:"),
+        screen.contains("box1 · node-one") && screen.contains("box2 · node-two"),
         "{screen}"
     );
 

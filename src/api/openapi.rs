@@ -86,10 +86,11 @@ mod tests {
     #[test]
     fn every_route_is_documented_once_with_its_response_codes() {
         // What the hand-written document listed (plus /health's 503), per operation.
-        let want: [(&str, &[&str]); 9] = [
+        let want: [(&str, &[&str]); 10] = [
             ("GET /health", &["200", "429", "503"]),
             ("GET /info", &["200", "429"]),
             ("GET /resources", &["200", "429"]),
+            ("GET /metrics", &["200", "429"]),
             ("GET /openapi.json", &["200"]),
             (
                 "POST /api/jobs",

@@ -1,6 +1,11 @@
 //! The control plane's database: SQLite (one file, the default) or PostgreSQL (`postgres://…`),
 //! behind one tiny interface so every query is written once. SQL uses `$1…$n` placeholders
 //! (rewritten to SQLite's `?1…?n`); only the DDL differs per dialect (see `schema`).
+//!
+//! PostgreSQL goes through a pool (deadpool-postgres): a connection that broke is replaced on
+//! the next checkout, so a database restart costs the requests made during the outage (they
+//! fail fast as [`DbError::Unavailable`], answered 503 with `Retry-After`) and nothing more.
+//! Every statement runs under a server-side `statement_timeout`.
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +19,28 @@ pub enum DbError {
     Open { path: String, cause: String },
     #[error("database worker stopped: {0}")]
     Worker(String),
+    /// No connection could be had in time (the database is down or restarting).
+    #[error("PostgreSQL unavailable: {0}")]
+    Unavailable(String),
 }
+
+impl DbError {
+    /// The database (not the request) is the problem: worth retrying shortly.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            DbError::Unavailable(_) => true,
+            DbError::Postgres(e) => e.is_closed() || e.code().is_none(),
+            _ => false,
+        }
+    }
+}
+
+/// How long a request waits for a pooled connection, and for a new one to connect.
+const CHECKOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Server-side cap on one statement.
+const STATEMENT_TIMEOUT_MS: u64 = 10_000;
+/// Connections per replica.
+const POOL_SIZE: usize = 16;
 
 /// A bound parameter or a read column. Typed nulls, because PostgreSQL checks types even for
 /// NULL.
@@ -77,7 +103,7 @@ pub enum Dialect {
 #[derive(Clone)]
 enum Inner {
     Sqlite(Arc<Mutex<rusqlite::Connection>>),
-    Postgres(Arc<tokio_postgres::Client>),
+    Postgres(deadpool_postgres::Pool),
 }
 
 #[derive(Clone)]
@@ -109,14 +135,11 @@ impl Db {
     /// `postgres://…` or `postgresql://…` connects to PostgreSQL; anything else is a SQLite path.
     pub async fn open(target: &str) -> Result<Self, DbError> {
         if target.starts_with("postgres://") || target.starts_with("postgresql://") {
-            let (client, conn) = tokio_postgres::connect(target, tokio_postgres::NoTls).await?;
-            crate::supervise::spawn_logged("postgres-connection", async move {
-                if let Err(e) = conn.await {
-                    tracing::error!(error = %e, "PostgreSQL connection ended");
-                }
-            });
+            let pool = pg_pool(target)?;
+            // Connect once now: a wrong URL or password fails the start, not the first request.
+            drop(pool.get().await.map_err(pool_error)?);
             return Ok(Self {
-                inner: Inner::Postgres(Arc::new(client)),
+                inner: Inner::Postgres(pool),
                 label: redact_url(target),
             });
         }
@@ -159,11 +182,85 @@ impl Db {
                 })
                 .await
             }
-            Inner::Postgres(c) => {
-                let refs = pg_params(params);
-                Ok(c.execute(sql, &refs).await?)
+            Inner::Postgres(p) => {
+                let c = p.get().await.map_err(pool_error)?;
+                let st = c.prepare_cached(sql).await?;
+                Ok(c.execute(&st, &pg_params(params)).await?)
             }
         }
+    }
+
+    /// Runs `statements` in one transaction: all or none.
+    pub async fn exec_all(&self, statements: Vec<(&str, Vec<Val>)>) -> Result<Vec<u64>, DbError> {
+        match &self.inner {
+            Inner::Sqlite(c) => {
+                let c = c.clone();
+                let owned: Vec<(String, Vec<Val>)> = statements
+                    .into_iter()
+                    .map(|(s, p)| (sqlite_sql(s), p))
+                    .collect();
+                blocking(move || {
+                    let mut conn = c.lock().map_err(|e| DbError::Worker(e.to_string()))?;
+                    let tx = conn.transaction()?;
+                    let mut out = Vec::with_capacity(owned.len());
+                    for (sql, params) in &owned {
+                        out.push(tx.execute(sql, rusqlite::params_from_iter(params.iter()))? as u64);
+                    }
+                    tx.commit()?;
+                    Ok(out)
+                })
+                .await
+            }
+            Inner::Postgres(p) => {
+                let mut c = p.get().await.map_err(pool_error)?;
+                let tx = c.transaction().await?;
+                let mut out = Vec::with_capacity(statements.len());
+                for (sql, params) in &statements {
+                    let st = tx.prepare_cached(sql).await?;
+                    out.push(tx.execute(&st, &pg_params(params)).await?);
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// Runs `work` unless another replica holds lock `key` (a PostgreSQL session advisory
+    /// lock, released when the work ends or the holder's connection dies); None when it was
+    /// held. With SQLite there is one process: the work always runs.
+    pub async fn exclusively<T, Fut>(
+        &self,
+        key: i64,
+        work: impl FnOnce() -> Fut,
+    ) -> Result<Option<T>, DbError>
+    where
+        Fut: std::future::Future<Output = Result<T, DbError>>,
+    {
+        let Inner::Postgres(p) = &self.inner else {
+            return work().await.map(Some);
+        };
+        let c = p.get().await.map_err(pool_error)?;
+        let got: bool = c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await?
+            .try_get(0)?;
+        if !got {
+            return Ok(None);
+        }
+        let out = work().await;
+        // A failed unlock leaves the lock to the session: drop the connection so it ends.
+        if c.execute("SELECT pg_advisory_unlock($1)", &[&key])
+            .await
+            .is_err()
+        {
+            drop(deadpool_postgres::Object::take(c));
+        }
+        out.map(Some)
+    }
+
+    /// Answers when the database does (`SELECT 1`): the readiness check.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.query("SELECT 1", &[]).await.map(|_| ())
     }
 
     pub async fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
@@ -193,9 +290,10 @@ impl Db {
                 })
                 .await
             }
-            Inner::Postgres(c) => {
-                let refs = pg_params(params);
-                let rows = c.query(sql, &refs).await?;
+            Inner::Postgres(p) => {
+                let c = p.get().await.map_err(pool_error)?;
+                let st = c.prepare_cached(sql).await?;
+                let rows = c.query(&st, &pg_params(params)).await?;
                 rows.iter().map(pg_row).collect()
             }
         }
@@ -217,8 +315,48 @@ impl Db {
                 })
                 .await
             }
-            Inner::Postgres(c) => Ok(c.batch_execute(sql).await?),
+            Inner::Postgres(p) => {
+                let c = p.get().await.map_err(pool_error)?;
+                Ok(c.batch_execute(sql).await?)
+            }
         }
+    }
+}
+
+/// The pool for `url`: connections with a connect timeout and a statement timeout, checked
+/// (cheaply) on checkout so a broken one is replaced rather than handed out.
+fn pg_pool(url: &str) -> Result<deadpool_postgres::Pool, DbError> {
+    use std::str::FromStr;
+    let mut cfg = tokio_postgres::Config::from_str(url).map_err(|e| DbError::Open {
+        path: redact_url(url),
+        cause: e.to_string(),
+    })?;
+    cfg.connect_timeout(CHECKOUT);
+    cfg.options(format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
+    let mgr = deadpool_postgres::Manager::from_config(
+        cfg,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    deadpool_postgres::Pool::builder(mgr)
+        .max_size(POOL_SIZE)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(CHECKOUT))
+        .create_timeout(Some(CHECKOUT))
+        .recycle_timeout(Some(CHECKOUT))
+        .build()
+        .map_err(|e| DbError::Open {
+            path: redact_url(url),
+            cause: e.to_string(),
+        })
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> DbError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => DbError::Postgres(e),
+        other => DbError::Unavailable(other.to_string()),
     }
 }
 

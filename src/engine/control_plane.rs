@@ -28,7 +28,8 @@ pub(super) fn spawn(config: &Config, backends: &Backends, sup: &Supervisor) -> C
         .and_then(|d| crate::control::client::NodeKey::load(&d));
     match key {
         Ok(key) => {
-            let agent = Agent::spawn(cp, key, backends.clone(), &node_name(config), sup);
+            let idle = std::time::Duration::from_secs_f64(config.jobs.stream_idle_timeout.max(0.1));
+            let agent = Agent::spawn(cp, key, backends.clone(), &node_name(config), idle, sup);
             let status = agent.status.clone();
             ControlSide {
                 agent: Some(agent),

@@ -79,6 +79,7 @@ impl Agent {
         let Ok(permit) = self.slots.clone().acquire_owned().await else {
             return false;
         };
+        self.moved(&id);
         self.status.update(|s| {
             s.jobs_picked += 1;
             s.active_jobs.push(id.clone());
@@ -88,6 +89,10 @@ impl Agent {
             let ok = a.run_job(&id, &job).await;
             drop(permit);
             a.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            a.progress
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&id);
@@ -101,6 +106,14 @@ impl Agent {
             });
         });
         true
+    }
+
+    /// Job `id` made progress now (its lease is worth renewing).
+    fn moved(&self, id: &str) {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), Instant::now());
     }
 
     /// Runs one chat job: Some(true) completed, Some(false) failed, None when the lease was
@@ -139,7 +152,10 @@ impl Agent {
             max_tokens: spec.max_tokens().map(|n| n.min(u32::MAX as u64) as u32),
         };
         let cancel = self.abort_jobs.child_token();
-        let mut stream = backend.chat(req, cancel.clone());
+        // Its own token: giving up a stalled stream is not losing the lease.
+        let backend_cancel = cancel.child_token();
+        let mut stream = backend.chat(req, backend_cancel.clone());
+        let mut idle_at = tokio::time::Instant::now() + self.stream_idle;
         let started = Instant::now();
         let path = format!("/api/v1/node/jobs/{id}/events");
         let mut batch = crate::control::batch::Batch::default();
@@ -154,8 +170,26 @@ impl Agent {
                     if !self.flush(&path, batch.take(), &cancel).await { return None; }
                     continue;
                 }
+                _ = tokio::time::sleep_until(idle_at) => {
+                    backend_cancel.cancel();
+                    let why = format!(
+                        "the backend sent nothing for {} s (stalled stream; jobs.stream_idle_timeout)",
+                        self.stream_idle.as_secs_f64()
+                    );
+                    tracing::warn!(job = %id, backend = %backend.id(), "{why}");
+                    let (event, _, end) = self.job_event(
+                        ChatEvent::Error { id: id.to_string(), message: why },
+                        tokens,
+                        started,
+                    );
+                    outcome = end;
+                    batch.push(event, true, Instant::now());
+                    break;
+                }
             };
             let Some(ev) = ev else { break };
+            idle_at = tokio::time::Instant::now() + self.stream_idle;
+            self.moved(id);
             if matches!(ev, ChatEvent::Token { .. }) {
                 tokens += 1;
             }

@@ -88,6 +88,21 @@ fn poll_wait(fx: &[Effect]) -> Option<Duration> {
         _ => None,
     })
 }
+/// A backend stream's longest silence when the config names none.
+const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// The running jobs whose lease a heartbeat renews: those that made progress within
+/// `window` (in id order). A job that stopped moving is left to expire and be re-queued.
+fn renewable(progress: &HashMap<String, Instant>, now: Instant, window: Duration) -> Vec<String> {
+    let mut ids: Vec<String> = progress
+        .iter()
+        .filter(|(_, at)| now.saturating_duration_since(**at) <= window)
+        .map(|(id, _)| id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
 fn commands_wait(fx: &[Effect]) -> Option<Duration> {
     fx.iter().find_map(|e| match e {
         Effect::PollCommands { after } => Some(*after),
@@ -135,6 +150,13 @@ pub struct Agent {
     served: Mutex<Served>,
     gpu: Mutex<Option<(Instant, crate::system::gpu::Report)>>,
     in_flight: Mutex<HashSet<String>>,
+    /// When each running job last made progress (an event from its backend): a heartbeat
+    /// renews only the leases of jobs that moved within `stream_idle`, so a stuck job is
+    /// re-queued even if this node keeps beating.
+    progress: Mutex<HashMap<String, Instant>>,
+    /// A backend stream silent this long is given up (`jobs.stream_idle_timeout`, as on the
+    /// REST path).
+    stream_idle: Duration,
     slots: Arc<Semaphore>,
     /// Stops taking jobs and commands (drain); the loops end.
     intake: CancellationToken,
@@ -205,6 +227,8 @@ impl Agent {
             served: Mutex::new(Served::default()),
             gpu: Mutex::new(None),
             in_flight: Mutex::new(HashSet::new()),
+            progress: Mutex::new(HashMap::new()),
+            stream_idle: DEFAULT_STREAM_IDLE,
             slots: Arc::new(Semaphore::new(cfg.concurrency_cap.max(1) as usize)),
             intake: CancellationToken::new(),
             stop: CancellationToken::new(),
@@ -222,9 +246,11 @@ impl Agent {
         key: NodeKey,
         backends: Backends,
         default_name: &str,
+        stream_idle: Duration,
         sup: &crate::supervise::Supervisor,
     ) -> Arc<Agent> {
         let mut agent = Self::new(cfg, key, backends, default_name);
+        agent.stream_idle = stream_idle;
         // The engine's cancel (a dropped handle) ends the loops too.
         agent.intake = sup.cancel_token().child_token();
         let agent = Arc::new(agent);
@@ -397,14 +423,12 @@ impl Agent {
         if !offline {
             body.status = Some(Availability::Available);
             body.specs = Some(self.specs(false).await);
-            let running: Vec<String> = self
-                .in_flight
+            let progress = self
+                .progress
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .cloned()
-                .collect();
-            body.jobs = Some(running);
+                .clone();
+            body.jobs = Some(renewable(&progress, Instant::now(), self.stream_idle));
         }
         self.client
             .call::<_, HeartbeatAck>("/api/v1/node/heartbeat", &body, SHORT)
@@ -502,6 +526,18 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_jobs_that_moved_recently_have_their_lease_renewed() {
+        let now = Instant::now();
+        let w = Duration::from_secs(60);
+        let mut p = HashMap::new();
+        p.insert("b-moving".to_string(), now - Duration::from_secs(5));
+        p.insert("a-just-started".to_string(), now);
+        p.insert("c-stuck".to_string(), now - Duration::from_secs(61));
+        assert_eq!(renewable(&p, now, w), ["a-just-started", "b-moving"]);
+        assert!(renewable(&HashMap::new(), now, w).is_empty());
+    }
 
     #[test]
     fn node_id_and_pace_come_from_the_config() {

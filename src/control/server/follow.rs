@@ -109,8 +109,9 @@ async fn run(
                 }
             }
             Ok(HubMsg::Claimed) => {}
-            Ok(HubMsg::Final) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                // Catch up from the database (a slow reader, or the end).
+            Ok(HubMsg::Final | HubMsg::Poke) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                // Catch up from the database (a slow reader, another replica's events, or
+                // the end).
                 let Ok(Some(j)) = st.store.job(&job.id).await else {
                     let _ = tx.send(Follow::End(None)).await;
                     return;

@@ -17,6 +17,8 @@ pub enum HubMsg {
     Claimed,
     /// The job reached a final state (the reader re-reads the row).
     Final,
+    /// Another replica stored new events for the job: re-read them from the database.
+    Poke,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -28,6 +30,8 @@ pub struct Hub {
     waiting: Arc<AtomicUsize>,
     /// SSE responses open now, by [`SseKind`].
     readers: Arc<[AtomicUsize; SseKind::ALL.len()]>,
+    /// The other replicas on the same PostgreSQL (none with SQLite: one box).
+    bus: Arc<std::sync::OnceLock<super::bus::Bus>>,
 }
 
 /// The server's SSE streams, as `/metrics` labels them.
@@ -117,11 +121,38 @@ impl Hub {
         (tx.receiver_count() < max).then(|| tx.subscribe())
     }
 
+    /// Tells this replica's readers of `job`, and the other replicas.
     pub fn publish(&self, job: &str, msg: HubMsg) {
+        if let Some(bus) = self.bus.get() {
+            let note = match &msg {
+                HubMsg::Event(_) | HubMsg::Poke => super::bus::Note::Events(job.to_string()),
+                HubMsg::Claimed => super::bus::Note::Claimed(job.to_string()),
+                HubMsg::Final => super::bus::Note::Final(job.to_string()),
+            };
+            bus.send(note);
+        }
+        self.publish_local(job, msg);
+    }
+
+    /// Tells this replica's readers of `job` only (what the bus heard from another replica).
+    pub fn publish_local(&self, job: &str, msg: HubMsg) {
         let m = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = m.get(job) {
             let _ = tx.send(msg);
         }
+    }
+
+    /// Every local reader re-reads its job (after a gap in what the bus heard).
+    pub fn poke_all_local(&self) {
+        let m = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in m.values() {
+            let _ = tx.send(HubMsg::Poke);
+        }
+    }
+
+    /// Connects this hub to the other replicas (once).
+    pub fn attach_bus(&self, bus: super::bus::Bus) {
+        let _ = self.bus.set(bus);
     }
 
     /// Drops the channel when its last reader has gone.
@@ -132,7 +163,16 @@ impl Hub {
         }
     }
 
+    /// Long polls here and on the other replicas re-check for work.
     pub fn wake_pollers(&self) {
+        if let Some(bus) = self.bus.get() {
+            bus.send(super::bus::Note::Work);
+        }
+        self.wake_local();
+    }
+
+    /// Long polls of this replica re-check for work.
+    pub fn wake_local(&self) {
         self.work.notify_waiters();
     }
 

@@ -2,6 +2,7 @@
 //! §6, with the fixes of §12.2): the signed node tier, chat jobs with a real lease queue and
 //! SSE replay, the OpenAI-compatible endpoints, peers/overview/health. SQLite or PostgreSQL.
 mod admission;
+mod bus;
 pub(crate) mod chat;
 mod client_jobs;
 mod clients;
@@ -128,9 +129,19 @@ impl Inner {
 #[derive(Debug)]
 pub(crate) struct ApiError(pub StatusCode, pub String);
 
+/// Seconds a client waits before retrying a 503 (a database outage, a replica not ready).
+const RETRY_AFTER_S: &str = "2";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(wire::ErrorBody { error: self.1 })).into_response()
+        let mut r = (self.0, Json(wire::ErrorBody { error: self.1 })).into_response();
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_S),
+            );
+        }
+        r
     }
 }
 
@@ -279,6 +290,16 @@ pub async fn start(opts: ServeOptions) -> Result<Server, ServeError> {
     let tasks = tokio_util::task::TaskTracker::new();
     // Failures are logged by the supervisor; nothing else listens here.
     let sup = crate::supervise::Supervisor::new(tasks.clone(), cancel.clone(), |_| {});
+    // Replicas on one PostgreSQL hear each other's events and new work.
+    if state.store.db.dialect() == crate::control::db::Dialect::Postgres {
+        let bus = bus::start(
+            &state.opts.database,
+            state.store.db.clone(),
+            &state.hub,
+            &sup,
+        );
+        state.hub.attach_bus(bus);
+    }
     reaper::spawn(state.clone(), &sup);
     let app = router(state);
     let c = cancel.clone();
@@ -350,6 +371,7 @@ fn router(state: AppState) -> axum::Router {
         .route("/api/peers", get(public::peers))
         .route("/api/overview", get(public::overview))
         .route("/api/health", get(public::health))
+        .route("/api/ready", get(public::ready))
         .route("/metrics", get(metrics::metrics))
         .route("/", get(web::home))
         .route("/status", get(web::status_page))

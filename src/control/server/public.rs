@@ -6,6 +6,7 @@ use super::{ApiError, AppState, DISPLAY_WINDOW_MS, read_body};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use infernet_core::wire::Data;
 use infernet_core::wire::commands::{CommandArgs, CommandRow, Enqueue, Queued};
 use infernet_core::wire::public::{Card, Health, Overview, Peer};
@@ -89,6 +90,24 @@ pub(super) async fn health(State(st): State<AppState>) -> Json<Health> {
         }
         .into(),
     })
+}
+
+/// Readiness for a load balancer: 200 while this replica can reach its database, else 503
+/// with `Retry-After` (`/api/health` stays database-free: it says the process lives).
+pub(super) async fn ready(State(st): State<AppState>) -> Response {
+    match tokio::time::timeout(std::time::Duration::from_secs(3), st.store.db.ping()).await {
+        Ok(Ok(())) => Json(serde_json::json!({"ready": true, "database": "ok"})).into_response(),
+        Ok(Err(e)) => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: database unavailable: {e}"),
+        )
+        .into_response(),
+        Err(_) => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database did not answer within 3 s".into(),
+        )
+        .into_response(),
+    }
 }
 
 /// Constant-time comparison of the bearer token with the configured admin token.

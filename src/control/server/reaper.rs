@@ -8,6 +8,9 @@ use infernet_core::lease::{self, Event, Step, Transition};
 use serde_json::json;
 use std::time::Duration;
 
+/// The advisory lock that makes one replica sweep at a time ("infernet reaper" in ASCII).
+const REAPER_LOCK: i64 = 0x696e_6672_6561_7072;
+
 pub(super) fn spawn(st: AppState, sup: &Supervisor) {
     let tick = (st.opts.lease / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
     sup.restart::<_, _, Never>("queue-reaper", Backoff::default(), move |cancel| {
@@ -18,7 +21,9 @@ pub(super) fn spawn(st: AppState, sup: &Supervisor) {
                     _ = tokio::time::sleep(tick) => {}
                     _ = cancel.cancelled() => return Ok(()),
                 }
-                if let Err(e) = sweep(&st).await {
+                // One replica sweeps at a time; the others skip this tick.
+                let swept = st.store.db.exclusively(REAPER_LOCK, || sweep(&st)).await;
+                if let Err(e) = swept {
                     tracing::warn!(error = %e, "queue sweep failed; retrying");
                 }
             }

@@ -86,51 +86,53 @@ impl Store {
         let existing = self
             .providers_where("node_id = $1", &[node_id.into()])
             .await?;
-        if let Some(p) = existing.first() {
-            if p.public_key != pubkey {
-                return Ok(Err(Refused::Forbidden(format!(
-                    "node_id '{node_id}' belongs to another public key"
-                ))));
-            }
-        } else if let Some(other) = self.provider_by_key(pubkey, role).await? {
-            // Same key, new node_id (re-init): move the row rather than duplicate it.
-            self.db
-                .exec(
-                    "DELETE FROM providers WHERE id = $1",
-                    &[other.id.clone().into()],
-                )
-                .await?;
+        if let Some(p) = existing.first()
+            && p.public_key != pubkey
+        {
+            return Ok(Err(Refused::Forbidden(format!(
+                "node_id '{node_id}' belongs to another public key"
+            ))));
         }
+        // Same key, new node_id (re-init): the row moves rather than duplicates, in one
+        // transaction with the insert (a failure between the two must not lose the node).
+        let moved = match existing.first() {
+            Some(_) => None,
+            None => self.provider_by_key(pubkey, role).await?.map(|p| p.id),
+        };
         let clean = specs::sanitize(raw_specs);
         let models = json!(specs::models(clean.get("served_models"))).to_string();
         let cap = specs::concurrency_cap(&clean);
         let id = uuid::Uuid::new_v4().to_string();
-        self.db
-            .exec(
-                "INSERT INTO providers (id, node_id, public_key, role, name, status, address, port, gpu_model, price, specs, served_models, concurrency_cap, last_seen, created_at)
+        let insert = (
+            "INSERT INTO providers (id, node_id, public_key, role, name, status, address, port, gpu_model, price, specs, served_models, concurrency_cap, last_seen, created_at)
                  VALUES ($1, $2, $3, $4, $5, 'available', $6, $7, $8, $9, $10, $11, $12, $13, $13)
                  ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, name = excluded.name,
                    status = 'available', address = excluded.address, port = excluded.port,
                    gpu_model = excluded.gpu_model, price = excluded.price, specs = excluded.specs,
                    served_models = excluded.served_models, concurrency_cap = excluded.concurrency_cap,
                    last_seen = excluded.last_seen",
-                &[
-                    id.into(),
-                    node_id.into(),
-                    pubkey.into(),
-                    role.into(),
-                    name.into(),
-                    address.into(),
-                    port.into(),
-                    gpu_model.into(),
-                    price.into(),
-                    clean.to_string().into(),
-                    models.into(),
-                    cap.into(),
-                    now.into(),
-                ],
-            )
-            .await?;
+            vec![
+                id.into(),
+                node_id.into(),
+                pubkey.into(),
+                role.into(),
+                name.into(),
+                address.into(),
+                port.into(),
+                gpu_model.into(),
+                price.into(),
+                clean.to_string().into(),
+                models.into(),
+                cap.into(),
+                now.into(),
+            ],
+        );
+        let mut statements = Vec::with_capacity(2);
+        if let Some(other) = moved {
+            statements.push(("DELETE FROM providers WHERE id = $1", vec![other.into()]));
+        }
+        statements.push(insert);
+        self.db.exec_all(statements).await?;
         Ok(self
             .providers_where("node_id = $1", &[node_id.into()])
             .await?
