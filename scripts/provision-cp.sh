@@ -64,4 +64,6 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import openai; assert
 fi
 
 echo "export INFERNET_TEST_PG_URL=postgres://infernet@127.0.0.1:$PORT/postgres"
+# The server binaries, for tests that run (and restart) a cluster of their own.
+echo "export INFERNET_TEST_PG_BIN=$BIN"
 echo "export INFERNET_TEST_OPENAI_PYTHON=$VENV/bin/python"

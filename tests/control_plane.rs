@@ -12,7 +12,7 @@ use common::control::{
 };
 use common::llm::LlamaServer;
 use common::ref_cp::RefCp;
-use common::{eventually, http};
+use common::{eventually, free_port, http};
 use infernet::backend::STUB_MODEL;
 use infernet::control::auth;
 use serde_json::{Value, json};
@@ -1903,4 +1903,250 @@ async fn replicas_on_one_postgres_share_work_and_events() {
     assert_eq!(call(&b, p, done).await.0, 200);
     let j = a.chat_finished(&job).await;
     assert_eq!(j["status"], "completed", "{j}");
+}
+
+/// A PostgreSQL cluster of this test's own (initdb in a temp dir, loopback port), so it can
+/// be stopped and started without disturbing the other tests' database.
+struct OwnPostgres {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn as_pg(&self, prog: &str) -> std::process::Command {
+        let exe = self.bin.join(prog);
+        // PostgreSQL refuses to run as root: as the `postgres` user the package made.
+        if nix_is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            std::process::Command::new(exe)
+        }
+    }
+
+    fn new() -> Option<Self> {
+        let bin = match std::env::var("INFERNET_TEST_PG_BIN") {
+            Ok(b) if !b.is_empty() => std::path::PathBuf::from(b),
+            _ => {
+                assert!(
+                    !common::in_ci(),
+                    "CI=true but INFERNET_TEST_PG_BIN is not set: run ./scripts/test.sh"
+                );
+                eprintln!("SKIPPED: no PostgreSQL binaries (run ./scripts/test.sh)");
+                return None;
+            }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        if nix_is_root() {
+            let ok = std::process::Command::new("chown")
+                .args(["postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let pg = Self {
+            bin,
+            port: free_port(),
+            dir,
+        };
+        let data = pg.dir.path().join("data");
+        let ok = pg
+            .as_pg("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "infernet", "--auth=trust", "-E", "UTF8"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "initdb");
+        pg.start();
+        Some(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://infernet@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn start(&self) {
+        let ok = self
+            .as_pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .arg("-l")
+            .arg(self.dir.path().join("log"))
+            .arg("-w")
+            .arg("-o")
+            .arg(format!(
+                "-h 127.0.0.1 -p {} -k {} -c fsync=off",
+                self.port,
+                self.dir.path().display()
+            ))
+            .arg("start")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "pg_ctl start");
+    }
+
+    fn stop(&self) {
+        let _ = self
+            .as_pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// PostgreSQL restarted under a running control plane: during the outage requests fail fast
+/// with 503 and `Retry-After` (readiness too, liveness stays up); afterwards the same process
+/// serves again, on new connections, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgres_restart_is_a_503_then_recovered_without_a_restart() {
+    let Some(pg) = OwnPostgres::new() else {
+        return;
+    };
+    let cp = ControlPlane::start(&Db::Postgres(pg.url()), &[], &[]);
+    let peers = format!("{}/api/peers", cp.url);
+    let ready = format!("{}/api/ready", cp.url);
+    let health = format!("{}/api/health", cp.url);
+    assert_eq!(http().get(&peers).send().await.unwrap().status(), 200);
+    assert_eq!(http().get(&ready).send().await.unwrap().status(), 200);
+
+    pg.stop();
+    let asked = Instant::now();
+    let r = http().get(&peers).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "2");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("database unavailable"),
+        "{body}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "fails fast: {:?}",
+        asked.elapsed()
+    );
+    let r = http().get(&ready).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "2");
+    assert_eq!(http().get(&health).send().await.unwrap().status(), 200);
+
+    pg.start();
+    eventually(
+        "served again after the restart",
+        Duration::from_secs(30),
+        || async {
+            let ok = http().get(&peers).send().await.ok()?.status() == 200;
+            ok.then_some(())
+        },
+    )
+    .await;
+    assert_eq!(http().get(&ready).send().await.unwrap().status(), 200);
+    // Writes go through on the new connections too: a node registers.
+    let reg = json!({"role": "provider", "node_id": "provider-after-restart", "name": "after",
+                     "specs": {"served_models": ["m:1"]}});
+    let (body, h) = signed(&key(41), "/api/v1/node/register", &reg);
+    let (st, v) = node_call(&cp, "/api/v1/node/register", &body, Some(&h)).await;
+    assert_eq!(st, 200, "{v}");
+}
+
+/// A stand-in for an LLM server that stalls mid-stream (a real one cannot be made to hang on
+/// cue): it lists one model and answers a chat with one token, then sends nothing more.
+async fn stalling_backend() -> String {
+    use axum::response::IntoResponse;
+    let first = "data: {\"id\":\"s\",\"object\":\"chat.completion.chunk\",\"model\":\"stall:1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hel\"}}]}\n\n";
+    let app = axum::Router::new()
+        .route(
+            "/v1/models",
+            axum::routing::get(|| async {
+                axum::Json(
+                    json!({"object": "list", "data": [{"id": "stall:1", "object": "model"}]}),
+                )
+            }),
+        )
+        .route(
+            "/v1/chat/completions",
+            axum::routing::post(move || async move {
+                let once = futures::stream::once(async move {
+                    Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(first.as_bytes()))
+                });
+                let body = futures::StreamExt::chain(once, futures::stream::pending());
+                (
+                    [("content-type", "text/event-stream")],
+                    axum::body::Body::from_stream(body),
+                )
+                    .into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// A backend stream that stalls is given up after `jobs.stream_idle_timeout`: the job fails
+/// with the reason instead of holding its lease for ever while the node keeps beating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_backend_stream_fails_the_job_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(&sqlite(&dir), &[], &[]);
+    let backend = stalling_backend().await;
+    let home = node_home(
+        "stalling",
+        &cp.url,
+        json!([{"id": "stall", "kind": "openai", "url": backend}]),
+    );
+    let cfg_path = home.path().join("infernet/config.json");
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["jobs"]["stream_idle_timeout"] = json!(1.5);
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let _node = Node::start_in("stalling", home);
+    cp.wait_peers(&["stalling"], Duration::from_secs(30)).await;
+    eventually(
+        "the node serves stall:1",
+        Duration::from_secs(30),
+        || async {
+            let m = cp_metrics(&cp).await;
+            (m.get(r#"infernet_cp_model_nodes{model="stall:1"}"#) == Some(&1.0)).then_some(())
+        },
+    )
+    .await;
+    let asked = Instant::now();
+    let job = chat(&cp, "stall:1", "hello?", 16).await;
+    let st = final_status(&cp, &job).await;
+    assert_eq!(st["status"], "failed", "{st}");
+    let err = st["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("stalled stream") && err.contains("stream_idle_timeout"),
+        "{st}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "given up after the idle timeout, not the lease: {:?}",
+        asked.elapsed()
+    );
 }
