@@ -210,6 +210,9 @@ impl Store {
         if limit <= 0 {
             return Ok(Vec::new());
         }
+        if self.db.dialect() == crate::control::db::Dialect::Postgres {
+            return self.claim_skip_locked(p, limit, now, lease_ms).await;
+        }
         // Fair across clients: each client's oldest pending job first, then each one's second,
         // and so on, so one client's thousand queued jobs do not starve another's one.
         let mut pending = self
@@ -242,6 +245,75 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// PostgreSQL: the claim as one statement. Pending jobs this node serves, in the same fair
+    /// order (each client's oldest first), are locked with `SKIP LOCKED` (replicas and nodes
+    /// claiming at once take different rows instead of racing on the same ones) and leased as
+    /// the lease machine decides a claim: the columns it changes, from the decision on a
+    /// pending lease.
+    async fn claim_skip_locked(
+        &self,
+        p: &Provider,
+        limit: i64,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>, DbError> {
+        if p.served_models.is_empty() {
+            return Ok(Vec::new());
+        }
+        let template = Lease {
+            status: JobStatus::Pending,
+            provider: None,
+            attempts: 0,
+            lease_until: None,
+            updated_at: 0,
+            max_attempts: i64::MAX,
+        };
+        let Ok(t) = lease::handle(&template, Event::Claim { node: &p.id }, now, lease_ms) else {
+            return Ok(Vec::new());
+        };
+        let next = &t.next;
+        let models = serde_json::to_string(&p.served_models).unwrap_or_else(|_| "[]".into());
+        let sql = format!(
+            "WITH ranked AS (
+               SELECT id, created_at, ROW_NUMBER() OVER (PARTITION BY client_ip ORDER BY created_at, id) AS rk
+               FROM (SELECT id, created_at, client_ip FROM jobs
+                     WHERE status = 'pending'
+                       AND (model_name IS NULL OR model_name IN (SELECT jsonb_array_elements_text(($1::text)::jsonb)))
+                     ORDER BY created_at, id LIMIT 1000) AS q
+             ), picked AS (
+               SELECT j.id FROM jobs j JOIN ranked r ON r.id = j.id
+               WHERE j.status = 'pending'
+               ORDER BY r.rk, r.created_at, r.id
+               LIMIT $2
+               FOR UPDATE OF j SKIP LOCKED
+             )
+             UPDATE jobs SET status = $3, provider_id = $4, attempts = attempts + $5,
+                             lease_until = $6, updated_at = $7, assigned_at = $8
+             WHERE id IN (SELECT id FROM picked) AND status = 'pending'
+             RETURNING {JOB_COLS}"
+        );
+        let rows = self
+            .db
+            .query(
+                &sql,
+                &[
+                    models.into(),
+                    limit.into(),
+                    next.status.as_str().into(),
+                    next.provider.clone().into(),
+                    (next.attempts - template.attempts).into(),
+                    next.lease_until.into(),
+                    next.updated_at.into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+        let mut jobs: Vec<Job> = rows.iter().map(job).collect();
+        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        fair_order(&mut jobs);
+        Ok(jobs)
     }
 
     /// A heartbeat's renewals: the node's leased jobs it lists (all of them when it lists none:
