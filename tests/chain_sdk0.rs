@@ -289,55 +289,42 @@ async fn an_sdk_0x_node_registers_activates_and_delivers() {
 fn sdk_0x_config_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.json");
-    std::fs::write(
-        &cfg,
-        json!({"chain": {"enabled": true, "sdk": "0.x", "rpc_url": "http://127.0.0.1:1",
-               "wallet": {"private_key": format!("0x{}", DEV_KEYS_NODE)}}})
-        .to_string(),
-    )
-    .unwrap();
-    let o = infernet_cmd(dir.path())
-        .args(["--config"])
-        .arg(&cfg)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("chain.coordinator_address") && err.contains("is required"),
-        "{err}"
-    );
-    std::fs::write(
-        &cfg,
-        json!({"chain": {"enabled": true, "sdk": "2.x"}}).to_string(),
-    )
-    .unwrap();
-    let o = infernet_cmd(dir.path())
-        .args(["--config"])
-        .arg(&cfg)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("chain.sdk") && err.contains("not one of 1.x, 0.x"),
-        "{err}"
-    );
-    std::fs::write(
-        &cfg,
-        json!({"chain": {"enabled": false, "rpc_url": "http://127.0.0.1:1",
-               "wallet": {"private_key": format!("0x{}", DEV_KEYS_NODE)}}})
-        .to_string(),
-    )
-    .unwrap();
-    let o = infernet_cmd(dir.path())
-        .args(["--config"])
-        .arg(&cfg)
-        .args(["node", "status"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("chain.sdk is 1.x"), "{err}");
+    let key = format!("0x{DEV_KEYS_NODE}");
+    // (config, command, exit code, what stderr names)
+    let cases = [
+        (
+            json!({"chain": {"enabled": true, "sdk": "0.x", "rpc_url": "http://127.0.0.1:1",
+                   "wallet": {"private_key": key}}}),
+            ["config", "check"],
+            2,
+            vec!["chain.coordinator_address", "is required"],
+        ),
+        (
+            json!({"chain": {"enabled": true, "sdk": "2.x"}}),
+            ["config", "check"],
+            2,
+            vec!["chain.sdk", "not one of 1.x, 0.x"],
+        ),
+        (
+            json!({"chain": {"enabled": false, "rpc_url": "http://127.0.0.1:1",
+                   "wallet": {"private_key": key}}}),
+            ["node", "status"],
+            2,
+            vec!["chain.sdk is 1.x"],
+        ),
+    ];
+    for (config, args, code, names) in cases {
+        std::fs::write(&cfg, config.to_string()).unwrap();
+        let o = infernet_cmd(dir.path())
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{config}: {err}");
+        for n in names {
+            assert!(err.contains(n), "{config}: {err}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use alloy::primitives::Address;
 use alloy::providers::Provider;
 use clap::{Args, Subcommand};
 use infernet::chain::abi::V0Coordinator;
-use infernet::chain::deploy::{parse_key, signing_provider};
+use infernet::chain::deploy::signing_provider;
 use infernet::chain::registration::{self, Registration};
 use infernet::chain::{ChainClient, ChainError};
 use infernet::config::{self, Overrides};
@@ -43,10 +43,7 @@ pub enum NodeCommand {
     },
 }
 
-fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
-    ExitCode::from(code)
-}
+use super::wallet_cmd::fail;
 
 struct Ctx {
     client: ChainClient,
@@ -63,27 +60,12 @@ async fn ctx(flag: Option<&Path>) -> Result<Ctx, ExitCode> {
             "chain.sdk is 1.x: SDK 1.x coordinators have no node registration (any node may deliver; a consumer restricts nodes with an Allowlist). Set chain.sdk to \"0.x\" and chain.coordinator_address for an SDK 0.x deployment",
         ));
     }
-    let url = c
-        .rpc_url
-        .clone()
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| fail(2, "chain.rpc_url is not set in the config"))?;
+    let (url, key) = super::wallet_cmd::rpc_and_key(c)?;
     let coordinator: Address = c
         .coordinator_address
         .as_deref()
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| fail(2, "chain.coordinator_address is missing or not an address"))?;
-    let key = c
-        .wallet
-        .private_key
-        .as_ref()
-        .ok_or_else(|| {
-            fail(
-                2,
-                "no wallet key: `infernet init --wallet-key-stdin` (or chain.wallet.private_key)",
-            )
-        })
-        .and_then(|k| parse_key(k.expose()).map_err(|e| fail(2, format!("wallet key: {e}"))))?;
     let client = ChainClient::connect_v0(&url, coordinator)
         .await
         .map_err(|e| fail(1, e))?;

@@ -102,24 +102,21 @@ struct Ctx {
     config_path: Option<std::path::PathBuf>,
 }
 
-fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+pub(super) fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(code)
 }
 
-async fn ctx(flag: Option<&Path>) -> Result<Ctx, ExitCode> {
-    let loaded = config::load(flag, &Overrides::default()).map_err(|e| fail(2, e))?;
-    let c = &loaded.config.chain;
+/// The RPC URL and the node's key from the chain config: what every command that sends
+/// transactions needs (exit 2 naming the missing key).
+pub(super) fn rpc_and_key(
+    c: &config::ChainConfig,
+) -> Result<(String, alloy::signers::local::PrivateKeySigner), ExitCode> {
     let url = c
         .rpc_url
         .clone()
         .filter(|u| !u.is_empty())
         .ok_or_else(|| fail(2, "chain.rpc_url is not set in the config"))?;
-    let registry: Address = c
-        .registry_address
-        .as_deref()
-        .and_then(|r| r.parse().ok())
-        .ok_or_else(|| fail(2, "chain.registry_address is missing or not an address"))?;
     let key = c
         .wallet
         .private_key
@@ -131,6 +128,18 @@ async fn ctx(flag: Option<&Path>) -> Result<Ctx, ExitCode> {
             )
         })
         .and_then(|k| parse_key(k.expose()).map_err(|e| fail(2, format!("wallet key: {e}"))))?;
+    Ok((url, key))
+}
+
+async fn ctx(flag: Option<&Path>) -> Result<Ctx, ExitCode> {
+    let loaded = config::load(flag, &Overrides::default()).map_err(|e| fail(2, e))?;
+    let c = &loaded.config.chain;
+    let (url, key) = rpc_and_key(c)?;
+    let registry: Address = c
+        .registry_address
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| fail(2, "chain.registry_address is missing or not an address"))?;
     let client = ChainClient::connect(&url, registry)
         .await
         .map_err(|e| fail(1, e))?;
