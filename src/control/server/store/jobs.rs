@@ -326,23 +326,48 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<(), DbError> {
-        let held = self
-            .jobs_where(
-                "provider_id = $1 AND status IN ('assigned', 'running')",
-                &[provider_id.into()],
-            )
-            .await?;
-        for j in held {
-            let holds = listed.is_none_or(|ids| ids.contains(&j.id));
-            let renew = Event::Heartbeat {
-                node: provider_id,
-                holds,
-            };
-            // A lost write: the job moved on (completed, expired) since the read.
-            if let Ok(t) = lease::handle(&j.lease(), renew, now, lease_ms) {
-                self.apply(&j, &t, Outcome::default(), now).await?;
+        // One statement for all of them, writing what the lease machine decides for a
+        // renewal (a new `lease_until`), on the rows it would accept (held by this node, still
+        // leased, listed).
+        let template = Lease {
+            status: JobStatus::Running,
+            provider: Some(provider_id.to_string()),
+            attempts: 1,
+            max_attempts: i64::MAX,
+            lease_until: Some(0),
+            updated_at: 0,
+        };
+        let renew = Event::Heartbeat {
+            node: provider_id,
+            holds: true,
+        };
+        let Ok(t) = lease::handle(&template, renew, now, lease_ms) else {
+            return Ok(());
+        };
+        let mut params: Vec<Val> = vec![t.next.lease_until.into(), provider_id.into()];
+        let listed_only = match listed {
+            None => "",
+            Some(ids) => {
+                params.push(
+                    serde_json::to_string(ids)
+                        .unwrap_or_else(|_| "[]".into())
+                        .into(),
+                );
+                match self.db.dialect() {
+                    crate::control::db::Dialect::Postgres => {
+                        " AND id IN (SELECT jsonb_array_elements_text(($3::text)::jsonb))"
+                    }
+                    crate::control::db::Dialect::Sqlite => {
+                        " AND id IN (SELECT value FROM json_each($3))"
+                    }
+                }
             }
-        }
+        };
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $1
+             WHERE provider_id = $2 AND status IN ('assigned', 'running'){listed_only}"
+        );
+        self.db.exec(&sql, &params).await?;
         Ok(())
     }
 
