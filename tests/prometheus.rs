@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
 
@@ -85,23 +85,19 @@ impl Prometheus {
     /// Waits (bounded) for `/-/ready`: 503 until its storage is open.
     async fn ready(&self) {
         let url = format!("{}/-/ready", self.url);
-        let t0 = Instant::now();
-        loop {
-            let r = http().get(&url).send().await;
-            if r.as_ref().is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(
-                t0.elapsed() < T,
-                "Prometheus not ready within {T:?}: {r:?}\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!(
+            "Prometheus ready at {url} (its log: {})",
+            self.log_path().display()
+        );
+        eventually(&what, T, || async {
+            let r = http().get(&url).send().await.ok()?;
+            (r.status() == 200).then_some(())
+        })
+        .await
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("prometheus.log")
     }
 
     /// An instant query's samples: (labels, value).
@@ -129,21 +125,18 @@ impl Prometheus {
 
     /// Waits (bounded) until `q` has one sample and `ok` holds for its value.
     async fn until(&self, q: &str, ok: impl Fn(f64) -> bool) -> f64 {
-        let t0 = Instant::now();
-        loop {
-            let r = self.query(q).await;
-            if let [(_, v)] = r.as_slice()
-                && ok(*v)
-            {
-                return *v;
+        let what = format!(
+            "Prometheus to answer {q} as expected (its log: {})",
+            self.log_path().display()
+        );
+        let ok = &ok;
+        eventually(&what, T, || async move {
+            match self.query(q).await.as_slice() {
+                [(_, v)] if ok(*v) => Some(*v),
+                _ => None,
             }
-            assert!(
-                t0.elapsed() < T,
-                "Prometheus did not answer {q} as expected within {T:?}; last answer: {r:?}\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        })
+        .await
     }
 }
 
