@@ -303,7 +303,10 @@ fn apply_env(c: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(),
         c.log.path = v;
     }
     if let Some(v) = env("INFERNET_CONTROL_PLANE").filter(|v| !v.is_empty()) {
-        c.control_plane.url = v;
+        // `a,b,c`: the first is `url`, the rest its replicas (replacing the file's).
+        let mut list = v.split(',').map(|u| u.trim().to_string());
+        c.control_plane.url = list.next().unwrap_or_default();
+        c.control_plane.urls = list.filter(|u| !u.is_empty()).collect();
     }
     Ok(())
 }

@@ -26,6 +26,9 @@ pub fn redacted(c: &Config) -> serde_json::Value {
         *u = super::scrub::redact_url(u);
     }
     c.control_plane.url = super::scrub::redact_url(&c.control_plane.url);
+    for u in &mut c.control_plane.urls {
+        *u = super::scrub::redact_url(u);
+    }
     for b in &mut c.backends {
         b.url = super::scrub::redact_url(&b.url);
     }

@@ -93,8 +93,12 @@ impl Default for Config {
 #[serde(default)]
 pub struct ControlPlaneConfig {
     /// Base URL (e.g. `http://127.0.0.1:4010`); empty: no control plane (env
-    /// `INFERNET_CONTROL_PLANE`).
+    /// `INFERNET_CONTROL_PLANE`, which may list several, comma-separated).
     pub url: String,
+    /// Further replicas of the same control plane (one PostgreSQL behind them), tried in
+    /// turn when the current one does not answer. One URL in front of a load balancer
+    /// needs none.
+    pub urls: Vec<String>,
     /// provider (takes jobs), aggregator or client.
     pub role: String,
     /// Stable id on the control plane; empty: `<role>-<first 8 hex of the public key>`.
@@ -125,10 +129,25 @@ pub struct ControlPlaneConfig {
     pub price: Option<f64>,
 }
 
+impl ControlPlaneConfig {
+    /// Every replica to try, `url` first, each once; empty: no control plane.
+    pub fn endpoints(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        for u in std::iter::once(&self.url).chain(&self.urls) {
+            let u = u.trim().trim_end_matches('/').to_string();
+            if !u.is_empty() && !all.contains(&u) {
+                all.push(u);
+            }
+        }
+        all
+    }
+}
+
 impl Default for ControlPlaneConfig {
     fn default() -> Self {
         Self {
             url: String::new(),
+            urls: Vec::new(),
             role: "provider".into(),
             node_id: String::new(),
             name: String::new(),

@@ -99,6 +99,9 @@ pub fn register_config(c: &Config) {
         register_url(u);
     }
     register_url(&c.control_plane.url);
+    for u in &c.control_plane.urls {
+        register_url(u);
+    }
     if let Some(k) = &c.chain.wallet.private_key {
         register(k.expose());
         register(k.expose().trim_start_matches("0x"));

@@ -4,6 +4,8 @@ use super::auth;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -71,11 +73,26 @@ impl NodeKey {
     }
 }
 
+/// A node's signed client for one control plane served by one or more replicas (or one URL
+/// in front of a load balancer). Calls go to the replica that answered last; one that does
+/// not answer (or answers 502/503/504) hands the call to the next in turn, and the node
+/// stays there: every node-tier call is safe to repeat (event batches are numbered,
+/// `complete` and heartbeats are idempotent, a lost claim's lease runs out).
 #[derive(Debug, Clone)]
 pub struct CpClient {
-    base: String,
+    bases: Arc<[String]>,
+    current: Arc<AtomicUsize>,
     http: reqwest::Client,
     key: NodeKey,
+}
+
+/// Whether a call that failed with `e` is worth sending to another replica now.
+fn try_another(e: &CpError) -> bool {
+    match e {
+        CpError::Unreachable { .. } => true,
+        CpError::Status { status, .. } => matches!(status, 502..=504),
+        CpError::Local(_) => false,
+    }
 }
 
 use crate::clock::now_s;
@@ -86,26 +103,77 @@ fn cause(e: &reqwest::Error) -> String {
 
 impl CpClient {
     pub fn new(base: &str, key: NodeKey) -> Self {
+        Self::replicas(&[base.to_string()], key)
+    }
+
+    /// A client for the replicas at `bases` (in the order tried; at least one).
+    pub fn replicas(bases: &[String], key: NodeKey) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
+        let mut list: Vec<String> = Vec::with_capacity(bases.len().max(1));
+        for b in bases {
+            let b = b.trim_end_matches('/').to_string();
+            if !b.is_empty() && !list.contains(&b) {
+                list.push(b);
+            }
+        }
+        if list.is_empty() {
+            list.push(String::new());
+        }
         Self {
-            base: base.trim_end_matches('/').to_string(),
+            bases: list.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             http,
             key,
         }
     }
 
-    fn unreachable(&self, e: &reqwest::Error) -> CpError {
-        CpError::Unreachable {
-            url: self.base.clone(),
-            cause: cause(e),
-        }
+    /// The replica calls go to now.
+    pub fn base(&self) -> &str {
+        let i = self.current.load(Ordering::Relaxed) % self.bases.len();
+        &self.bases[i]
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    /// Every replica, in the order tried.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// Sends `send` to the current replica and, while it fails in a way another replica
+    /// might not, to each other one in turn (once each); the first that answers becomes
+    /// current. The last failure is returned when none answered.
+    async fn on_replicas<R, F, Fut>(&self, send: F) -> Result<R, CpError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<R, CpError>>,
+    {
+        let n = self.bases.len();
+        let start = self.current.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            match send(self.bases[i].clone()).await {
+                Err(e) if try_another(&e) && k + 1 < n => {
+                    tracing::warn!(error = %e, next = %self.bases[(i + 1) % n], "control plane replica did not answer; trying the next");
+                    last = Some(e);
+                }
+                other => {
+                    if k > 0 {
+                        // Stay where an answer came from (unless another call moved on).
+                        let _ = self.current.compare_exchange(
+                            start,
+                            i,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                    }
+                    return other;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| CpError::Local("no control plane URL".into())))
     }
 
     pub fn public_key(&self) -> String {
@@ -135,29 +203,36 @@ impl CpClient {
         R: DeserializeOwned,
     {
         let bytes = serde_json::to_vec(body).map_err(|e| CpError::Local(e.to_string()))?;
-        let header =
-            auth::sign(&self.key.0, "POST", path, &bytes, now_s()).map_err(CpError::Local)?;
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(auth::HEADER, header)
-            .header("content-type", "application/json");
-        if let Some(b) = bearer {
-            req = req.bearer_auth(b.expose());
-        }
-        let resp = req
-            .timeout(timeout)
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        read(resp, path, &self.base).await
+        self.on_replicas(|base| {
+            let bytes = bytes.clone();
+            async move {
+                // Signed per attempt: each carries a fresh nonce.
+                let header = auth::sign(&self.key.0, "POST", path, &bytes, now_s())
+                    .map_err(CpError::Local)?;
+                let mut req = self
+                    .http
+                    .post(format!("{base}{path}"))
+                    .header(auth::HEADER, header)
+                    .header("content-type", "application/json");
+                if let Some(b) = bearer {
+                    req = req.bearer_auth(b.expose());
+                }
+                let resp = req
+                    .timeout(timeout)
+                    .body(bytes)
+                    .send()
+                    .await
+                    .map_err(|e| unreachable(&base, &e))?;
+                read(resp, path, &base).await
+            }
+        })
+        .await
     }
 
     /// A dashboard login link for this node's key, valid for `ttl_s`.
     pub fn login_link(&self, ttl_s: i64) -> Result<String, CpError> {
         let l = auth::LoginLink::sign(&self.key.0, now_s() + ttl_s).map_err(CpError::Local)?;
-        Ok(format!("{}/dashboard/login?{}", self.base, l.query()))
+        Ok(format!("{}/dashboard/login?{}", self.base(), l.query()))
     }
 
     /// [`CpClient::call`] for an answer read as free-form JSON.
@@ -176,14 +251,24 @@ impl CpClient {
         path: &str,
         timeout: Duration,
     ) -> Result<R, CpError> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        read(resp, path, &self.base).await
+        self.on_replicas(|base| async move {
+            let resp = self
+                .http
+                .get(format!("{base}{path}"))
+                .timeout(timeout)
+                .send()
+                .await
+                .map_err(|e| unreachable(&base, &e))?;
+            read(resp, path, &base).await
+        })
+        .await
+    }
+}
+
+fn unreachable(base: &str, e: &reqwest::Error) -> CpError {
+    CpError::Unreachable {
+        url: base.to_string(),
+        cause: cause(e),
     }
 }
 

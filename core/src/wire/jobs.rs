@@ -168,6 +168,11 @@ fn empty_object() -> Value {
 pub struct JobEvents<E = PostedEvent> {
     #[serde(default)]
     pub events: Vec<E>,
+    /// This batch's first event's number in its attempt (0-based, ours only): a batch sent
+    /// again (its answer lost, or sent to another replica) stores nothing twice. Absent
+    /// (reference nodes): every event is stored as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seq: Option<u64>,
 }
 
 impl<E> JobEvents<E> {

@@ -428,6 +428,7 @@ fn events_as_the_agent_sends_them() {
                 message: Some("boom".into()),
             }),
         ],
+        first_seq: None,
     };
     let wire = r#"{"events":[{"event_type":"meta","data":{"provider_node_id":"provider-1","provider_name":"n1","model":"m:1","started_at":"t0","engine":"llm"}},{"event_type":"token","data":{"text":"yo"}},{"event_type":"done","data":{"text":"yo","reason":"stop","finished_at":"t1","usage":{"prompt_tokens":3,"completion_tokens":1}}},{"event_type":"error","data":{"message":"boom"}}]}"#;
     assert_eq!(serde_json::to_string(&evs).unwrap(), wire);
@@ -441,6 +442,21 @@ fn events_as_the_agent_sends_them() {
         .map(|e| e.event_type.as_str())
         .collect();
     assert_eq!(kinds, ["meta", "token", "done", "error"]);
+    assert_eq!(
+        posted.first_seq, None,
+        "a reference node's batch has no number"
+    );
+    // Ours numbers its batches so a repeat stores nothing twice.
+    let numbered = JobEvents {
+        events: vec![JobEvent::Token(TokenData { text: "a".into() })],
+        first_seq: Some(7),
+    };
+    let text = serde_json::to_string(&numbered).unwrap();
+    assert_eq!(
+        text,
+        r#"{"events":[{"event_type":"token","data":{"text":"a"}}],"first_seq":7}"#
+    );
+    assert_eq!(read::<JobEvents>(&text).first_seq, Some(7));
     let done = DoneData::deserialize(&posted.events[2].data).unwrap();
     assert_eq!(
         done.usage(),
@@ -473,6 +489,7 @@ fn posted_events_are_checked() {
     assert!(read::<JobEvents>("{}").validate().is_err());
     let many = JobEvents {
         events: vec![TokenData::default(); MAX_EVENTS + 1],
+        first_seq: None,
     };
     assert!(many.validate().is_err());
     // No data: stored as {}; data null: as sent; unknown fields in data kept.

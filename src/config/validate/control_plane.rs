@@ -20,6 +20,20 @@ pub(super) fn check(cp: &ControlPlaneConfig, cx: &Ctx) -> Result<(), Error> {
             format!("'{}' is not an http(s) URL", cp.url),
         ));
     }
+    for (i, u) in cp.urls.iter().enumerate() {
+        if !is_http_url(u.trim().trim_end_matches('/')) {
+            return Err(cx.err(
+                format!("control_plane.urls[{i}]"),
+                format!("'{u}' is not an http(s) URL"),
+            ));
+        }
+    }
+    if cp.url.is_empty() && !cp.urls.is_empty() {
+        return Err(cx.err(
+            "control_plane.url",
+            "empty while control_plane.urls lists replicas: put the first one in url",
+        ));
+    }
     if !matches!(cp.role.as_str(), "provider" | "aggregator" | "client") {
         return Err(cx.err(
             "control_plane.role",

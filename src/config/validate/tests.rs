@@ -320,10 +320,38 @@ fn control_plane() {
             "control_plane.price",
             "expected USD per 1k tokens >= 0, found '-0.5'",
         ),
+        (
+            |c| {
+                c.control_plane.url = "http://a".into();
+                c.control_plane.urls = vec!["http://b".into(), "b:4010".into()];
+            },
+            "control_plane.urls[1]",
+            "'b:4010' is not an http(s) URL",
+        ),
+        (
+            |c| c.control_plane.urls = vec!["http://b".into()],
+            "control_plane.url",
+            "empty while control_plane.urls lists replicas: put the first one in url",
+        ),
     ]);
     let mut c = base();
     c.control_plane.url = "http://cp.example/".into();
     assert_eq!(check(&mut c), Ok(vec![]));
+    // Replicas: url first, each once, trailing slashes ignored.
+    c.control_plane.urls = vec![
+        "http://cp2.example".into(),
+        "http://cp.example".into(),
+        "http://cp3.example/".into(),
+    ];
+    assert_eq!(check(&mut c), Ok(vec![]));
+    assert_eq!(
+        c.control_plane.endpoints(),
+        [
+            "http://cp.example",
+            "http://cp2.example",
+            "http://cp3.example"
+        ]
+    );
 }
 
 #[test]

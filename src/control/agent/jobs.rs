@@ -160,6 +160,8 @@ impl Agent {
         let path = format!("/api/v1/node/jobs/{id}/events");
         let mut batch = crate::control::batch::Batch::default();
         let mut tokens = 0u64;
+        // Events posted so far in this attempt: each batch carries its first one's number.
+        let mut seq = 0u64;
         let mut outcome: Option<Result<ChatResult, String>> = None;
         loop {
             let due = batch.deadline();
@@ -167,7 +169,7 @@ impl Agent {
             let ev = tokio::select! {
                 ev = stream.next() => ev,
                 _ = tokio::time::sleep_until(flush_at), if due.is_some() => {
-                    if !self.flush(&path, batch.take(), &cancel).await { return None; }
+                    if !self.flush(&path, batch.take(), &mut seq, &cancel).await { return None; }
                     continue;
                 }
                 _ = tokio::time::sleep_until(idle_at) => {
@@ -198,12 +200,12 @@ impl Agent {
                 outcome = end;
             }
             if batch.push(event, urgent, Instant::now())
-                && !self.flush(&path, batch.take(), &cancel).await
+                && !self.flush(&path, batch.take(), &mut seq, &cancel).await
             {
                 return None;
             }
         }
-        if !batch.is_empty() && !self.flush(&path, batch.take(), &cancel).await {
+        if !batch.is_empty() && !self.flush(&path, batch.take(), &mut seq, &cancel).await {
             return None;
         }
         if cancel.is_cancelled() {
@@ -294,17 +296,27 @@ impl Agent {
 
     /// Posts a batch of events; false when the job is no longer ours (lease lost: the
     /// backend is cancelled) or the node is stopping.
+    /// `seq`: the number of the batch's first event; advanced past it once it is stored, so a
+    /// retry (even through another replica) stores nothing twice.
     pub(super) async fn flush(
         &self,
         path: &str,
         events: Vec<JobEvent>,
+        seq: &mut u64,
         cancel: &CancellationToken,
     ) -> bool {
-        let body = JobEvents { events };
+        let n = events.len() as u64;
+        let body = JobEvents {
+            events,
+            first_seq: Some(*seq),
+        };
         let mut failures = 0;
         loop {
             match self.client.call::<_, EventsAck>(path, &body, SHORT).await {
-                Ok(_) => return true,
+                Ok(_) => {
+                    *seq += n;
+                    return true;
+                }
                 Err(e) if e.retryable() && failures < 5 && !cancel.is_cancelled() => {
                     failures += 1;
                     tracing::warn!(error = %e, "could not post job events; retrying");
@@ -325,6 +337,7 @@ impl Agent {
             events: vec![JobEvent::Error(ErrorData {
                 message: Some(msg.to_string()),
             })],
+            first_seq: None,
         };
         let _ = self.client.call::<_, EventsAck>(&path, &ev, SHORT).await;
         self.complete(id, &Completion::failed(msg.to_string()))

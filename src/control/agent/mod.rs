@@ -216,7 +216,7 @@ impl Agent {
             ..Default::default()
         }));
         Agent {
-            client: CpClient::new(&cfg.url, key),
+            client: CpClient::replicas(&cfg.endpoints(), key),
             cfg: cfg.clone(),
             backends,
             role,
@@ -289,6 +289,8 @@ impl Agent {
             s.heartbeats_failed = v.heartbeats_failed;
             s.last_heartbeat_ms = v.last_heartbeat_ms;
             s.polls = v.polls;
+            // The replica answering now (it moves when one stops answering).
+            s.url = self.client.base().to_string();
         });
         fx
     }

@@ -247,12 +247,13 @@ pub(super) async fn events(
     b.validate()?;
     let evs: Vec<(String, Value)> = b
         .events
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|e| (e.event_type.as_str().to_string(), e.data))
         .collect();
     let (_, stored) = st
         .store
-        .add_events(&id, &p.id, &evs, now_ms(), st.lease_ms())
+        .add_events(&id, &p.id, &evs, b.first_seq, now_ms(), st.lease_ms())
         .await??;
     for e in &stored {
         st.hub.publish(&id, HubMsg::Event(e.clone()));

@@ -176,6 +176,11 @@ fn migrations(d: Dialect) -> Vec<String> {
         .to_string(),
         // 7: `/metrics` counts jobs by status and model from this index alone.
         "CREATE INDEX jobs_status_model ON jobs (status, model_name);".to_string(),
+        // 8: a node's numbered event batch sent twice (answer lost, or sent again through
+        // another replica) is stored once; events without a number (NULL) never collide.
+        "ALTER TABLE job_events ADD COLUMN seq BIGINT;
+        CREATE UNIQUE INDEX job_events_seq ON job_events (job_id, attempt, seq);"
+            .to_string(),
     ]
 }
 

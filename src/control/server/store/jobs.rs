@@ -372,11 +372,15 @@ impl Store {
     }
 
     /// The node's events for a job it holds: marks it running, renews its lease, stores them.
+    /// Stores a node's events for the job it holds (renewing its lease). Numbered events
+    /// (`first_seq`: the first one's number in the attempt) already stored are skipped, so a
+    /// batch sent again stores and publishes nothing twice.
     pub async fn add_events(
         &self,
         job_id: &str,
         provider_id: &str,
         events: &[(String, Value)],
+        first_seq: Option<u64>,
         now: i64,
         lease_ms: i64,
     ) -> Result<Result<(i64, Vec<StoredEvent>), Refused>, DbError> {
@@ -389,11 +393,14 @@ impl Store {
             Err(r) => return Ok(Err(r)),
         };
         let mut stored = Vec::with_capacity(events.len());
-        for (kind, data) in events {
-            stored.push(
-                self.insert_event(job_id, j.attempts, kind, data, now)
-                    .await?,
-            );
+        for (i, (kind, data)) in events.iter().enumerate() {
+            let seq = first_seq.map(|f| f.saturating_add(i as u64).min(i64::MAX as u64) as i64);
+            if let Some(e) = self
+                .insert_numbered(job_id, j.attempts, kind, data, seq, now)
+                .await?
+            {
+                stored.push(e);
+            }
         }
         Ok(Ok((j.attempts, stored)))
     }
@@ -406,27 +413,47 @@ impl Store {
         data: &Value,
         now: i64,
     ) -> Result<StoredEvent, DbError> {
-        let id = self
+        let e = self
+            .insert_numbered(job_id, attempt, kind, data, None, now)
+            .await?;
+        Ok(e.unwrap_or_else(|| StoredEvent {
+            id: 0,
+            attempt,
+            kind: kind.to_string(),
+            data: data.clone(),
+        }))
+    }
+
+    /// One event; `None` when its number was stored already.
+    async fn insert_numbered(
+        &self,
+        job_id: &str,
+        attempt: i64,
+        kind: &str,
+        data: &Value,
+        seq: Option<i64>,
+        now: i64,
+    ) -> Result<Option<StoredEvent>, DbError> {
+        let row = self
             .db
             .query_one(
-                "INSERT INTO job_events (job_id, attempt, event_type, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO job_events (job_id, attempt, event_type, data, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id, attempt, seq) DO NOTHING RETURNING id",
                 &[
                     job_id.into(),
                     attempt.into(),
                     kind.into(),
                     data.to_string().into(),
                     now.into(),
+                    seq.into(),
                 ],
             )
-            .await?
-            .and_then(|r| n(&r, 0))
-            .unwrap_or(0);
-        Ok(StoredEvent {
+            .await?;
+        Ok(row.and_then(|r| n(&r, 0)).map(|id| StoredEvent {
             id,
             attempt,
             kind: kind.to_string(),
             data: data.clone(),
-        })
+        }))
     }
 
     /// The latest attempt's events after `after` (an SSE `Last-Event-ID`), at most `limit` of

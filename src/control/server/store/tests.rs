@@ -112,15 +112,49 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
     let forbidden = Refused::Forbidden(format!("job '{}' is not leased to this node", j.id));
     let ev = [("token".to_string(), json!({"text": "x"}))];
     assert_eq!(
-        s.add_events(&j.id, &b.id, &ev, 1_100, 500).await.unwrap(),
+        s.add_events(&j.id, &b.id, &ev, None, 1_100, 500)
+            .await
+            .unwrap(),
         Err(forbidden.clone())
     );
     let (attempt, stored) = s
-        .add_events(&j.id, &a.id, &ev, 1_100, 500)
+        .add_events(&j.id, &a.id, &ev, None, 1_100, 500)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((attempt, stored.len()), (1, 1));
+    // A numbered batch sent twice (its answer lost) is stored once; the overlap of a
+    // longer resend only adds what is new; unnumbered events never collide.
+    let two = [
+        ("token".to_string(), json!({"text": "y"})),
+        ("token".to_string(), json!({"text": "z"})),
+    ];
+    let first = s.add_events(&j.id, &a.id, &two[..1], Some(1), 1_100, 500);
+    assert_eq!(first.await.unwrap().unwrap().1.len(), 1);
+    let again = s.add_events(&j.id, &a.id, &two[..1], Some(1), 1_100, 500);
+    assert!(
+        again.await.unwrap().unwrap().1.is_empty(),
+        "a repeat stores nothing"
+    );
+    let (_, more) = s
+        .add_events(&j.id, &a.id, &two, Some(1), 1_100, 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        more.iter().map(|e| &e.data).collect::<Vec<_>>(),
+        [&json!({"text": "z"})]
+    );
+    let plain = s.add_events(&j.id, &a.id, &ev, None, 1_100, 500);
+    assert_eq!(plain.await.unwrap().unwrap().1.len(), 1);
+    let texts: Vec<String> = s
+        .events(&s.job(&j.id).await.unwrap().unwrap(), 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.data["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(texts, ["x", "y", "z", "x"], "in order, each once");
 
     // An expiry decided on a read that a heartbeat renewal overtook writes nothing.
     let read = s.job(&j.id).await.unwrap().unwrap();
@@ -180,7 +214,9 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
         assert_eq!(again.unwrap().unwrap(), (done.clone(), true));
     }
     assert_eq!(
-        s.add_events(&j.id, &a.id, &ev, 2_000, 500).await.unwrap(),
+        s.add_events(&j.id, &a.id, &ev, None, 2_000, 500)
+            .await
+            .unwrap(),
         Err(Refused::Conflict(format!("job '{}' is completed", j.id)))
     );
     assert_eq!(
