@@ -3,7 +3,7 @@
 # dockerd when no engine answers), tmux (TUI smoke test), llama.cpp's llama-server and a small GGUF model
 # (scripts/provision-llm.sh), PostgreSQL and the openai Python package (scripts/provision-cp.sh),
 # schemathesis (scripts/provision-schemathesis.sh), headless chromium (scripts/provision-browser.sh), OpenSSH (scripts/provision-sshd.sh),
-# Prometheus and promtool (scripts/provision-prometheus.sh),
+# Prometheus and promtool (scripts/provision-prometheus.sh), HAProxy (scripts/provision-haproxy.sh),
 # anvil and solc-js from npm (scripts/provision-chain.sh); then the
 # contract artifacts check, fmt, clippy and every test. Needs only the Rust
 # toolchain and root or sudo for the install step.
@@ -55,6 +55,10 @@ log "sshd $INFERNET_TEST_SSHD"
 # Prometheus (scrapes a node and a control plane on loopback) and promtool for the metrics tests.
 eval "$(./scripts/provision-prometheus.sh)"
 log "prometheus $INFERNET_TEST_PROMETHEUS"
+
+# HAProxy in front of control-plane replicas for the rolling-restart tests.
+eval "$(./scripts/provision-haproxy.sh)"
+log "haproxy $INFERNET_TEST_HAPROXY"
 
 # Headless chromium for the web dashboard tests.
 eval "$(./scripts/provision-browser.sh)"

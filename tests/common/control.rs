@@ -53,7 +53,8 @@ pub async fn postgres_db() -> Option<Db> {
 }
 
 pub struct ControlPlane {
-    child: Child,
+    /// None: a handle on a URL this test does not run (a load balancer in front of some).
+    child: Option<Child>,
     pub url: String,
     pub log: PathBuf,
     _dir: tempfile::TempDir,
@@ -117,16 +118,28 @@ impl ControlPlane {
             std::thread::sleep(Duration::from_millis(50));
         };
         Self {
-            child,
+            child: Some(child),
             url,
             log,
             _dir: dir,
         }
     }
 
+    /// The same calls on a control plane at `url` run elsewhere (e.g. behind HAProxy).
+    pub fn url_only(url: &str) -> Self {
+        Self {
+            child: None,
+            url: url.to_string(),
+            log: PathBuf::new(),
+            _dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     pub async fn get(&self, path: &str) -> Value {

@@ -4,7 +4,9 @@
 
 pub mod chain;
 pub mod control;
+pub mod haproxy;
 pub mod llm;
+pub mod pg;
 pub mod proxy;
 pub mod ref_cp;
 

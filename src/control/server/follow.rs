@@ -20,6 +20,9 @@ const CAP: Duration = Duration::from_secs(600);
 /// this many, not the whole job.
 const BUFFER: usize = 32;
 
+/// How often a reader behind a database outage tries to catch up again.
+const RETRY: Duration = Duration::from_secs(1);
+
 /// Follows `job` for one reader; `None` when the job has `max_readers_per_job` already.
 pub(super) fn spawn(st: AppState, job: Job, after: i64) -> Option<mpsc::Receiver<Follow>> {
     let (tx, rx) = mpsc::channel(BUFFER);
@@ -40,6 +43,8 @@ pub(super) fn spawn(st: AppState, job: Job, after: i64) -> Option<mpsc::Receiver
 enum Replayed {
     /// Every stored event after the start was sent; the last one's id.
     Caught(i64),
+    /// The database could not be read; the last id sent before it.
+    Unread(i64),
     /// A terminal event was sent, or the reader left.
     Stop,
 }
@@ -51,7 +56,7 @@ async fn replay(st: &AppState, job: &Job, mut last: i64, tx: &mpsc::Sender<Follo
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, job = %job.id, "could not replay job events");
-                return Replayed::Caught(last);
+                return Replayed::Unread(last);
             }
         };
         let full = page.len() as i64 >= st.opts.replay_page;
@@ -79,18 +84,27 @@ async fn run(
     live: &mut broadcast::Receiver<HubMsg>,
     tx: &mpsc::Sender<Follow>,
 ) {
+    // Set while a catch-up could not read the database (an outage): tried again each
+    // RETRY until it can, instead of ending the reader's stream.
+    let mut behind = false;
     let mut last = match replay(st, &job, after, tx).await {
         Replayed::Caught(l) => l,
+        Replayed::Unread(l) => {
+            behind = true;
+            l
+        }
         Replayed::Stop => return,
     };
-    if job.is_final() {
+    if job.is_final() && !behind {
         let _ = tx.send(Follow::End(Some(Box::new(job)))).await;
         return;
     }
     let deadline = tokio::time::Instant::now() + CAP;
     loop {
+        let retry_at = tokio::time::Instant::now() + RETRY;
         let msg = tokio::select! {
             m = live.recv() => m,
+            _ = tokio::time::sleep_until(retry_at), if behind => Ok(HubMsg::Poke),
             _ = tokio::time::sleep_until(deadline) => {
                 let _ = tx.send(Follow::End(None)).await;
                 return;
@@ -112,14 +126,32 @@ async fn run(
             Ok(HubMsg::Final | HubMsg::Poke) | Err(broadcast::error::RecvError::Lagged(_)) => {
                 // Catch up from the database (a slow reader, another replica's events, or
                 // the end).
-                let Ok(Some(j)) = st.store.job(&job.id).await else {
-                    let _ = tx.send(Follow::End(None)).await;
-                    return;
+                let j = match st.store.job(&job.id).await {
+                    Ok(Some(j)) => j,
+                    Ok(None) => {
+                        let _ = tx.send(Follow::End(None)).await;
+                        return;
+                    }
+                    Err(e) => {
+                        if !behind {
+                            tracing::warn!(error = %e, job = %job.id, "reader waits for the database");
+                        }
+                        behind = true;
+                        continue;
+                    }
                 };
-                last = match replay(st, &j, last, tx).await {
-                    Replayed::Caught(l) => l,
+                match replay(st, &j, last, tx).await {
+                    Replayed::Caught(l) => {
+                        last = l;
+                        behind = false;
+                    }
+                    Replayed::Unread(l) => {
+                        last = l;
+                        behind = true;
+                        continue;
+                    }
                     Replayed::Stop => return,
-                };
+                }
                 if j.is_final() {
                     let _ = tx.send(Follow::End(Some(Box::new(j)))).await;
                     return;

@@ -130,6 +130,14 @@ impl Hub {
                 HubMsg::Final => super::bus::Note::Final(job.to_string()),
             };
             bus.send(note);
+            // With replicas a job's batches may arrive through several of them, and a later
+            // batch here can overtake an earlier one's note from another: readers re-read
+            // the stored events after their last id instead of taking this one's id as the
+            // new mark (which would skip the earlier batch).
+            if matches!(msg, HubMsg::Event(_)) {
+                self.publish_local(job, HubMsg::Poke);
+                return;
+            }
         }
         self.publish_local(job, msg);
     }
