@@ -31,17 +31,24 @@ impl Decision {
     }
 }
 
+/// A limit's step and burst in ms: each request moves the TAT on by `interval`; a request is
+/// allowed while the TAT is at most `tolerance` ahead of now. None for a limit of 0.
+pub fn cell(limit: Limit) -> Option<(i64, i64)> {
+    if limit.per_hour == 0 {
+        return None;
+    }
+    let interval = (HOUR_MS / i64::from(limit.per_hour)).max(1);
+    // The burst: `per_hour` requests fit between now and TAT.
+    Some((interval, interval * (i64::from(limit.per_hour) - 1)))
+}
+
 /// One request at `now` (ms) for a subject whose stored TAT is `tat` (none: never seen).
 pub fn decide(limit: Limit, tat: Option<i64>, now: i64) -> Decision {
-    if limit.per_hour == 0 {
+    let Some((interval, tolerance)) = cell(limit) else {
         return Decision::Deny {
             retry_after_ms: HOUR_MS,
         };
-    }
-    let interval = HOUR_MS / i64::from(limit.per_hour);
-    let interval = interval.max(1);
-    // The burst: `per_hour` requests fit between now and TAT.
-    let tolerance = interval * (i64::from(limit.per_hour) - 1);
+    };
     let tat = tat.unwrap_or(now).max(now);
     let allowed_at = tat - tolerance;
     if now < allowed_at {

@@ -135,6 +135,11 @@ impl ControlPlane {
         }
     }
 
+    /// The process id, when this test runs it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn kill(&mut self) {
         if let Some(c) = self.child.as_mut() {
             let _ = c.kill();

@@ -1,6 +1,7 @@
 //! Client API keys (stored as SHA-256 hashes) and the persistent request limits (one GCRA
 //! arrival time per subject, decided by `infernet_core::ratelimit`).
 use super::*;
+use crate::control::db::Dialect;
 use infernet_core::ratelimit::{self, Decision, Limit};
 use infernet_core::wire::keys::KeyRow;
 
@@ -34,10 +35,6 @@ pub struct KeyLookup {
     pub row: KeyRow,
     pub revoked: bool,
 }
-
-/// How many times a limit check retries when another replica changed the row between its
-/// read and its write.
-const CAS_TRIES: usize = 8;
 
 impl Store {
     pub async fn create_key(
@@ -132,55 +129,56 @@ impl Store {
         Ok(())
     }
 
-    /// One request by `subject` under `limit`: reads its arrival time, decides, and writes
-    /// the new one guarded on what it read (so concurrent requests, from any replica, are
-    /// each counted once).
+    /// One request by `subject` under `limit`, decided and counted in one statement (the
+    /// GCRA of `ratelimit::decide` as an upsert guarded on the stored arrival time), so
+    /// concurrent requests from any replica are each counted once and none is refused for
+    /// losing a race. A refusal reads the arrival time once more for its `Retry-After`.
     pub async fn take_rate(
         &self,
         subject: &str,
         limit: Limit,
         now: i64,
     ) -> Result<Decision, DbError> {
-        let _one_at_a_time = self.rates.lock().await;
-        for _ in 0..CAS_TRIES {
-            let stored = self
-                .db
-                .query_one(
-                    "SELECT tat FROM rate_limits WHERE subject = $1",
-                    &[subject.into()],
-                )
-                .await?
-                .and_then(|r| n(&r, 0));
-            let d = ratelimit::decide(limit, stored, now);
-            let Decision::Allow { tat } = d else {
-                return Ok(d);
-            };
-            let written = match stored {
-                None => {
-                    self.db
-                        .exec(
-                            "INSERT INTO rate_limits (subject, tat) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING",
-                            &[subject.into(), tat.into()],
-                        )
-                        .await?
-                }
-                Some(old) => {
-                    self.db
-                        .exec(
-                            "UPDATE rate_limits SET tat = $2 WHERE subject = $1 AND tat = $3",
-                            &[subject.into(), tat.into(), old.into()],
-                        )
-                        .await?
-                }
-            };
-            if written == 1 {
-                return Ok(d);
-            }
+        let Some((interval, tolerance)) = ratelimit::cell(limit) else {
+            return Ok(ratelimit::decide(limit, None, now));
+        };
+        let greatest = match self.db.dialect() {
+            Dialect::Postgres => "GREATEST",
+            Dialect::Sqlite => "MAX",
+        };
+        let sql = format!(
+            "INSERT INTO rate_limits (subject, tat) VALUES ($1, $2) \
+             ON CONFLICT (subject) DO UPDATE SET tat = {greatest}(rate_limits.tat, $3) + $4 \
+             WHERE {greatest}(rate_limits.tat, $3) - $5 <= $3 RETURNING tat"
+        );
+        let row = self
+            .db
+            .query_one(
+                &sql,
+                &[
+                    subject.into(),
+                    (now + interval).into(),
+                    now.into(),
+                    interval.into(),
+                    tolerance.into(),
+                ],
+            )
+            .await?;
+        if let Some(tat) = row.and_then(|r| n(&r, 0)) {
+            return Ok(Decision::Allow { tat });
         }
-        // Always losing to other replicas means heavy contention on one subject: refuse this
-        // one, briefly.
-        Ok(Decision::Deny {
-            retry_after_ms: 1000,
+        let stored = self
+            .db
+            .query_one(
+                "SELECT tat FROM rate_limits WHERE subject = $1",
+                &[subject.into()],
+            )
+            .await?
+            .and_then(|r| n(&r, 0));
+        Ok(match ratelimit::decide(limit, stored, now) {
+            // Freed between the two statements: say "now", the client retries at once.
+            Decision::Allow { .. } => Decision::Deny { retry_after_ms: 1 },
+            d => d,
         })
     }
 

@@ -56,20 +56,13 @@ fn time(v: Option<i64>) -> Value {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub db: Db,
-    /// Rate decisions of this process, one at a time: concurrent requests of one client
-    /// would otherwise race on its row (the guarded write still settles races between
-    /// replicas).
-    rates: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
     pub async fn open(target: &str) -> Result<Self, DbError> {
         let db = Db::open(target).await?;
         super::schema::migrate(&db).await?;
-        Ok(Self {
-            db,
-            rates: Default::default(),
-        })
+        Ok(Self { db })
     }
 
     /// Providers matching `cond` (SQL after WHERE).
