@@ -99,7 +99,12 @@ async fn one_job(http: &reqwest::Client, base: &str, i: usize) -> Duration {
     let mut body = resp.bytes_stream();
     let mut buf = String::new();
     let mut first = None;
-    while let Some(chunk) = body.next().await {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(30), body.next()).await;
+        let Ok(next) = next else {
+            panic!("job {id} ({base}): no event for 30 s; so far: {buf}");
+        };
+        let Some(chunk) = next else { break };
         buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
         if first.is_none() && buf.contains("event: token") {
             first = Some(t0.elapsed());

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod jobs;
 pub mod listener;
 pub mod logging;
+pub mod p2p;
 pub mod payout;
 pub mod retry;
 pub mod setup;

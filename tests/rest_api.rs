@@ -61,6 +61,7 @@ async fn node_routes_health_info_resources_openapi() {
         "/api/jobs/batch",
         "/api/jobs/stream",
         "/api/status",
+        "/api/p2p/peers",
         "/openapi.json",
     ] {
         assert!(spec["paths"].get(p).is_some(), "openapi lacks {p}");
@@ -105,7 +106,7 @@ async fn the_document_lists_exactly_the_routes_served() {
             }
         }
     }
-    assert_eq!(documented, 10);
+    assert_eq!(documented, 11);
     for path in [
         "/api",
         "/api/jobs/",

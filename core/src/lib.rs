@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod agent;
+pub mod c0mpute;
 pub mod chain;
 pub mod continuity;
 pub mod history;

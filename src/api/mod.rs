@@ -7,6 +7,7 @@ mod job_routes;
 
 mod node_routes;
 pub mod openapi;
+pub mod p2p_routes;
 pub mod ratelimit;
 pub mod reply;
 pub mod request;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub delegated: Option<crate::chain::delegated::DelegatedSlot>,
     /// What `/metrics` reads.
     pub metrics: Arc<crate::telemetry::node::NodeMetrics>,
+    /// The c0mpute swarm side.
+    pub p2p: p2p_routes::P2pState,
 }
 
 /// Every route, with its handler's `#[utoipa::path]` entry: the router and `/openapi.json`
@@ -59,6 +62,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(node_routes::info))
         .routes(routes!(node_routes::resources))
         .routes(routes!(node_routes::metrics))
+        .routes(routes!(p2p_routes::peers))
         .routes(routes!(openapi::serve))
         .routes(routes!(job_routes::create, job_routes::fetch))
         .routes(routes!(job_routes::create_batch))

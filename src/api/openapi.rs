@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn every_route_is_documented_once_with_its_response_codes() {
         // What the hand-written document listed (plus /health's 503), per operation.
-        let want: [(&str, &[&str]); 10] = [
+        let want: [(&str, &[&str]); 11] = [
             ("GET /health", &["200", "429", "503"]),
             ("GET /info", &["200", "429"]),
             ("GET /resources", &["200", "429"]),
@@ -97,6 +97,7 @@ mod tests {
                 &["200", "400", "403", "408", "413", "415", "429", "503"],
             ),
             ("GET /api/jobs", &["200", "400", "413", "429"]),
+            ("GET /api/p2p/peers", &["200", "429", "503"]),
             (
                 "POST /api/jobs/batch",
                 &["200", "400", "408", "413", "415", "429"],

@@ -13,6 +13,7 @@ pub(crate) mod ollama;
 pub(crate) mod openai;
 mod registry;
 mod remote;
+pub mod served;
 pub(crate) mod sse;
 mod stdio;
 mod stub;

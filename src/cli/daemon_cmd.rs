@@ -292,7 +292,7 @@ fn ask_remote(cmd: &str, spec: &str) -> Result<Option<Value>, ExitCode> {
     })
 }
 
-fn ask(cmd: &str) -> Result<(Paths, Option<Value>), ExitCode> {
+pub(super) fn ask(cmd: &str) -> Result<(Paths, Option<Value>), ExitCode> {
     let paths = paths()?;
     let rt = rt().ok_or(ExitCode::FAILURE)?;
     let v = rt.block_on(async {

@@ -15,6 +15,7 @@ pub(crate) use crate::term::{fetch_default_model, runtime};
 mod node;
 mod operator;
 mod payout_cmd;
+mod peers_cmd;
 mod pubkey_cmd;
 mod receipt_cmd;
 mod registration_cmd;
@@ -64,6 +65,8 @@ pub enum Command {
     Status(daemon_cmd::StatusArgs),
     /// The running node's counters: jobs, containers, chain (`--json`)
     Stats(daemon_cmd::StatusArgs),
+    /// The running node's c0mpute peers (p2p.enabled): models, GPU, last ad, bids
+    Peers(peers_cmd::PeersArgs),
     /// The background node's log (`-f` to follow, `--lines N`)
     Logs(daemon_cmd::LogsArgs),
     /// Validate config.json and show the effective settings
@@ -143,6 +146,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Restart(args) => daemon_cmd::restart(cli.config.as_deref(), args),
         Command::Status(args) => daemon_cmd::status(args),
         Command::Stats(args) => daemon_cmd::stats(args),
+        Command::Peers(args) => peers_cmd::run(args),
         Command::Logs(args) => daemon_cmd::logs(args),
         Command::Config(cmd) => config_cmd::run(cli.config.as_deref(), cmd),
         Command::Chat(args) => chat::run(cli.config.as_deref(), args),

@@ -41,6 +41,39 @@ pub struct Config {
     pub control_plane: ControlPlaneConfig,
     /// `/metrics` is always served; pushing the same series somewhere is opt-in.
     pub telemetry: TelemetryConfig,
+    /// The c0mpute peer-to-peer substrate (libp2p); off unless enabled.
+    pub p2p: P2pConfig,
+}
+
+/// Joining the c0mpute swarm: where to listen, whom to ask first, what to bid.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct P2pConfig {
+    #[serde(deserialize_with = "lenient::bool")]
+    pub enabled: bool,
+    /// libp2p listen addresses (multiaddrs).
+    pub listen: Vec<String>,
+    /// Peers to join through: multiaddrs ending in `/p2p/<peer id>`.
+    pub bootstrap: Vec<String>,
+    /// What this node asks per job, USD (its bid).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub price_usd: f64,
+    /// Seconds between capability ads (c0mpute ignores ads older than 5 min).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub ad_interval: f64,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            // The Infernet Protocol's P2P port.
+            listen: vec!["/ip4/0.0.0.0/tcp/46337".into()],
+            bootstrap: Vec::new(),
+            price_usd: 0.0,
+            ad_interval: 60.0,
+        }
+    }
 }
 
 /// Opt-in push of the `/metrics` series (Ritual's `forward_stats` stays off).
@@ -84,6 +117,7 @@ impl Default for Config {
             ui: UiConfig::default(),
             control_plane: ControlPlaneConfig::default(),
             telemetry: TelemetryConfig::default(),
+            p2p: P2pConfig::default(),
         }
     }
 }

@@ -95,6 +95,7 @@ pub fn validate(c: &mut Config, path: &Path) -> Result<Vec<String>, Error> {
     backends::check(&c.backends, &cx, &mut ids)?;
     control_plane::check(&c.control_plane, &cx)?;
     control_plane::check_telemetry(&c.telemetry, &cx)?;
+    control_plane::check_p2p(&c.p2p, &cx)?;
     containers::docker(c.docker.as_ref(), &cx)?;
     chain::check(&c.chain, &cx)?;
     server::check(&c.server, &cx)?;

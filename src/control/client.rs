@@ -71,6 +71,12 @@ impl NodeKey {
     pub fn public_key(&self) -> String {
         auth::public_key(&self.0).unwrap_or_default()
     }
+
+    /// The secret's bytes, for deriving this node's libp2p identity from the same key (one
+    /// key is the node everywhere). Never print them.
+    pub(crate) fn secret_bytes(&self) -> [u8; 32] {
+        self.0
+    }
 }
 
 /// A node's signed client for one control plane served by one or more replicas (or one URL

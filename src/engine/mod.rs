@@ -7,6 +7,7 @@ mod control_plane;
 mod docker;
 mod duties;
 mod event;
+mod p2p_side;
 mod rest;
 mod snapshot;
 mod targets;
@@ -66,6 +67,7 @@ impl Engine {
             job_service(&config, &store, targets.steps, &targets.states, &http);
         let chain = chain_side::spawn(&config, &jobs, &store, sup);
         let control = control_plane::spawn(&config, &targets.backends, sup);
+        let p2p = p2p_side::spawn(&config, &targets.backends, sup);
         let backends_view = duties::spawn_backend_probe(sup, &targets.backends);
         let metrics = crate::telemetry::node::NodeMetrics {
             jobs: jobs.clone(),
@@ -84,6 +86,7 @@ impl Engine {
             resource_bases: targets.resource_bases,
             chain: &chain,
             metrics,
+            p2p,
         };
         let rest_addr = rest::serve(&config, listener, parts, sup, &run.cancel);
         let docker = docker::spawn(sup, &config, &targets.states, http.client());

@@ -21,6 +21,7 @@ pub(super) struct Parts<'a> {
     pub resource_bases: Vec<(String, String)>,
     pub chain: &'a ChainSide,
     pub metrics: crate::telemetry::node::NodeMetrics,
+    pub p2p: api::p2p_routes::P2pState,
 }
 
 /// Binds `server.bind:server.port` and serves the API until `cancel`; returns the bound address.
@@ -91,5 +92,6 @@ fn app_state(config: &Config, parts: Parts<'_>) -> AppState {
         chain: parts.chain.status.clone(),
         delegated: parts.chain.delegated.clone(),
         metrics: Arc::new(parts.metrics),
+        p2p: parts.p2p,
     }
 }

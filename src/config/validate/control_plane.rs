@@ -1,6 +1,6 @@
 //! `control_plane`: where the node registers, and how often it talks to it.
 use super::{Ctx, is_http_url};
-use crate::config::{ControlPlaneConfig, Error, TelemetryConfig};
+use crate::config::{ControlPlaneConfig, Error, P2pConfig, TelemetryConfig};
 
 /// `telemetry`: the push target, when one is named.
 pub(super) fn check_telemetry(t: &TelemetryConfig, cx: &Ctx) -> Result<(), Error> {
@@ -11,6 +11,52 @@ pub(super) fn check_telemetry(t: &TelemetryConfig, cx: &Ctx) -> Result<(), Error
         ));
     }
     cx.seconds("telemetry.push_interval", t.push_interval)
+}
+
+/// `p2p`: addresses that parse as multiaddrs (bootstrap ones naming their peer), a price
+/// and an interval that make sense. Checked only when enabled.
+pub(super) fn check_p2p(p: &P2pConfig, cx: &Ctx) -> Result<(), Error> {
+    if !p.enabled {
+        return Ok(());
+    }
+    if p.listen.is_empty() {
+        return Err(cx.err(
+            "p2p.listen",
+            "empty: give at least one multiaddr, e.g. /ip4/0.0.0.0/tcp/46337",
+        ));
+    }
+    for (i, a) in p.listen.iter().enumerate() {
+        if let Err(e) = a.parse::<libp2p::Multiaddr>() {
+            return Err(cx.err(
+                format!("p2p.listen[{i}]"),
+                format!("'{a}' is not a multiaddr ({e}), e.g. /ip4/0.0.0.0/tcp/46337"),
+            ));
+        }
+    }
+    for (i, a) in p.bootstrap.iter().enumerate() {
+        let ok = a
+            .parse::<libp2p::Multiaddr>()
+            .map_err(|e| e.to_string())
+            .and_then(|m| match m.iter().last() {
+                Some(libp2p::multiaddr::Protocol::P2p(_)) => Ok(()),
+                _ => Err("it does not end in /p2p/<peer id>".to_string()),
+            });
+        if let Err(e) = ok {
+            return Err(cx.err(
+                format!("p2p.bootstrap[{i}]"),
+                format!(
+                    "'{a}' is not a peer address ({e}), e.g. /ip4/203.0.113.5/tcp/46337/p2p/16Uiu2…"
+                ),
+            ));
+        }
+    }
+    if !(p.price_usd.is_finite() && p.price_usd >= 0.0) {
+        return Err(cx.err(
+            "p2p.price_usd",
+            format!("expected USD >= 0, found '{}'", p.price_usd),
+        ));
+    }
+    cx.seconds("p2p.ad_interval", p.ad_interval)
 }
 
 pub(super) fn check(cp: &ControlPlaneConfig, cx: &Ctx) -> Result<(), Error> {

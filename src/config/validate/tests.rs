@@ -355,6 +355,63 @@ fn control_plane() {
 }
 
 #[test]
+fn p2p_is_checked_only_when_enabled() {
+    let mut c = base();
+    c.p2p.listen = vec!["not an address".into()];
+    assert_eq!(check(&mut c), Ok(vec![]), "off: not checked");
+    let id = libp2p::identity::Keypair::generate_secp256k1()
+        .public()
+        .to_peer_id();
+    let peer = format!("/ip4/127.0.0.1/tcp/4001/p2p/{id}");
+    assert_cases(&[
+        (
+            |c| {
+                c.p2p.enabled = true;
+                c.p2p.listen = vec!["/ip4/0.0.0.0/tcp/1".into(), "127.0.0.1:4001".into()];
+            },
+            "p2p.listen[1]",
+            "'127.0.0.1:4001' is not a multiaddr (invalid multiaddr), e.g. /ip4/0.0.0.0/tcp/46337",
+        ),
+        (
+            |c| {
+                c.p2p.enabled = true;
+                c.p2p.listen = vec![];
+            },
+            "p2p.listen",
+            "empty: give at least one multiaddr, e.g. /ip4/0.0.0.0/tcp/46337",
+        ),
+        (
+            |c| {
+                c.p2p.enabled = true;
+                c.p2p.bootstrap = vec!["/ip4/127.0.0.1/tcp/4001".into()];
+            },
+            "p2p.bootstrap[0]",
+            "'/ip4/127.0.0.1/tcp/4001' is not a peer address (it does not end in /p2p/<peer id>), e.g. /ip4/203.0.113.5/tcp/46337/p2p/16Uiu2…",
+        ),
+        (
+            |c| {
+                c.p2p.enabled = true;
+                c.p2p.price_usd = -1.0;
+            },
+            "p2p.price_usd",
+            "expected USD >= 0, found '-1'",
+        ),
+        (
+            |c| {
+                c.p2p.enabled = true;
+                c.p2p.ad_interval = 0.0;
+            },
+            "p2p.ad_interval",
+            "expected seconds > 0, found '0'",
+        ),
+    ]);
+    let mut c = base();
+    c.p2p.enabled = true;
+    c.p2p.bootstrap = vec![peer];
+    assert_eq!(check(&mut c), Ok(vec![]));
+}
+
+#[test]
 fn docker_credentials() {
     let message =
         "needs both 'username' and 'password' (remove the 'docker' object for anonymous pulls)";

@@ -256,7 +256,11 @@ impl Agent {
                 };
                 (JobEvent::Meta(meta), true, None)
             }
-            ChatEvent::Token { text, .. } => (JobEvent::Token(TokenData { text }), false, None),
+            // The first token goes out at once (the client's time to first token); the rest
+            // are batched.
+            ChatEvent::Token { text, .. } => {
+                (JobEvent::Token(TokenData { text }), tokens == 1, None)
+            }
             ChatEvent::Done {
                 reason,
                 text,

@@ -46,32 +46,7 @@ impl Agent {
                 return s.clone();
             }
         }
-        let mem = crate::system::Memory::probe();
-        let mut by_model: Vec<(String, Arc<dyn ChatBackend>)> = Vec::new();
-        for b in self.backends.all() {
-            let mut names: Vec<String> = Vec::new();
-            match tokio::time::timeout(Duration::from_secs(5), b.models()).await {
-                Ok(Ok(models)) => {
-                    for m in models {
-                        // Only what fits this box (unknown sizes pass).
-                        if mem.fits(m.size_bytes) != Some(false) {
-                            names.push(m.name);
-                        }
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::debug!(backend = %b.id(), error = %e, "backend lists no models")
-                }
-                Err(_) => tracing::debug!(backend = %b.id(), "backend model list timed out"),
-            }
-            // Only what the backend itself lists: a configured name it does not list (or a
-            // backend that does not answer) would take jobs that then fail.
-            for n in names {
-                if !by_model.iter().any(|(m, _)| *m == n) {
-                    by_model.push((n, b.clone()));
-                }
-            }
-        }
+        let by_model = crate::backend::served::list(&self.backends).await;
         let served = Served {
             by_model,
             at: Some(Instant::now()),

@@ -21,9 +21,14 @@ const CHANNEL: &str = "infernet_cp";
 /// How long notes are gathered before they are sent.
 const COALESCE: Duration = Duration::from_millis(5);
 
+/// Notes sent in one NOTIFY at most (a line each; PostgreSQL's payload limit is 8000 bytes).
+const NOTES_PER_PAYLOAD: usize = 96;
+
 /// What one replica tells the others.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Note {
+    /// Notes were dropped (the sender fell behind): every reader and long poll re-reads.
+    Resync,
     /// A job became claimable.
     Work,
     /// A job has new stored events.
@@ -35,6 +40,7 @@ pub enum Note {
 impl Note {
     fn encode(&self, replica: &str) -> String {
         match self {
+            Note::Resync => format!("{replica} r -"),
             Note::Work => format!("{replica} w -"),
             Note::Events(j) => format!("{replica} e {j}"),
             Note::Claimed(j) => format!("{replica} c {j}"),
@@ -47,6 +53,7 @@ impl Note {
         let mut it = payload.splitn(3, ' ');
         let (from, kind, job) = (it.next()?, it.next()?, it.next()?);
         let note = match kind {
+            "r" => Note::Resync,
             "w" => Note::Work,
             "e" => Note::Events(job.to_string()),
             "c" => Note::Claimed(job.to_string()),
@@ -57,17 +64,35 @@ impl Note {
     }
 }
 
+/// A NOTIFY payload: one note a line.
+fn encode_all<'a>(notes: impl Iterator<Item = &'a Note>, replica: &str) -> String {
+    notes
+        .map(|n| n.encode(replica))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The notes of a payload, each with its sender; lines that are not ours are skipped.
+fn decode_all(payload: &str) -> Vec<(String, Note)> {
+    payload.lines().filter_map(Note::decode).collect()
+}
+
 /// The sending side, held by the hub.
 #[derive(Debug, Clone)]
 pub struct Bus {
     tx: mpsc::Sender<Note>,
+    /// Set when a note could not be queued: the next NOTIFY tells every replica to re-read.
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Bus {
-    /// Never blocks a request: when the sender is far behind, a note is dropped (readers
-    /// still catch up at their next event or their end, long polls at their timeout).
+    /// Never blocks a request: when the sender is far behind, the note is dropped and the
+    /// other replicas are told to re-read everything instead (no wake-up is lost).
     pub fn send(&self, note: Note) {
-        let _ = self.tx.try_send(note);
+        if self.tx.try_send(note).is_err() {
+            self.dropped
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -82,15 +107,17 @@ pub fn start(
     let replica = uuid::Uuid::new_v4().simple().to_string();
     let (tx, rx) = mpsc::channel::<Note>(4096);
     let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let me = replica.clone();
+    let flag = dropped.clone();
     sup.restart::<_, _, std::convert::Infallible>(
         "bus-notify",
         crate::supervise::Backoff::default(),
         move |cancel| {
-            let (rx, db, me) = (rx.clone(), db.clone(), me.clone());
+            let (rx, db, me, flag) = (rx.clone(), db.clone(), me.clone(), flag.clone());
             async move {
                 let mut rx = rx.lock().await;
-                notify_loop(&mut rx, &db, &me, &cancel).await;
+                notify_loop(&mut rx, &db, &me, &flag, &cancel).await;
                 Ok(())
             }
         },
@@ -107,13 +134,16 @@ pub fn start(
             }
         },
     );
-    Bus { tx }
+    Bus { tx, dropped }
 }
 
+/// Sends what was queued, gathered for COALESCE, deduplicated, many notes a NOTIFY (one
+/// statement per batch, not per note: under load a NOTIFY per note falls behind).
 async fn notify_loop(
     rx: &mut mpsc::Receiver<Note>,
     db: &crate::control::db::Db,
     me: &str,
+    dropped: &std::sync::atomic::AtomicBool,
     cancel: &CancellationToken,
 ) {
     loop {
@@ -127,8 +157,12 @@ async fn notify_loop(
         while let Ok(n) = rx.try_recv() {
             notes.insert(n);
         }
-        for n in notes {
-            let payload = n.encode(me);
+        if dropped.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            notes.insert(Note::Resync);
+        }
+        let notes: Vec<Note> = notes.into_iter().collect();
+        for chunk in notes.chunks(NOTES_PER_PAYLOAD) {
+            let payload = encode_all(chunk.iter(), me);
             if let Err(e) = db
                 .exec(
                     "SELECT pg_notify($1, $2)",
@@ -213,22 +247,29 @@ async fn listen_once(
             Some(Err(why)) => break Err(why),
             None => break Err("the LISTEN connection ended".to_string()),
         };
-        let Some((from, note)) = Note::decode(&payload) else {
-            continue;
-        };
-        if from == me {
-            continue;
-        }
-        match note {
-            Note::Work => hub.wake_local(),
-            Note::Events(j) => hub.publish_local(&j, HubMsg::Poke),
-            Note::Claimed(j) => hub.publish_local(&j, HubMsg::Claimed),
-            Note::Final(j) => hub.publish_local(&j, HubMsg::Final),
+        for (from, note) in decode_all(&payload) {
+            if from != me {
+                heard(hub, note);
+            }
         }
     };
     driver.abort();
     drop(client);
     result
+}
+
+/// What a note from another replica means here.
+fn heard(hub: &Hub, note: Note) {
+    match note {
+        Note::Resync => {
+            hub.wake_local();
+            hub.poke_all_local();
+        }
+        Note::Work => hub.wake_local(),
+        Note::Events(j) => hub.publish_local(&j, HubMsg::Poke),
+        Note::Claimed(j) => hub.publish_local(&j, HubMsg::Claimed),
+        Note::Final(j) => hub.publish_local(&j, HubMsg::Final),
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +279,7 @@ mod tests {
     #[test]
     fn notes_round_trip_and_strangers_are_ignored() {
         for n in [
+            Note::Resync,
             Note::Work,
             Note::Events("j1".into()),
             Note::Claimed("j-2".into()),
@@ -247,5 +289,29 @@ mod tests {
         }
         assert_eq!(Note::decode("r1 z j"), None);
         assert_eq!(Note::decode("garbage"), None);
+    }
+
+    #[test]
+    fn many_notes_travel_in_one_payload_under_the_size_limit() {
+        let notes: Vec<Note> = (0..NOTES_PER_PAYLOAD)
+            .map(|i| Note::Events(uuid::Uuid::new_v4().to_string() + &i.to_string()))
+            .chain([Note::Work, Note::Resync])
+            .collect();
+        let payload = encode_all(
+            notes[..NOTES_PER_PAYLOAD].iter(),
+            "0123456789abcdef0123456789abcdef",
+        );
+        assert!(payload.len() < 8000, "{} bytes", payload.len());
+        let back: Vec<Note> = decode_all(&payload).into_iter().map(|(_, n)| n).collect();
+        assert_eq!(back, notes[..NOTES_PER_PAYLOAD]);
+        // A stranger's line among ours is skipped, the rest read.
+        let mixed = format!("r1 w -\nnot ours\n{}", Note::Resync.encode("r2"));
+        assert_eq!(
+            decode_all(&mixed),
+            [
+                ("r1".to_string(), Note::Work),
+                ("r2".to_string(), Note::Resync)
+            ]
+        );
     }
 }

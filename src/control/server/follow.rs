@@ -23,6 +23,9 @@ const BUFFER: usize = 32;
 /// How often a reader behind a database outage tries to catch up again.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// A reader that heard nothing this long re-reads its job from the database.
+const QUIET: Duration = Duration::from_secs(10);
+
 /// Follows `job` for one reader; `None` when the job has `max_readers_per_job` already.
 pub(super) fn spawn(st: AppState, job: Job, after: i64) -> Option<mpsc::Receiver<Follow>> {
     let (tx, rx) = mpsc::channel(BUFFER);
@@ -101,10 +104,12 @@ async fn run(
     }
     let deadline = tokio::time::Instant::now() + CAP;
     loop {
-        let retry_at = tokio::time::Instant::now() + RETRY;
+        // Behind an outage: try again soon. Otherwise re-read after a long silence anyway,
+        // so a notification lost between replicas delays a reader, never strands it.
+        let recheck_at = tokio::time::Instant::now() + if behind { RETRY } else { QUIET };
         let msg = tokio::select! {
             m = live.recv() => m,
-            _ = tokio::time::sleep_until(retry_at), if behind => Ok(HubMsg::Poke),
+            _ = tokio::time::sleep_until(recheck_at) => Ok(HubMsg::Poke),
             _ = tokio::time::sleep_until(deadline) => {
                 let _ = tx.send(Follow::End(None)).await;
                 return;

@@ -392,17 +392,68 @@ impl Store {
             Ok((j, _)) => j,
             Err(r) => return Ok(Err(r)),
         };
-        let mut stored = Vec::with_capacity(events.len());
-        for (i, (kind, data)) in events.iter().enumerate() {
-            let seq = first_seq.map(|f| f.saturating_add(i as u64).min(i64::MAX as u64) as i64);
-            if let Some(e) = self
-                .insert_numbered(job_id, j.attempts, kind, data, seq, now)
-                .await?
-            {
-                stored.push(e);
-            }
-        }
+        let stored = self
+            .insert_batch(job_id, j.attempts, events, first_seq, now)
+            .await?;
         Ok(Ok((j.attempts, stored)))
+    }
+
+    /// A batch of events in one statement (one round trip per batch, not per event); the
+    /// numbered ones already stored are skipped. Returned in the batch's order.
+    async fn insert_batch(
+        &self,
+        job_id: &str,
+        attempt: i64,
+        events: &[(String, Value)],
+        first_seq: Option<u64>,
+        now: i64,
+    ) -> Result<Vec<StoredEvent>, DbError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seq_of =
+            |i: usize| first_seq.map(|f| f.saturating_add(i as u64).min(i64::MAX as u64) as i64);
+        let mut sql = String::from(
+            "INSERT INTO job_events (job_id, attempt, event_type, data, created_at, seq) VALUES ",
+        );
+        let mut params: Vec<Val> = vec![job_id.into(), attempt.into(), now.into()];
+        for (i, (kind, data)) in events.iter().enumerate() {
+            let k = params.len();
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("($1, $2, ${}, ${}, $3, ${})", k + 1, k + 2, k + 3));
+            params.push(kind.as_str().into());
+            params.push(data.to_string().into());
+            params.push(seq_of(i).into());
+        }
+        sql.push_str(" ON CONFLICT (job_id, attempt, seq) DO NOTHING RETURNING id, seq");
+        let mut rows: Vec<(i64, Option<i64>)> = self
+            .db
+            .query(&sql, &params)
+            .await?
+            .iter()
+            .filter_map(|r| Some((n(r, 0)?, n(r, 1))))
+            .collect();
+        // Ids are given in the batch's order; RETURNING's own order is not promised.
+        rows.sort_unstable();
+        let index = |pos: usize, seq: Option<i64>| match (first_seq, seq) {
+            (Some(f), Some(s)) => usize::try_from(s - f as i64).ok(),
+            _ => Some(pos),
+        };
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .filter_map(|(pos, (id, seq))| {
+                let (kind, data) = events.get(index(pos, seq)?)?;
+                Some(StoredEvent {
+                    id,
+                    attempt,
+                    kind: kind.clone(),
+                    data: data.clone(),
+                })
+            })
+            .collect())
     }
 
     pub async fn insert_event(
