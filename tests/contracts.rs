@@ -386,7 +386,9 @@ async fn recurring_intervals_redundancy_and_cancellation() {
     );
 
     let start = u64::from(s.active_at);
-    set_time(&e.chain, start + 9).await;
+    // Mid-interval: every block mined below (each a second or more apart on a loaded
+    // machine) stays in interval 1.
+    set_time(&e.chain, start + 5).await;
     assert_eq!(
         e.user
             .getSubscriptionInterval(s.active_at, s.period)
