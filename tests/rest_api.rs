@@ -106,7 +106,7 @@ async fn the_document_lists_exactly_the_routes_served() {
             }
         }
     }
-    assert_eq!(documented, 11);
+    assert_eq!(documented, 12);
     for path in [
         "/api",
         "/api/jobs/",

@@ -49,6 +49,12 @@ pub fn decide(limit: Limit, tat: Option<i64>, now: i64) -> Decision {
             retry_after_ms: HOUR_MS,
         };
     };
+    decide_cell(interval, tolerance, tat, now)
+}
+
+/// The GCRA step itself, for a cell given directly (a burst other than the hourly count:
+/// `n` a `window` is `decide_cell(window / n, window - window / n, …)`).
+pub fn decide_cell(interval: i64, tolerance: i64, tat: Option<i64>, now: i64) -> Decision {
     let tat = tat.unwrap_or(now).max(now);
     let allowed_at = tat - tolerance;
     if now < allowed_at {

@@ -63,6 +63,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(node_routes::resources))
         .routes(routes!(node_routes::metrics))
         .routes(routes!(p2p_routes::peers))
+        .routes(routes!(p2p_routes::chat))
         .routes(routes!(openapi::serve))
         .routes(routes!(job_routes::create, job_routes::fetch))
         .routes(routes!(job_routes::create_batch))

@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn every_route_is_documented_once_with_its_response_codes() {
         // What the hand-written document listed (plus /health's 503), per operation.
-        let want: [(&str, &[&str]); 11] = [
+        let want: [(&str, &[&str]); 12] = [
             ("GET /health", &["200", "429", "503"]),
             ("GET /info", &["200", "429"]),
             ("GET /resources", &["200", "429"]),
@@ -98,6 +98,10 @@ mod tests {
             ),
             ("GET /api/jobs", &["200", "400", "413", "429"]),
             ("GET /api/p2p/peers", &["200", "429", "503"]),
+            (
+                "POST /api/p2p/chat",
+                &["200", "400", "408", "413", "415", "429", "503"],
+            ),
             (
                 "POST /api/jobs/batch",
                 &["200", "400", "408", "413", "415", "429"],

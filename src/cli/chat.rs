@@ -36,6 +36,10 @@ pub struct ChatArgs {
     /// the chat runs on a node it picks; same output and --json events as local
     #[arg(long, conflicts_with_all = ["backend", "host"])]
     pub remote: bool,
+    /// Buy the answer from the c0mpute swarm through the running node (p2p.enabled): the
+    /// cheapest peer serving the model runs it
+    #[arg(long, conflicts_with_all = ["local", "remote", "url", "backend", "host"])]
+    pub p2p: bool,
     /// Control plane URL (implies --remote)
     #[arg(long, conflicts_with_all = ["local", "backend", "host"])]
     pub url: Option<String>,
@@ -96,7 +100,14 @@ async fn chat(cfg: config::Config, defaults: bool, args: ChatArgs, prompt: Strin
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let resolved = if args.remote || args.url.is_some() {
+    let resolved = if args.p2p {
+        super::peers_cmd::daemon_rest().await.map(|rest| {
+            let b: std::sync::Arc<dyn backend::ChatBackend> = std::sync::Arc::new(
+                infernet::p2p::client::ViaNode::new(&format!("http://{rest}")),
+            );
+            (b, Vec::new())
+        })
+    } else if args.remote || args.url.is_some() {
         let url = args
             .url
             .clone()

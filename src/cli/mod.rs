@@ -20,6 +20,7 @@ mod pubkey_cmd;
 mod receipt_cmd;
 mod registration_cmd;
 mod remote_cmd;
+mod run_cmd;
 mod secret;
 mod service_cmd;
 mod setup;
@@ -67,6 +68,9 @@ pub enum Command {
     Stats(daemon_cmd::StatusArgs),
     /// The running node's c0mpute peers (p2p.enabled): models, GPU, last ad, bids
     Peers(peers_cmd::PeersArgs),
+    /// One c0mpute infernet.inference workload from a spec (FILE or stdin) on this node's
+    /// backends; the result as JSON (c0mpute's infernet plugin runs this)
+    Run(run_cmd::RunArgs),
     /// The background node's log (`-f` to follow, `--lines N`)
     Logs(daemon_cmd::LogsArgs),
     /// Validate config.json and show the effective settings
@@ -147,6 +151,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => daemon_cmd::status(args),
         Command::Stats(args) => daemon_cmd::stats(args),
         Command::Peers(args) => peers_cmd::run(args),
+        Command::Run(args) => run_cmd::run(cli.config.as_deref(), args),
         Command::Logs(args) => daemon_cmd::logs(args),
         Command::Config(cmd) => config_cmd::run(cli.config.as_deref(), cmd),
         Command::Chat(args) => chat::run(cli.config.as_deref(), args),

@@ -11,6 +11,26 @@ pub struct PeersArgs {
     pub json: bool,
 }
 
+/// The running node's REST address (`127.0.0.1:4000`), from the daemon itself.
+pub(super) async fn daemon_rest() -> Result<String, String> {
+    let paths = infernet::daemon::Paths::from_env().map_err(|e| e.to_string())?;
+    let not_running = || "the node is not running: start it with `infernet start`".to_string();
+    if !paths.sock.exists() {
+        return Err(not_running());
+    }
+    let v = infernet::daemon::ipc::call(&paths.sock, "status", Value::Null, Duration::from_secs(3))
+        .await
+        .map_err(|e| match e {
+            infernet::daemon::ipc::ClientError::Unreachable { .. } => not_running(),
+            e => e.to_string(),
+        })?;
+    v["rest"]
+        .as_str()
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| "the node did not say where its REST API is".to_string())
+}
+
 pub fn run(args: PeersArgs) -> ExitCode {
     let (_, status) = match daemon_cmd::ask("status") {
         Ok(x) => x,

@@ -61,6 +61,12 @@ pub struct P2pConfig {
     /// Seconds between capability ads (c0mpute ignores ads older than 5 min).
     #[serde(deserialize_with = "lenient::f64")]
     pub ad_interval: f64,
+    /// Seconds a buyer collects bids (c0mpute: 8).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub bid_window: f64,
+    /// The most this node pays per job it buys, USD (its offers' `max_price_usd`).
+    #[serde(deserialize_with = "lenient::f64")]
+    pub max_price_usd: f64,
 }
 
 impl Default for P2pConfig {
@@ -72,6 +78,8 @@ impl Default for P2pConfig {
             bootstrap: Vec::new(),
             price_usd: 0.0,
             ad_interval: 60.0,
+            bid_window: 8.0,
+            max_price_usd: 1.0,
         }
     }
 }

@@ -86,7 +86,7 @@ impl Engine {
             resource_bases: targets.resource_bases,
             chain: &chain,
             metrics,
-            p2p,
+            p2p: p2p.clone(),
         };
         let rest_addr = rest::serve(&config, listener, parts, sup, &run.cancel);
         let docker = docker::spawn(sup, &config, &targets.states, http.client());
@@ -114,7 +114,12 @@ impl Engine {
             docker,
             store,
             grace: secs(config.jobs.shutdown_grace),
-            backends: targets.backends,
+            backends: match &p2p {
+                crate::api::p2p_routes::P2pState::On(h) => {
+                    targets.backends.with(std::sync::Arc::new(h.clone()))
+                }
+                _ => targets.backends,
+            },
             backends_view,
             control: control.agent,
             managed: managed_ids(&config),

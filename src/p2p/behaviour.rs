@@ -13,6 +13,8 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
+    /// Direct streams (a job's events from its worker to its buyer).
+    pub stream: libp2p_stream::Behaviour,
 }
 
 impl Behaviour {
@@ -50,6 +52,7 @@ impl Behaviour {
             kad,
             identify,
             ping: ping::Behaviour::new(ping::Config::new()),
+            stream: libp2p_stream::Behaviour::new(),
         })
     }
 }

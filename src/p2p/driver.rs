@@ -1,19 +1,25 @@
 //! The swarm's event loop: listens, dials the bootstrap peers, keeps Kademlia fed from
 //! identify, publishes this node's capability ad (every `p2p.ad_interval`, and at once when a
 //! new peer subscribes, so it learns of us without waiting), and takes the ads it hears into
-//! the peer table. Every decision about a message is `infernet_core::c0mpute`'s.
+//! the peer table; job messages go to the market (bids, accepted jobs, our offers' bids
+//! and receipts), publishes from the buyer and the workers arrive as commands. Every
+//! decision about a message is `infernet_core::c0mpute`'s.
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::{Ad, Shared};
+use super::market::Market;
+use super::{Ad, Cmd, Shared};
 use crate::clock::now_ms;
 use futures::StreamExt;
+use infernet_core::c0mpute::auction::Terms;
 use infernet_core::c0mpute::{
-    CapabilityAd, KAD_PROTOCOL, ROLE_TAG, TOPIC_CAP, TOPIC_HEARTBEAT, gpu_tag, model_tag,
+    CapabilityAd, KAD_PROTOCOL, ROLE_TAG, TOPIC_CAP, TOPIC_HEARTBEAT, WORKLOAD_INFERENCE, gpu_tag,
+    jobs_topic, model_tag,
 };
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The least time between two ads sent because peers subscribed.
@@ -26,6 +32,10 @@ pub(super) struct Settings {
     pub listen: Vec<Multiaddr>,
     pub bootstrap: Vec<Multiaddr>,
     pub ad_interval: Duration,
+    /// What this node asks per job (its bid).
+    pub price_usd: f64,
+    pub backends: crate::backend::Backends,
+    pub routes: Arc<super::buyer::Routes>,
 }
 
 fn build(s: &Settings) -> Result<Swarm<Behaviour>, String> {
@@ -54,10 +64,23 @@ pub(super) async fn run(
     s: &Settings,
     shared: &Arc<Mutex<Shared>>,
     ad: &Arc<Mutex<Ad>>,
+    cmds: (&mpsc::Sender<Cmd>, &mut mpsc::Receiver<Cmd>),
     cancel: &CancellationToken,
 ) -> Result<(), String> {
+    let (cmd_tx, cmd_rx) = cmds;
     let mut swarm = build(s)?;
     let me = *swarm.local_peer_id();
+    let jobs_topic = gossipsub::IdentTopic::new(jobs_topic(WORKLOAD_INFERENCE));
+    let control = swarm.behaviour().stream.new_control();
+    let mut market = Market::new(super::worker::WorkerCtx {
+        backends: s.backends.clone(),
+        control: control.clone(),
+        keypair: s.keypair.clone(),
+        me,
+        cmds: cmd_tx.clone(),
+        topic: jobs_topic.to_string(),
+    });
+    super::market::accept_streams(control, s.routes.clone(), cancel.clone())?;
     for l in &s.listen {
         swarm
             .listen_on(l.clone())
@@ -65,7 +88,7 @@ pub(super) async fn run(
     }
     let cap = gossipsub::IdentTopic::new(TOPIC_CAP);
     let beat = gossipsub::IdentTopic::new(TOPIC_HEARTBEAT);
-    for t in [&cap, &beat] {
+    for t in [&cap, &beat, &jobs_topic] {
         swarm
             .behaviour_mut()
             .gossipsub
@@ -86,16 +109,37 @@ pub(super) async fn run(
     let mut eager = false;
     let changed = ad.lock().unwrap_or_else(|e| e.into_inner()).changed.clone();
     loop {
+        // An ad wanted within the gap of the last one goes out when the gap has passed.
+        let held = last_ad
+            .filter(|_| eager)
+            .map(|t| tokio::time::Instant::from_std(t + AD_EAGER_GAP));
         tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             _ = changed.notified() => eager = true,
+            _ = tokio::time::sleep_until(held.unwrap_or_else(tokio::time::Instant::now)), if held.is_some() => {}
+            c = cmd_rx.recv() => {
+                if let Some(Cmd::Publish { topic, bytes, done }) = c {
+                    let r = swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(gossipsub::IdentTopic::new(topic), bytes)
+                        .map(|_| ())
+                        .map_err(|e| match e {
+                            gossipsub::PublishError::NoPeersSubscribedToTopic => {
+                                "no peer is listening on the jobs topic yet".to_string()
+                            }
+                            e => e.to_string(),
+                        });
+                    let _ = done.send(r);
+                }
+            }
             _ = ad_tick.tick() => eager = true,
             _ = kad_tick.tick() => {
                 // Err while the table is empty: nothing to ask yet.
                 let _ = swarm.behaviour_mut().kad.bootstrap();
             }
             ev = swarm.select_next_some() => {
-                if on_event(&mut swarm, ev, me, shared) {
+                if on_event(&mut swarm, ev, me, shared, &mut market, s, ad) {
                     eager = true;
                 }
             }
@@ -103,8 +147,10 @@ pub(super) async fn run(
         let due = last_ad.is_none_or(|t| t.elapsed() >= AD_EAGER_GAP);
         if eager && due {
             eager = false;
-            last_ad = Some(Instant::now());
-            publish_ad(&mut swarm, &cap, me, ad, shared);
+            // Not sent (nobody subscribed yet): the next subscription asks again.
+            if publish_ad(&mut swarm, &cap, me, ad, shared) {
+                last_ad = Some(Instant::now());
+            }
         }
     }
 }
@@ -115,7 +161,7 @@ fn publish_ad(
     me: PeerId,
     ad: &Arc<Mutex<Ad>>,
     shared: &Arc<Mutex<Shared>>,
-) {
+) -> bool {
     let a = ad.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut tags = vec![ROLE_TAG.to_string(), gpu_tag(&a.gpu_class)];
     tags.extend(a.models.iter().map(|m| model_tag(m)));
@@ -138,11 +184,15 @@ fn publish_ad(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .view
-                .ads_sent += 1
+                .ads_sent += 1;
+            true
         }
         // Nobody subscribed yet: the next subscription sends it.
-        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-        Err(e) => tracing::debug!(error = %e, "capability ad not published"),
+        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => false,
+        Err(e) => {
+            tracing::debug!(error = %e, "capability ad not published");
+            false
+        }
     }
 }
 
@@ -152,6 +202,9 @@ fn on_event(
     ev: SwarmEvent<BehaviourEvent>,
     me: PeerId,
     shared: &Arc<Mutex<Shared>>,
+    market: &mut Market,
+    s: &Settings,
+    ad: &Arc<Mutex<Ad>>,
 ) -> bool {
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     match ev {
@@ -198,7 +251,18 @@ fn on_event(
         SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
             message,
             ..
-        })) => heard(&message, shared),
+        })) => {
+            if message.topic == gossipsub::IdentTopic::new(TOPIC_CAP).hash() {
+                heard(&message, shared);
+            } else if let Some(bid) =
+                market.on_message(&message, &terms(s, ad, market), &s.routes, shared)
+            {
+                let topic = message.topic.clone();
+                if let Err(e) = swarm.behaviour_mut().gossipsub.publish(topic, bid) {
+                    tracing::warn!(error = %e, "p2p bid not published");
+                }
+            }
+        }
         _ => {}
     }
     false
@@ -221,11 +285,22 @@ fn found(swarm: &mut Swarm<Behaviour>, peer: PeerId, me: PeerId) {
     }
 }
 
-/// A gossip message: ads go to the peer table (or are refused, counted and logged).
-fn heard(message: &gossipsub::Message, shared: &Arc<Mutex<Shared>>) {
-    if message.topic != gossipsub::IdentTopic::new(TOPIC_CAP).hash() {
-        return;
+/// What this node bids with now: its ad's tags and models, its price, an ETA from its load.
+fn terms(s: &Settings, ad: &Arc<Mutex<Ad>>, market: &Market) -> Terms {
+    let a = ad.lock().unwrap_or_else(|e| e.into_inner());
+    let mut tags = vec![ROLE_TAG.to_string(), gpu_tag(&a.gpu_class)];
+    tags.extend(a.models.iter().map(|m| model_tag(m)));
+    Terms {
+        me: market.me().to_string(),
+        tags,
+        models: a.models.clone(),
+        price_usd: s.price_usd,
+        eta_seconds: 5 + 5 * market.running() as u64,
     }
+}
+
+/// A capability ad: to the peer table (or refused, counted and logged).
+fn heard(message: &gossipsub::Message, shared: &Arc<Mutex<Shared>>) {
     let source = message.source.map(|p| p.to_string());
     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
     match s.table.ad(source.as_deref(), &message.data, now_ms()) {

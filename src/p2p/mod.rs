@@ -2,19 +2,28 @@
 //! with Noise and Yamux, Kademlia as `/c0mpute/kad/1.0.0`, identify as `/c0mpute/id/1.0.0`,
 //! gossipsub on c0mpute's topics. With `p2p.enabled` the node joins from its bootstrap
 //! peers under the libp2p identity of its node key, advertises what it serves
-//! (`c0mpute:role:infernet`, its models, its GPU class), and keeps a table of the peers it
-//! hears from.
+//! (`c0mpute:role:infernet`, its models, its GPU class), keeps a table of the peers it
+//! hears from, bids on `infernet.inference` offers it can serve and runs the jobs it wins
+//! (streaming to the buyer, then a signed receipt), and buys: a chat offered to the swarm
+//! goes to the cheapest bid and streams back here.
 mod behaviour;
+mod buyer;
+pub mod client;
+mod direct;
 mod driver;
 pub mod identity;
+mod market;
+mod worker;
 
-use crate::backend::Backends;
+use crate::backend::{Backends, ChatEvent, ChatRequest};
 use crate::config::P2pConfig;
 use crate::control::client::NodeKey;
 use infernet_core::c0mpute::{PeerEntry, PeerTable};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 /// How often the models in the ad are listed again from the backends.
 const MODELS_EVERY: Duration = Duration::from_secs(60);
@@ -43,6 +52,36 @@ pub struct P2pView {
     /// Messages refused (forged source, expired, oversized, malformed), and the last reason.
     pub refused: u64,
     pub last_refusal: Option<String>,
+    /// As a worker: bids sent, jobs won.
+    pub bids_sent: u64,
+    pub jobs_won: u64,
+    /// As a buyer: receipts that verified, and those that did not.
+    pub receipts_verified: u64,
+    pub receipts_failed: u64,
+}
+
+/// What the buyer and the workers ask of the swarm loop.
+pub(crate) enum Cmd {
+    Publish {
+        topic: String,
+        bytes: Vec<u8>,
+        done: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// Publishes `bytes` on `topic` through the swarm loop.
+async fn publish(cmds: &mpsc::Sender<Cmd>, topic: &str, bytes: Vec<u8>) -> Result<(), String> {
+    let (done, answer) = oneshot::channel();
+    cmds.send(Cmd::Publish {
+        topic: topic.to_string(),
+        bytes,
+        done,
+    })
+    .await
+    .map_err(|_| "the p2p side is not running".to_string())?;
+    answer
+        .await
+        .map_err(|_| "the p2p side stopped".to_string())?
 }
 
 #[derive(Debug, Default)]
@@ -61,9 +100,18 @@ pub struct P2pPeers {
     pub peers: Vec<PeerEntry>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct P2pHandle {
     shared: Arc<Mutex<Shared>>,
+    buyer: Arc<buyer::BuyerCtx>,
+}
+
+impl std::fmt::Debug for P2pHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("P2pHandle")
+            .field("peer_id", &self.buyer.me)
+            .finish()
+    }
 }
 
 impl P2pHandle {
@@ -75,6 +123,19 @@ impl P2pHandle {
             view: s.view.clone(),
             peers,
         }
+    }
+
+    /// One chat bought from the swarm: offered, the cheapest bid accepted, the winner's
+    /// stream passed on (the last event is `done` or `error`).
+    pub fn chat(
+        &self,
+        req: ChatRequest,
+        cancel: CancellationToken,
+    ) -> futures::stream::BoxStream<'static, ChatEvent> {
+        let ctx = self.buyer.clone();
+        crate::backend::spawned(move |tx| async move {
+            buyer::buy(&ctx, req, &tx, &cancel).await;
+        })
     }
 }
 
@@ -100,12 +161,20 @@ pub fn spawn(
             .map(|a| a.parse().map_err(|e| format!("p2p.{what}: '{a}': {e}")))
             .collect()
     };
+    let me = keypair.public().to_peer_id();
+    let routes = Arc::new(buyer::Routes::default());
     let settings = Arc::new(driver::Settings {
         keypair,
         listen: parse("listen", &cfg.listen)?,
         bootstrap: parse("bootstrap", &cfg.bootstrap)?,
         ad_interval: Duration::from_secs_f64(cfg.ad_interval.max(1.0)),
+        price_usd: cfg.price_usd,
+        backends: backends.clone(),
+        routes: routes.clone(),
     });
+    // The command queue outlives a swarm that fails and is started again.
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Cmd>(256);
+    let cmd_rx = Arc::new(tokio::sync::Mutex::new(cmd_rx));
     let shared = Arc::new(Mutex::new(Shared {
         view: P2pView {
             peer_id,
@@ -155,11 +224,73 @@ pub fn spawn(
         );
     }
     {
-        let (shared, ad) = (shared.clone(), ad.clone());
+        let (shared, ad, tx) = (shared.clone(), ad.clone(), cmd_tx.clone());
         sup.restart::<_, _, String>("p2p", crate::supervise::Backoff::default(), move |cancel| {
             let (s, shared, ad) = (settings.clone(), shared.clone(), ad.clone());
-            async move { driver::run(&s, &shared, &ad, &cancel).await }
+            let (tx, rx) = (tx.clone(), cmd_rx.clone());
+            async move {
+                let mut rx = rx.lock().await;
+                driver::run(&s, &shared, &ad, (&tx, &mut rx), &cancel).await
+            }
         });
     }
-    Ok(P2pHandle { shared })
+    let buyer = Arc::new(buyer::BuyerCtx {
+        me,
+        cmds: cmd_tx,
+        routes,
+        window_ms: (cfg.bid_window.max(0.1) * 1000.0) as i64,
+        max_price_usd: cfg.max_price_usd,
+        topic: infernet_core::c0mpute::jobs_topic(infernet_core::c0mpute::WORKLOAD_INFERENCE),
+        shared: shared.clone(),
+    });
+    Ok(P2pHandle { shared, buyer })
+}
+
+/// The swarm as a chat backend (`/backend p2p` in the TUI's chat, `infernet chat --p2p` on
+/// the node): a turn is bought from the cheapest peer serving the model. It lists the
+/// models live peers advertise; it is never one of the backends this node serves from.
+impl crate::backend::ChatBackend for P2pHandle {
+    fn id(&self) -> &str {
+        "p2p"
+    }
+    fn kind(&self) -> crate::config::BackendKind {
+        crate::config::BackendKind::Remote
+    }
+    fn url(&self) -> &str {
+        "c0mpute"
+    }
+    fn default_model(&self) -> Option<&str> {
+        None
+    }
+    fn chat(
+        &self,
+        req: ChatRequest,
+        cancel: CancellationToken,
+    ) -> futures::stream::BoxStream<'static, ChatEvent> {
+        P2pHandle::chat(self, req, cancel)
+    }
+    fn models(
+        &self,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<Vec<crate::backend::ModelInfo>, crate::backend::BackendError>,
+    > {
+        let mut names: Vec<String> = self
+            .peers()
+            .peers
+            .into_iter()
+            .flat_map(|p| p.models)
+            .collect();
+        names.sort();
+        names.dedup();
+        Box::pin(async move {
+            Ok(names
+                .into_iter()
+                .map(|name| crate::backend::ModelInfo {
+                    name,
+                    size_bytes: None,
+                })
+                .collect())
+        })
+    }
 }

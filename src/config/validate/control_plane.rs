@@ -56,6 +56,13 @@ pub(super) fn check_p2p(p: &P2pConfig, cx: &Ctx) -> Result<(), Error> {
             format!("expected USD >= 0, found '{}'", p.price_usd),
         ));
     }
+    if !(p.max_price_usd.is_finite() && p.max_price_usd >= 0.0) {
+        return Err(cx.err(
+            "p2p.max_price_usd",
+            format!("expected USD >= 0, found '{}'", p.max_price_usd),
+        ));
+    }
+    cx.seconds("p2p.bid_window", p.bid_window)?;
     cx.seconds("p2p.ad_interval", p.ad_interval)
 }
 
