@@ -99,6 +99,10 @@ impl Engine {
             targets.states.clone(),
             chain.status,
             control.status,
+            match &p2p {
+                crate::api::p2p_routes::P2pState::On(h) => Some(h.clone()),
+                _ => None,
+            },
         );
         event::spawn_forwarders(
             sup,

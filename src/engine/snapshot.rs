@@ -25,6 +25,8 @@ pub struct NodeSnapshot {
     pub control: Option<crate::control::status::ControlSnapshot>,
     /// The node's supervised tasks: failures, restarts, the last error.
     pub tasks: Vec<crate::supervise::TaskHealth>,
+    /// The c0mpute swarm, when `p2p.enabled` and started.
+    pub p2p: Option<crate::p2p::P2pPeers>,
 }
 
 /// Where a snapshot's parts come from.
@@ -36,6 +38,7 @@ struct Sources {
     states: StateTable,
     chain: Option<Arc<ChainStatus>>,
     control: Option<Arc<crate::control::status::ControlStatus>>,
+    p2p: Option<crate::p2p::P2pHandle>,
     sup: Supervisor,
 }
 
@@ -53,6 +56,7 @@ impl Sources {
             chain: self.chain.as_deref().map(ChainStatus::snapshot),
             control: self.control.as_deref().map(|c| c.get()),
             tasks: self.sup.health(),
+            p2p: self.p2p.as_ref().map(crate::p2p::P2pHandle::peers),
         }
     }
 }
@@ -65,6 +69,7 @@ pub(super) fn spawn(
     states: StateTable,
     chain: Option<Arc<ChainStatus>>,
     control: Option<Arc<crate::control::status::ControlStatus>>,
+    p2p: Option<crate::p2p::P2pHandle>,
 ) -> watch::Receiver<Arc<NodeSnapshot>> {
     let src = Sources {
         rest_addr,
@@ -73,6 +78,7 @@ pub(super) fn spawn(
         states,
         chain,
         control,
+        p2p,
         sup: sup.clone(),
     };
     let (tx, rx) = watch::channel(Arc::new(src.take()));

@@ -166,6 +166,7 @@ impl Host {
                 logs: logs_cache.clone(),
                 history: self.recorder.views(now_ms()),
                 fleet: Vec::new(),
+                swarm: snap.p2p.as_ref().map(map::swarm),
             };
             tx.send_replace(Arc::new(m));
         }

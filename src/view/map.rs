@@ -252,6 +252,36 @@ pub fn peers(c: Option<&crate::control::status::ControlSnapshot>) -> ui::PeersVi
     })
 }
 
+/// The c0mpute side of the Peers panel.
+pub fn swarm(p: &crate::p2p::P2pPeers) -> ui::SwarmView {
+    let v = &p.view;
+    ui::SwarmView {
+        peer_id: v.peer_id.clone(),
+        listen: v.listen.clone(),
+        connected: v.connected.len(),
+        ads_sent: v.ads_sent,
+        ads_taken: v.ads_taken,
+        refused: v.refused,
+        last_refusal: v.last_refusal.clone(),
+        bids_sent: v.bids_sent,
+        jobs_won: v.jobs_won,
+        receipts_verified: v.receipts_verified,
+        receipts_failed: v.receipts_failed,
+        peers: p
+            .peers
+            .iter()
+            .map(|e| ui::SwarmPeerRow {
+                peer_id: e.peer_id.clone(),
+                gpu: e.gpu.clone(),
+                models: e.models.clone(),
+                last_ad_ms: e.ad_received_ms,
+                bids_won: e.bids_won,
+                bids_lost: e.bids_lost,
+            })
+            .collect(),
+    }
+}
+
 /// A stored job as the detail view shows it (JSON pretty-printed).
 pub fn job_detail(d: crate::engine::JobDetail) -> ui::JobDetail {
     let pretty =

@@ -171,6 +171,68 @@ fn peers_connected_to_a_control_plane() {
 }
 
 #[test]
+fn peers_with_the_c0mpute_swarm() {
+    use infernet_ui::model::{SwarmPeerRow, SwarmView};
+    let mut m = model(40, 12);
+    m.swarm = Some(SwarmView {
+        peer_id: "16Uiu2HAmSPQvjTxmqEfPuNiFFkXeavNN5WMJBosWVUMHd2znMjwb".into(),
+        listen: vec![
+            "/ip4/10.0.0.5/tcp/46337/p2p/16Uiu2HAmSPQvjTxmqEfPuNiFFkXeavNN5WMJBosWVUMHd2znMjwb"
+                .into(),
+        ],
+        connected: 2,
+        ads_sent: 12,
+        ads_taken: 30,
+        refused: 0,
+        last_refusal: None,
+        bids_sent: 4,
+        jobs_won: 3,
+        receipts_verified: 2,
+        receipts_failed: 0,
+        peers: vec![
+            SwarmPeerRow {
+                peer_id: "16Uiu2HAmKtGa15Be3F7CMWfw4hgqGCApfgpitY6ifoA2wwSMk8rP".into(),
+                gpu: Some("nvidia".into()),
+                models: vec!["qwen2.5:7b".into()],
+                last_ad_ms: NOW - 12_000,
+                bids_won: 2,
+                bids_lost: 1,
+            },
+            SwarmPeerRow {
+                peer_id: "16Uiu2HAm9ZyXwq1k3pQ2jL8xYh7r3tB6uVZc5nFGe2dHs4wQkPq".into(),
+                gpu: Some("none".into()),
+                models: vec!["smollm2:135m".into()],
+                last_ad_ms: NOW - 40_000,
+                bids_won: 0,
+                bids_lost: 3,
+            },
+        ],
+    });
+    let mut a = app(m.clone());
+    a.view = View::Full(Panel::Peers);
+    snap("peers_swarm", &mut a);
+    let text = render(&mut a, 160, 48);
+    assert!(
+        text.contains("c0mpute swarm") && text.contains("2 connected · 2 peers"),
+        "{text}"
+    );
+    assert!(
+        text.contains("qwen2.5:7b") && text.contains("2/1"),
+        "{text}"
+    );
+    assert!(text.contains("receipts 2 verified"), "{text}");
+    // A refusal is shown with its reason.
+    if let Some(s) = &mut m.swarm {
+        s.refused = 1;
+        s.last_refusal = Some("sent by 16Uiu2HAmX but names 16Uiu2HAmY".into());
+    }
+    let mut a = app(m);
+    a.view = View::Full(Panel::Peers);
+    let text = render(&mut a, 160, 48);
+    assert!(text.contains("1 refused, last: sent by"), "{text}");
+}
+
+#[test]
 fn job_detail_help_and_chat_with_answer() {
     let mut a = app(model(40, 12));
     a.view = View::Full(Panel::Jobs);

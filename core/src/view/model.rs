@@ -22,6 +22,37 @@ pub struct Model {
     /// Every box of a fleet view (`infernet tui --host …`), this one marked; empty otherwise.
     #[serde(default)]
     pub fleet: Vec<FleetRow>,
+    /// This node in the c0mpute swarm, when `p2p.enabled`.
+    #[serde(default)]
+    pub swarm: Option<SwarmView>,
+}
+
+/// The c0mpute side of the Peers panel: this node's peer id and counters, and its peers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SwarmView {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub connected: usize,
+    pub ads_sent: u64,
+    pub ads_taken: u64,
+    pub refused: u64,
+    pub last_refusal: Option<String>,
+    pub bids_sent: u64,
+    pub jobs_won: u64,
+    pub receipts_verified: u64,
+    pub receipts_failed: u64,
+    pub peers: Vec<SwarmPeerRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SwarmPeerRow {
+    pub peer_id: String,
+    pub gpu: Option<String>,
+    pub models: Vec<String>,
+    /// When its latest ad arrived.
+    pub last_ad_ms: i64,
+    pub bids_won: u64,
+    pub bids_lost: u64,
 }
 
 /// One box of a fleet, as the Fleet panel lists it.

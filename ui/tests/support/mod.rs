@@ -189,6 +189,7 @@ pub fn model(jobs: usize, subs: usize) -> Model {
             .collect(),
         history: history(),
         fleet: Vec::new(),
+        swarm: None,
     }
 }
 
