@@ -9,6 +9,7 @@ mod ollama;
 
 use common::control::{
     ControlPlane, Db, Frame, Node, node_home, node_home_with, postgres_db, read_sse,
+    text_after_reset,
 };
 use common::llm::LlamaServer;
 use common::pg::OwnPostgres;
@@ -94,20 +95,6 @@ fn provider(frames: &[Frame]) -> Vec<String> {
         .iter()
         .filter(|f| f.event == "meta")
         .map(|f| f.data["provider_name"].as_str().unwrap_or("").to_string())
-        .collect()
-}
-
-/// Tokens after the last `reset`, joined.
-fn text_after_reset(frames: &[Frame]) -> String {
-    let start = frames
-        .iter()
-        .rposition(|f| f.event == "reset")
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    frames[start..]
-        .iter()
-        .filter(|f| f.event == "token")
-        .map(|f| f.data["text"].as_str().unwrap_or(""))
         .collect()
 }
 

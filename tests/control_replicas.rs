@@ -9,7 +9,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
 
-use common::control::{ControlPlane, Db, Frame, Node, node_home_with};
+use common::control::{
+    ControlPlane, Db, Frame, Node, node_home_with, parse_frame, text_after_reset,
+};
 use common::haproxy::Haproxy;
 use common::llm::LlamaServer;
 use common::pg::OwnPostgres;
@@ -94,7 +96,7 @@ async fn follow(base: String, job: String, within: Duration, seen: Arc<Seen>) ->
             buf.push_str(&String::from_utf8_lossy(&chunk));
             while let Some(end) = buf.find("\n\n") {
                 let raw: String = buf.drain(..end + 2).collect();
-                let Some(f) = parse(&raw) else { continue };
+                let Some(f) = parse_frame(&raw) else { continue };
                 // The server's own "reconnect to resume" notice (no id): not the job's end.
                 let notice = f.event == "error"
                     && f.id.is_none()
@@ -118,29 +120,6 @@ async fn follow(base: String, job: String, within: Duration, seen: Arc<Seen>) ->
         }
         reconnects += 1;
     }
-}
-
-fn parse(raw: &str) -> Option<Frame> {
-    let mut f = Frame {
-        id: None,
-        event: "message".into(),
-        data: Value::Null,
-    };
-    let mut data = String::new();
-    for line in raw.lines() {
-        if let Some(v) = line.strip_prefix("id:") {
-            f.id = v.trim().parse().ok();
-        } else if let Some(v) = line.strip_prefix("event:") {
-            f.event = v.trim().to_string();
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push_str(v.trim_start());
-        }
-    }
-    if data.is_empty() {
-        return None; // keep-alive comment
-    }
-    f.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
-    Some(f)
 }
 
 /// `POST /api/chat` through `base`; the job id when accepted.
@@ -168,20 +147,6 @@ fn long_prompt(tag: &str, words: usize) -> String {
         .map(|i| format!("{tag}w{i}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Tokens after the last `reset` (a re-queued job starts its text again), joined.
-fn text_after_reset(frames: &[Frame]) -> String {
-    let start = frames
-        .iter()
-        .rposition(|f| f.event == "reset")
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    frames[start..]
-        .iter()
-        .filter(|f| f.event == "token")
-        .map(|f| f.data["text"].as_str().unwrap_or(""))
-        .collect()
 }
 
 /// Every accepted job completed exactly once or failed with a reason, and its stream had

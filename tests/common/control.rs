@@ -355,25 +355,9 @@ pub async fn read_sse(
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
             let raw: String = buf.drain(..end + 2).collect();
-            let mut f = Frame {
-                id: None,
-                event: "message".into(),
-                data: Value::Null,
-            };
-            let mut data = String::new();
-            for line in raw.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    f.id = v.trim().parse().ok();
-                } else if let Some(v) = line.strip_prefix("event:") {
-                    f.event = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim_start());
-                }
-            }
-            if data.is_empty() {
+            let Some(f) = parse_frame(&raw) else {
                 continue; // keep-alive comment
-            }
-            f.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+            };
             on(&f);
             let end = f.event == "done" || f.event == "error";
             frames.push(f);
@@ -383,4 +367,42 @@ pub async fn read_sse(
         }
     }
     frames
+}
+
+/// One SSE frame's text (without its blank line); `None` for a keep-alive comment.
+pub fn parse_frame(raw: &str) -> Option<Frame> {
+    let mut f = Frame {
+        id: None,
+        event: "message".into(),
+        data: Value::Null,
+    };
+    let mut data = String::new();
+    for line in raw.lines() {
+        if let Some(v) = line.strip_prefix("id:") {
+            f.id = v.trim().parse().ok();
+        } else if let Some(v) = line.strip_prefix("event:") {
+            f.event = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push_str(v.trim_start());
+        }
+    }
+    if data.is_empty() {
+        return None;
+    }
+    f.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+    Some(f)
+}
+
+/// Tokens after the last `reset` (a re-queued job starts its text again), joined.
+pub fn text_after_reset(frames: &[Frame]) -> String {
+    let start = frames
+        .iter()
+        .rposition(|f| f.event == "reset")
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    frames[start..]
+        .iter()
+        .filter(|f| f.event == "token")
+        .map(|f| f.data["text"].as_str().unwrap_or(""))
+        .collect()
 }
