@@ -18,6 +18,8 @@ use common::{eventually, http};
 use infernet::backend::STUB_MODEL;
 use infernet::control::auth;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn stub() -> Value {
@@ -1950,11 +1952,38 @@ async fn a_postgres_restart_is_a_503_then_recovered_without_a_restart() {
     assert_eq!(st, 200, "{v}");
 }
 
-/// A stand-in for an LLM server that stalls mid-stream (a real one cannot be made to hang on
-/// cue): it lists one model and answers a chat with one token, then sends nothing more.
-async fn stalling_backend() -> String {
+/// A stand-in for an LLM server (a real one cannot be made to hang on cue) serving `stall:1`:
+/// its first `stalls` answers send one token ("hel") and then nothing more; later ones
+/// answer "hello world" at once.
+struct StandIn {
+    url: String,
+    /// Chat requests received.
+    calls: Arc<AtomicUsize>,
+    /// Stalled answers the client gave up (their connection dropped).
+    dropped: Arc<AtomicUsize>,
+}
+
+/// Counts a stalled answer given up when its body is dropped.
+struct Gone(Arc<AtomicUsize>);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn chunk(content: &str, finish: Option<&str>) -> bytes::Bytes {
+    let c = json!({"id": "s", "object": "chat.completion.chunk", "model": "stall:1",
+                   "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]});
+    bytes::Bytes::from(format!("data: {c}\n\n"))
+}
+
+async fn stand_in_backend(stalls: usize) -> StandIn {
     use axum::response::IntoResponse;
-    let first = "data: {\"id\":\"s\",\"object\":\"chat.completion.chunk\",\"model\":\"stall:1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hel\"}}]}\n\n";
+    use futures::StreamExt;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (c, d) = (calls.clone(), dropped.clone());
     let app = axum::Router::new()
         .route(
             "/v1/models",
@@ -1966,22 +1995,62 @@ async fn stalling_backend() -> String {
         )
         .route(
             "/v1/chat/completions",
-            axum::routing::post(move || async move {
-                let once = futures::stream::once(async move {
-                    Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(first.as_bytes()))
-                });
-                let body = futures::StreamExt::chain(once, futures::stream::pending());
-                (
-                    [("content-type", "text/event-stream")],
-                    axum::body::Body::from_stream(body),
-                )
-                    .into_response()
+            axum::routing::post(move || {
+                let n = c.fetch_add(1, Ordering::SeqCst);
+                let d = d.clone();
+                async move {
+                    type Chunks = futures::stream::BoxStream<
+                        'static,
+                        Result<bytes::Bytes, std::convert::Infallible>,
+                    >;
+                    let body: Chunks = if n < stalls {
+                        let first = futures::stream::iter([Ok(chunk("hel", None))]);
+                        // Then only SSE comments (no tokens) for ever, so a client that
+                        // leaves is noticed (a write fails) and the body, with `gone`, dropped.
+                        let rest = futures::stream::unfold(Gone(d), |gone| async move {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Some((Ok(bytes::Bytes::from_static(b": stalled\n\n")), gone))
+                        });
+                        first.chain(rest).boxed()
+                    } else {
+                        let done = bytes::Bytes::from_static(b"data: [DONE]\n\n");
+                        futures::stream::iter([
+                            Ok(chunk("hel", None)),
+                            Ok(chunk("lo world", None)),
+                            Ok(chunk("", Some("stop"))),
+                            Ok(done),
+                        ])
+                        .boxed()
+                    };
+                    (
+                        [("content-type", "text/event-stream")],
+                        axum::body::Body::from_stream(body),
+                    )
+                        .into_response()
+                }
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+    StandIn {
+        url,
+        calls,
+        dropped,
+    }
+}
+
+/// Waits (bounded) until the control plane counts one node serving `stall:1`.
+async fn serving_stall(cp: &ControlPlane) {
+    eventually(
+        "the node serves stall:1",
+        Duration::from_secs(30),
+        || async {
+            let m = cp_metrics(cp).await;
+            (m.get(r#"infernet_cp_model_nodes{model="stall:1"}"#) == Some(&1.0)).then_some(())
+        },
+    )
+    .await;
 }
 
 /// A backend stream that stalls is given up after `jobs.stream_idle_timeout`: the job fails
@@ -1990,11 +2059,11 @@ async fn stalling_backend() -> String {
 async fn a_stalled_backend_stream_fails_the_job_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start(&sqlite(&dir), &[], &[]);
-    let backend = stalling_backend().await;
+    let backend = stand_in_backend(usize::MAX).await;
     let home = node_home(
         "stalling",
         &cp.url,
-        json!([{"id": "stall", "kind": "openai", "url": backend}]),
+        json!([{"id": "stall", "kind": "openai", "url": backend.url}]),
     );
     let cfg_path = home.path().join("infernet/config.json");
     let mut cfg: Value =
@@ -2003,15 +2072,7 @@ async fn a_stalled_backend_stream_fails_the_job_with_the_reason() {
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
     let _node = Node::start_in("stalling", home);
     cp.wait_peers(&["stalling"], Duration::from_secs(30)).await;
-    eventually(
-        "the node serves stall:1",
-        Duration::from_secs(30),
-        || async {
-            let m = cp_metrics(&cp).await;
-            (m.get(r#"infernet_cp_model_nodes{model="stall:1"}"#) == Some(&1.0)).then_some(())
-        },
-    )
-    .await;
+    serving_stall(&cp).await;
     let asked = Instant::now();
     let job = chat(&cp, "stall:1", "hello?", 16).await;
     let st = final_status(&cp, &job).await;
@@ -2026,4 +2087,138 @@ async fn a_stalled_backend_stream_fails_the_job_with_the_reason() {
         "given up after the idle timeout, not the lease: {:?}",
         asked.elapsed()
     );
+}
+
+/// A node whose lease ran out while it was still running the job (it went quiet: its
+/// backend stalled, and its heartbeats are too far apart to renew the lease) is handed the
+/// job again by its next poll. It gives up the old run and starts over, and the reader gets
+/// one coherent text from attempt 2; nothing the old run sends is stored under the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_leased_again_to_the_same_node_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(&sqlite(&dir), &["--lease-secs", "2"], &[]);
+    let backend = stand_in_backend(1).await;
+    let home = node_home_with(
+        "relapse",
+        &cp.url,
+        json!([{"id": "stall", "kind": "openai", "url": backend.url}]),
+        json!({"heartbeat_interval": 60}),
+    );
+    let _node = Node::start_in("relapse", home);
+    cp.wait_peers(&["relapse"], Duration::from_secs(30)).await;
+    serving_stall(&cp).await;
+    let job = chat(&cp, "stall:1", "hello?", 16).await;
+    let url = format!("{}/api/chat/stream/{job}", cp.url);
+    let reader =
+        tokio::spawn(async move { read_sse(&url, None, Duration::from_secs(60), |_| {}).await });
+    let st = final_status(&cp, &job).await;
+    assert_eq!(
+        (st["status"].as_str(), st["attempt"].as_i64()),
+        (Some("completed"), Some(2)),
+        "re-leased once and completed by the restarted run: {st}"
+    );
+    let frames = reader.await.unwrap();
+    assert!(
+        !frames.iter().any(|f| f.event == "error"),
+        "one coherent stream: {frames:?}"
+    );
+    assert_eq!(done_text(&frames), "hello world");
+    let streamed: String = frames
+        .iter()
+        .filter(|f| f.event == "token")
+        .filter_map(|f| f.data["text"].as_str())
+        .collect();
+    assert_eq!(streamed, "hello world", "{frames:?}");
+    // As stored for attempt 2 (what a reader from the start gets now): the restarted run's
+    // events from its first token, none of the old run's.
+    let url = format!("{}/api/chat/stream/{job}?reset=1", cp.url);
+    let all = read_sse(&url, None, Duration::from_secs(10), |_| {}).await;
+    assert_eq!(text_after_reset(&all), "hello world", "{all:?}");
+    assert_eq!(
+        all.iter().filter(|f| f.event == "meta").count(),
+        1,
+        "{all:?}"
+    );
+    assert_eq!(all.iter().filter(|f| f.event == "done").count(), 1);
+    // The backend saw both runs, and the first one was given up (not left streaming).
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 2);
+    eventually(
+        "the stalled run's request is dropped",
+        Duration::from_secs(10),
+        || async { (backend.dropped.load(Ordering::SeqCst) == 1).then_some(()) },
+    )
+    .await;
+}
+
+/// The node tier by hand: after a job's lease ran out and the same node claimed it again,
+/// what that node sends for its first attempt is refused (409, saying why) and nothing of it
+/// is stored; attempt 2's events and outcome are taken. A report naming no attempt (the
+/// reference's nodes) is taken from the holder as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_for_a_superseded_attempt_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(&sqlite(&dir), &["--lease-secs", "1"], &[]);
+    let k = key(7);
+    let call = |path: String, body: Value| {
+        let cp = &cp;
+        async move {
+            let (b, h) = signed(&k, &path, &body);
+            node_call(cp, &path, &b, Some(&h)).await
+        }
+    };
+    let reg = json!({"role": "provider", "node_id": "provider-relapse", "name": "relapse",
+                     "specs": {"served_models": ["m:1"], "load": {"concurrency_cap": 2}}});
+    let (st, v) = call("/api/v1/node/register".into(), reg).await;
+    assert_eq!(st, 200, "{v}");
+    let job = chat(&cp, "m:1", "hi", 4).await;
+    let poll = || call("/api/v1/node/jobs/poll".into(), json!({"limit": 1}));
+    let (_, v) = poll().await;
+    assert_eq!(v["data"]["jobs"][0]["attempt"], 1, "{v}");
+    // Silent past its lease: re-queued, then leased again to the same node.
+    status_when(&cp, &job, |s| s == "pending").await;
+    let (_, v) = poll().await;
+    assert_eq!(
+        (
+            &v["data"]["jobs"][0]["id"],
+            &v["data"]["jobs"][0]["attempt"]
+        ),
+        (&json!(job), &json!(2)),
+        "{v}"
+    );
+    let events = format!("/api/v1/node/jobs/{job}/events");
+    let token = |text: &str, attempt: i64| {
+        json!({"events": [{"event_type": "token", "data": {"text": text}}],
+               "first_seq": 0, "attempt": attempt})
+    };
+    let (st, v) = call(events.clone(), token("stale", 1)).await;
+    assert_eq!(st, 409, "{v}");
+    let why = v["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("attempt 2") && why.contains("earlier attempt"),
+        "{v}"
+    );
+    let complete = format!("/api/v1/node/jobs/{job}/complete");
+    let outcome = |attempt: i64| {
+        json!({"status": "completed", "result": {"type": "chat", "text": "fresh"},
+               "attempt": attempt})
+    };
+    let (st, v) = call(complete.clone(), outcome(1)).await;
+    assert_eq!(st, 409, "{v}");
+    let (st, v) = call(events.clone(), token("fresh", 2)).await;
+    assert_eq!((st, &v["data"]["inserted"]), (200, &json!(1)), "{v}");
+    // No attempt named: the holder's, as the reference's nodes send it.
+    let plain = json!({"events": [{"event_type": "meta", "data": {"provider_name": "relapse"}}]});
+    let (st, v) = call(events, plain).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = call(complete, outcome(2)).await;
+    assert_eq!(
+        (st, &v["data"]["status"]),
+        (200, &json!("completed")),
+        "{v}"
+    );
+    // Stored for attempt 2: the fresh token only.
+    let url = format!("{}/api/chat/stream/{job}?reset=1", cp.url);
+    let all = read_sse(&url, None, Duration::from_secs(10), |_| {}).await;
+    assert_eq!(text_after_reset(&all), "fresh", "{all:?}");
+    assert!(!all.iter().any(|f| f.data["text"] == "stale"), "{all:?}");
 }

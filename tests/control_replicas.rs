@@ -194,7 +194,12 @@ async fn check_all(base: &str, followed: &[Followed]) -> usize {
                     f.job
                 );
             }
-            other => panic!("job {} ended its stream but is {other:?}: {st}", f.job),
+            other => panic!(
+                "job {} ended its stream but is {other:?}: {st}; reconnects {}, last frames: {:?}",
+                f.job,
+                f.reconnects,
+                &f.frames[f.frames.len().saturating_sub(6)..]
+            ),
         }
     }
     completed

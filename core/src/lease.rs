@@ -87,13 +87,18 @@ impl Lease {
 pub enum Event<'a> {
     /// A node polling for work wants it.
     Claim { node: &'a str },
-    /// A node posts stream events for it.
-    Events { node: &'a str },
+    /// A node posts stream events for it; `attempt`: the attempt they belong to, when the
+    /// node says (ours do; reference nodes do not).
+    Events { node: &'a str, attempt: Option<i64> },
     /// A node's heartbeat; `holds`: the node listed the job as one it runs (a node that does
     /// not list its jobs holds all of them).
     Heartbeat { node: &'a str, holds: bool },
-    /// A node reports the outcome.
-    Complete { node: &'a str, ok: bool },
+    /// A node reports the outcome (of `attempt`, when it says).
+    Complete {
+        node: &'a str,
+        ok: bool,
+        attempt: Option<i64>,
+    },
     /// The reaper found its lease run out.
     Expire,
     /// The reaper checks a pending job against the pending timeout.
@@ -164,6 +169,21 @@ pub enum Refusal {
     NotExpired,
     /// Stale check of a pending job younger than the timeout.
     NotStale,
+    /// The holder's report for an earlier attempt: its lease ran out and the job was leased
+    /// again (to the same node, still running the old attempt); the job is at `current`.
+    Superseded { current: i64 },
+}
+
+impl Lease {
+    /// A holder's report names `attempt`: refused unless it is the current one.
+    fn current(&self, attempt: Option<i64>) -> Result<(), Refusal> {
+        match attempt {
+            Some(a) if a != self.attempts => Err(Refusal::Superseded {
+                current: self.attempts,
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Decides what `event` does to the job in `lease` at `now`; `lease_ms` is the length of a
@@ -194,13 +214,14 @@ pub fn handle(
             )
         }
         // Who before what: another node's request is refused whatever the state.
-        Event::Events { node } => {
+        Event::Events { node, attempt } => {
             if !lease.held_by(node) {
                 return Err(Refusal::NotLeased);
             }
             if !s.is_leased() {
                 return Err(Refusal::Ended(s));
             }
+            lease.current(attempt)?;
             to(
                 Step::Running,
                 Lease {
@@ -230,13 +251,14 @@ pub fn handle(
             )
         }
         // What before who: an ended job answers every node with its outcome.
-        Event::Complete { node, ok } => {
+        Event::Complete { node, ok, attempt } => {
             if s.is_final() {
                 return to(Step::Unchanged, lease.clone());
             }
             if !lease.held_by(node) || !s.is_leased() {
                 return Err(Refusal::NotLeased);
             }
+            lease.current(attempt)?;
             to(
                 Step::Finished,
                 Lease {
@@ -381,7 +403,15 @@ mod tests {
             handle(&a, Event::Claim { node: "b" }, 101, LEASE),
             Err(Refusal::NotPending(Assigned))
         );
-        let running = next(&a, Event::Events { node: "a" }, 102).0;
+        let running = next(
+            &a,
+            Event::Events {
+                node: "a",
+                attempt: None,
+            },
+            102,
+        )
+        .0;
         assert_eq!(
             handle(&running, Event::Claim { node: "a" }, 103, LEASE),
             Err(Refusal::NotPending(Running))
@@ -393,7 +423,14 @@ mod tests {
     #[test]
     fn events_by_the_holder_mark_running_and_renew() {
         let a = claimed("a", 100);
-        let (l, step) = next(&a, Event::Events { node: "a" }, 400);
+        let (l, step) = next(
+            &a,
+            Event::Events {
+                node: "a",
+                attempt: None,
+            },
+            400,
+        );
         assert_eq!(step, Step::Running);
         assert_eq!(
             (l.status, l.lease_until, l.updated_at),
@@ -401,7 +438,14 @@ mod tests {
         );
         assert_eq!((l.provider.as_deref(), l.attempts), (Some("a"), 1));
         // And again while running.
-        let (l, step) = next(&l, Event::Events { node: "a" }, 900);
+        let (l, step) = next(
+            &l,
+            Event::Events {
+                node: "a",
+                attempt: None,
+            },
+            900,
+        );
         assert_eq!(
             (step, l.status, l.lease_until),
             (Step::Running, Running, Some(900 + LEASE))
@@ -412,13 +456,96 @@ mod tests {
     fn events_by_another_node_or_on_a_requeued_job_are_refused() {
         let a = claimed("a", 100);
         assert_eq!(
-            handle(&a, Event::Events { node: "b" }, 200, LEASE),
+            handle(
+                &a,
+                Event::Events {
+                    node: "b",
+                    attempt: None
+                },
+                200,
+                LEASE
+            ),
             Err(Refusal::NotLeased)
         );
         let requeued = next(&a, Event::Expire, 100 + LEASE + 1).0;
         assert_eq!(
-            handle(&requeued, Event::Events { node: "a" }, 2_000, LEASE),
+            handle(
+                &requeued,
+                Event::Events {
+                    node: "a",
+                    attempt: None
+                },
+                2_000,
+                LEASE
+            ),
             Err(Refusal::NotLeased)
+        );
+    }
+
+    /// A node whose lease ran out while it was still running the job claims it again (attempt
+    /// 2): what its first run still sends is refused, the new run's is taken.
+    #[test]
+    fn reports_of_a_superseded_attempt_by_the_same_node_are_refused() {
+        let first = claimed("a", 100);
+        let requeued = next(&first, Event::Expire, 100 + LEASE + 1).0;
+        let again = next(&requeued, Event::Claim { node: "a" }, 1_200).0;
+        assert_eq!(again.attempts, 2);
+        let old = |ok| Event::Complete {
+            node: "a",
+            ok,
+            attempt: Some(1),
+        };
+        assert_eq!(
+            handle(
+                &again,
+                Event::Events {
+                    node: "a",
+                    attempt: Some(1)
+                },
+                1_300,
+                LEASE
+            ),
+            Err(Refusal::Superseded { current: 2 })
+        );
+        for ok in [true, false] {
+            assert_eq!(
+                handle(&again, old(ok), 1_300, LEASE),
+                Err(Refusal::Superseded { current: 2 })
+            );
+        }
+        let (running, step) = next(
+            &again,
+            Event::Events {
+                node: "a",
+                attempt: Some(2),
+            },
+            1_300,
+        );
+        assert_eq!((step, running.status), (Step::Running, Running));
+        let (l, step) = next(
+            &running,
+            Event::Complete {
+                node: "a",
+                ok: true,
+                attempt: Some(2),
+            },
+            1_400,
+        );
+        assert_eq!((step, l.status), (Step::Finished, Completed));
+        // Once ended, the old attempt's late complete gets the outcome, as any repeat does.
+        assert_eq!(next(&l, old(false), 1_500).1, Step::Unchanged);
+        // A node that names no attempt (the reference's) is taken as the holder.
+        assert_eq!(
+            next(
+                &again,
+                Event::Events {
+                    node: "a",
+                    attempt: None
+                },
+                1_300
+            )
+            .1,
+            Step::Running
         );
     }
 
@@ -427,11 +554,27 @@ mod tests {
         for end in [Completed, Failed] {
             let l = with(end, Some("a"));
             assert_eq!(
-                handle(&l, Event::Events { node: "a" }, 600, LEASE),
+                handle(
+                    &l,
+                    Event::Events {
+                        node: "a",
+                        attempt: None
+                    },
+                    600,
+                    LEASE
+                ),
                 Err(Refusal::Ended(end))
             );
             assert_eq!(
-                handle(&l, Event::Events { node: "b" }, 600, LEASE),
+                handle(
+                    &l,
+                    Event::Events {
+                        node: "b",
+                        attempt: None
+                    },
+                    600,
+                    LEASE
+                ),
                 Err(Refusal::NotLeased)
             );
         }
@@ -441,7 +584,15 @@ mod tests {
 
     #[test]
     fn heartbeat_renews_only_the_lease() {
-        let r = next(&claimed("a", 100), Event::Events { node: "a" }, 200).0;
+        let r = next(
+            &claimed("a", 100),
+            Event::Events {
+                node: "a",
+                attempt: None,
+            },
+            200,
+        )
+        .0;
         let (l, step) = next(
             &r,
             Event::Heartbeat {
@@ -525,9 +676,25 @@ mod tests {
 
     #[test]
     fn complete_by_the_holder_ends_the_job_and_drops_the_lease() {
-        let r = next(&claimed("a", 100), Event::Events { node: "a" }, 200).0;
+        let r = next(
+            &claimed("a", 100),
+            Event::Events {
+                node: "a",
+                attempt: None,
+            },
+            200,
+        )
+        .0;
         for (ok, end) in [(true, Completed), (false, Failed)] {
-            let (l, step) = next(&r, Event::Complete { node: "a", ok }, 300);
+            let (l, step) = next(
+                &r,
+                Event::Complete {
+                    node: "a",
+                    ok,
+                    attempt: None,
+                },
+                300,
+            );
             assert_eq!(step, Step::Finished);
             assert_eq!(
                 l,
@@ -545,6 +712,7 @@ mod tests {
             Event::Complete {
                 node: "a",
                 ok: true,
+                attempt: None,
             },
             150,
         );
@@ -558,12 +726,21 @@ mod tests {
             Event::Complete {
                 node: "a",
                 ok: true,
+                attempt: None,
             },
             300,
         )
         .0;
         for ok in [true, false] {
-            let (l, step) = next(&done, Event::Complete { node: "a", ok }, 400);
+            let (l, step) = next(
+                &done,
+                Event::Complete {
+                    node: "a",
+                    ok,
+                    attempt: None,
+                },
+                400,
+            );
             assert_eq!((step, &l), (Step::Unchanged, &done));
         }
     }
@@ -578,7 +755,8 @@ mod tests {
                 &requeued,
                 Event::Complete {
                     node: "a",
-                    ok: true
+                    ok: true,
+                    attempt: None
                 },
                 1_200,
                 LEASE
@@ -593,7 +771,8 @@ mod tests {
                 &b,
                 Event::Complete {
                     node: "a",
-                    ok: true
+                    ok: true,
+                    attempt: None
                 },
                 1_400,
                 LEASE
@@ -606,6 +785,7 @@ mod tests {
             Event::Complete {
                 node: "b",
                 ok: true,
+                attempt: None,
             },
             1_500,
         )
@@ -615,6 +795,7 @@ mod tests {
             Event::Complete {
                 node: "a",
                 ok: false,
+                attempt: None,
             },
             1_600,
         );
@@ -630,6 +811,7 @@ mod tests {
             Event::Complete {
                 node: "b",
                 ok: true,
+                attempt: None,
             },
             3_000,
         );
@@ -748,7 +930,10 @@ mod tests {
             for node in ["a", "b"] {
                 let refused = [
                     Event::Claim { node },
-                    Event::Events { node },
+                    Event::Events {
+                        node,
+                        attempt: None,
+                    },
                     Event::Heartbeat { node, holds: true },
                     Event::Expire,
                     Event::Stale { timeout_ms: 0 },
@@ -759,7 +944,17 @@ mod tests {
                         "{end} accepted {e:?}"
                     );
                 }
-                let t = handle(&l, Event::Complete { node, ok: true }, 10_000, LEASE).unwrap();
+                let t = handle(
+                    &l,
+                    Event::Complete {
+                        node,
+                        ok: true,
+                        attempt: None,
+                    },
+                    10_000,
+                    LEASE,
+                )
+                .unwrap();
                 assert_eq!((t.step, t.next), (Step::Unchanged, l.clone()));
             }
         }
@@ -769,7 +964,15 @@ mod tests {
 
     #[test]
     fn crashed_node_loses_the_job_to_another_and_its_late_reports_change_nothing() {
-        let a = next(&claimed("a", 0), Event::Events { node: "a" }, 10).0;
+        let a = next(
+            &claimed("a", 0),
+            Event::Events {
+                node: "a",
+                attempt: None,
+            },
+            10,
+        )
+        .0;
         // `a` restarts: its heartbeat lists nothing, the lease runs out, `b` gets attempt 2.
         assert_eq!(
             handle(
@@ -787,7 +990,15 @@ mod tests {
         let b = next(&q, Event::Claim { node: "b" }, 2_000).0;
         assert_eq!((b.attempts, b.provider.as_deref()), (2, Some("b")));
         assert_eq!(
-            handle(&b, Event::Events { node: "a" }, 2_001, LEASE),
+            handle(
+                &b,
+                Event::Events {
+                    node: "a",
+                    attempt: None
+                },
+                2_001,
+                LEASE
+            ),
             Err(Refusal::NotLeased)
         );
         assert_eq!(
@@ -807,6 +1018,7 @@ mod tests {
             Event::Complete {
                 node: "b",
                 ok: true,
+                attempt: None,
             },
             2_100,
         )

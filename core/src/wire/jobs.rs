@@ -69,6 +69,11 @@ pub struct AssignedJob {
     /// Read with [`InputSpec`] when the job runs, so one malformed job fails alone.
     #[serde(default)]
     pub input_spec: Value,
+    /// Which lease of the job this is (the job row's `attempt`; absent from control planes
+    /// that do not send it). Sent back with events and the outcome, so a report from an
+    /// earlier lease of the same job on the same node is told apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i64>,
 }
 
 /// A chat job's input. The server writes `max_tokens` and `temperature` (`null` when the
@@ -173,6 +178,10 @@ pub struct JobEvents<E = PostedEvent> {
     /// (reference nodes): every event is stored as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_seq: Option<u64>,
+    /// The attempt (lease) these events belong to (ours only): refused when the job has been
+    /// leased again since. Absent: taken as the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i64>,
 }
 
 impl<E> JobEvents<E> {
@@ -208,6 +217,9 @@ pub struct Completion<R = Value> {
     pub result: Option<R>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The attempt this outcome is for (ours only, as in [`JobEvents`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i64>,
 }
 
 impl<R> Completion<R> {
@@ -216,6 +228,7 @@ impl<R> Completion<R> {
             status: Outcome::Completed,
             result: Some(result),
             error: None,
+            attempt: None,
         }
     }
 
@@ -224,7 +237,13 @@ impl<R> Completion<R> {
             status: Outcome::Failed,
             result: None,
             error: Some(error),
+            attempt: None,
         }
+    }
+
+    /// The same outcome, for `attempt`.
+    pub fn of_attempt(self, attempt: Option<i64>) -> Self {
+        Self { attempt, ..self }
     }
 }
 

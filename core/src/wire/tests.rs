@@ -368,6 +368,7 @@ fn poll_request_and_answer() {
     let node: Jobs<AssignedJob> = read(&wire);
     assert_eq!(node.jobs[0].id, "j1");
     assert_eq!(node.jobs[0].model_name.as_deref(), Some("m:1"));
+    assert_eq!(node.jobs[0].attempt, Some(1), "the lease it is");
     let spec: InputSpec = InputSpec::deserialize(&node.jobs[0].input_spec).unwrap();
     assert_eq!(spec.messages, vec![ChatMessage::new("user", "hi")]);
     assert_eq!((spec.max_tokens(), spec.temperature), (Some(4), Some(0.7)));
@@ -381,6 +382,7 @@ fn a_reference_poll_answer_is_read_too() {
     );
     let j = &theirs.jobs[0];
     assert_eq!((j.id.as_str(), j.model_name.as_deref()), ("j", None));
+    assert_eq!(j.attempt, None);
     let spec = InputSpec::deserialize(&j.input_spec).unwrap();
     assert_eq!((spec.max_tokens(), spec.temperature), (Some(9), None));
     // A job without an id reads as one with an empty id (the node skips it).
@@ -429,6 +431,7 @@ fn events_as_the_agent_sends_them() {
             }),
         ],
         first_seq: None,
+        attempt: None,
     };
     let wire = r#"{"events":[{"event_type":"meta","data":{"provider_node_id":"provider-1","provider_name":"n1","model":"m:1","started_at":"t0","engine":"llm"}},{"event_type":"token","data":{"text":"yo"}},{"event_type":"done","data":{"text":"yo","reason":"stop","finished_at":"t1","usage":{"prompt_tokens":3,"completion_tokens":1}}},{"event_type":"error","data":{"message":"boom"}}]}"#;
     assert_eq!(serde_json::to_string(&evs).unwrap(), wire);
@@ -450,13 +453,16 @@ fn events_as_the_agent_sends_them() {
     let numbered = JobEvents {
         events: vec![JobEvent::Token(TokenData { text: "a".into() })],
         first_seq: Some(7),
+        attempt: Some(2),
     };
     let text = serde_json::to_string(&numbered).unwrap();
     assert_eq!(
         text,
-        r#"{"events":[{"event_type":"token","data":{"text":"a"}}],"first_seq":7}"#
+        r#"{"events":[{"event_type":"token","data":{"text":"a"}}],"first_seq":7,"attempt":2}"#
     );
-    assert_eq!(read::<JobEvents>(&text).first_seq, Some(7));
+    let back = read::<JobEvents>(&text);
+    assert_eq!((back.first_seq, back.attempt), (Some(7), Some(2)));
+    assert_eq!(posted.attempt, None, "a reference node names no attempt");
     let done = DoneData::deserialize(&posted.events[2].data).unwrap();
     assert_eq!(
         done.usage(),
@@ -490,6 +496,7 @@ fn posted_events_are_checked() {
     let many = JobEvents {
         events: vec![TokenData::default(); MAX_EVENTS + 1],
         first_seq: None,
+        attempt: None,
     };
     assert!(many.validate().is_err());
     // No data: stored as {}; data null: as sent; unknown fields in data kept.
@@ -558,6 +565,12 @@ fn completion_as_the_agent_sends_it_and_the_server_reads_it() {
     assert_eq!(server.result.unwrap()["text"], "yo");
     let failed = Completion::<ChatResult>::failed("boom".into());
     same(&failed, r#"{"status":"failed","error":"boom"}"#);
+    // Ours names the attempt it reports on; the reference's does not (read as None).
+    same(
+        &failed.clone().of_attempt(Some(3)),
+        r#"{"status":"failed","error":"boom","attempt":3}"#,
+    );
+    assert_eq!(read::<Completion>(wire).attempt, None);
     // The test client's and the reference's: result as sent, null kept.
     let c: Completion = read(r#"{"status":"completed","result":null}"#);
     assert_eq!(c.result, Some(Value::Null));

@@ -1,7 +1,14 @@
 //! Chat jobs from the control plane: polled at the pace the lifecycle sets, run on the local
 //! backends (in-flight ids never twice), events batched, `complete` retried idempotently.
 
+use super::runs::Claimed;
 use super::*;
+
+/// Where a run posts its events, and for which lease.
+pub(super) struct Post {
+    path: String,
+    attempt: Option<i64>,
+}
 
 /// A done event's `reason` on the wire.
 pub(super) fn reason_name(r: DoneReason) -> &'static str {
@@ -61,21 +68,35 @@ impl Agent {
         }
     }
 
-    /// Starts `job` unless it is already running here; true when it started.
+    /// Starts `job` unless this lease of it already runs here; true when it started. A job
+    /// handed out again while it runs here was re-queued (its lease ran out): the old run is
+    /// cancelled and the job starts over (`runs.rs`).
     pub(super) async fn start_job(self: &Arc<Self>, job: AssignedJob) -> bool {
         if job.id.is_empty() {
             return false;
         }
         let id = job.id.clone();
-        if !self
+        let claimed = self
             .in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone())
-        {
-            tracing::debug!(job = %id, "job already running here; not started twice");
-            return false;
-        }
+            .claim(&id, job.attempt, &self.abort_jobs);
+        let ticket = match claimed {
+            Claimed::Duplicate => {
+                tracing::debug!(job = %id, "job already running here; not started twice");
+                return false;
+            }
+            Claimed::Start(t) => t,
+            Claimed::Restart { ticket, old } => {
+                tracing::warn!(
+                    job = %id,
+                    attempt = ?job.attempt,
+                    old_attempt = ?old,
+                    "job leased to this node again while its earlier attempt still ran here (that lease ran out): restarting it"
+                );
+                ticket
+            }
+        };
         let Ok(permit) = self.slots.clone().acquire_owned().await else {
             return false;
         };
@@ -86,18 +107,24 @@ impl Agent {
         });
         let a = self.clone();
         self.jobs.spawn(async move {
-            let ok = a.run_job(&id, &job).await;
+            let ok = a.run_job(&id, &job, &ticket.cancel).await;
             drop(permit);
-            a.in_flight
+            let last = a
+                .in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
-            a.progress
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+                .finish(&id, ticket.serial);
+            if last {
+                a.progress
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+            }
             a.status.update(|s| {
-                s.active_jobs.retain(|j| j != &id);
+                // One entry: a restarted job has one per run.
+                if let Some(i) = s.active_jobs.iter().position(|j| j == &id) {
+                    s.active_jobs.remove(i);
+                }
                 match ok {
                     Some(true) => s.jobs_completed += 1,
                     Some(false) => s.jobs_failed += 1,
@@ -118,12 +145,22 @@ impl Agent {
 
     /// Runs one chat job: Some(true) completed, Some(false) failed, None when the lease was
     /// lost (another node has it now) or the node stopped first.
-    pub(super) async fn run_job(&self, id: &str, job: &AssignedJob) -> Option<bool> {
+    pub(super) async fn run_job(
+        &self,
+        id: &str,
+        job: &AssignedJob,
+        cancel: &CancellationToken,
+    ) -> Option<bool> {
+        let attempt = job.attempt;
         let spec = match InputSpec::deserialize(&job.input_spec) {
             Ok(s) => s,
             Err(e) => {
                 return self
-                    .fail(id, &format!("the job's input_spec is malformed: {e}"))
+                    .fail(
+                        id,
+                        attempt,
+                        &format!("the job's input_spec is malformed: {e}"),
+                    )
                     .await;
             }
         };
@@ -135,10 +172,10 @@ impl Agent {
                 model.as_deref().unwrap_or("any model"),
                 served.names().join(", ")
             );
-            return self.fail(id, &msg).await;
+            return self.fail(id, attempt, &msg).await;
         };
         if spec.messages.is_empty() {
-            return self.fail(id, "the job has no messages").await;
+            return self.fail(id, attempt, "the job has no messages").await;
         }
         let req = ChatRequest {
             id: id.to_string(),
@@ -151,13 +188,15 @@ impl Agent {
             temperature: spec.temperature,
             max_tokens: spec.max_tokens().map(|n| n.min(u32::MAX as u64) as u32),
         };
-        let cancel = self.abort_jobs.child_token();
         // Its own token: giving up a stalled stream is not losing the lease.
         let backend_cancel = cancel.child_token();
         let mut stream = backend.chat(req, backend_cancel.clone());
         let mut idle_at = tokio::time::Instant::now() + self.stream_idle;
         let started = Instant::now();
-        let path = format!("/api/v1/node/jobs/{id}/events");
+        let post = Post {
+            path: format!("/api/v1/node/jobs/{id}/events"),
+            attempt,
+        };
         let mut batch = crate::control::batch::Batch::default();
         let mut tokens = 0u64;
         // Events posted so far in this attempt: each batch carries its first one's number.
@@ -169,7 +208,7 @@ impl Agent {
             let ev = tokio::select! {
                 ev = stream.next() => ev,
                 _ = tokio::time::sleep_until(flush_at), if due.is_some() => {
-                    if !self.flush(&path, batch.take(), &mut seq, &cancel).await { return None; }
+                    if !self.flush(&post, batch.take(), &mut seq, cancel).await { return None; }
                     continue;
                 }
                 _ = tokio::time::sleep_until(idle_at) => {
@@ -200,12 +239,12 @@ impl Agent {
                 outcome = end;
             }
             if batch.push(event, urgent, Instant::now())
-                && !self.flush(&path, batch.take(), &mut seq, &cancel).await
+                && !self.flush(&post, batch.take(), &mut seq, cancel).await
             {
                 return None;
             }
         }
-        if !batch.is_empty() && !self.flush(&path, batch.take(), &mut seq, &cancel).await {
+        if !batch.is_empty() && !self.flush(&post, batch.take(), &mut seq, cancel).await {
             return None;
         }
         if cancel.is_cancelled() {
@@ -228,7 +267,8 @@ impl Agent {
         let body = match outcome {
             Ok(result) => Completion::completed(result),
             Err(e) => Completion::failed(e),
-        };
+        }
+        .of_attempt(attempt);
         self.complete(id, &body).await
     }
 
@@ -304,7 +344,7 @@ impl Agent {
     /// retry (even through another replica) stores nothing twice.
     pub(super) async fn flush(
         &self,
-        path: &str,
+        post: &Post,
         events: Vec<JobEvent>,
         seq: &mut u64,
         cancel: &CancellationToken,
@@ -313,10 +353,15 @@ impl Agent {
         let body = JobEvents {
             events,
             first_seq: Some(*seq),
+            attempt: post.attempt,
         };
         let mut failures = 0;
         loop {
-            match self.client.call::<_, EventsAck>(path, &body, SHORT).await {
+            match self
+                .client
+                .call::<_, EventsAck>(&post.path, &body, SHORT)
+                .await
+            {
                 Ok(_) => {
                     *seq += n;
                     return true;
@@ -335,16 +380,17 @@ impl Agent {
         }
     }
 
-    pub(super) async fn fail(&self, id: &str, msg: &str) -> Option<bool> {
+    pub(super) async fn fail(&self, id: &str, attempt: Option<i64>, msg: &str) -> Option<bool> {
         let path = format!("/api/v1/node/jobs/{id}/events");
         let ev = JobEvents {
             events: vec![JobEvent::Error(ErrorData {
                 message: Some(msg.to_string()),
             })],
             first_seq: None,
+            attempt,
         };
         let _ = self.client.call::<_, EventsAck>(&path, &ev, SHORT).await;
-        self.complete(id, &Completion::failed(msg.to_string()))
+        self.complete(id, &Completion::failed(msg.to_string()).of_attempt(attempt))
             .await
     }
 

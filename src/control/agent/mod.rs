@@ -6,6 +6,7 @@
 mod commands;
 mod jobs;
 mod once;
+mod runs;
 mod specs;
 
 use super::client::{CpClient, CpError, NodeKey};
@@ -33,7 +34,7 @@ use infernet_core::wire::specs::{self as wspecs, NodeSpecs};
 pub use once::{Registration, register_once, remove_once};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
@@ -149,7 +150,8 @@ pub struct Agent {
     life: Mutex<life::Agent>,
     served: Mutex<Served>,
     gpu: Mutex<Option<(Instant, crate::system::gpu::Report)>>,
-    in_flight: Mutex<HashSet<String>>,
+    /// The jobs running here (one run per job; a job leased again restarts).
+    in_flight: Mutex<runs::Runs>,
     /// When each running job last made progress (an event from its backend): a heartbeat
     /// renews only the leases of jobs that moved within `stream_idle`, so a stuck job is
     /// re-queued even if this node keeps beating.
@@ -226,7 +228,7 @@ impl Agent {
             life: Mutex::new(life::Agent::new(pace(cfg))),
             served: Mutex::new(Served::default()),
             gpu: Mutex::new(None),
-            in_flight: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(runs::Runs::default()),
             progress: Mutex::new(HashMap::new()),
             stream_idle: DEFAULT_STREAM_IDLE,
             slots: Arc::new(Semaphore::new(cfg.concurrency_cap.max(1) as usize)),

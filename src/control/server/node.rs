@@ -1,7 +1,7 @@
 //! The node tier (reference §6.1): every call is a signed POST; the signer's key names the row.
 //! Bodies and answers are the types of `infernet_core::wire`.
 use super::hub::HubMsg;
-use super::store::{Provider, now_ms};
+use super::store::{Holder, Provider, now_ms};
 use super::views::{job_row, provider_row, to_json, typed};
 use super::{ApiError, AppState, bad, read_body};
 use crate::control::auth;
@@ -253,7 +253,17 @@ pub(super) async fn events(
         .collect();
     let (_, stored) = st
         .store
-        .add_events(&id, &p.id, &evs, b.first_seq, now_ms(), st.lease_ms())
+        .add_events(
+            &id,
+            Holder {
+                provider: &p.id,
+                attempt: b.attempt,
+            },
+            &evs,
+            b.first_seq,
+            now_ms(),
+            st.lease_ms(),
+        )
         .await??;
     for e in &stored {
         st.hub.publish(&id, HubMsg::Event(e.clone()));
@@ -274,7 +284,17 @@ pub(super) async fn complete(
     let now = now_ms();
     let (j, noop) = st
         .store
-        .complete(&id, &p.id, ok, b.result.as_ref(), error, now)
+        .complete(
+            &id,
+            Holder {
+                provider: &p.id,
+                attempt: b.attempt,
+            },
+            ok,
+            b.result.as_ref(),
+            error,
+            now,
+        )
         .await??;
     if !noop {
         let last = st.store.last_event_of(&j, &["done", "error"]).await?;

@@ -378,13 +378,16 @@ impl Store {
     pub async fn add_events(
         &self,
         job_id: &str,
-        provider_id: &str,
+        by: Holder<'_>,
         events: &[(String, Value)],
         first_seq: Option<u64>,
         now: i64,
         lease_ms: i64,
     ) -> Result<Result<(i64, Vec<StoredEvent>), Refused>, DbError> {
-        let ran = Event::Events { node: provider_id };
+        let ran = Event::Events {
+            node: by.provider,
+            attempt: by.attempt,
+        };
         let j = match self
             .transition(job_id, ran, Outcome::default(), now, lease_ms)
             .await?

@@ -31,7 +31,7 @@ pub use keys::{KeyLookup, secret_hash};
 pub use payments::{LedgerParty, Outbound};
 pub use providers::Provider;
 pub use stats::JobGroup;
-pub use transitions::{Outcome, Refused};
+pub use transitions::{Holder, Outcome, Refused};
 pub use users::LinkRefused;
 
 fn t(r: &Row, i: usize) -> Option<String> {

@@ -112,13 +112,13 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
     let forbidden = Refused::Forbidden(format!("job '{}' is not leased to this node", j.id));
     let ev = [("token".to_string(), json!({"text": "x"}))];
     assert_eq!(
-        s.add_events(&j.id, &b.id, &ev, None, 1_100, 500)
+        s.add_events(&j.id, Holder::any(&b.id), &ev, None, 1_100, 500)
             .await
             .unwrap(),
         Err(forbidden.clone())
     );
     let (attempt, stored) = s
-        .add_events(&j.id, &a.id, &ev, None, 1_100, 500)
+        .add_events(&j.id, Holder::any(&a.id), &ev, None, 1_100, 500)
         .await
         .unwrap()
         .unwrap();
@@ -129,15 +129,15 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
         ("token".to_string(), json!({"text": "y"})),
         ("token".to_string(), json!({"text": "z"})),
     ];
-    let first = s.add_events(&j.id, &a.id, &two[..1], Some(1), 1_100, 500);
+    let first = s.add_events(&j.id, Holder::any(&a.id), &two[..1], Some(1), 1_100, 500);
     assert_eq!(first.await.unwrap().unwrap().1.len(), 1);
-    let again = s.add_events(&j.id, &a.id, &two[..1], Some(1), 1_100, 500);
+    let again = s.add_events(&j.id, Holder::any(&a.id), &two[..1], Some(1), 1_100, 500);
     assert!(
         again.await.unwrap().unwrap().1.is_empty(),
         "a repeat stores nothing"
     );
     let (_, more) = s
-        .add_events(&j.id, &a.id, &two, Some(1), 1_100, 500)
+        .add_events(&j.id, Holder::any(&a.id), &two, Some(1), 1_100, 500)
         .await
         .unwrap()
         .unwrap();
@@ -145,7 +145,7 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
         more.iter().map(|e| &e.data).collect::<Vec<_>>(),
         [&json!({"text": "z"})]
     );
-    let plain = s.add_events(&j.id, &a.id, &ev, None, 1_100, 500);
+    let plain = s.add_events(&j.id, Holder::any(&a.id), &ev, None, 1_100, 500);
     assert_eq!(plain.await.unwrap().unwrap().1.len(), 1);
     let texts: Vec<String> = s
         .events(&s.job(&j.id).await.unwrap().unwrap(), 0, 100)
@@ -188,7 +188,7 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
 
     let result = json!({"text": "x"});
     let (done, noop) = s
-        .complete(&j.id, &a.id, true, Some(&result), None, 1_800)
+        .complete(&j.id, Holder::any(&a.id), true, Some(&result), None, 1_800)
         .await
         .unwrap()
         .unwrap();
@@ -209,18 +209,18 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
     );
     for who in [&a.id, &b.id] {
         let again = s
-            .complete(&j.id, who, false, None, Some("late"), 1_900)
+            .complete(&j.id, Holder::any(who), false, None, Some("late"), 1_900)
             .await;
         assert_eq!(again.unwrap().unwrap(), (done.clone(), true));
     }
     assert_eq!(
-        s.add_events(&j.id, &a.id, &ev, None, 2_000, 500)
+        s.add_events(&j.id, Holder::any(&a.id), &ev, None, 2_000, 500)
             .await
             .unwrap(),
         Err(Refused::Conflict(format!("job '{}' is completed", j.id)))
     );
     assert_eq!(
-        s.complete("nope", &a.id, true, None, None, 2_000)
+        s.complete("nope", Holder::any(&a.id), true, None, None, 2_000)
             .await
             .unwrap(),
         Err(Refused::NotFound("no job 'nope'".into()))
@@ -269,7 +269,7 @@ async fn expiry_requeues_then_fails_and_the_late_node_is_refused() {
         (JobStatus::Pending, None)
     );
     assert_eq!(
-        s.complete(&j.id, &a.id, true, None, None, 700)
+        s.complete(&j.id, Holder::any(&a.id), true, None, None, 700)
             .await
             .unwrap(),
         Err(Refused::Forbidden(format!(

@@ -18,7 +18,29 @@ impl Refused {
             Refusal::NotLeased => {
                 Self::Forbidden(format!("job '{}' is not leased to this node", j.id))
             }
+            Refusal::Superseded { current } => Self::Conflict(format!(
+                "job '{}' was leased again (it is at attempt {current}): this report is for an earlier attempt whose lease ran out",
+                j.id
+            )),
             _ => Self::Conflict(format!("job '{}' is {}", j.id, j.status)),
+        }
+    }
+}
+
+/// The node a report comes from, and the attempt it says the report is for (ours name it;
+/// the reference's nodes do not, and are taken as the current holder).
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    pub provider: &'a str,
+    pub attempt: Option<i64>,
+}
+
+impl<'a> Holder<'a> {
+    /// A report that names no attempt.
+    pub fn any(provider: &'a str) -> Self {
+        Self {
+            provider,
+            attempt: None,
         }
     }
 }
@@ -151,7 +173,7 @@ impl Store {
     pub async fn complete(
         &self,
         job_id: &str,
-        provider_id: &str,
+        by: Holder<'_>,
         ok: bool,
         result: Option<&Value>,
         error: Option<&str>,
@@ -163,8 +185,9 @@ impl Store {
             error: error.as_deref(),
         };
         let done = Event::Complete {
-            node: provider_id,
+            node: by.provider,
             ok,
+            attempt: by.attempt,
         };
         Ok(self
             .transition(job_id, done, out, now, 0)
