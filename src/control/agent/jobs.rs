@@ -69,8 +69,8 @@ impl Agent {
     }
 
     /// Starts `job` unless this lease of it already runs here; true when it started. A job
-    /// handed out again while it runs here was re-queued (its lease ran out): the old run is
-    /// cancelled and the job starts over (`runs.rs`).
+    /// handed out again at a new attempt while it runs here was re-queued (its lease ran
+    /// out): the old run is cancelled and the job starts over (`runs.rs`).
     pub(super) async fn start_job(self: &Arc<Self>, job: AssignedJob) -> bool {
         if job.id.is_empty() {
             return false;

@@ -1,8 +1,11 @@
-//! The control-plane jobs running here, one run per job id. A poll only hands out pending
-//! jobs, so a job that comes back while it still runs here was re-queued: its lease ran out
-//! (this node was slow to report, or cut off) and the control plane leased it to us again.
-//! The old run is cancelled (the server refuses what it still sends for its attempt) and the
-//! job starts over under the new attempt, numbering its events from the start.
+//! The control-plane jobs running here, one run per job id. Ours hands out only pending
+//! jobs and numbers each lease (`attempt`), so a job that comes back at a new attempt while
+//! it still runs here was re-queued: its lease ran out (this node was slow to report, or cut
+//! off) and the control plane leased it to us again. The old run is cancelled (the server
+//! refuses what it still sends for its attempt) and the job starts over under the new
+//! attempt, numbering its events from the start. A control plane that does not number
+//! leases (the reference's) hands a running job out again on every poll: that is the same
+//! run, never a restart.
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -46,7 +49,9 @@ impl Runs {
         parent: &CancellationToken,
     ) -> Claimed {
         let old = match self.runs.get(id) {
-            Some(r) if attempt.is_some() && r.attempt == attempt => return Claimed::Duplicate,
+            Some(r) if attempt.is_none() || r.attempt.is_none() || r.attempt == attempt => {
+                return Claimed::Duplicate;
+            }
             Some(r) => {
                 r.cancel.cancel();
                 Some(r.attempt)
@@ -151,16 +156,16 @@ mod tests {
     }
 
     #[test]
-    fn without_attempt_numbers_a_job_handed_out_again_is_a_new_lease() {
-        // A control plane that does not send `attempt` only hands out pending jobs, so a job
-        // running here that comes back was re-queued.
+    fn without_attempt_numbers_a_job_handed_out_again_is_the_same_run() {
+        // The reference's control plane hands a running job out again on every poll and
+        // names no attempt: nothing tells a new lease apart, so the run goes on.
         let parent = CancellationToken::new();
         let mut runs = Runs::default();
         let first = ticket(runs.claim("j", None, &parent));
-        assert!(matches!(
-            runs.claim("j", None, &parent),
-            Claimed::Restart { old: None, .. }
-        ));
-        assert!(first.cancel.is_cancelled());
+        for _ in 0..3 {
+            assert!(matches!(runs.claim("j", None, &parent), Claimed::Duplicate));
+        }
+        assert!(!first.cancel.is_cancelled());
+        assert_eq!(runs.len(), 1);
     }
 }
