@@ -6,6 +6,8 @@
 //! worker killed mid-job is replaced by the next offer without a gap or a repeat.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 mod common;
+#[path = "support/rogue.rs"]
+mod rogue;
 
 use common::llm::LlamaServer;
 use common::{eventually, free_port, http, infernet_cmd};
@@ -44,7 +46,8 @@ impl P2pNode {
             "ui": {"node_name": name},
             "backends": backends,
             "p2p": {"enabled": enabled, "listen": [format!("/ip4/127.0.0.1/tcp/{p2p_port}")],
-                    "bootstrap": bootstrap, "price_usd": price, "bid_window": 1.5},
+                    "bootstrap": bootstrap, "price_usd": price, "bid_window": 1.5,
+                    "stream_wait": 3},
         });
         std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
         let out = infernet_cmd(home.path()).arg("init").output().unwrap();
@@ -492,4 +495,334 @@ fn infernet_run_executes_one_workload_from_a_spec() {
     let (code, v) = run(&other.to_string(), &[]);
     assert_eq!(code, Some(1), "{v}");
     assert_eq!(v["error"], "no configured backend serves absent:1b");
+}
+
+/// A rogue peer on the swarm (a real libp2p peer the test scripts, `support/rogue.rs`): what
+/// it forges or floods is refused, counted and logged, and what it wins but never delivers
+/// is offered again. Ads in another's name or 10 min old are not taken; an offer in the
+/// buyer's name gets no bid; a flood of offers is cut at 30 a minute; and during a real
+/// chat: a bid in the worker's name is refused, the rogue's own cheapest bid wins and it
+/// never streams, so the buyer offers again without it; a forged accept does not cancel the
+/// real winner's job, and a forged receipt does not spoil the winner's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rogue_peer_is_refused_and_a_winner_that_never_streams_is_replaced() {
+    use infernet::backend::{STUB_MODEL, stub_reply};
+    use infernet_core::c0mpute::{
+        CapabilityAd, JobAccept, JobBid, JobMessage, JobOffer, JobReceipt, ROLE_TAG, ReceiptStatus,
+        TOPIC_CAP, WORKLOAD_INFERENCE, jobs_topic, model_tag,
+    };
+    use rogue::{Rogue, Seen};
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let buyer = P2pNode::priced("b", stub(), &[], true, 0.5);
+    let boot = buyer.address().await;
+    let worker = P2pNode::priced("w", stub(), std::slice::from_ref(&boot), true, 0.02);
+    let w_addr = worker.address().await;
+    let id = |v: Value| v["peer_id"].as_str().unwrap().to_string();
+    let (b_id, w_id) = (id(buyer.peers().await.1), id(worker.peers().await.1));
+    for (n, other) in [(&buyer, &w_id), (&worker, &b_id)] {
+        eventually(
+            "the two nodes hear each other",
+            Duration::from_secs(60),
+            || async {
+                let (_, v) = n.peers().await;
+                v["peers"]
+                    .as_array()?
+                    .iter()
+                    .any(|p| p["peer_id"] == json!(other))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    let mut rogue = Rogue::start(&[boot.parse().unwrap(), w_addr.parse().unwrap()]);
+    rogue
+        .joined(&[b_id.parse().unwrap(), w_id.parse().unwrap()])
+        .await;
+    let jobs = jobs_topic(WORKLOAD_INFERENCE);
+    let r_id = rogue.id.to_string();
+    let ad = |peer: &str, model: &str, at: i64| {
+        serde_json::to_vec(&CapabilityAd {
+            peer_id: peer.to_string(),
+            tags: vec![ROLE_TAG.into(), "c0mpute:gpu:none".into(), model_tag(model)],
+            hardware: json!({"price_usd": 0.001}),
+            published_at_ms: at,
+        })
+        .unwrap()
+    };
+
+    // 1. Ads: one in the worker's name (it would make it serve "evil:1"), one 10 min old,
+    // then its own: the first two are refused by both nodes, the third taken.
+    rogue.publish(TOPIC_CAP, ad(&w_id, "evil:1", now())).await;
+    rogue
+        .publish(TOPIC_CAP, ad(&r_id, "stale:1", now() - 600_000))
+        .await;
+    rogue.publish(TOPIC_CAP, ad(&r_id, STUB_MODEL, now())).await;
+    for n in [&buyer, &worker] {
+        let v = eventually(
+            "the rogue's own ad is taken",
+            Duration::from_secs(30),
+            || async {
+                let (_, v) = n.peers().await;
+                v["peers"]
+                    .as_array()?
+                    .iter()
+                    .any(|p| p["peer_id"] == json!(r_id) && p["models"] == json!([STUB_MODEL]))
+                    .then_some(v)
+            },
+        )
+        .await;
+        assert_eq!(v["refused"], 2, "the forged and the stale ad: {v}");
+        let models: Vec<&Value> = v["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["models"].as_array().unwrap())
+            .collect();
+        assert!(!models.contains(&&json!("evil:1")), "{v}");
+        assert!(!models.contains(&&json!("stale:1")), "{v}");
+    }
+    let log = buyer.log();
+    assert!(
+        log.contains(&format!(
+            "p2p capability ad refused: sent by {r_id} but names {w_id}"
+        )),
+        "the forged ad is logged"
+    );
+    assert!(
+        log.contains("ago (older than 5 min)"),
+        "the stale ad is logged"
+    );
+
+    // 2. An offer in the buyer's name gets no bid; the rogue's own offer does (heard after,
+    // from the same worker, so the forged one was decided first).
+    let offer = |job: &str, buyer: &str| JobOffer {
+        job_id: job.to_string(),
+        workload_type: WORKLOAD_INFERENCE.into(),
+        buyer_peer_id: buyer.to_string(),
+        buyer_did: None,
+        spec_hash: "00".into(),
+        spec_inline: Some(
+            json!({"model": STUB_MODEL, "messages": [{"role": "user", "content": "x"}]}),
+        ),
+        required_capabilities: vec![ROLE_TAG.into()],
+        max_price_usd: 1.0,
+        deadline_unix_ms: now() + 60_000,
+        published_at_ms: now(),
+    };
+    let before = worker.peers().await.1;
+    let w_refused = before["refused"].as_u64().unwrap();
+    let w_bids = before["bids_sent"].as_u64().unwrap();
+    let send_offer = |o: JobOffer| JobMessage::Offer(o).to_bytes();
+    rogue
+        .publish(&jobs, send_offer(offer("forged-offer", &b_id)))
+        .await;
+    rogue
+        .publish(&jobs, send_offer(offer("probe", &r_id)))
+        .await;
+    let w_peer: libp2p::PeerId = w_id.parse().unwrap();
+    let mut forged_bid_seen = false;
+    rogue
+        .next(
+            "the worker's bid on the probe",
+            Duration::from_secs(30),
+            |s| {
+                let Seen::Message { source, data, .. } = s else {
+                    return None;
+                };
+                let Some(JobMessage::Bid(b)) = JobMessage::parse(data) else {
+                    return None;
+                };
+                if *source != Some(w_peer) {
+                    return None;
+                }
+                forged_bid_seen |= b.job_id == "forged-offer";
+                (b.job_id == "probe").then_some(())
+            },
+        )
+        .await;
+    assert!(!forged_bid_seen, "no bid on the offer in the buyer's name");
+    let v = worker.peers().await.1;
+    assert_eq!(v["refused"].as_u64(), Some(w_refused + 1), "{v}");
+    assert_eq!(v["bids_sent"].as_u64(), Some(w_bids + 1), "{v}");
+    assert!(worker.log().contains(&format!(
+        "p2p offer refused: sent by {r_id} but names {b_id}"
+    )));
+
+    // 3. A flood: 40 offers at once. The worker bids while the burst lasts (30 a minute,
+    // one used by the probe) and refuses the rest, each counted.
+    for i in 0..40 {
+        rogue
+            .publish(&jobs, send_offer(offer(&format!("flood-{i}"), &r_id)))
+            .await;
+    }
+    let v = eventually(
+        "the worker decides every offer of the flood",
+        Duration::from_secs(30),
+        || async {
+            let (_, v) = worker.peers().await;
+            let bids = v["bids_sent"].as_u64()? - w_bids - 1;
+            let refused = v["refused"].as_u64()? - w_refused - 1;
+            (bids + refused == 40).then_some((bids, refused))
+        },
+    )
+    .await;
+    assert!(
+        v.0 <= 30 && v.1 >= 10,
+        "at most a burst of 30 offers a minute bid on (bids, refused): {v:?}"
+    );
+    assert!(worker.log().contains("too many offers from this peer"));
+
+    // 4. A real chat from the buyer, the rogue interfering (scripted below).
+    let home = buyer.home.path().to_path_buf();
+    let prompt = "hello swarm, despite the rogue";
+    let mut chat = tokio::task::spawn_blocking(move || {
+        let out = infernet_cmd(&home)
+            .args(["chat", "--p2p", "--json", "--model", STUB_MODEL, prompt])
+            .output()
+            .unwrap();
+        let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        (events, out.status.success())
+    });
+    let b_peer: libp2p::PeerId = b_id.parse().unwrap();
+    let (mut offers, mut won, mut forged_accepts, mut forged_receipts) = (0, 0, 0, 0);
+    let mut offered = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let (events, ok) = loop {
+        let s = tokio::select! {
+            done = &mut chat => break done.unwrap(),
+            s = rogue.seen.recv() => s.unwrap(),
+            _ = tokio::time::sleep_until(deadline) => panic!("the chat did not end within 90 s"),
+        };
+        let Seen::Message { source, data, .. } = s else {
+            continue;
+        };
+        let bid = |job: &str, bidder: &str, price: f64| {
+            JobMessage::Bid(JobBid {
+                job_id: job.to_string(),
+                bidder_peer_id: bidder.to_string(),
+                bidder_did: None,
+                price_usd: price,
+                eta_seconds: 1,
+                published_at_ms: now(),
+            })
+            .to_bytes()
+        };
+        match JobMessage::parse(&data) {
+            Some(JobMessage::Offer(o)) if source == Some(b_peer) => {
+                offers += 1;
+                offered = o.job_id.clone();
+                if offers == 1 {
+                    // A bid in the worker's name, cheaper than anyone: refused.
+                    rogue.publish(&jobs, bid(&o.job_id, &w_id, 0.0)).await;
+                }
+                // Its own, the cheapest: it wins the first offer and never streams; on the
+                // next it is left out.
+                rogue.publish(&jobs, bid(&o.job_id, &r_id, 0.001)).await;
+            }
+            Some(JobMessage::Bid(b))
+                if source == Some(w_peer) && offers >= 2 && b.job_id == offered =>
+            {
+                // The worker bid on the offer made again: an accept in the buyer's name,
+                // naming another winner, tries to cancel its job.
+                forged_accepts += 1;
+                let accept = JobAccept {
+                    job_id: b.job_id.clone(),
+                    buyer_peer_id: b_id.clone(),
+                    winning_bidder_peer_id: r_id.clone(),
+                    agreed_price_usd: 0.001,
+                    workload_type: WORKLOAD_INFERENCE.into(),
+                    spec_inline: None,
+                    published_at_ms: now(),
+                };
+                rogue
+                    .publish(&jobs, JobMessage::Accept(accept).to_bytes())
+                    .await;
+            }
+            Some(JobMessage::Accept(a)) if source == Some(b_peer) => {
+                if a.winning_bidder_peer_id == r_id {
+                    won += 1;
+                } else {
+                    // A receipt in the winner's name, before the winner's own.
+                    forged_receipts += 1;
+                    let receipt = JobReceipt {
+                        job_id: a.job_id.clone(),
+                        worker_peer_id: a.winning_bidder_peer_id.clone(),
+                        worker_did: None,
+                        buyer_peer_id: b_id.clone(),
+                        output_hash: Some("00".repeat(32)),
+                        status: ReceiptStatus::Completed,
+                        completed_at_ms: now(),
+                        signature: Some("00".repeat(64)),
+                    };
+                    rogue
+                        .publish(&jobs, JobMessage::Receipt(receipt).to_bytes())
+                        .await;
+                }
+            }
+            _ => {}
+        }
+    };
+    assert!(ok, "{events:?}");
+    assert_eq!(
+        (won, offers, forged_accepts, forged_receipts),
+        (1, 2, 1, 1),
+        "the rogue won the first offer; the second went to the worker (won, offers, forged accepts, forged receipts)"
+    );
+    assert!(
+        events[0]["backend"].as_str().unwrap().ends_with(&w_id),
+        "{:?}",
+        events[0]
+    );
+    let tokens: String = events
+        .iter()
+        .filter(|e| e["type"] == "token")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(tokens, stub_reply(prompt));
+    let v = eventually(
+        "the worker's receipt verified",
+        Duration::from_secs(20),
+        || async {
+            let (_, v) = buyer.peers().await;
+            (v["receipts_verified"] == 1).then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(
+        v["receipts_failed"], 0,
+        "the forged receipt spoiled nothing: {v}"
+    );
+    let rogue_row = v["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["peer_id"] == json!(r_id))
+        .unwrap()
+        .clone();
+    assert_eq!(rogue_row["bids_won"], 1, "{rogue_row}");
+    assert_eq!(worker.peers().await.1["jobs_won"], 1);
+    let log = buyer.log();
+    assert!(log.contains("the winner never streamed; offering again"));
+    assert!(
+        log.contains(&format!("p2p bid refused: sent by {r_id} but names {w_id}")),
+        "the bid in the worker's name is logged"
+    );
+    assert!(
+        log.contains("sent in the place of the winner"),
+        "the forged receipt is logged"
+    );
+    assert!(
+        worker.log().contains(&format!(
+            "p2p accept refused: sent by {r_id} but names {b_id}"
+        )),
+        "the forged accept is logged"
+    );
 }

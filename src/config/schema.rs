@@ -64,6 +64,10 @@ pub struct P2pConfig {
     /// Seconds a buyer collects bids (c0mpute: 8).
     #[serde(deserialize_with = "lenient::f64")]
     pub bid_window: f64,
+    /// Seconds the winning bidder has to start streaming before the job is offered again
+    /// without it.
+    #[serde(deserialize_with = "lenient::f64")]
+    pub stream_wait: f64,
     /// The most this node pays per job it buys, USD (its offers' `max_price_usd`).
     #[serde(deserialize_with = "lenient::f64")]
     pub max_price_usd: f64,
@@ -79,6 +83,7 @@ impl Default for P2pConfig {
             price_usd: 0.0,
             ad_interval: 60.0,
             bid_window: 8.0,
+            stream_wait: 20.0,
             max_price_usd: 1.0,
         }
     }

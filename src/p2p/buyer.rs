@@ -25,8 +25,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Offers made for one request before it fails.
 const MAX_OFFERS: usize = 3;
-/// How long the winner has to start streaming.
-const STREAM_WAIT: Duration = Duration::from_secs(20);
 /// How long a stream may stay silent before the worker counts as gone.
 const SILENCE: Duration = Duration::from_secs(60);
 /// How long the receipt may take after the answer.
@@ -77,6 +75,8 @@ pub(super) struct BuyerCtx {
     pub cmds: mpsc::Sender<Cmd>,
     pub routes: Arc<Routes>,
     pub window_ms: i64,
+    /// How long the winner has to start streaming (`p2p.stream_wait`).
+    pub stream_wait: Duration,
     pub max_price_usd: f64,
     pub topic: String,
     pub shared: Arc<Mutex<Shared>>,
@@ -161,8 +161,17 @@ pub(super) async fn buy(
                     let Some(h) = h else { break };
                     if let JobMessage::Bid(b) = h.msg {
                         let who = b.bidder_peer_id.clone();
-                        if let Err(why) = auction.bid(h.size, h.source.as_deref(), b, now_ms()) {
-                            tracing::warn!(job = %job_id, bidder = %who, "bid refused: {why}");
+                        match auction.bid(h.size, h.source.as_deref(), b, now_ms()) {
+                            Ok(()) => {}
+                            Err(why) if why.is_abuse() => super::note_refusal(
+                                &ctx.shared,
+                                h.source.as_deref(),
+                                "bid",
+                                &format!("{why} (job {job_id})"),
+                            ),
+                            Err(why) => {
+                                tracing::info!(job = %job_id, bidder = %who, "bid not taken: {why}")
+                            }
                         }
                     }
                 }
@@ -211,7 +220,7 @@ pub(super) async fn buy(
                 tracing::warn!(job = %job_id, %peer, "a stream from a peer that did not win: closed");
             }
         };
-        let mut reader = match tokio::time::timeout(STREAM_WAIT, from_winner).await {
+        let mut reader = match tokio::time::timeout(ctx.stream_wait, from_winner).await {
             Ok(Some(r)) => r,
             _ => {
                 tracing::warn!(job = %job_id, winner = %winner.bidder_peer_id, "the winner never streamed; offering again");
@@ -302,6 +311,20 @@ pub(super) async fn buy(
         let verdict = tokio::time::timeout(RECEIPT_WAIT, async {
             while let Some(h) = mrx.recv().await {
                 if let JobMessage::Receipt(r) = h.msg {
+                    // Only the winner's own receipt is judged: one sent by anyone else is
+                    // refused, and the winner's is still awaited.
+                    if h.source.as_deref() != Some(winner.bidder_peer_id.as_str()) {
+                        super::note_refusal(
+                            &ctx.shared,
+                            h.source.as_deref(),
+                            "receipt",
+                            &format!(
+                                "job {job_id}: sent in the place of the winner {}",
+                                winner.bidder_peer_id
+                            ),
+                        );
+                        continue;
+                    }
                     return Some(check_receipt(
                         &r,
                         h.source.as_deref(),

@@ -302,13 +302,15 @@ fn terms(s: &Settings, ad: &Arc<Mutex<Ad>>, market: &Market) -> Terms {
 /// A capability ad: to the peer table (or refused, counted and logged).
 fn heard(message: &gossipsub::Message, shared: &Arc<Mutex<Shared>>) {
     let source = message.source.map(|p| p.to_string());
-    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-    match s.table.ad(source.as_deref(), &message.data, now_ms()) {
-        Ok(_) => s.view.ads_taken += 1,
-        Err(why) => {
-            s.view.refused += 1;
-            tracing::warn!(from = ?source, "capability ad refused: {why}");
-            s.view.last_refusal = Some(why.to_string());
+    let taken = {
+        let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let r = s.table.ad(source.as_deref(), &message.data, now_ms());
+        if r.is_ok() {
+            s.view.ads_taken += 1;
         }
+        r
+    };
+    if let Err(why) = taken {
+        super::note_refusal(shared, source.as_deref(), "capability ad", &why.to_string());
     }
 }

@@ -72,18 +72,18 @@ impl Market {
         shared: &Arc<Mutex<Shared>>,
     ) -> Option<Vec<u8>> {
         let source = m.source.map(|p| p.to_string());
-        let refuse = |why: Refused| {
-            let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-            s.view.refused += 1;
-            tracing::warn!(from = ?source, "p2p job message refused: {why}");
-            s.view.last_refusal = Some(why.to_string());
+        let refuse = |what: &str, why: Refused| {
+            super::note_refusal(shared, source.as_deref(), what, &why.to_string());
             None
         };
         if m.data.len() > MAX_MESSAGE_BYTES {
-            return refuse(Refused::Oversized(m.data.len()));
+            return refuse("job message", Refused::Oversized(m.data.len()));
         }
         let Some(msg) = JobMessage::parse(&m.data) else {
-            return refuse(Refused::Malformed("not a c0mpute job message".into()));
+            return refuse(
+                "job message",
+                Refused::Malformed("not a c0mpute job message".into()),
+            );
         };
         let now = now_ms();
         match msg {
@@ -110,7 +110,10 @@ impl Market {
                 ) {
                     Ok(bid) => {
                         let Ok(buyer) = o.buyer_peer_id.parse::<PeerId>() else {
-                            return refuse(Refused::Malformed("the buyer is not a peer id".into()));
+                            return refuse(
+                                "offer",
+                                Refused::Malformed("the buyer is not a peer id".into()),
+                            );
                         };
                         self.bidding.retain(|_, b| b.until_ms > now);
                         self.bidding.insert(
@@ -130,13 +133,8 @@ impl Market {
                     }
                     // Forged, stale, oversized or flooding: refused loudly. Not ours to
                     // serve (another model, a price too low): quietly.
-                    Err(
-                        why @ (Refused::SourceMismatch { .. }
-                        | Refused::Expired { .. }
-                        | Refused::FromTheFuture { .. }
-                        | Refused::Oversized(_)),
-                    ) => refuse(why),
-                    Err(why) if why.to_string().contains("too many offers") => refuse(why),
+                    Err(why) if why.is_abuse() => refuse("offer", why),
+                    Err(why) if why.to_string().contains("too many offers") => refuse("offer", why),
                     Err(why) => {
                         tracing::debug!(job = %o.job_id, "no bid: {why}");
                         None
@@ -144,18 +142,21 @@ impl Market {
                 }
             }
             JobMessage::Accept(a) => {
-                let ours = a.winning_bidder_peer_id == self.ctx.me.to_string();
-                let b = self.bidding.remove(&a.job_id)?;
-                if !ours {
-                    return None;
+                // Only the offer's buyer closes it: an accept from anyone else is refused
+                // and changes nothing (a forged one must not cancel the real winner's job).
+                let buyer = self.bidding.get(&a.job_id)?.buyer.to_string();
+                if source.as_deref() != Some(buyer.as_str()) || a.buyer_peer_id != buyer {
+                    return refuse(
+                        "accept",
+                        Refused::SourceMismatch {
+                            from: source.clone().unwrap_or_default(),
+                            claimed: a.buyer_peer_id.clone(),
+                        },
+                    );
                 }
-                if source.as_deref() != Some(a.buyer_peer_id.as_str())
-                    || a.buyer_peer_id != b.buyer.to_string()
-                {
-                    return refuse(Refused::SourceMismatch {
-                        from: source.clone().unwrap_or_default(),
-                        claimed: a.buyer_peer_id.clone(),
-                    });
+                let b = self.bidding.remove(&a.job_id)?;
+                if a.winning_bidder_peer_id != self.ctx.me.to_string() {
+                    return None;
                 }
                 shared
                     .lock()

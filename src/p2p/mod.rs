@@ -90,6 +90,17 @@ struct Shared {
     table: PeerTable,
 }
 
+/// A message refused from `from` (`what` it was): counted, kept as the last refusal, logged.
+fn note_refusal(shared: &Mutex<Shared>, from: Option<&str>, what: &str, why: &str) {
+    tracing::warn!(
+        from = from.unwrap_or("an unsigned message"),
+        "p2p {what} refused: {why}"
+    );
+    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    s.view.refused += 1;
+    s.view.last_refusal = Some(format!("{what}: {why}"));
+}
+
 /// The view and the live peers.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct P2pPeers {
@@ -239,6 +250,7 @@ pub fn spawn(
         cmds: cmd_tx,
         routes,
         window_ms: (cfg.bid_window.max(0.1) * 1000.0) as i64,
+        stream_wait: Duration::from_secs_f64(cfg.stream_wait.max(0.1)),
         max_price_usd: cfg.max_price_usd,
         topic: infernet_core::c0mpute::jobs_topic(infernet_core::c0mpute::WORKLOAD_INFERENCE),
         shared: shared.clone(),

@@ -20,6 +20,20 @@ pub enum Refused {
     FromTheFuture { ahead_s: i64 },
 }
 
+impl Refused {
+    /// A forged, stale or oversized message: what a misbehaving peer sends, counted and
+    /// logged as a refusal (other refusals, such as a model not served, are routine).
+    pub fn is_abuse(&self) -> bool {
+        matches!(
+            self,
+            Refused::Oversized(_)
+                | Refused::SourceMismatch { .. }
+                | Refused::Expired { .. }
+                | Refused::FromTheFuture { .. }
+        )
+    }
+}
+
 /// One peer as the table knows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PeerEntry {
@@ -208,6 +222,20 @@ mod tests {
             Err(Refused::Malformed(_))
         ));
         assert!(t.live(now).is_empty(), "nothing refused was taken");
+        // Forged, stale and oversized messages are abuse (counted and logged as refused);
+        // one that does not read may be a peer's newer version: not.
+        for r in [
+            Refused::Oversized(1),
+            Refused::SourceMismatch {
+                from: "B".into(),
+                claimed: "A".into(),
+            },
+            Refused::Expired { age_s: 301 },
+            Refused::FromTheFuture { ahead_s: 120 },
+        ] {
+            assert!(r.is_abuse(), "{r}");
+        }
+        assert!(!Refused::Malformed("x".into()).is_abuse());
     }
 
     #[test]

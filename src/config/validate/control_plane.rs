@@ -63,6 +63,7 @@ pub(super) fn check_p2p(p: &P2pConfig, cx: &Ctx) -> Result<(), Error> {
         ));
     }
     cx.seconds("p2p.bid_window", p.bid_window)?;
+    cx.seconds("p2p.stream_wait", p.stream_wait)?;
     cx.seconds("p2p.ad_interval", p.ad_interval)
 }
 
