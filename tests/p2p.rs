@@ -499,8 +499,8 @@ fn infernet_run_executes_one_workload_from_a_spec() {
 
 /// A rogue peer on the swarm (a real libp2p peer the test scripts, `support/rogue.rs`): what
 /// it forges or floods is refused, counted and logged, and what it wins but never delivers
-/// is offered again. Ads in another's name or 10 min old are not taken; an offer in the
-/// buyer's name gets no bid; a flood of offers is cut at 30 a minute; and during a real
+/// is offered again. Ads and beats in another's name, ads 10 min old or over 64 KiB are not
+/// taken; an offer in the buyer's name gets no bid; a flood of offers is cut at 30 a minute; and during a real
 /// chat: a bid in the worker's name is refused, the rogue's own cheapest bid wins and it
 /// never streams, so the buyer offers again without it; a forged accept does not cancel the
 /// real winner's job, and a forged receipt does not spoil the winner's.
@@ -509,7 +509,7 @@ async fn a_rogue_peer_is_refused_and_a_winner_that_never_streams_is_replaced() {
     use infernet::backend::{STUB_MODEL, stub_reply};
     use infernet_core::c0mpute::{
         CapabilityAd, JobAccept, JobBid, JobMessage, JobOffer, JobReceipt, ROLE_TAG, ReceiptStatus,
-        TOPIC_CAP, WORKLOAD_INFERENCE, jobs_topic, model_tag,
+        TOPIC_CAP, TOPIC_HEARTBEAT, WORKLOAD_INFERENCE, jobs_topic, model_tag,
     };
     use rogue::{Rogue, Seen};
     let now = || {
@@ -555,12 +555,25 @@ async fn a_rogue_peer_is_refused_and_a_winner_that_never_streams_is_replaced() {
         .unwrap()
     };
 
-    // 1. Ads: one in the worker's name (it would make it serve "evil:1"), one 10 min old,
-    // then its own: the first two are refused by both nodes, the third taken.
+    // 1. Ads: one in the worker's name (it would make it serve "evil:1"), one 10 min old;
+    // heartbeats: one in the worker's name, one in a shape we do not read; an ad over 64 KiB;
+    // then its own ad: the forged, stale and oversized messages are refused by both nodes,
+    // the other beat passed over, the last ad taken.
     rogue.publish(TOPIC_CAP, ad(&w_id, "evil:1", now())).await;
     rogue
         .publish(TOPIC_CAP, ad(&r_id, "stale:1", now() - 600_000))
         .await;
+    let beat = |peer: &str| json!({"peer_id": peer, "published_at_ms": now()}).to_string();
+    rogue
+        .publish(TOPIC_HEARTBEAT, beat(&w_id).into_bytes())
+        .await;
+    rogue
+        .publish(TOPIC_HEARTBEAT, br#"{"seq": 1}"#.to_vec())
+        .await;
+    // Over the 64 KiB a message may take (a 100 KB ad in its own name).
+    let mut big: Value = serde_json::from_slice(&ad(&r_id, "big:1", now())).unwrap();
+    big["hardware"]["padding"] = json!("x".repeat(100_000));
+    rogue.publish(TOPIC_CAP, big.to_string().into_bytes()).await;
     rogue.publish(TOPIC_CAP, ad(&r_id, STUB_MODEL, now())).await;
     for n in [&buyer, &worker] {
         let v = eventually(
@@ -576,7 +589,10 @@ async fn a_rogue_peer_is_refused_and_a_winner_that_never_streams_is_replaced() {
             },
         )
         .await;
-        assert_eq!(v["refused"], 2, "the forged and the stale ad: {v}");
+        assert_eq!(
+            v["refused"], 4,
+            "the forged, stale and oversized ads, the forged beat: {v}"
+        );
         let models: Vec<&Value> = v["peers"]
             .as_array()
             .unwrap()
@@ -585,6 +601,7 @@ async fn a_rogue_peer_is_refused_and_a_winner_that_never_streams_is_replaced() {
             .collect();
         assert!(!models.contains(&&json!("evil:1")), "{v}");
         assert!(!models.contains(&&json!("stale:1")), "{v}");
+        assert!(!models.contains(&&json!("big:1")), "{v}");
     }
     let log = buyer.log();
     assert!(
@@ -596,6 +613,16 @@ async fn a_rogue_peer_is_refused_and_a_winner_that_never_streams_is_replaced() {
     assert!(
         log.contains("ago (older than 5 min)"),
         "the stale ad is logged"
+    );
+    assert!(
+        log.contains(&format!(
+            "p2p heartbeat refused: sent by {r_id} but names {w_id}"
+        )),
+        "the forged beat is logged"
+    );
+    assert!(
+        log.contains("bytes is over the 65536-byte limit"),
+        "the oversized ad is logged"
     );
 
     // 2. An offer in the buyer's name gets no bid; the rogue's own offer does (heard after,

@@ -25,7 +25,9 @@ impl Behaviour {
         let gossip_cfg = gossipsub::ConfigBuilder::default()
             .heartbeat_interval(Duration::from_millis(500))
             .validation_mode(gossipsub::ValidationMode::Strict)
-            .max_transmit_size(MAX_MESSAGE_BYTES)
+            // Twice the largest message taken: one over our limit still reaches us, to be
+            // refused, counted and logged (beyond this the codec drops it unseen).
+            .max_transmit_size(2 * MAX_MESSAGE_BYTES)
             .mesh_n(4)
             .mesh_n_low(2)
             .mesh_n_high(8)

@@ -254,6 +254,8 @@ fn on_event(
         })) => {
             if message.topic == gossipsub::IdentTopic::new(TOPIC_CAP).hash() {
                 heard(&message, shared);
+            } else if message.topic == gossipsub::IdentTopic::new(TOPIC_HEARTBEAT).hash() {
+                beat(&message, shared);
             } else if let Some(bid) =
                 market.on_message(&message, &terms(s, ad, market), &s.routes, shared)
             {
@@ -296,6 +298,24 @@ fn terms(s: &Settings, ad: &Arc<Mutex<Ad>>, market: &Market) -> Terms {
         models: a.models.clone(),
         price_usd: s.price_usd,
         eta_seconds: 5 + 5 * market.running() as u64,
+    }
+}
+
+/// A heartbeat: its peer is seen now. A forged or stale one is refused (counted, logged);
+/// one in another shape is passed over quietly (c0mpute does not fix the beat's shape).
+fn beat(message: &gossipsub::Message, shared: &Arc<Mutex<Shared>>) {
+    let source = message.source.map(|p| p.to_string());
+    let r = shared.lock().unwrap_or_else(|e| e.into_inner()).table.beat(
+        source.as_deref(),
+        &message.data,
+        now_ms(),
+    );
+    match r {
+        Ok(_) => {}
+        Err(why) if why.is_abuse() => {
+            super::note_refusal(shared, source.as_deref(), "heartbeat", &why.to_string())
+        }
+        Err(why) => tracing::debug!(from = ?source, "heartbeat not read: {why}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The peer table: who is out there, from their capability ads, with c0mpute's trust rules
 //! (the gossip source must be the peer the ad names; ads older than 5 min, from the future,
 //! or oversized are refused). Pure: the driver passes the source, the bytes and `now`.
-use super::wire::{CapabilityAd, MAX_AGE_MS, MAX_MESSAGE_BYTES, MAX_SKEW_MS};
+use super::wire::{CapabilityAd, Heartbeat, MAX_AGE_MS, MAX_MESSAGE_BYTES, MAX_SKEW_MS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -45,6 +45,8 @@ pub struct PeerEntry {
     /// When its latest ad was published (its clock) and received (ours).
     pub ad_published_ms: i64,
     pub ad_received_ms: i64,
+    /// When we last heard from it: its latest ad or heartbeat (our clock).
+    pub last_seen_ms: i64,
     pub bids_won: u64,
     pub bids_lost: u64,
 }
@@ -114,6 +116,7 @@ impl PeerTable {
                 hardware: serde_json::Value::Null,
                 ad_published_ms: i64::MIN,
                 ad_received_ms: now_ms,
+                last_seen_ms: now_ms,
                 bids_won: 0,
                 bids_lost: 0,
             });
@@ -125,7 +128,34 @@ impl PeerTable {
             e.ad_published_ms = ad.published_at_ms;
             e.ad_received_ms = now_ms;
         }
+        e.last_seen_ms = now_ms;
         Ok(ad)
+    }
+
+    /// A `c0mpute/heartbeat/v1` beat as received from `source`: the peer it names is seen now.
+    /// True when that peer is in the table (a beat alone says nothing of what a peer serves,
+    /// so an unknown one is not added). The same trust rules as ads; a beat that does not
+    /// read as `{peer_id, published_at_ms}` is `Malformed` (c0mpute does not fix the shape,
+    /// so callers take that as routine, not abuse).
+    pub fn beat(
+        &mut self,
+        source: Option<&str>,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, Refused> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(Refused::Oversized(bytes.len()));
+        }
+        let b: Heartbeat =
+            serde_json::from_slice(bytes).map_err(|e| Refused::Malformed(e.to_string()))?;
+        admit(bytes.len(), source, &b.peer_id, b.published_at_ms, now_ms)?;
+        Ok(match self.peers.get_mut(&b.peer_id) {
+            Some(e) => {
+                e.last_seen_ms = now_ms;
+                true
+            }
+            None => false,
+        })
     }
 
     /// A bid of `peer` won or lost (the buyer's view).
@@ -236,6 +266,34 @@ mod tests {
             assert!(r.is_abuse(), "{r}");
         }
         assert!(!Refused::Malformed("x".into()).is_abuse());
+    }
+
+    #[test]
+    fn a_beat_from_a_known_peer_marks_it_seen_and_forged_ones_are_refused() {
+        let beat = |peer: &str, at: i64| {
+            serde_json::to_vec(&json!({"peer_id": peer, "published_at_ms": at})).unwrap()
+        };
+        let mut t = PeerTable::default();
+        t.ad(Some("A"), &ad("A", 1_000, &["m"]), 1_000).unwrap();
+        assert_eq!(t.beat(Some("A"), &beat("A", 5_000), 5_000), Ok(true));
+        let e = &t.live(5_000)[0];
+        assert_eq!((e.ad_received_ms, e.last_seen_ms), (1_000, 5_000));
+        // A peer without an ad is not added by its beats.
+        assert_eq!(t.beat(Some("B"), &beat("B", 5_000), 5_000), Ok(false));
+        assert_eq!(t.live(5_000).len(), 1);
+        // In another's name, or stale: refused, and nothing changes.
+        assert!(matches!(
+            t.beat(Some("B"), &beat("A", 6_000), 6_000),
+            Err(Refused::SourceMismatch { .. })
+        ));
+        assert!(matches!(
+            t.beat(Some("A"), &beat("A", 0), MAX_AGE_MS + 1_000),
+            Err(Refused::Expired { .. })
+        ));
+        assert_eq!(t.live(6_000)[0].last_seen_ms, 5_000);
+        // Another shape: not read, and not abuse.
+        let other = t.beat(Some("A"), br#"{"seq": 1}"#, 6_000).unwrap_err();
+        assert!(!other.is_abuse(), "{other}");
     }
 
     #[test]
