@@ -278,6 +278,21 @@ fn chat_p2p(n: &P2pNode, model: &str, prompt: &str) -> (Vec<Value>, bool) {
     (events, out.status.success())
 }
 
+/// The answer in `events` came from `worker` (the meta names it) and its tokens are `text`.
+fn assert_answer(events: &[Value], worker: &str, text: &str) {
+    assert!(
+        events[0]["backend"].as_str().unwrap().ends_with(worker),
+        "{:?}",
+        events[0]
+    );
+    let tokens: String = events
+        .iter()
+        .filter(|e| e["type"] == "token")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(tokens, text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cheapest_bid_wins_and_a_worker_killed_mid_job_is_replaced() {
     use infernet::backend::{STUB_MODEL, stub_reply as canned_reply};
@@ -318,17 +333,7 @@ async fn the_cheapest_bid_wins_and_a_worker_killed_mid_job_is_replaced() {
     // The cheapest of three bids wins; the answer is the worker's, streamed; it verifies.
     let (events, ok) = chat_p2p(&buyer, STUB_MODEL, "hello swarm");
     assert!(ok, "{events:?}");
-    assert!(
-        events[0]["backend"].as_str().unwrap().ends_with(&ids[1]),
-        "{:?}",
-        events[0]
-    );
-    let tokens: String = events
-        .iter()
-        .filter(|e| e["type"] == "token")
-        .map(|e| e["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(tokens, canned_reply("hello swarm"));
+    assert_answer(&events, &ids[1], &canned_reply("hello swarm"));
     assert_eq!(
         events.last().unwrap()["text"],
         json!(canned_reply("hello swarm"))
@@ -798,22 +803,12 @@ async fn a_rogue_peer_is_refused_and_a_winner_that_never_streams_is_replaced() {
         }
     };
     assert!(ok, "{events:?}");
+    assert_answer(&events, &w_id, &stub_reply(prompt));
     assert_eq!(
         (won, offers, forged_accepts, forged_receipts),
         (1, 2, 1, 1),
         "the rogue won the first offer; the second went to the worker (won, offers, forged accepts, forged receipts)"
     );
-    assert!(
-        events[0]["backend"].as_str().unwrap().ends_with(&w_id),
-        "{:?}",
-        events[0]
-    );
-    let tokens: String = events
-        .iter()
-        .filter(|e| e["type"] == "token")
-        .map(|e| e["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(tokens, stub_reply(prompt));
     let v = eventually(
         "the worker's receipt verified",
         Duration::from_secs(20),

@@ -360,6 +360,23 @@ mod tests {
         (t.next, t.step)
     }
 
+    /// Events from `node` naming no attempt (as the reference's nodes send them).
+    fn posted(node: &str) -> Event<'_> {
+        Event::Events {
+            node,
+            attempt: None,
+        }
+    }
+
+    /// `node`'s outcome, naming no attempt.
+    fn outcome(node: &str, ok: bool) -> Event<'_> {
+        Event::Complete {
+            node,
+            ok,
+            attempt: None,
+        }
+    }
+
     fn claimed(node: &str, now: i64) -> Lease {
         next(&pending(), Event::Claim { node }, now).0
     }
@@ -403,15 +420,7 @@ mod tests {
             handle(&a, Event::Claim { node: "b" }, 101, LEASE),
             Err(Refusal::NotPending(Assigned))
         );
-        let running = next(
-            &a,
-            Event::Events {
-                node: "a",
-                attempt: None,
-            },
-            102,
-        )
-        .0;
+        let running = next(&a, posted("a"), 102).0;
         assert_eq!(
             handle(&running, Event::Claim { node: "a" }, 103, LEASE),
             Err(Refusal::NotPending(Running))
@@ -423,14 +432,7 @@ mod tests {
     #[test]
     fn events_by_the_holder_mark_running_and_renew() {
         let a = claimed("a", 100);
-        let (l, step) = next(
-            &a,
-            Event::Events {
-                node: "a",
-                attempt: None,
-            },
-            400,
-        );
+        let (l, step) = next(&a, posted("a"), 400);
         assert_eq!(step, Step::Running);
         assert_eq!(
             (l.status, l.lease_until, l.updated_at),
@@ -438,14 +440,7 @@ mod tests {
         );
         assert_eq!((l.provider.as_deref(), l.attempts), (Some("a"), 1));
         // And again while running.
-        let (l, step) = next(
-            &l,
-            Event::Events {
-                node: "a",
-                attempt: None,
-            },
-            900,
-        );
+        let (l, step) = next(&l, posted("a"), 900);
         assert_eq!(
             (step, l.status, l.lease_until),
             (Step::Running, Running, Some(900 + LEASE))
@@ -455,29 +450,10 @@ mod tests {
     #[test]
     fn events_by_another_node_or_on_a_requeued_job_are_refused() {
         let a = claimed("a", 100);
-        assert_eq!(
-            handle(
-                &a,
-                Event::Events {
-                    node: "b",
-                    attempt: None
-                },
-                200,
-                LEASE
-            ),
-            Err(Refusal::NotLeased)
-        );
+        assert_eq!(handle(&a, posted("b"), 200, LEASE), Err(Refusal::NotLeased));
         let requeued = next(&a, Event::Expire, 100 + LEASE + 1).0;
         assert_eq!(
-            handle(
-                &requeued,
-                Event::Events {
-                    node: "a",
-                    attempt: None
-                },
-                2_000,
-                LEASE
-            ),
+            handle(&requeued, posted("a"), 2_000, LEASE),
             Err(Refusal::NotLeased)
         );
     }
@@ -535,18 +511,7 @@ mod tests {
         // Once ended, the old attempt's late complete gets the outcome, as any repeat does.
         assert_eq!(next(&l, old(false), 1_500).1, Step::Unchanged);
         // A node that names no attempt (the reference's) is taken as the holder.
-        assert_eq!(
-            next(
-                &again,
-                Event::Events {
-                    node: "a",
-                    attempt: None
-                },
-                1_300
-            )
-            .1,
-            Step::Running
-        );
+        assert_eq!(next(&again, posted("a"), 1_300).1, Step::Running);
     }
 
     #[test]
@@ -554,29 +519,10 @@ mod tests {
         for end in [Completed, Failed] {
             let l = with(end, Some("a"));
             assert_eq!(
-                handle(
-                    &l,
-                    Event::Events {
-                        node: "a",
-                        attempt: None
-                    },
-                    600,
-                    LEASE
-                ),
+                handle(&l, posted("a"), 600, LEASE),
                 Err(Refusal::Ended(end))
             );
-            assert_eq!(
-                handle(
-                    &l,
-                    Event::Events {
-                        node: "b",
-                        attempt: None
-                    },
-                    600,
-                    LEASE
-                ),
-                Err(Refusal::NotLeased)
-            );
+            assert_eq!(handle(&l, posted("b"), 600, LEASE), Err(Refusal::NotLeased));
         }
     }
 
@@ -584,15 +530,7 @@ mod tests {
 
     #[test]
     fn heartbeat_renews_only_the_lease() {
-        let r = next(
-            &claimed("a", 100),
-            Event::Events {
-                node: "a",
-                attempt: None,
-            },
-            200,
-        )
-        .0;
+        let r = next(&claimed("a", 100), posted("a"), 200).0;
         let (l, step) = next(
             &r,
             Event::Heartbeat {
@@ -676,25 +614,9 @@ mod tests {
 
     #[test]
     fn complete_by_the_holder_ends_the_job_and_drops_the_lease() {
-        let r = next(
-            &claimed("a", 100),
-            Event::Events {
-                node: "a",
-                attempt: None,
-            },
-            200,
-        )
-        .0;
+        let r = next(&claimed("a", 100), posted("a"), 200).0;
         for (ok, end) in [(true, Completed), (false, Failed)] {
-            let (l, step) = next(
-                &r,
-                Event::Complete {
-                    node: "a",
-                    ok,
-                    attempt: None,
-                },
-                300,
-            );
+            let (l, step) = next(&r, outcome("a", ok), 300);
             assert_eq!(step, Step::Finished);
             assert_eq!(
                 l,
@@ -707,40 +629,15 @@ mod tests {
             );
         }
         // Straight from assigned (no events sent) too.
-        let (l, _) = next(
-            &claimed("a", 100),
-            Event::Complete {
-                node: "a",
-                ok: true,
-                attempt: None,
-            },
-            150,
-        );
+        let (l, _) = next(&claimed("a", 100), outcome("a", true), 150);
         assert_eq!(l.status, Completed);
     }
 
     #[test]
     fn duplicate_complete_is_idempotent() {
-        let done = next(
-            &claimed("a", 100),
-            Event::Complete {
-                node: "a",
-                ok: true,
-                attempt: None,
-            },
-            300,
-        )
-        .0;
+        let done = next(&claimed("a", 100), outcome("a", true), 300).0;
         for ok in [true, false] {
-            let (l, step) = next(
-                &done,
-                Event::Complete {
-                    node: "a",
-                    ok,
-                    attempt: None,
-                },
-                400,
-            );
+            let (l, step) = next(&done, outcome("a", ok), 400);
             assert_eq!((step, &l), (Step::Unchanged, &done));
         }
     }
@@ -751,54 +648,19 @@ mod tests {
         // Requeued: nobody holds it, the late node is refused (another will run it).
         let requeued = next(&a, Event::Expire, 100 + LEASE + 1).0;
         assert_eq!(
-            handle(
-                &requeued,
-                Event::Complete {
-                    node: "a",
-                    ok: true,
-                    attempt: None
-                },
-                1_200,
-                LEASE
-            ),
+            handle(&requeued, outcome("a", true), 1_200, LEASE),
             Err(Refusal::NotLeased)
         );
         // Taken by another node: refused while it runs...
         let b = next(&requeued, Event::Claim { node: "b" }, 1_300).0;
         assert_eq!(b.attempts, 2);
         assert_eq!(
-            handle(
-                &b,
-                Event::Complete {
-                    node: "a",
-                    ok: true,
-                    attempt: None
-                },
-                1_400,
-                LEASE
-            ),
+            handle(&b, outcome("a", true), 1_400, LEASE),
             Err(Refusal::NotLeased)
         );
         // ...and a no-op once it ended: the late node learns the outcome.
-        let done = next(
-            &b,
-            Event::Complete {
-                node: "b",
-                ok: true,
-                attempt: None,
-            },
-            1_500,
-        )
-        .0;
-        let (l, step) = next(
-            &done,
-            Event::Complete {
-                node: "a",
-                ok: false,
-                attempt: None,
-            },
-            1_600,
-        );
+        let done = next(&b, outcome("b", true), 1_500).0;
+        let (l, step) = next(&done, outcome("a", false), 1_600);
         assert_eq!(
             (step, l.status, l.provider.as_deref()),
             (Step::Unchanged, Completed, Some("b"))
@@ -806,15 +668,7 @@ mod tests {
         // Failed by the reaper (retries exhausted) while the node was away: a no-op too.
         let lost = next(&b, Event::Expire, 1_300 + LEASE + 1).0;
         assert_eq!(lost.status, Failed);
-        let (_, step) = next(
-            &lost,
-            Event::Complete {
-                node: "b",
-                ok: true,
-                attempt: None,
-            },
-            3_000,
-        );
+        let (_, step) = next(&lost, outcome("b", true), 3_000);
         assert_eq!(step, Step::Unchanged);
     }
 
@@ -930,10 +784,7 @@ mod tests {
             for node in ["a", "b"] {
                 let refused = [
                     Event::Claim { node },
-                    Event::Events {
-                        node,
-                        attempt: None,
-                    },
+                    posted(node),
                     Event::Heartbeat { node, holds: true },
                     Event::Expire,
                     Event::Stale { timeout_ms: 0 },
@@ -944,17 +795,7 @@ mod tests {
                         "{end} accepted {e:?}"
                     );
                 }
-                let t = handle(
-                    &l,
-                    Event::Complete {
-                        node,
-                        ok: true,
-                        attempt: None,
-                    },
-                    10_000,
-                    LEASE,
-                )
-                .unwrap();
+                let t = handle(&l, outcome(node, true), 10_000, LEASE).unwrap();
                 assert_eq!((t.step, t.next), (Step::Unchanged, l.clone()));
             }
         }
@@ -964,15 +805,7 @@ mod tests {
 
     #[test]
     fn crashed_node_loses_the_job_to_another_and_its_late_reports_change_nothing() {
-        let a = next(
-            &claimed("a", 0),
-            Event::Events {
-                node: "a",
-                attempt: None,
-            },
-            10,
-        )
-        .0;
+        let a = next(&claimed("a", 0), posted("a"), 10).0;
         // `a` restarts: its heartbeat lists nothing, the lease runs out, `b` gets attempt 2.
         assert_eq!(
             handle(
@@ -990,15 +823,7 @@ mod tests {
         let b = next(&q, Event::Claim { node: "b" }, 2_000).0;
         assert_eq!((b.attempts, b.provider.as_deref()), (2, Some("b")));
         assert_eq!(
-            handle(
-                &b,
-                Event::Events {
-                    node: "a",
-                    attempt: None
-                },
-                2_001,
-                LEASE
-            ),
+            handle(&b, posted("a"), 2_001, LEASE),
             Err(Refusal::NotLeased)
         );
         assert_eq!(
@@ -1013,16 +838,7 @@ mod tests {
             ),
             Err(Refusal::NotLeased)
         );
-        let done = next(
-            &b,
-            Event::Complete {
-                node: "b",
-                ok: true,
-                attempt: None,
-            },
-            2_100,
-        )
-        .0;
+        let done = next(&b, outcome("b", true), 2_100).0;
         assert_eq!(done.status, Completed);
     }
 }
