@@ -510,6 +510,28 @@ fn service_writes_the_unit_and_explains_a_missing_systemd() {
     assert!(text(&o.stderr).contains("not installed"), "{}", both(&o));
 }
 
+/// A reader that has gone before the output is written (`infernet backends | head -0`):
+/// the command ends quietly with success, not with a panic and its backtrace.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["backends"][..], &["doctor", "--json"], &["status"]] {
+        // The read end is closed before the command starts, so its first write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = cmd(home.path())
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn gpu_and_firewall_report_this_machine() {
     let home = tempfile::tempdir().unwrap();

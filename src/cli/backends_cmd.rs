@@ -63,15 +63,15 @@ pub fn run(flag: Option<&Path>, args: BackendsArgs) -> ExitCode {
         .collect();
     if args.json {
         let v = serde_json::json!({"configured": configured, "probes": probes});
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     if configured.is_empty() {
-        println!("configured: none (add a 'backends' section to config.json)");
+        outln!("configured: none (add a 'backends' section to config.json)");
     } else {
-        println!("configured:");
+        outln!("configured:");
         for c in &configured {
-            println!(
+            outln!(
                 "  {:<12} {:<9} {:<28} {}",
                 c["id"].as_str().unwrap_or(""),
                 c["kind"].as_str().unwrap_or(""),
@@ -80,10 +80,10 @@ pub fn run(flag: Option<&Path>, args: BackendsArgs) -> ExitCode {
             );
         }
     }
-    println!("probed:");
+    outln!("probed:");
     for p in &probes {
         let state = if p.answered { "up  " } else { "down" };
-        println!("  {state} {:<9} {:<28} {}", p.kind.name(), p.url, p.detail);
+        outln!("  {state} {:<9} {:<28} {}", p.kind.name(), p.url, p.detail);
     }
     ExitCode::SUCCESS
 }

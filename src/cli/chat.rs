@@ -227,7 +227,7 @@ fn report_error(json: bool, message: &str) {
             id: String::new(),
             message: message.to_string(),
         };
-        println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&ev).unwrap_or_default());
     } else {
         eprintln!("error: {message}");
     }

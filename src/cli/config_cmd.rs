@@ -26,7 +26,7 @@ pub fn run(flag: Option<&Path>, cmd: ConfigCommand) -> ExitCode {
     let effective = config::redacted(&loaded.config);
     let pretty = serde_json::to_string_pretty(&effective).unwrap_or_else(|e| format!("<{e}>"));
     if json {
-        println!("{pretty}");
+        outln!("{pretty}");
         return ExitCode::SUCCESS;
     }
     match &loaded.source {
@@ -42,6 +42,6 @@ pub fn run(flag: Option<&Path>, cmd: ConfigCommand) -> ExitCode {
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
-    println!("{pretty}");
+    outln!("{pretty}");
     ExitCode::SUCCESS
 }

@@ -62,7 +62,7 @@ pub struct DevChainArgs {
 
 fn print_addresses(a: &Addresses, chain_id: u64, json_out: bool) {
     if json_out {
-        println!(
+        outln!(
             "{}",
             json!({"chain_id": chain_id, "registry": a.registry.to_string(),
                    "coordinator": a.coordinator.to_string(), "inbox": a.inbox.to_string(),
@@ -71,13 +71,13 @@ fn print_addresses(a: &Addresses, chain_id: u64, json_out: bool) {
         );
         return;
     }
-    println!("chain id        {chain_id}");
-    println!("Registry        {}", a.registry);
-    println!("Coordinator     {}", a.coordinator);
-    println!("Inbox           {}", a.inbox);
-    println!("Reader          {}", a.reader);
-    println!("Fee             {}", a.fee);
-    println!("WalletFactory   {}", a.wallet_factory);
+    outln!("chain id        {chain_id}");
+    outln!("Registry        {}", a.registry);
+    outln!("Coordinator     {}", a.coordinator);
+    outln!("Inbox           {}", a.inbox);
+    outln!("Reader          {}", a.reader);
+    outln!("Fee             {}", a.fee);
+    outln!("WalletFactory   {}", a.wallet_factory);
 }
 
 fn write_chain_config(
@@ -214,21 +214,21 @@ pub fn dev_chain(args: DevChainArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     print_addresses(&a, chain_id, false);
-    println!("node address    {}", node_key.address());
-    println!(
+    outln!("node address    {}", node_key.address());
+    outln!(
         "RPC             {url} (anvil pid {}, block time {}s)",
         chain.pid(),
         args.block_time
     );
-    println!(
+    outln!(
         "config          {} (chain section written)",
         args.write_config.display()
     );
-    println!(
+    outln!(
         "\nrun the node:   infernet start --foreground --config {}",
         args.write_config.display()
     );
-    println!("Ctrl-C (or SIGTERM) stops the chain.");
+    outln!("Ctrl-C (or SIGTERM) stops the chain.");
     // SIGTERM too (scripts, service managers): anvil is stopped on the way out either way.
     rt.block_on(super::node::wait_for_signal());
     drop(chain);

@@ -153,7 +153,7 @@ fn operator_call(
         Err(c) => return c,
     };
     if op.json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     let rows = match &v["data"] {
@@ -161,14 +161,14 @@ fn operator_call(
         row => vec![row.clone()],
     };
     if let Some(policy) = v["policy"].as_str() {
-        println!("admission policy: {policy}");
+        outln!("admission policy: {policy}");
     }
     if rows.is_empty() {
-        println!("no node keys recorded");
+        outln!("no node keys recorded");
     }
     for r in rows {
         let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-        println!(
+        outln!(
             "{:<9} {}  node_id={} name={} last_seen={}",
             s("status"),
             s("pubkey"),
@@ -387,15 +387,15 @@ pub fn register(flag: Option<&Path>, a: RegisterArgs) -> ExitCode {
             Ok(reg) => {
                 let row = &reg.row;
                 if a.json {
-                    println!("{}", serde_json::to_string_pretty(row).unwrap_or_default());
+                    outln!("{}", serde_json::to_string_pretty(row).unwrap_or_default());
                 } else {
-                    println!(
+                    outln!(
                         "registered with {} as {} (id {})",
                         cfg.control_plane.url,
                         row["node_id"].as_str().unwrap_or("?"),
                         row["id"].as_str().unwrap_or("?")
                     );
-                    println!("serving: {}", serving_line(&reg));
+                    outln!("serving: {}", serving_line(&reg));
                 }
                 ExitCode::SUCCESS
             }
@@ -454,11 +454,11 @@ pub fn remove(flag: Option<&Path>, a: RemoveArgs) -> ExitCode {
         match agent::remove_once(&cfg.control_plane, key).await {
             Ok(v) => {
                 if a.json {
-                    println!("{v}");
+                    outln!("{v}");
                 } else if v["deleted"].as_bool() == Some(true) {
-                    println!("removed from {}", cfg.control_plane.url);
+                    outln!("removed from {}", cfg.control_plane.url);
                 } else {
-                    println!("{} had no record of this node", cfg.control_plane.url);
+                    outln!("{} had no record of this node", cfg.control_plane.url);
                 }
                 ExitCode::SUCCESS
             }

@@ -174,7 +174,7 @@ pub fn stop(args: StopArgs) -> ExitCode {
     };
     match rt.block_on(stop_daemon(&paths, &args)) {
         Ok(m) => {
-            println!("infernet: {m}");
+            outln!("infernet: {m}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -206,7 +206,7 @@ pub fn restart(flag: Option<&Path>, args: RestartArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
         match stop_daemon(&paths, &args.stop).await {
-            Ok(m) => println!("infernet: {m}"),
+            Ok(m) => outln!("infernet: {m}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
@@ -242,18 +242,16 @@ fn not_running(paths: &Paths, json: bool) -> ExitCode {
         PidState::Absent => None,
     };
     if json {
-        println!(
+        outln!(
             "{}",
             json!({"running": false, "daemon": Value::Null, "note": note})
         );
     } else {
-        println!("infernet daemon: not running");
+        outln!("infernet daemon: not running");
         if let Some(n) = note {
-            println!("  {n}");
+            outln!("  {n}");
         }
-        println!(
-            "  start it: infernet start   (or `infernet tui` to run the node in the dashboard)"
-        );
+        outln!("  start it: infernet start   (or `infernet tui` to run the node in the dashboard)");
     }
     // As systemctl: 3 = not running.
     ExitCode::from(3)
@@ -334,9 +332,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
             Ok(Some(v)) => print_status(&v, args.json),
             Ok(None) => {
                 if args.json {
-                    println!("{}", json!({"running": false, "host": host}));
+                    outln!("{}", json!({"running": false, "host": host}));
                 } else {
-                    println!(
+                    outln!(
                         "infernet daemon on {host}: not running (the tunnel opened, no daemon answered)"
                     );
                 }
@@ -358,30 +356,32 @@ pub fn status(args: StatusArgs) -> ExitCode {
 /// A daemon's `status` answer, for people or as JSON.
 fn print_status(v: &Value, json: bool) -> ExitCode {
     if json {
-        println!("{}", json!({"running": true, "daemon": v}));
+        outln!("{}", json!({"running": true, "daemon": v}));
         return ExitCode::SUCCESS;
     }
     let v = v.clone();
     let n = |k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
-    println!(
+    outln!(
         "infernet daemon: running (pid {}, up {}, version {})",
         n("pid"),
         fmt_uptime(n("uptimeMs")),
         s(&v, "version")
     );
-    println!("  config      {}", s(&v, "config"));
-    println!("  REST API    http://{}", s(&v, "rest"));
+    outln!("  config      {}", s(&v, "config"));
+    outln!("  REST API    http://{}", s(&v, "rest"));
     let node = &v["node"];
     let key = node
         .get("publicKey")
         .and_then(Value::as_str)
         .map(|k| format!("identity {k}"))
         .unwrap_or_else(|| "no identity yet (`infernet init`)".into());
-    println!("  node        {} ({key})", s(node, "name"));
+    outln!("  node        {} ({key})", s(node, "name"));
     let jobs = &v["jobs"];
-    println!(
+    outln!(
         "  jobs        {} running, {} succeeded, {} failed",
-        jobs["running"], jobs["succeeded"], jobs["failed"]
+        jobs["running"],
+        jobs["succeeded"],
+        jobs["failed"]
     );
     let containers: Vec<String> = v["containers"]
         .as_array()
@@ -394,7 +394,7 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
                 .collect()
         })
         .unwrap_or_default();
-    println!(
+    outln!(
         "  containers  {}",
         if containers.is_empty() {
             "none configured".into()
@@ -410,7 +410,7 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
                 .collect()
         })
         .unwrap_or_default();
-    println!(
+    outln!(
         "  backends    {}",
         if backends.is_empty() {
             "none configured".into()
@@ -419,8 +419,8 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
         }
     );
     match v.get("chain").filter(|c| !c.is_null()) {
-        None => println!("  chain       disabled"),
-        Some(c) => println!(
+        None => outln!("  chain       disabled"),
+        Some(c) => outln!(
             "  chain       {} at block {}, {} delivered, {} failed{}",
             s(c, "phase"),
             c["head_block"],
@@ -452,12 +452,12 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
             r.cooldown_start,
             r.cooldown_secs,
         );
-        println!("  node reg.   {}", reg.describe(now));
+        outln!("  node reg.   {}", reg.describe(now));
     }
     match v.get("controlPlane").filter(|c| !c.is_null()) {
-        None => println!("  control     none (control_plane.url not set)"),
+        None => outln!("  control     none (control_plane.url not set)"),
         Some(c) => {
-            println!(
+            outln!(
                 "  control     {} {} as {}: {} heartbeats ok, {} failed; jobs {} done, {} failed, {} active; {} peers",
                 s(c, "state"),
                 s(c, "url"),
@@ -470,7 +470,7 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
                 c["peers"].as_array().map(|a| a.len()).unwrap_or(0),
             );
             if let Some(e) = c.get("last_error").and_then(Value::as_str) {
-                println!("              last error: {e}");
+                outln!("              last error: {e}");
             }
         }
     }
@@ -481,10 +481,10 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
         .filter(|t| t["failures"].as_u64().unwrap_or(0) > 0)
         .collect();
     if troubled.is_empty() {
-        println!("  tasks       {} supervised, no failures", tasks.len());
+        outln!("  tasks       {} supervised, no failures", tasks.len());
     } else {
         for t in troubled {
-            println!(
+            outln!(
                 "  task        {} {} ({} failures): {}",
                 s(t, "name"),
                 s(t, "state"),
@@ -494,8 +494,8 @@ fn print_status(v: &Value, json: bool) -> ExitCode {
         }
     }
     match v.get("logFile").and_then(Value::as_str) {
-        Some(l) => println!("  log         {l}"),
-        None => println!("  log         the service journal (`infernet service logs`)"),
+        Some(l) => outln!("  log         {l}"),
+        None => outln!("  log         the service journal (`infernet service logs`)"),
     }
     ExitCode::SUCCESS
 }
@@ -505,7 +505,7 @@ pub fn stats(args: StatusArgs) -> ExitCode {
         match ask_remote("stats", host) {
             Ok(Some(v)) => v,
             Ok(None) => {
-                println!("infernet daemon on {host}: not running");
+                outln!("infernet daemon on {host}: not running");
                 return ExitCode::from(3);
             }
             Err(c) => return c,
@@ -521,40 +521,40 @@ pub fn stats(args: StatusArgs) -> ExitCode {
         }
     };
     if args.json {
-        println!("{v}");
+        outln!("{v}");
         return ExitCode::SUCCESS;
     }
     let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
     let st = &v["stats"];
-    println!("pid             {}", n(&v, "pid"));
-    println!(
+    outln!("pid             {}", n(&v, "pid"));
+    outln!(
         "started         {} ms since the epoch (up {})",
         n(&v, "startedAt"),
         fmt_uptime(n(&v, "uptimeMs"))
     );
-    println!("REST API        http://{}", s(&v, "rest"));
-    println!("jobs completed  {}", n(st, "jobsCompleted"));
-    println!("jobs failed     {}", n(st, "jobsFailed"));
-    println!("jobs active     {}", n(st, "activeJobs"));
+    outln!("REST API        http://{}", s(&v, "rest"));
+    outln!("jobs completed  {}", n(st, "jobsCompleted"));
+    outln!("jobs failed     {}", n(st, "jobsFailed"));
+    outln!("jobs active     {}", n(st, "activeJobs"));
     if let Some(ids) = st["activeJobIds"].as_array().filter(|a| !a.is_empty()) {
         let ids: Vec<&str> = ids.iter().filter_map(Value::as_str).collect();
-        println!("active ids      {}", ids.join(", "));
+        outln!("active ids      {}", ids.join(", "));
     }
     match st["lastJobAt"].as_i64() {
-        Some(t) => println!(
+        Some(t) => outln!(
             "last job        {} ago",
             fmt_uptime(infernet::store::now_ms() - t)
         ),
-        None => println!("last job        none yet"),
+        None => outln!("last job        none yet"),
     }
     let c = &v["containers"];
-    println!(
+    outln!(
         "containers      {} of {} ready",
         n(c, "ready"),
         n(c, "total")
     );
     if let Some(cp) = v.get("controlPlane").filter(|c| !c.is_null()) {
-        println!(
+        outln!(
             "control plane   {} {}: heartbeats {} ok {} failed, jobs {} picked {} done {} failed {} lost",
             cp["state"].as_str().unwrap_or("?"),
             v["controlPlaneUrl"].as_str().unwrap_or(""),
@@ -567,7 +567,7 @@ pub fn stats(args: StatusArgs) -> ExitCode {
         );
     }
     if let Some(ch) = v.get("chain").filter(|c| !c.is_null()) {
-        println!(
+        outln!(
             "chain           block {}, {} tracked, {} delivered, {} skipped, {} failed, {} in flight",
             n(ch, "headBlock"),
             n(ch, "tracked"),

@@ -40,7 +40,7 @@ pub fn doctor(flag: Option<&Path>, args: DoctorArgs) -> ExitCode {
     ));
     let failed = checks.iter().any(|c| c.status == doctor::Status::Fail);
     if args.json {
-        println!("{}", serde_json::json!({"ok": !failed, "checks": checks}));
+        outln!("{}", serde_json::json!({"ok": !failed, "checks": checks}));
     } else {
         for c in &checks {
             let mark = match c.status {
@@ -49,13 +49,13 @@ pub fn doctor(flag: Option<&Path>, args: DoctorArgs) -> ExitCode {
                 doctor::Status::Fail => "FAIL",
                 doctor::Status::Skip => "skip",
             };
-            println!("[{mark}] {:<18} {}", c.name, c.detail);
+            outln!("[{mark}] {:<18} {}", c.name, c.detail);
             if let Some(f) = &c.fix {
-                println!("       {:<18} fix: {f}", "");
+                outln!("       {:<18} fix: {f}", "");
             }
         }
         let n = |s| checks.iter().filter(|c| c.status == s).count();
-        println!(
+        outln!(
             "\n{} ok, {} warnings, {} failed, {} skipped",
             n(doctor::Status::Ok),
             n(doctor::Status::Warn),
@@ -82,7 +82,7 @@ pub fn debug(flag: Option<&Path>, args: DebugArgs) -> ExitCode {
     ));
     match args.output {
         None => {
-            print!("{md}");
+            out!("{md}");
             ExitCode::SUCCESS
         }
         Some(p) => {
@@ -97,7 +97,7 @@ pub fn debug(flag: Option<&Path>, args: DebugArgs) -> ExitCode {
                 .and_then(|mut f| f.write_all(md.as_bytes()));
             match r {
                 Ok(()) => {
-                    println!("wrote {} (review it before sharing)", p.display());
+                    outln!("wrote {} (review it before sharing)", p.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

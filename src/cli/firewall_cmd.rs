@@ -104,23 +104,23 @@ pub fn run(flag: Option<&Path>, args: FirewallArgs) -> ExitCode {
             .iter()
             .map(|(t, c)| (t.to_string(), json!(c)))
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({"port": port, "bind": bind, "detected": detected, "commands": c})
         );
         return ExitCode::SUCCESS;
     }
-    println!(
+    outln!(
         "Open TCP {port} (the REST API) for clients on other machines. Run the lines for your firewall:"
     );
     if loopback {
-        println!(
+        outln!(
             "note: server.bind is {bind}, so the API only answers on this machine; set server.bind to 0.0.0.0 first"
         );
     }
     match detected.as_slice() {
-        [] => println!("(no ufw, firewalld, nftables or iptables found on this machine)"),
-        d => println!("found here: {}", d.join(", ")),
+        [] => outln!("(no ufw, firewalld, nftables or iptables found on this machine)"),
+        d => outln!("found here: {}", d.join(", ")),
     }
     for (tool, lines) in &cmds {
         let mark = if detected.contains(tool) {
@@ -128,13 +128,13 @@ pub fn run(flag: Option<&Path>, args: FirewallArgs) -> ExitCode {
         } else {
             ""
         };
-        println!("\n# {tool}{mark}");
+        outln!("\n# {tool}{mark}");
         for l in lines {
-            println!("{l}");
+            outln!("{l}");
         }
     }
     if args.from.is_none() {
-        println!("\nTo allow one network only: infernet firewall --from 10.0.0.0/8");
+        outln!("\nTo allow one network only: infernet firewall --from 10.0.0.0/8");
     }
     ExitCode::SUCCESS
 }

@@ -12,14 +12,14 @@ pub fn run(args: GpuArgs) -> ExitCode {
     let r = infernet::system::gpu::probe();
     if args.json {
         match serde_json::to_string_pretty(&r) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         }
     } else {
-        print!("{}", infernet::system::gpu::render(&r));
+        out!("{}", infernet::system::gpu::render(&r));
     }
     ExitCode::SUCCESS
 }

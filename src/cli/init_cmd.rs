@@ -86,7 +86,7 @@ pub fn run(args: InitArgs) -> ExitCode {
         }
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "publicKey": id.public_key,
@@ -100,11 +100,11 @@ pub fn run(args: InitArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    println!("{}", describe(&id));
+    outln!("{}", describe(&id));
     match wallet {
-        Some(((addr, loc), true)) => println!("chain wallet {addr} (stored in {loc})"),
-        Some(((addr, loc), false)) => println!("chain wallet {addr} (in {loc})"),
-        None => println!(
+        Some(((addr, loc), true)) => outln!("chain wallet {addr} (stored in {loc})"),
+        Some(((addr, loc), false)) => outln!("chain wallet {addr} (in {loc})"),
+        None => outln!(
             "chain wallet: none stored (`infernet init --wallet-key-stdin < key.txt`, or `--new-wallet`)"
         ),
     }

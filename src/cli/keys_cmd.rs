@@ -92,11 +92,11 @@ fn go(cmd: KeysCommand) -> Result<ExitCode, ExitCode> {
                 Some(body),
             )?;
             if a.op.json {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
             let c: KeyCreated = read(v)?;
-            println!("{}", c.key);
+            outln!("{}", c.key);
             eprintln!(
                 "created {} ({} requests an hour); the key above is shown only now: clients send it as Authorization: Bearer <key>",
                 c.row.id, c.row.per_hour
@@ -105,26 +105,26 @@ fn go(cmd: KeysCommand) -> Result<ExitCode, ExitCode> {
         KeysCommand::List(a) => {
             let v = operator::call(&a.op, reqwest::Method::GET, "/api/v1/user/keys", None)?;
             if a.op.json {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
             let rows: Vec<KeyRow> = read(v)?;
             if rows.is_empty() {
-                println!("no keys: infernet control-plane keys create --name NAME");
+                outln!("no keys: infernet control-plane keys create --name NAME");
             }
             for k in &rows {
-                println!("{}", line(k));
+                outln!("{}", line(k));
             }
         }
         KeysCommand::Revoke(a) => {
             let path = format!("/api/v1/user/keys/{}", a.id.trim());
             let v = operator::call(&a.op, reqwest::Method::DELETE, &path, None)?;
             if a.op.json {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
             let k: KeyRow = read(v)?;
-            println!("{}", line(&k));
+            outln!("{}", line(&k));
         }
     }
     Ok(ExitCode::SUCCESS)

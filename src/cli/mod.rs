@@ -1,4 +1,41 @@
 //! Command-line interface: one module per command group.
+
+/// A line of a command's output on stdout (`println!` that does not panic): when the reader
+/// has gone (`infernet status | head`) the command ends quietly with success, as Unix tools
+/// do; any other write error is reported and exits 1.
+macro_rules! outln {
+    () => {
+        $crate::cli::wrote(std::io::Write::write_all(&mut std::io::stdout().lock(), b"\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::wrote(std::io::Write::write_fmt(
+            &mut std::io::stdout().lock(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        ))
+    };
+}
+
+/// `print!` as `outln!` is `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::wrote(std::io::Write::write_fmt(
+            &mut std::io::stdout().lock(),
+            format_args!($($arg)*),
+        ))
+    };
+}
+
+/// The outcome of writing a command's output (see `outln!`).
+pub(crate) fn wrote(r: std::io::Result<()>) {
+    if let Err(e) = r {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 mod backends_cmd;
 mod chat;
 mod config_cmd;

@@ -87,7 +87,7 @@ pub fn run(flag: Option<&Path>, args: ModelArgs) -> ExitCode {
             };
             return match super::fetch_default_model(&src, false).await {
                 Ok(p) => {
-                    println!("default model ready: {}", p.display());
+                    outln!("default model ready: {}", p.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(1, e),
@@ -151,10 +151,10 @@ async fn list(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
             .collect();
         let v = serde_json::json!({"backend": be.id(), "kind": be.kind().name(), "url": be.url(),
             "fit_limit_bytes": mem.fit_limit_bytes(), "fit_rule": mem.rule(), "models": rows, "local_gguf": local});
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
-    println!(
+    outln!(
         "{} ({}) at {} — fits up to {} ({})",
         be.id(),
         be.kind().name(),
@@ -162,7 +162,7 @@ async fn list(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
         gb(mem.fit_limit_bytes()),
         mem.rule()
     );
-    println!("  {:<48} {:>10}  {:<5} ACTIVE", "NAME", "SIZE", "FITS");
+    outln!("  {:<48} {:>10}  {:<5} ACTIVE", "NAME", "SIZE", "FITS");
     for ModelInfo { name, size_bytes } in &models {
         let size = size_bytes.map(gb).unwrap_or_else(|| "?".into());
         let fits = match mem.fits(*size_bytes) {
@@ -171,23 +171,23 @@ async fn list(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
             None => "?",
         };
         let mark = if name == active { "*" } else { "" };
-        println!("  {name:<48} {size:>10}  {fits:<5} {mark}");
+        outln!("  {name:<48} {size:>10}  {fits:<5} {mark}");
     }
     if models.is_empty() {
-        println!("  (no models; `infernet model pull <name>` on Ollama)");
+        outln!("  (no models; `infernet model pull <name>` on Ollama)");
     }
     let env = |k: &str| std::env::var(k).ok();
     let dir = backend::hf::models_dir(&env);
     let local = backend::hf::local_ggufs(&dir);
     if !local.is_empty() {
-        println!("downloaded GGUF files ({}):", dir.display());
+        outln!("downloaded GGUF files ({}):", dir.display());
         for (p, size) in local {
             let fits = if mem.fits(Some(size)) == Some(true) {
                 "yes"
             } else {
                 "no"
             };
-            println!(
+            outln!(
                 "  {:<48} {:>10}  {fits}",
                 p.strip_prefix(&dir).unwrap_or(&p).display(),
                 gb(size)
@@ -207,23 +207,23 @@ async fn show(be: Arc<dyn ChatBackend>, json: bool) -> ExitCode {
         let v = serde_json::json!({"backend": be.id(), "kind": be.kind().name(), "url": be.url(),
             "model": be.default_model(), "reachable": reachable.is_ok(), "error": reachable.as_ref().err(),
             "details": details});
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
-    println!("backend: {} ({})", be.id(), be.kind().name());
-    println!("host:    {}", be.url());
-    println!(
+    outln!("backend: {} ({})", be.id(), be.kind().name());
+    outln!("host:    {}", be.url());
+    outln!(
         "model:   {}",
         be.default_model()
             .unwrap_or("(none: the first model the server lists)")
     );
     match reachable {
-        Ok(_) => println!("status:  reachable"),
-        Err(e) => println!("status:  {e}"),
+        Ok(_) => outln!("status:  reachable"),
+        Err(e) => outln!("status:  {e}"),
     }
     if let Some(d) = details {
         let f = |k: &str| d["details"][k].as_str().unwrap_or("?").to_string();
-        println!(
+        outln!(
             "details: {} {} {}, {}",
             f("family"),
             f("parameter_size"),
@@ -257,7 +257,7 @@ async fn use_model(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCod
     }
     match config::edit::set_backend_model(path, be.id(), be.kind().name(), be.url(), Some(name)) {
         Ok(()) => {
-            println!(
+            outln!(
                 "{}: default model is now '{name}' (written to {})",
                 be.id(),
                 path.display()
@@ -330,7 +330,7 @@ pub(super) async fn pull_model(
 async fn pull(be: Arc<dyn ChatBackend>, name: &str, force: bool) -> ExitCode {
     match pull_model(be, name, force).await {
         Ok(()) => {
-            println!("pulled {name}");
+            outln!("pulled {name}");
             ExitCode::SUCCESS
         }
         Err(e) => fail(1, e),
@@ -349,7 +349,7 @@ async fn pull_hf(
     };
     let dest = backend::hf::models_dir(env).join(&spec.repo).join(&file);
     if dest.exists() {
-        println!("already downloaded: {}", dest.display());
+        outln!("already downloaded: {}", dest.display());
         return ExitCode::SUCCESS;
     }
     let mem = Memory::probe();
@@ -386,7 +386,7 @@ async fn pull_hf(
     bar.finish_and_clear();
     match result {
         Ok(()) => {
-            println!("downloaded {}", dest.display());
+            outln!("downloaded {}", dest.display());
             ExitCode::SUCCESS
         }
         Err(e) => fail(1, e),
@@ -403,12 +403,12 @@ async fn remove(be: Arc<dyn ChatBackend>, name: &str, path: &Path) -> ExitCode {
         {
             return fail(1, e);
         }
-        println!(
+        outln!(
             "cleared the default model of {} in {}",
             be.id(),
             path.display()
         );
     }
-    println!("removed {name}");
+    outln!("removed {name}");
     ExitCode::SUCCESS
 }

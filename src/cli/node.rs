@@ -146,15 +146,15 @@ pub(super) async fn start_background(
             .await
             .ok()
             .and_then(|s| s.get("rest").and_then(|r| r.as_str()).map(str::to_string));
-            println!("infernet: the node is running in the background (pid {pid})");
+            outln!("infernet: the node is running in the background (pid {pid})");
             if let Some(r) = rest {
-                println!("  REST API   http://{r}");
+                outln!("  REST API   http://{r}");
             }
-            println!(
+            outln!(
                 "  log        {}   (`infernet logs -f`)",
                 paths.log.display()
             );
-            println!("  stop       infernet stop      dashboard: infernet tui");
+            outln!("  stop       infernet stop      dashboard: infernet tui");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -105,7 +105,7 @@ pub fn payout(flag: Option<&Path>, a: PayoutArgs) -> ExitCode {
                 &body,
                 |s: PayoutSaved| {
                     let r = s.row;
-                    println!(
+                    outln!(
                         "payout address set: {} on {} → {}{}",
                         r.coin,
                         r.network,
@@ -122,11 +122,11 @@ pub fn payout(flag: Option<&Path>, a: PayoutArgs) -> ExitCode {
             &serde_json::json!({}),
             |rows: Rows<PayoutRow>| {
                 if rows.rows.is_empty() {
-                    println!("no payout address set: infernet payout set COIN NETWORK ADDRESS");
+                    outln!("no payout address set: infernet payout set COIN NETWORK ADDRESS");
                 }
                 for r in rows.rows {
                     let mark = if r.is_default { "*" } else { " " };
-                    println!("{mark} {:<5} {:<13} {}", r.coin, r.network, r.address);
+                    outln!("{mark} {:<5} {:<13} {}", r.coin, r.network, r.address);
                 }
             },
         ),
@@ -143,9 +143,9 @@ pub fn payout(flag: Option<&Path>, a: PayoutArgs) -> ExitCode {
                 &body,
                 move |r: PayoutRemoved| {
                     if r.deleted == 0 {
-                        println!("no {coin} address on {network} was set");
+                        outln!("no {coin} address on {network} was set");
                     } else {
-                        println!("removed {} {coin} address(es) on {network}", r.deleted);
+                        outln!("removed {} {coin} address(es) on {network}", r.deleted);
                     }
                 },
             )
@@ -168,7 +168,7 @@ pub fn payments(flag: Option<&Path>, a: PaymentsArgs) -> ExitCode {
         "/api/v1/node/payments/list",
         &body,
         |rows: Rows<PaymentRow>| {
-            print!("{}", payments_table(&rows.rows));
+            out!("{}", payments_table(&rows.rows));
         },
     )
 }
@@ -252,7 +252,7 @@ where
         }
     };
     if target.json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     match serde_json::from_value::<R>(v) {

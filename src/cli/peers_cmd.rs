@@ -74,7 +74,7 @@ pub fn run(args: PeersArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if args.json {
-        println!("{v}");
+        outln!("{v}");
         return ExitCode::SUCCESS;
     }
     if v["enabled"] == false {
@@ -99,11 +99,11 @@ fn print_table(v: &Value) {
             })
             .unwrap_or_default()
     };
-    println!("peer id     {}", s(v, "peer_id"));
+    outln!("peer id     {}", s(v, "peer_id"));
     for a in list(&v["listen"]) {
-        println!("listening   {a}");
+        outln!("listening   {a}");
     }
-    println!(
+    outln!(
         "connected   {} peer(s); ads sent {}, taken {}, refused {}",
         list(&v["connected"]).len(),
         v["ads_sent"],
@@ -112,13 +112,16 @@ fn print_table(v: &Value) {
     );
     let peers = v["peers"].as_array().cloned().unwrap_or_default();
     if peers.is_empty() {
-        println!("no peers heard from yet");
+        outln!("no peers heard from yet");
         return;
     }
     let now = infernet::clock::now_ms();
-    println!(
+    outln!(
         "\n{:<20} {:<8} {:>8} {:>9}  MODELS",
-        "PEER", "GPU", "LAST AD", "BIDS W/L"
+        "PEER",
+        "GPU",
+        "LAST AD",
+        "BIDS W/L"
     );
     for p in peers {
         let id = s(&p, "peer_id");
@@ -128,7 +131,7 @@ fn print_table(v: &Value) {
             id
         };
         let age = (now - p["ad_received_ms"].as_i64().unwrap_or(now)).max(0) / 1000;
-        println!(
+        outln!(
             "{:<20} {:<8} {:>7}s {:>4}/{:<4}  {}",
             short,
             p["gpu"].as_str().unwrap_or("-"),

@@ -71,7 +71,7 @@ pub fn pubkey(flag: Option<&Path>, cmd: PubkeyCommand) -> ExitCode {
                 .and_then(|d| infernet::control::client::NodeKey::load(&d));
             match key {
                 Ok(k) => {
-                    println!("{}", k.public_key());
+                    outln!("{}", k.public_key());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -130,7 +130,7 @@ fn link(flag: Option<&Path>, a: LinkArgs) -> Result<ExitCode, ExitCode> {
             token: None,
             ..row.clone()
         };
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&shown).unwrap_or_default()
         );
@@ -141,14 +141,17 @@ fn link(flag: Option<&Path>, a: LinkArgs) -> Result<ExitCode, ExitCode> {
     } else {
         "already linked"
     };
-    println!(
+    outln!(
         "{verb}: node key {} ({}) → account {} on {}",
-        row.pubkey, row.role, row.user_id, cfg.control_plane.url
+        row.pubkey,
+        row.role,
+        row.user_id,
+        cfg.control_plane.url
     );
     if let Some(at) = stored_at {
-        println!("new account; its token is stored in {at} as {USER_TOKEN}");
+        outln!("new account; its token is stored in {at} as {USER_TOKEN}");
     }
-    println!("open the dashboard: infernet dashboard login");
+    outln!("open the dashboard: infernet dashboard login");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -160,7 +163,7 @@ pub fn dashboard(flag: Option<&Path>, cmd: DashboardCommand) -> ExitCode {
     };
     match CpClient::new(&cfg.control_plane.url, key).login_link(LOGIN_TTL_S) {
         Ok(link) => {
-            println!("{link}");
+            outln!("{link}");
             eprintln!("open it within 10 minutes; it works once");
             ExitCode::SUCCESS
         }

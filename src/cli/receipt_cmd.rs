@@ -46,9 +46,9 @@ pub fn run(flag: Option<&Path>, cmd: ReceiptCommand) -> ExitCode {
         match verify(&a, url.as_deref()).await {
             Ok(r) => {
                 if a.json {
-                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                    outln!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
                 } else {
-                    println!(
+                    outln!(
                         "valid: receipt {} for job {} ({}), signed by {}\n  agent {}\n  artifact {}",
                         r.receipt_id, r.task_id, r.outcome, r.platform_did, r.agent_did, r.artifact_hash
                     );

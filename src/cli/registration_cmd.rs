@@ -115,7 +115,7 @@ async fn command(cx: &Ctx, cmd: NodeCommand, json_out: bool) -> Result<ExitCode,
             let r = status_of(cx, node).await?;
             let now = chain_now(cx).await?;
             if json_out {
-                println!(
+                outln!(
                     "{}",
                     json!({
                         "node": node.to_string(),
@@ -128,7 +128,7 @@ async fn command(cx: &Ctx, cmd: NodeCommand, json_out: bool) -> Result<ExitCode,
                     })
                 );
             } else {
-                println!(
+                outln!(
                     "node {node} on coordinator {coordinator}: {}",
                     r.describe(now)
                 );
@@ -216,12 +216,12 @@ fn done(
     r: &Registration,
 ) -> Result<ExitCode, ExitCode> {
     if json_out {
-        println!(
+        outln!(
             "{}",
             json!({"ok": true, "tx": tx.to_string(), "status": r.status, "cooldown_start": r.cooldown_start})
         );
     } else {
-        println!("{what} (tx {tx})");
+        outln!("{what} (tx {tx})");
     }
     Ok(ExitCode::SUCCESS)
 }

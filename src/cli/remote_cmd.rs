@@ -110,16 +110,16 @@ pub fn run(flag: Option<&Path>, a: NodeCommandArgs) -> ExitCode {
         Err(e) => return fail(1, e),
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     match a.command {
         NodeCommand::List => match serde_json::from_value::<Data<Vec<CommandRow>>>(v) {
-            Ok(d) if d.data.is_empty() => println!("no commands sent to {node}"),
+            Ok(d) if d.data.is_empty() => outln!("no commands sent to {node}"),
             Ok(d) => {
                 for c in d.data {
                     let pct = c.progress.get("pct").and_then(|p| p.as_f64());
-                    println!(
+                    outln!(
                         "{}  {:<13} {:<30} {:<9} {}",
                         c.issued_at.as_deref().unwrap_or("-"),
                         c.command,
@@ -132,7 +132,7 @@ pub fn run(flag: Option<&Path>, a: NodeCommandArgs) -> ExitCode {
             Err(e) => return fail(1, format!("unexpected answer: {e}")),
         },
         _ => match serde_json::from_value::<Data<Queued>>(v) {
-            Ok(q) => println!(
+            Ok(q) => outln!(
                 "queued {} {} for {node} (id {}); follow it with infernet node-command list",
                 q.data.command,
                 q.data.args["model"].as_str().unwrap_or("-"),

@@ -40,14 +40,14 @@ pub fn run(flag: Option<&Path>, args: RunArgs) -> ExitCode {
     let spec = match spec {
         Ok(s) => s,
         Err(e) => {
-            println!("{}", json!({"status": "failed", "error": e}));
+            outln!("{}", json!({"status": "failed", "error": e}));
             return ExitCode::from(2);
         }
     };
     let loaded = match config::load(flag, &Overrides::default()) {
         Ok(l) => l,
         Err(e) => {
-            println!("{}", json!({"status": "failed", "error": e.to_string()}));
+            outln!("{}", json!({"status": "failed", "error": e.to_string()}));
             return ExitCode::from(2);
         }
     };
@@ -56,7 +56,7 @@ pub fn run(flag: Option<&Path>, args: RunArgs) -> ExitCode {
         Err(c) => return c,
     };
     let (v, ok) = runtime.block_on(execute(&loaded.config, spec));
-    println!("{v}");
+    outln!("{v}");
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -53,7 +53,7 @@ pub fn run(cmd: SecretCommand) -> ExitCode {
             }
             match s.set(&name, &Secret::new(value)) {
                 Ok(loc) => {
-                    println!("stored '{name}' in {loc}");
+                    outln!("stored '{name}' in {loc}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -65,7 +65,7 @@ pub fn run(cmd: SecretCommand) -> ExitCode {
         SecretCommand::List => match s.file_names() {
             Ok(names) => {
                 for n in names {
-                    println!("{n}");
+                    outln!("{n}");
                 }
                 ExitCode::SUCCESS
             }
@@ -76,7 +76,7 @@ pub fn run(cmd: SecretCommand) -> ExitCode {
         },
         SecretCommand::Remove { name } => match s.remove(&name) {
             Ok(true) => {
-                println!("removed '{name}'");
+                outln!("removed '{name}'");
                 ExitCode::SUCCESS
             }
             Ok(false) => {

@@ -83,7 +83,7 @@ pub fn run(flag: Option<&Path>, cmd: ServiceCommand) -> ExitCode {
     match cmd {
         ServiceCommand::Unit => match unit_text(flag) {
             Ok(t) => {
-                print!("{t}");
+                out!("{t}");
                 ExitCode::SUCCESS
             }
             Err(e) => done(Err(e)),
@@ -101,7 +101,7 @@ pub fn run(flag: Option<&Path>, cmd: ServiceCommand) -> ExitCode {
             if let Err(e) = std::fs::write(&path, text) {
                 return done(Err(format!("cannot write '{}': {e}", path.display())));
             }
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
             if let Err(e) = systemd("systemctl", &["--user", "daemon-reload"]) {
                 eprintln!("warning: the unit is written but systemd did not load it: {e}");
                 return ExitCode::FAILURE;
@@ -110,18 +110,18 @@ pub fn run(flag: Option<&Path>, cmd: ServiceCommand) -> ExitCode {
                 if let Err(e) = systemd("systemctl", &["--user", "enable", "--now", UNIT_NAME]) {
                     return done(Err(e));
                 }
-                println!("enabled and started {UNIT_NAME}");
+                outln!("enabled and started {UNIT_NAME}");
             } else {
-                println!("start it: infernet service enable");
+                outln!("start it: infernet service enable");
             }
-            println!(
+            outln!(
                 "to keep it running after you log out and start it at boot: loginctl enable-linger $USER"
             );
             ExitCode::SUCCESS
         }
         ServiceCommand::Uninstall => {
             if !path.exists() {
-                println!("not installed ({} does not exist)", path.display());
+                outln!("not installed ({} does not exist)", path.display());
                 return ExitCode::SUCCESS;
             }
             if let Err(e) = systemd("systemctl", &["--user", "disable", "--now", UNIT_NAME]) {
@@ -131,7 +131,7 @@ pub fn run(flag: Option<&Path>, cmd: ServiceCommand) -> ExitCode {
                 return done(Err(format!("cannot remove '{}': {e}", path.display())));
             }
             let _ = systemd("systemctl", &["--user", "daemon-reload"]);
-            println!("removed {}", path.display());
+            outln!("removed {}", path.display());
             ExitCode::SUCCESS
         }
         ServiceCommand::Enable | ServiceCommand::Disable | ServiceCommand::Status

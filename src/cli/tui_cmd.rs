@@ -40,7 +40,7 @@ pub struct TuiArgs {
 
 pub fn run(flag: Option<&Path>, args: TuiArgs) -> ExitCode {
     if args.print_theme_slots {
-        print!("{}", infernet_ui::theme::Theme::slot_table());
+        out!("{}", infernet_ui::theme::Theme::slot_table());
         return ExitCode::SUCCESS;
     }
     crate::tui::run(

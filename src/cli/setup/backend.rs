@@ -12,7 +12,7 @@ use std::time::Duration;
 pub(super) fn hardware(c: &mut Ctx<'_>) -> Flow {
     let report = gpu::probe();
     for line in gpu::render(&report).lines() {
-        println!("  {line}");
+        outln!("  {line}");
     }
     c.mem = Memory {
         ram_bytes: report.host.ram_total,
@@ -28,7 +28,7 @@ pub(super) async fn docker() -> Flow {
     let docker_ok = match bollard::Docker::connect_with_local_defaults() {
         Ok(d) => match tokio::time::timeout(Duration::from_secs(5), d.version()).await {
             Ok(Ok(v)) => {
-                println!("  Docker {} answers", v.version.unwrap_or_default());
+                outln!("  Docker {} answers", v.version.unwrap_or_default());
                 true
             }
             _ => false,
@@ -36,8 +36,8 @@ pub(super) async fn docker() -> Flow {
         Err(_) => false,
     };
     if !docker_ok {
-        println!("  the Docker engine does not answer. Containers need it; LLM backends do not.");
-        println!(
+        outln!("  the Docker engine does not answer. Containers need it; LLM backends do not.");
+        outln!(
             "  fix: sudo apt-get install docker.io && sudo systemctl start docker && sudo usermod -aG docker $USER (then log in again)"
         );
     }
@@ -60,10 +60,10 @@ pub(super) async fn choose(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
     spinner.finish_and_clear();
     c.found = probes.into_iter().filter(|p| p.answered).collect();
     for p in &c.found {
-        println!("  found {} at {} ({})", p.kind.name(), p.url, p.detail);
+        outln!("  found {} at {} ({})", p.kind.name(), p.url, p.detail);
     }
     if c.found.is_empty() {
-        println!("  no backend answers on this machine");
+        outln!("  no backend answers on this machine");
     }
     let configured = configured(c);
     c.chosen = match c.args.backend.as_deref() {
@@ -155,7 +155,7 @@ fn options(c: &Ctx<'_>, configured: Option<&BackendConfig>) -> Vec<Choice> {
 /// backend answer.
 pub(super) async fn model(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
     let Some((kind, url)) = c.chosen.clone() else {
-        println!("  no backend: skipped");
+        outln!("  no backend: skipped");
         return Ok(Flow::Next);
     };
     let configured = configured(c);
@@ -170,7 +170,7 @@ pub(super) async fn model(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
     {
         Ok(b) => Some(b),
         Err(e) => {
-            println!("  cannot use this backend: {e}");
+            outln!("  cannot use this backend: {e}");
             None
         }
     };
@@ -178,17 +178,17 @@ pub(super) async fn model(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
         Some(b) => match tokio::time::timeout(Duration::from_secs(10), b.models()).await {
             Ok(Ok(m)) => m,
             Ok(Err(e)) => {
-                println!("  the backend does not list models: {e}");
+                outln!("  the backend does not list models: {e}");
                 Vec::new()
             }
             Err(_) => {
-                println!("  the backend did not list its models within 10 s");
+                outln!("  the backend did not list its models within 10 s");
                 Vec::new()
             }
         },
         None => Vec::new(),
     };
-    println!(
+    outln!(
         "  models fit up to {} on this machine ({})",
         gb(c.mem.fit_limit_bytes()),
         c.mem.rule()
@@ -249,20 +249,20 @@ async fn ensure_present(
     is_present: bool,
 ) {
     if is_present {
-        println!("  {m} is present");
+        outln!("  {m} is present");
     } else if c.args.skip_pull {
-        println!("  {m} is not on the backend yet (--skip-pull): `infernet model pull {m}` later");
+        outln!("  {m} is not on the backend yet (--skip-pull): `infernet model pull {m}` later");
     } else if kind == BackendKind::Ollama {
-        println!("  pulling {m}…");
+        outln!("  pulling {m}…");
         match crate::cli::model::pull_model(b.clone(), m, false).await {
-            Ok(()) => println!("  pulled {m}"),
+            Ok(()) => outln!("  pulled {m}"),
             Err(e) => {
-                println!("  pull failed: {e}");
+                outln!("  pull failed: {e}");
                 c.needs
                     .push(format!("--model NAME: '{m}' could not be pulled ({e})"));
             }
         }
     } else {
-        println!("  {m} is not listed by the backend; {}", kind.start_hint());
+        outln!("  {m} is not listed by the backend; {}", kind.start_hint());
     }
 }

@@ -21,7 +21,7 @@ pub(super) async fn chain(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
             .confirm("Serve on-chain subscriptions?", chain_now.enabled)?
     };
     if !want_chain {
-        println!("  off: off-chain jobs only");
+        outln!("  off: off-chain jobs only");
         // Written only when the file says something about it: a fresh file stays small.
         if chain_now.enabled || c.current.pointer("/chain/enabled").is_some() {
             c.answers.chain = ChainChoice::Off;
@@ -71,12 +71,13 @@ pub(super) async fn chain(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
     )
     .await
     {
-        Ok(Ok(cl)) => println!(
+        Ok(Ok(cl)) => outln!(
             "  chain {} answers; coordinator {}",
-            cl.chain_id, cl.addresses.coordinator
+            cl.chain_id,
+            cl.addresses.coordinator
         ),
-        Ok(Err(e)) => println!("  warning: {e} (saved anyway; `infernet doctor` checks again)"),
-        Err(_) => println!("  warning: {rpc} did not answer within 10 s (saved anyway)"),
+        Ok(Err(e)) => outln!("  warning: {e} (saved anyway; `infernet doctor` checks again)"),
+        Err(_) => outln!("  warning: {rpc} did not answer within 10 s (saved anyway)"),
     }
     c.answers.chain = ChainChoice::On {
         rpc_url: rpc,
@@ -101,7 +102,7 @@ fn wallet_key(
                 .ask
                 .confirm(&format!("Replace the stored wallet {addr}?"), false)? =>
         {
-            println!("  keeping wallet {addr}");
+            outln!("  keeping wallet {addr}");
             None
         }
         _ => match c

@@ -21,7 +21,7 @@ pub(super) fn firewall(c: &mut Ctx<'_>) -> Flow {
         })
         .unwrap_or(4000);
     if c.args.no_firewall {
-        println!("  skipped (--no-firewall)");
+        outln!("  skipped (--no-firewall)");
         return Flow::Next;
     }
     let fw = &crate::cli::firewall_cmd::TOOLS;
@@ -30,25 +30,25 @@ pub(super) fn firewall(c: &mut Ctx<'_>) -> Flow {
         .filter(|(_, b)| crate::cli::firewall_cmd::on_path(b))
         .map(|(n, _)| *n)
         .collect();
-    println!("  to reach the REST API from other machines, open TCP {port}:");
+    outln!("  to reach the REST API from other machines, open TCP {port}:");
     for (tool, lines) in crate::cli::firewall_cmd::commands(port, None) {
         if detected.is_empty() || detected.contains(&tool) {
             for l in lines {
-                println!("    {l}    # {tool}");
+                outln!("    {l}    # {tool}");
             }
         }
     }
-    println!("  (printed, not run; `infernet firewall --from CIDR` allows one network only)");
+    outln!("  (printed, not run; `infernet firewall --from CIDR` allows one network only)");
     Flow::Next
 }
 
 pub(super) async fn identity(c: &mut Ctx<'_>) -> Flow {
     let secrets = Secrets::new(&c.secrets_dir);
     if c.args.skip_identity {
-        println!("  skipped (--skip-identity)");
+        outln!("  skipped (--skip-identity)");
     } else {
         match infernet::setup::ensure_identity(&secrets) {
-            Ok(line) => println!("  {line}"),
+            Ok(line) => outln!("  {line}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Flow::Stop(ExitCode::FAILURE);
@@ -67,11 +67,11 @@ async fn register(c: &Ctx<'_>, secrets: &Secrets) {
         .ok()
         .filter(|c| !c.control_plane.url.is_empty());
     let Some(cfg) = cp else {
-        println!("  control plane: none (`--control-plane URL` joins one)");
+        outln!("  control plane: none (`--control-plane URL` joins one)");
         return;
     };
     if c.args.skip_identity && node_key::load(secrets).ok().flatten().is_none() {
-        println!(
+        outln!(
             "  control plane {}: needs the node identity (run without --skip-identity)",
             cfg.control_plane.url
         );
@@ -93,13 +93,13 @@ async fn register(c: &Ctx<'_>, secrets: &Secrets) {
         Err(e) => Err(e),
     };
     match r {
-        Ok(reg) => println!(
+        Ok(reg) => outln!(
             "  registered with {} as {} ({} model(s) advertised)",
             cfg.control_plane.url,
             reg.row["node_id"].as_str().unwrap_or("?"),
             reg.stored().len()
         ),
-        Err(e) => println!(
+        Err(e) => outln!(
             "  warning: could not register with {} yet: {e} (the node retries on its own)",
             cfg.control_plane.url
         ),
@@ -108,7 +108,7 @@ async fn register(c: &Ctx<'_>, secrets: &Secrets) {
 
 pub(super) async fn daemon(c: &mut Ctx<'_>) -> Flow {
     if c.args.skip_daemon {
-        println!("  skipped (--skip-daemon); start it with `infernet start`");
+        outln!("  skipped (--skip-daemon); start it with `infernet start`");
         return Flow::Next;
     }
     let Ok(paths) = Paths::from_env() else {
@@ -125,7 +125,7 @@ pub(super) async fn daemon(c: &mut Ctx<'_>) -> Flow {
         detached: false,
     };
     if ipc::alive(&paths.sock).await {
-        println!("  restarting the running node to load the new config");
+        outln!("  restarting the running node to load the new config");
         let _ = ipc::call(&paths.sock, "shutdown", Value::Null, Duration::from_secs(5)).await;
         let until = std::time::Instant::now() + Duration::from_secs(90);
         while infernet::daemon::lock::inspect(&paths.pid)

@@ -255,19 +255,19 @@ pub fn run(flag: Option<&Path>, args: SetupArgs) -> ExitCode {
 }
 
 async fn setup(mut c: Ctx<'_>) -> Result<ExitCode, Cancelled> {
-    println!("infernet setup — writing {}", c.path.display());
+    outln!("infernet setup — writing {}", c.path.display());
     if !c.ask.interactive {
-        println!(
+        outln!(
             "(non-interactive: taking defaults; flags change them, see `infernet setup --help`)"
         );
     }
     for (i, step) in STEPS.iter().enumerate() {
-        println!("\n[{}/{}] {}", i + 1, STEPS.len(), step.title());
+        outln!("\n[{}/{}] {}", i + 1, STEPS.len(), step.title());
         if let Flow::Stop(code) = step.run(&mut c).await? {
             return Ok(code);
         }
     }
-    println!(
+    outln!(
         "\nDone. Next: `infernet tui` (dashboard), `infernet chat \"hello\"`, `infernet doctor`."
     );
     if !c.ask.interactive && !c.needs.is_empty() {
@@ -277,8 +277,8 @@ async fn setup(mut c: Ctx<'_>) -> Result<ExitCode, Cancelled> {
 }
 
 fn print_needs(needs: &[String]) {
-    println!("\nAnswers you can still give (as flags, since this ran without prompts):");
+    outln!("\nAnswers you can still give (as flags, since this ran without prompts):");
     for n in needs {
-        println!("  {n}");
+        outln!("  {n}");
     }
 }

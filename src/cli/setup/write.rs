@@ -51,15 +51,15 @@ pub(super) fn containers(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
             let port = c.ask.text("Port it listens on:", "3000")?;
             match parse_container(&format!("{id},{image},{port}")) {
                 Ok(v) => upsert(&mut containers, v),
-                Err(e) => println!("  {e}"),
+                Err(e) => outln!("  {e}"),
             }
         }
     }
     if containers.is_empty() {
-        println!("  none (add some with --container ID,IMAGE,PORT)");
+        outln!("  none (add some with --container ID,IMAGE,PORT)");
     }
     for e in &containers {
-        println!(
+        outln!(
             "  {} — {} on port {}",
             e["id"].as_str().unwrap_or("?"),
             e["image"].as_str().unwrap_or("?"),
@@ -111,18 +111,18 @@ pub(super) fn config(c: &mut Ctx<'_>) -> Result<Flow, Cancelled> {
         }
     };
     for line in &done.report {
-        println!("  {line}");
+        outln!("  {line}");
     }
     match config::load(Some(c.path), &Default::default()) {
         Ok(l) => {
-            println!(
+            outln!(
                 "  {} {} ({} keys set; other keys kept)",
                 if done.created { "wrote" } else { "updated" },
                 c.path.display(),
                 done.keys
             );
             for w in l.warnings {
-                println!("  warning: {w}");
+                outln!("  warning: {w}");
             }
         }
         Err(e) => {

@@ -33,7 +33,7 @@ pub(super) async fn balance(
     )
     .await?;
     if json_out {
-        println!(
+        outln!(
             "{}",
             json!({"wallet": b.wallet.to_string(), "factory_wallet": b.valid,
                    "owner": b.owner.map(|o| o.to_string()),
@@ -85,7 +85,7 @@ async fn read_balance(
 }
 
 fn print_balance(b: &Balance) {
-    println!(
+    outln!(
         "wallet     {}{}",
         b.wallet,
         if b.valid {
@@ -95,10 +95,10 @@ fn print_balance(b: &Balance) {
         }
     );
     if let Some(o) = b.owner {
-        println!("owner      {o}");
+        outln!("owner      {o}");
     }
-    println!("balance    {} ({})", b.balance, token_name(b.token));
+    outln!("balance    {} ({})", b.balance, token_name(b.token));
     if let (Some(s), Some(a)) = (b.spender, b.allowance) {
-        println!("allowance  {a} for {s}");
+        outln!("allowance  {a} for {s}");
     }
 }

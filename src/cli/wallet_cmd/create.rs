@@ -39,16 +39,16 @@ pub(super) async fn create(
         write_payment_address(cx, wallet)?;
     }
     if json_out {
-        println!(
+        outln!(
             "{}",
             json!({"wallet": wallet.to_string(), "owner": owner.to_string(), "tx": receipt.transaction_hash.to_string()})
         );
     } else {
-        println!("created wallet {wallet} (owner {owner})");
+        outln!("created wallet {wallet} (owner {owner})");
         if set_payment_address {
-            println!("chain.wallet.payment_address set; restart the node to use it");
+            outln!("chain.wallet.payment_address set; restart the node to use it");
         } else if owner == me {
-            println!(
+            outln!(
                 "make it this node's payment address: infernet wallet create --set-payment-address (or set chain.wallet.payment_address)"
             );
         }

@@ -277,9 +277,9 @@ async fn owner_check(cx: &Ctx, w: Address, me: Address) -> Result<(), ExitCode> 
 
 fn done(json_out: bool, what: &str, tx: B256) -> Result<ExitCode, ExitCode> {
     if json_out {
-        println!("{}", json!({"ok": true, "tx": tx.to_string()}));
+        outln!("{}", json!({"ok": true, "tx": tx.to_string()}));
     } else {
-        println!("{what} (tx {tx})");
+        outln!("{what} (tx {tx})");
     }
     Ok(ExitCode::SUCCESS)
 }
