@@ -98,6 +98,11 @@ impl Agent {
             }
         };
         let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            // Stopping: the run never starts, so it holds no place.
+            self.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .finish(&id, ticket.serial);
             return false;
         };
         self.moved(&id);
