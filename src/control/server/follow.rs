@@ -52,10 +52,21 @@ enum Replayed {
     Stop,
 }
 
-/// Sends the attempt's stored events after `last`, a page at a time.
-async fn replay(st: &AppState, job: &Job, mut last: i64, tx: &mpsc::Sender<Follow>) -> Replayed {
+/// Sends the attempt's stored events after `last`, a page at a time (and the resets since
+/// `*since`, the attempt of the last event sent, which it keeps up to date).
+async fn replay(
+    st: &AppState,
+    job: &Job,
+    mut last: i64,
+    since: &mut Option<i64>,
+    tx: &mpsc::Sender<Follow>,
+) -> Replayed {
     loop {
-        let page = match st.store.events(job, last, st.opts.replay_page).await {
+        let page = match st
+            .store
+            .events(job, last, *since, st.opts.replay_page)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, job = %job.id, "could not replay job events");
@@ -65,6 +76,7 @@ async fn replay(st: &AppState, job: &Job, mut last: i64, tx: &mpsc::Sender<Follo
         let full = page.len() as i64 >= st.opts.replay_page;
         for e in page {
             last = e.id;
+            *since = Some(e.attempt);
             let end = terminal(&e);
             if tx.send(Follow::Event(e)).await.is_err() || end {
                 return Replayed::Stop;
@@ -90,7 +102,9 @@ async fn run(
     // Set while a catch-up could not read the database (an outage): tried again each
     // RETRY until it can, instead of ending the reader's stream.
     let mut behind = false;
-    let mut last = match replay(st, &job, after, tx).await {
+    // The attempt of the last event sent (unknown for a reader that starts or resumes).
+    let mut since: Option<i64> = None;
+    let mut last = match replay(st, &job, after, &mut since, tx).await {
         Replayed::Caught(l) => l,
         Replayed::Unread(l) => {
             behind = true;
@@ -122,6 +136,7 @@ async fn run(
                     continue;
                 }
                 last = e.id;
+                since = Some(e.attempt);
                 let end = terminal(&e);
                 if tx.send(Follow::Event(e)).await.is_err() || end {
                     return;
@@ -145,7 +160,7 @@ async fn run(
                         continue;
                     }
                 };
-                match replay(st, &j, last, tx).await {
+                match replay(st, &j, last, &mut since, tx).await {
                     Replayed::Caught(l) => {
                         last = l;
                         behind = false;

@@ -511,18 +511,29 @@ impl Store {
     }
 
     /// The latest attempt's events after `after` (an SSE `Last-Event-ID`), at most `limit` of
-    /// them (readers page through a long job instead of holding all of it).
+    /// them (readers page through a long job instead of holding all of it). A reader that was
+    /// following attempt `since` also gets the `reset` events from that attempt on: one
+    /// stored just after the next attempt began would otherwise be skipped, and a reader
+    /// that handles resets would keep the old attempt's partial text.
     pub async fn events(
         &self,
         j: &Job,
         after: i64,
+        since: Option<i64>,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, DbError> {
+        let since = since.unwrap_or(j.attempts).min(j.attempts);
         Ok(self
             .db
             .query(
-                "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND attempt = $2 AND id > $3 ORDER BY id LIMIT $4",
-                &[j.id.clone().into(), j.attempts.into(), after.into(), limit.into()],
+                "SELECT id, attempt, event_type, data FROM job_events WHERE job_id = $1 AND id > $3 AND (attempt = $2 OR (event_type = 'reset' AND attempt >= $5)) ORDER BY id LIMIT $4",
+                &[
+                    j.id.clone().into(),
+                    j.attempts.into(),
+                    after.into(),
+                    limit.into(),
+                    since.into(),
+                ],
             )
             .await?
             .iter()

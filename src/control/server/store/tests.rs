@@ -148,7 +148,7 @@ async fn lease_writes_are_guarded_on_the_row_they_were_decided_from() {
     let plain = s.add_events(&j.id, Holder::any(&a.id), &ev, None, 1_100, 500);
     assert_eq!(plain.await.unwrap().unwrap().1.len(), 1);
     let texts: Vec<String> = s
-        .events(&s.job(&j.id).await.unwrap().unwrap(), 0, 100)
+        .events(&s.job(&j.id).await.unwrap().unwrap(), 0, None, 100)
         .await
         .unwrap()
         .iter()
@@ -434,4 +434,47 @@ async fn concurrent_requests_within_the_limit_all_pass() {
         let d = t.await.unwrap().unwrap();
         assert!(matches!(d, Decision::Allow { .. }), "{d:?}");
     }
+}
+
+/// A reader following attempt 1 gets that attempt's `reset` even when it was stored after
+/// attempt 2 began (the reaper re-queues, then writes the reset; a fast node can claim in
+/// between); a reader starting on attempt 2 gets attempt 2 alone.
+#[tokio::test]
+async fn a_reader_of_an_earlier_attempt_gets_its_reset() {
+    let (_dir, s) = temp_store().await;
+    let j = s
+        .create_job(
+            Some("m:1"),
+            &json!({"messages": []}),
+            "10.0.0.1",
+            3,
+            JobStatus::Pending,
+            None,
+            1_000,
+        )
+        .await
+        .unwrap();
+    let old = s
+        .insert_event(&j.id, 1, "token", &json!({"text": "a"}), 1_100)
+        .await
+        .unwrap();
+    let meta = s
+        .insert_event(&j.id, 2, "meta", &json!({}), 1_200)
+        .await
+        .unwrap();
+    let reset = s
+        .insert_event(&j.id, 1, "reset", &json!({"attempt": 1}), 1_200)
+        .await
+        .unwrap();
+    let token = s
+        .insert_event(&j.id, 2, "token", &json!({"text": "a"}), 1_300)
+        .await
+        .unwrap();
+    let mut at2 = s.job(&j.id).await.unwrap().unwrap();
+    at2.attempts = 2;
+    let ids = |v: Vec<StoredEvent>| v.iter().map(|e| e.id).collect::<Vec<_>>();
+    let following = s.events(&at2, old.id, Some(1), 100).await.unwrap();
+    assert_eq!(ids(following), [meta.id, reset.id, token.id]);
+    let fresh = s.events(&at2, 0, None, 100).await.unwrap();
+    assert_eq!(ids(fresh), [meta.id, token.id]);
 }
