@@ -2007,10 +2007,19 @@ async fn stand_in_backend(stalls: usize) -> StandIn {
                         let first = futures::stream::iter([Ok(chunk("hel", None))]);
                         // Then only SSE comments (no tokens) for ever, so a client that
                         // leaves is noticed (a write fails) and the body, with `gone`, dropped.
-                        let rest = futures::stream::unfold(Gone(d), |gone| async move {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            Some((Ok(bytes::Bytes::from_static(b": stalled\n\n")), gone))
-                        });
+                        // (The stand-in's keep-alive cadence, as a real server's; no test
+                        // waits on it.)
+                        let every = tokio::time::interval(Duration::from_millis(100));
+                        let rest = futures::stream::unfold(
+                            (Gone(d), every),
+                            |(gone, mut every)| async move {
+                                every.tick().await;
+                                Some((
+                                    Ok(bytes::Bytes::from_static(b": stalled\n\n")),
+                                    (gone, every),
+                                ))
+                            },
+                        );
                         first.chain(rest).boxed()
                     } else {
                         let done = bytes::Bytes::from_static(b"data: [DONE]\n\n");
